@@ -1,0 +1,287 @@
+//! The connector config: a transport plus a format, and the rules that tie them together.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::format::csv::CsvEncoderConfig;
+use crate::format::json::JsonEncoderConfig;
+use crate::transport::kafka::KafkaOutputConfig;
+use crate::ConfigError;
+
+/// Whether a connector feeds a table or drains a view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reads records into a table.
+    Input,
+    /// Writes a view's changes out.
+    Output,
+}
+
+/// A connector: where data goes (or comes from) and in which format.
+///
+/// ```json
+/// {"transport": {"name": "kafka_output", "config": {"bootstrap.servers": "localhost:9092", "topic": "t"}},
+///  "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}}
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// The transport endpoint.
+    pub transport: TransportConfig,
+    /// The data format; required for every transport that carries records as bytes.
+    #[serde(default)]
+    pub format: Option<FormatConfig>,
+    /// How many records may wait in this connector's queue before the pipeline stops stepping (backpressure).
+    /// Default 1,000,000; must be at least 1.
+    #[serde(default = "default_max_queued_records")]
+    pub max_queued_records: u64,
+}
+
+/// Feldera's default, kept so that configs behave the same on both systems.
+const fn default_max_queued_records() -> u64 {
+    1_000_000
+}
+
+/// A transport endpoint, tagged by `name` with its settings under `config`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", content = "config", rename_all = "snake_case")]
+pub enum TransportConfig {
+    /// Write to a Kafka topic.
+    KafkaOutput(KafkaOutputConfig),
+    /// The pipeline's HTTP ingress; created by the pipeline itself, never by users.
+    HttpInput,
+    /// The pipeline's HTTP egress; created by the pipeline itself, never by users.
+    HttpOutput,
+}
+
+impl TransportConfig {
+    /// The transport's `name` as it appears in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TransportConfig::KafkaOutput(_) => "kafka_output",
+            TransportConfig::HttpInput => "http_input",
+            TransportConfig::HttpOutput => "http_output",
+        }
+    }
+
+    /// Whether the transport reads into tables or writes out views.
+    pub fn direction(&self) -> Direction {
+        match self {
+            TransportConfig::HttpInput => Direction::Input,
+            TransportConfig::KafkaOutput(_) | TransportConfig::HttpOutput => Direction::Output,
+        }
+    }
+}
+
+/// A data format, tagged by `name` with its settings under `config` (which may be omitted for all defaults).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", content = "config", rename_all = "snake_case")]
+pub enum FormatConfig {
+    /// JSON, one record per line or in arrays.
+    Json(JsonEncoderConfig),
+    /// CSV (RFC 4180), one record per line.
+    Csv(CsvEncoderConfig),
+}
+
+impl FormatConfig {
+    /// The format's `name` as it appears in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FormatConfig::Json(_) => "json",
+            FormatConfig::Csv(_) => "csv",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FormatConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Hand-written so that `config` may be absent or null (all defaults), which serde's adjacently tagged
+        // enums do not allow for variants with data.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Tagged {
+            name: String,
+            #[serde(default)]
+            config: Option<serde_json::Value>,
+        }
+        let tagged = Tagged::deserialize(deserializer)?;
+        let config = tagged
+            .config
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        let parse_err = |e: serde_json::Error| D::Error::custom(format!("format.config: {e}"));
+        match tagged.name.as_str() {
+            "json" => serde_json::from_value(config)
+                .map(FormatConfig::Json)
+                .map_err(parse_err),
+            "csv" => serde_json::from_value(config)
+                .map(FormatConfig::Csv)
+                .map_err(parse_err),
+            other => Err(D::Error::custom(format!(
+                "format.name: unknown format `{other}`, expected one of `json`, `csv`"
+            ))),
+        }
+    }
+}
+
+impl ConnectorConfig {
+    /// Checks what can be checked without a network or a schema, and returns warnings about settings that are
+    /// accepted but have no effect.
+    ///
+    /// Errors name the field by its dotted path inside the config (`transport.config.topic`).
+    pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        if self.max_queued_records == 0 {
+            return Err(ConfigError::new(
+                "max_queued_records",
+                "must be at least 1 (it is the number of records a connector may queue before backpressure)",
+            ));
+        }
+        match &self.transport {
+            TransportConfig::KafkaOutput(kafka) => {
+                warnings.extend(kafka.validate().map_err(|e| e.within("transport.config"))?);
+            }
+            TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
+        }
+        let direction = self.transport.direction();
+        match (&self.format, direction) {
+            (None, Direction::Output) if self.transport != TransportConfig::HttpOutput => {
+                return Err(ConfigError::new(
+                    "format",
+                    format!(
+                        "the {} transport needs a format: {{\"name\": \"json\"}} or {{\"name\": \"csv\"}}",
+                        self.transport.name()
+                    ),
+                ));
+            }
+            (Some(FormatConfig::Json(json)), Direction::Output) => {
+                json.validate_for_output()
+                    .map_err(|e| e.within("format.config"))?;
+            }
+            (Some(FormatConfig::Csv(csv)), _) => {
+                csv.validate().map_err(|e| e.within("format.config"))?;
+            }
+            _ => {}
+        }
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seed() -> serde_json::Value {
+        json!({
+            "transport": {"name": "kafka_output", "config": {
+                "bootstrap.servers": "example.com:9092",
+                "auto.offset.reset": "earliest",
+                "topic": "total-sales"
+            }},
+            "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}
+        })
+    }
+
+    #[test]
+    fn seed_config_parses_and_validates_with_a_warning_for_the_consumer_option() {
+        let config: ConnectorConfig = serde_json::from_value(seed()).unwrap();
+        let warnings = config.validate().unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("auto.offset.reset"), "{warnings:?}");
+    }
+
+    #[test]
+    fn serialization_fills_in_defaults() {
+        let config: ConnectorConfig = serde_json::from_value(seed()).unwrap();
+        let out = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "transport": {"name": "kafka_output", "config": {
+                    "auto.offset.reset": "earliest",
+                    "bootstrap.servers": "example.com:9092",
+                    "topic": "total-sales",
+                    "headers": [],
+                    "log_level": null,
+                    "initialization_timeout_secs": 60
+                }},
+                "format": {"name": "json", "config": {
+                    "update_format": "insert_delete",
+                    "array": false,
+                    "buffer_size_records": 1,
+                    "json_flavor": null,
+                    "key_fields": null
+                }},
+                "max_queued_records": 1000000
+            })
+        );
+    }
+
+    #[test]
+    fn format_config_may_be_omitted() {
+        let mut v = seed();
+        v["format"] = json!({"name": "csv"});
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            config.format,
+            Some(FormatConfig::Csv(CsvEncoderConfig::default()))
+        );
+    }
+
+    #[test]
+    fn unknown_format_and_transport_names_are_rejected_by_name() {
+        let mut v = seed();
+        v["format"]["name"] = json!("avro");
+        let err = serde_json::from_value::<ConnectorConfig>(v)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown format `avro`"), "{err}");
+
+        let mut v = seed();
+        v["transport"]["name"] = json!("kafka_outptu");
+        let err = serde_json::from_value::<ConnectorConfig>(v)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `kafka_outptu`"), "{err}");
+    }
+
+    #[test]
+    fn kafka_output_without_format_is_rejected() {
+        let mut v = seed();
+        v.as_object_mut().unwrap().remove("format");
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "format");
+    }
+
+    #[test]
+    fn raw_update_format_is_rejected_for_output() {
+        let mut v = seed();
+        v["format"]["config"]["update_format"] = json!("raw");
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "format.config.update_format");
+        assert!(err.reason.contains("input"), "{err}");
+    }
+
+    #[test]
+    fn zero_max_queued_records_is_rejected() {
+        let mut v = seed();
+        v["max_queued_records"] = json!(0);
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(config.validate().unwrap_err().field, "max_queued_records");
+    }
+
+    #[test]
+    fn unknown_top_level_fields_are_rejected() {
+        let mut v = seed();
+        v["enable_output_buffer"] = json!(true);
+        let err = serde_json::from_value::<ConnectorConfig>(v)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `enable_output_buffer`"),
+            "{err}"
+        );
+    }
+}

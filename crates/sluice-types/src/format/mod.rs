@@ -1,0 +1,4 @@
+//! Format configs, one module per format.
+
+pub mod csv;
+pub mod json;

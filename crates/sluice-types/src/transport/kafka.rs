@@ -1,0 +1,435 @@
+//! The `kafka_output` transport config: a few first-class fields plus every librdkafka producer option.
+//!
+//! ```json
+//! {"bootstrap.servers": "localhost:9092", "topic": "total-sales", "headers": [{"key": "source", "value": "sluice"}],
+//!  "message.max.bytes": 1000000, "compression.type": "zstd"}
+//! ```
+//! Keys that are not first-class fields are librdkafka options. Their values must be strings, as librdkafka takes
+//! them; a JSON number or boolean is accepted and converted to its plain text form (`1000000`, `true`, `0.5`),
+//! which is exactly what librdkafka would parse from the string. Anything else is rejected naming the key.
+
+use std::collections::BTreeMap;
+
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ConfigError;
+
+/// Configuration of the `kafka_output` transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaOutputConfig {
+    /// The topic every message goes to. Required; must be a legal Kafka topic name.
+    pub topic: String,
+    /// Static headers added to every message, in this order.
+    pub headers: Vec<KafkaHeader>,
+    /// librdkafka's log level; `None` follows the process log level.
+    pub log_level: Option<KafkaLogLevel>,
+    /// How long the connector waits at start for the broker to answer and the topic to be found. Default 60 s.
+    pub initialization_timeout_secs: u32,
+    /// Every other key: librdkafka producer options, values as strings. Sorted by name.
+    pub kafka_options: BTreeMap<String, String>,
+}
+
+/// Feldera's default startup timeout.
+const fn default_initialization_timeout_secs() -> u32 {
+    60
+}
+
+/// A static Kafka message header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaHeader {
+    /// Header key.
+    pub key: String,
+    /// Header value as bytes; `None` for a header without a value.
+    pub value: Option<Vec<u8>>,
+}
+
+/// librdkafka log levels (syslog severities).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum KafkaLogLevel {
+    Emerg,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// Options that only a Kafka consumer reads. The seed document puts `auto.offset.reset` into an output config;
+/// librdkafka would ignore it for a producer anyway, so Sluice accepts such options, drops them from the producer
+/// config and says so in a warning rather than failing a config that works on Feldera.
+const CONSUMER_ONLY_OPTIONS: &[&str] = &[
+    "auto.offset.reset",
+    "group.id",
+    "group.instance.id",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+    "isolation.level",
+    "enable.partition.eof",
+    "fetch.wait.max.ms",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.message.max.bytes",
+    "fetch.error.backoff.ms",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "check.crcs",
+];
+
+/// Feldera-specific fields that Sluice does not use, with what to do instead.
+const FOREIGN_FIELDS: &[(&str, &str)] = &[
+    (
+        "max_inflight_messages",
+        "Sluice bounds in-flight data with librdkafka's queue.buffering.max.messages and never drops a message; remove this field",
+    ),
+    (
+        "fault_tolerance",
+        "exactly-once (transactional) output is not supported yet; remove this field (output is at-least-once with an idempotent producer)",
+    ),
+    (
+        "kafka_service",
+        "the services API does not exist in Sluice; put bootstrap.servers and the security options in this config",
+    ),
+    (
+        "region",
+        "AWS MSK IAM authentication is not supported yet; use SASL/SCRAM or mTLS options",
+    ),
+];
+
+impl KafkaOutputConfig {
+    /// A config for `topic` on `bootstrap_servers` with every default.
+    pub fn new(bootstrap_servers: &str, topic: &str) -> Self {
+        KafkaOutputConfig {
+            topic: topic.to_string(),
+            headers: Vec::new(),
+            log_level: None,
+            initialization_timeout_secs: default_initialization_timeout_secs(),
+            kafka_options: BTreeMap::from([(
+                "bootstrap.servers".to_string(),
+                bootstrap_servers.to_string(),
+            )]),
+        }
+    }
+
+    /// The `bootstrap.servers` option, if set.
+    pub fn bootstrap_servers(&self) -> Option<&str> {
+        self.kafka_options
+            .get("bootstrap.servers")
+            .map(String::as_str)
+    }
+
+    /// The librdkafka options meant for a producer, and a warning for each consumer-only option left out.
+    pub fn producer_options(&self) -> (BTreeMap<String, String>, Vec<String>) {
+        let mut options = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for (key, value) in &self.kafka_options {
+            if CONSUMER_ONLY_OPTIONS.contains(&key.as_str()) {
+                warnings.push(format!(
+                    "'{key}' is a Kafka consumer option; the kafka_output producer ignores it"
+                ));
+            } else {
+                options.insert(key.clone(), value.clone());
+            }
+        }
+        (options, warnings)
+    }
+
+    /// Checks the first-class fields; librdkafka options are checked by the transport, which owns librdkafka.
+    /// Returns warnings for accepted-but-ignored options.
+    pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
+        validate_topic_name(&self.topic).map_err(|reason| ConfigError::new("topic", reason))?;
+        if self.initialization_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "initialization_timeout_secs",
+                "must be at least 1 second",
+            ));
+        }
+        match self.bootstrap_servers() {
+            None => {
+                return Err(ConfigError::new(
+                    "bootstrap.servers",
+                    "required: a comma-separated list of host:port broker addresses",
+                ))
+            }
+            Some(servers) if servers.split(',').all(|s| s.trim().is_empty()) => {
+                return Err(ConfigError::new(
+                    "bootstrap.servers",
+                    "must name at least one broker as host:port",
+                ))
+            }
+            Some(_) => {}
+        }
+        if self.kafka_options.contains_key("transactional.id") {
+            return Err(ConfigError::new(
+                "transactional.id",
+                "transactional (exactly-once) output is not supported yet; remove this option",
+            ));
+        }
+        Ok(self.producer_options().1)
+    }
+}
+
+/// Kafka's own rule for topic names: 1 to 249 characters from `[a-zA-Z0-9._-]`, and not `.` or `..`.
+fn validate_topic_name(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("required: the name of the Kafka topic to write to".into());
+    }
+    if topic.len() > 249 {
+        return Err(format!(
+            "'{topic}' is {} characters long; Kafka allows at most 249",
+            topic.len()
+        ));
+    }
+    if topic == "." || topic == ".." {
+        return Err(format!("'{topic}' is not a legal Kafka topic name"));
+    }
+    if let Some(c) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "'{topic}' contains {c:?}; Kafka topic names may use only letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for KafkaOutputConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+        let mut config = KafkaOutputConfig {
+            topic: String::new(),
+            headers: Vec::new(),
+            log_level: None,
+            initialization_timeout_secs: default_initialization_timeout_secs(),
+            kafka_options: BTreeMap::new(),
+        };
+        let mut topic = None;
+        for (key, value) in map {
+            let field_err =
+                |e: serde_json::Error| D::Error::custom(format!("transport.config.{key}: {e}"));
+            match key.as_str() {
+                "topic" => {
+                    topic = Some(String::deserialize(&value).map_err(field_err)?);
+                }
+                "headers" => {
+                    config.headers = Vec::<HeaderRepr>::deserialize(&value)
+                        .map_err(field_err)?
+                        .into_iter()
+                        .map(|h| KafkaHeader {
+                            key: h.key,
+                            value: h.value.map(|v| v.0),
+                        })
+                        .collect();
+                }
+                "log_level" => {
+                    config.log_level = Option::deserialize(&value).map_err(field_err)?;
+                }
+                "initialization_timeout_secs" => {
+                    config.initialization_timeout_secs =
+                        u32::deserialize(&value).map_err(field_err)?;
+                }
+                _ => {
+                    if let Some((_, advice)) = FOREIGN_FIELDS.iter().find(|(f, _)| *f == key) {
+                        return Err(D::Error::custom(format!(
+                            "transport.config.{key}: {advice}"
+                        )));
+                    }
+                    let text = option_value_text(&value).ok_or_else(|| {
+                        D::Error::custom(format!(
+                            "transport.config.{key}: librdkafka option values must be strings \
+                             (numbers and booleans are converted), found {}",
+                            json_kind(&value)
+                        ))
+                    })?;
+                    config.kafka_options.insert(key, text);
+                }
+            }
+        }
+        config.topic = topic.ok_or_else(|| {
+            D::Error::custom("transport.config.topic: required: the Kafka topic to write to")
+        })?;
+        Ok(config)
+    }
+}
+
+/// The predictable text form of a librdkafka option value, or `None` for a value that has none.
+fn option_value_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        serde_json::Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(|f| f.to_string()),
+        _ => None,
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+impl Serialize for KafkaOutputConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // librdkafka options first (sorted), then the declared fields: the order Feldera's API returns.
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in &self.kafka_options {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("topic", &self.topic)?;
+        let headers: Vec<HeaderRepr> = self
+            .headers
+            .iter()
+            .map(|h| HeaderRepr {
+                key: h.key.clone(),
+                value: h.value.clone().map(HeaderValue),
+            })
+            .collect();
+        map.serialize_entry("headers", &headers)?;
+        map.serialize_entry("log_level", &self.log_level)?;
+        map.serialize_entry(
+            "initialization_timeout_secs",
+            &self.initialization_timeout_secs,
+        )?;
+        map.end()
+    }
+}
+
+/// Wire form of a header: `{"key": "k", "value": "text" | [1, 2, 3] | null}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderRepr {
+    key: String,
+    #[serde(default)]
+    value: Option<HeaderValue>,
+}
+
+/// Header bytes: written as a string when they are UTF-8 (the common case, and how users wrote them), as a byte
+/// array otherwise; read from either.
+struct HeaderValue(Vec<u8>);
+
+impl Serialize for HeaderValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(s) => serializer.serialize_str(s),
+            Err(_) => self.0.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Bytes(Vec<u8>),
+        }
+        match Repr::deserialize(deserializer) {
+            Ok(Repr::Text(s)) => Ok(HeaderValue(s.into_bytes())),
+            Ok(Repr::Bytes(b)) => Ok(HeaderValue(b)),
+            Err(_) => Err(D::Error::custom(
+                "a header value must be a string or an array of byte values (0-255)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<KafkaOutputConfig, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn numbers_and_booleans_become_option_strings() {
+        let c = parse(
+            json!({"topic": "t", "bootstrap.servers": "b:1", "message.max.bytes": 2000,
+                             "enable.idempotence": false, "linger.ms": 0.5}),
+        )
+        .unwrap();
+        assert_eq!(c.kafka_options["message.max.bytes"], "2000");
+        assert_eq!(c.kafka_options["enable.idempotence"], "false");
+        assert_eq!(c.kafka_options["linger.ms"], "0.5");
+    }
+
+    #[test]
+    fn object_option_value_is_rejected_naming_the_key() {
+        let err = parse(json!({"topic": "t", "acks": {"x": 1}})).unwrap_err();
+        assert!(err.contains("transport.config.acks"), "{err}");
+        assert!(err.contains("found an object"), "{err}");
+    }
+
+    #[test]
+    fn missing_topic_is_an_error_naming_topic() {
+        let err = parse(json!({"bootstrap.servers": "b:1"})).unwrap_err();
+        assert!(err.contains("transport.config.topic"), "{err}");
+    }
+
+    #[test]
+    fn illegal_topic_names_are_rejected() {
+        for bad in ["", "a b", "x/y", ".."] {
+            let c = parse(json!({"topic": bad, "bootstrap.servers": "b:1"})).unwrap();
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.field, "topic", "{bad}: {err}");
+        }
+        let long = "t".repeat(250);
+        let c = parse(json!({"topic": long, "bootstrap.servers": "b:1"})).unwrap();
+        assert!(c.validate().unwrap_err().reason.contains("249"));
+    }
+
+    #[test]
+    fn bootstrap_servers_is_required() {
+        let c = parse(json!({"topic": "t"})).unwrap();
+        assert_eq!(c.validate().unwrap_err().field, "bootstrap.servers");
+    }
+
+    #[test]
+    fn headers_accept_text_bytes_and_no_value() {
+        let c = parse(json!({"topic": "t", "headers": [
+            {"key": "a", "value": "foo"}, {"key": "b", "value": [1, 2, 255]}, {"key": "c"}]}))
+        .unwrap();
+        assert_eq!(c.headers[0].value.as_deref(), Some(&b"foo"[..]));
+        assert_eq!(c.headers[1].value.as_deref(), Some(&[1u8, 2, 255][..]));
+        assert_eq!(c.headers[2].value, None);
+        let err = parse(json!({"topic": "t", "headers": [{"key": "a", "value": 5}]})).unwrap_err();
+        assert!(err.contains("transport.config.headers"), "{err}");
+    }
+
+    #[test]
+    fn feldera_only_fields_are_rejected_with_advice() {
+        let err = parse(json!({"topic": "t", "max_inflight_messages": 10})).unwrap_err();
+        assert!(err.contains("queue.buffering.max.messages"), "{err}");
+    }
+
+    #[test]
+    fn consumer_options_are_dropped_from_the_producer_with_a_warning() {
+        let c = parse(
+            json!({"topic": "t", "bootstrap.servers": "b:1", "auto.offset.reset": "earliest"}),
+        )
+        .unwrap();
+        let (options, warnings) = c.producer_options();
+        assert!(!options.contains_key("auto.offset.reset"));
+        assert!(options.contains_key("bootstrap.servers"));
+        assert_eq!(warnings.len(), 1);
+    }
+}

@@ -1,0 +1,3 @@
+//! Transport configs, one module per transport family.
+
+pub mod kafka;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything Sluice needs to build, test and run its demo on a fresh Debian machine
+# that has only the Rust toolchain: the C build dependencies of librdkafka (SSL, SASL, zstd, lz4, zlib),
+# kcat for humans, and the local Kafka-compatible broker (tansu, pinned). Safe to run again: every step
+# checks first and skips what is already there.
+set -euo pipefail
+
+TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
+APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 curl)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  log "tansu $TANSU_VERSION present"
+else
+  log "installing tansu $TANSU_VERSION (cargo install, about 13 minutes on two cores, once per machine)"
+  cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore,libsql
+fi
+log "done"
