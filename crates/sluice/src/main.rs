@@ -1,1 +1,48 @@
-fn main() {}
+//! The `sluice` command: thin argument parsing and logging set-up in front of the library crates.
+//!
+//! Each subcommand lives in its own module under `cmd/`. Only this crate reads argv and the environment.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Sluice: a streaming SQL engine that keeps views up to date and streams their changes to Kafka.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `sluice=debug,librdkafka=warn`).
+    #[arg(long, global = true, env = "SLUICE_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API (/v0): connectors, programs, pipelines and API keys, stored durably.
+    Serve(cmd::serve::Args),
+    /// Manage API keys without a running server.
+    #[command(subcommand)]
+    ApiKey(cmd::api_key::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::ApiKey(command) => cmd::api_key::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand.
+
+pub mod api_key;
+pub mod serve;
