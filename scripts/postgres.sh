@@ -3,6 +3,7 @@
 #
 #   scripts/postgres.sh start   # prints the admin URL: postgres://postgres@127.0.0.1:PORT/postgres
 #   scripts/postgres.sh stop    # stops it and deletes its data
+#   scripts/postgres.sh status  # exit status 0 when it answers
 #
 # The port is SLUICE_PG_PORT (default 55432); data and log live in SLUICE_PG_DIR (default
 # ${TMPDIR:-/tmp}/sluice-postgres-PORT). Trust authentication, fsync off: for tests only, never for data you keep.
@@ -54,8 +55,11 @@ case "${1:-}" in
     fi
     rm -rf "$DIR"
     ;;
+  status)
+    running
+    ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|status" >&2
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@
 //! (`config.transport.config.topic`). Warnings (accepted settings that have no effect) are logged.
 
 use serde_json::Value;
+use sluice_transports::kafka_output::validate_config;
 use sluice_types::{ConnectorConfig, TransportConfig};
 
 use crate::error::ApiError;
@@ -30,7 +31,21 @@ pub fn validate_connector_config(
             ),
         });
     }
-    let warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
+    let mut warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
+    match &parsed.transport {
+        TransportConfig::KafkaOutput(kafka) => {
+            // librdkafka itself checks every option, without a network.
+            let kafka_warnings = validate_config(kafka)
+                .map_err(|e| e.within("transport.config"))
+                .map_err(|e| invalid(&e.field, e.reason))?;
+            for warning in kafka_warnings {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
+        TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
+    }
     for warning in &warnings {
         tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
     }
@@ -120,6 +135,14 @@ mod tests {
         let mut c = seed();
         c["format"]["config"]["update_format"] = json!("raw");
         assert_eq!(field_of(c), "config.format.config.update_format");
+
+        let mut c = seed();
+        c["transport"]["config"]["compression.type"] = json!("brotli");
+        assert_eq!(field_of(c), "config.transport.config.compression.type");
+
+        let mut c = seed();
+        c["transport"]["config"]["no.such.option"] = json!("1");
+        assert_eq!(field_of(c), "config.transport.config.no.such.option");
 
         let mut c = seed();
         c["max_queued_records"] = json!("many");

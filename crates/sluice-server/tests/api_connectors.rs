@@ -229,6 +229,14 @@ async fn connector_invalid_configs_are_rejected_and_not_stored(backend: Backend)
             json!({"/transport/config/max_inflight_messages": 5}),
             "config.transport.config.max_inflight_messages",
         ),
+        (
+            json!({"/transport/config/linger.msx": "10"}),
+            "config.transport.config.linger.msx",
+        ),
+        (
+            json!({"/transport/config/compression.type": "brotli"}),
+            "config.transport.config.compression.type",
+        ),
     ];
     for (change, field) in cases {
         let mut body = seed_connector();

@@ -1,1 +1,15 @@
-//! Placeholder.
+//! Transport endpoints: where encoded bytes go.
+//!
+//! A transport sees bytes only: a payload, an optional key and static headers. It never sees a record, a schema or
+//! SQL; `sluice-formats` turns a view's changes into bytes and the pipeline hands those bytes here.
+//!
+//! - [`kafka_output`]: the Kafka producer endpoint ([`kafka_output::KafkaOutputEndpoint`]) and the network-free
+//!   validation of its librdkafka options ([`kafka_output::validate_config`]).
+//! - [`kafka_tools`]: topic administration and read-back consumers for the CLI, the demo and the tests.
+//!
+//! Delivery contract of every endpoint: a message counts as transmitted only once the destination acknowledged it;
+//! a full local queue blocks the sender (backpressure) instead of dropping; transient trouble keeps messages and
+//! shows the endpoint as stalled; a permanent error fails the endpoint with a message naming destination and cause.
+
+pub mod kafka_output;
+pub mod kafka_tools;

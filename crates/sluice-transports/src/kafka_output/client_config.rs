@@ -1,0 +1,231 @@
+//! From a `kafka_output` connector config to a librdkafka producer config.
+//!
+//! Sluice's defaults differ from librdkafka's where librdkafka's would lose or duplicate data silently:
+//!
+//! | option | Sluice default | why |
+//! |---|---|---|
+//! | `enable.idempotence` | `true` | retries after a lost acknowledgement must not duplicate or reorder messages |
+//! | `message.timeout.ms` | `0` (no limit) | a message is never given up on because the broker was down for a while |
+//! | `allow.auto.create.topics` | `false` | the topic must exist; a typo must not create a new topic |
+//! | `client.id` | `sluice` | recognisable in broker logs |
+//!
+//! A user's own value always wins. Validation builds the whole producer without `bootstrap.servers`, so librdkafka
+//! itself checks every option name and value (and cross-option rules such as idempotence requiring `acks=all`)
+//! without opening a connection.
+
+use std::collections::BTreeMap;
+
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DefaultProducerContext};
+use rdkafka::ClientConfig;
+use sluice_types::{ConfigError, KafkaLogLevel, KafkaOutputConfig};
+
+/// Bytes of a Kafka message's framing (record headers, lengths, CRC, timestamps) that `message.max.bytes` must
+/// also hold besides key, value and headers. Encoders get `message.max.bytes` minus this and the static headers.
+pub const MESSAGE_OVERHEAD_BYTES: usize = 64;
+
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
+/// Options Sluice sets when the user does not.
+const SLUICE_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("message.timeout.ms", "0"),
+    ("allow.auto.create.topics", "false"),
+    ("client.id", "sluice"),
+];
+
+/// The producer options for `config`: the user's librdkafka options (consumer-only ones dropped) over Sluice's
+/// defaults, plus the warnings about dropped options.
+pub(crate) fn producer_options(
+    config: &KafkaOutputConfig,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let (mut options, warnings) = config.producer_options();
+    for (key, value) in SLUICE_DEFAULTS {
+        options
+            .entry((*key).to_string())
+            .or_insert_with(|| (*value).to_string());
+    }
+    (options, warnings)
+}
+
+/// A librdkafka `ClientConfig` holding `options` and the log level.
+pub(crate) fn client_config(
+    options: &BTreeMap<String, String>,
+    log_level: Option<KafkaLogLevel>,
+) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in options {
+        client.set(key, value);
+    }
+    client.set_log_level(match log_level {
+        Some(KafkaLogLevel::Emerg) => RDKafkaLogLevel::Emerg,
+        Some(KafkaLogLevel::Alert) => RDKafkaLogLevel::Alert,
+        Some(KafkaLogLevel::Critical) => RDKafkaLogLevel::Critical,
+        Some(KafkaLogLevel::Error) => RDKafkaLogLevel::Error,
+        Some(KafkaLogLevel::Warning) | None => RDKafkaLogLevel::Warning,
+        Some(KafkaLogLevel::Notice) => RDKafkaLogLevel::Notice,
+        Some(KafkaLogLevel::Info) => RDKafkaLogLevel::Info,
+        Some(KafkaLogLevel::Debug) => RDKafkaLogLevel::Debug,
+    });
+    client
+}
+
+/// The largest key + value an encoder may hand to this transport: `message.max.bytes` less the framing and the
+/// static headers.
+pub(crate) fn max_payload_bytes(
+    options: &BTreeMap<String, String>,
+    config: &KafkaOutputConfig,
+) -> Result<usize, ConfigError> {
+    let max = match options.get("message.max.bytes") {
+        None => DEFAULT_MESSAGE_MAX_BYTES,
+        Some(text) => text.trim().parse::<usize>().map_err(|_| {
+            ConfigError::new(
+                "message.max.bytes",
+                format!("'{text}' is not a whole number of bytes"),
+            )
+        })?,
+    };
+    // Each header costs its key and value plus a few bytes of length varints.
+    let headers: usize = config
+        .headers
+        .iter()
+        .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len) + 12)
+        .sum();
+    let overhead = MESSAGE_OVERHEAD_BYTES + headers;
+    if max <= overhead + 16 {
+        return Err(ConfigError::new(
+            "message.max.bytes",
+            format!(
+                "{max} leaves no room for data: {overhead} bytes go to message framing and static headers"
+            ),
+        ));
+    }
+    Ok(max - overhead)
+}
+
+/// Checks a `kafka_output` config completely without touching the network: the first-class fields, then every
+/// librdkafka option through librdkafka itself. Returns warnings about options that are accepted but ignored.
+///
+/// Field paths in errors are relative to the transport's `config` (`message.max.bytes`, `topic`).
+pub fn validate_config(config: &KafkaOutputConfig) -> Result<Vec<String>, ConfigError> {
+    let warnings = config.validate()?;
+    let (mut options, _) = producer_options(config);
+    max_payload_bytes(&options, config)?;
+    validate_bootstrap_servers(options.get("bootstrap.servers").map(String::as_str))?;
+    // Without brokers librdkafka opens no connection; it still parses and cross-checks every option.
+    options.remove("bootstrap.servers");
+    let mut client = client_config(&options, config.log_level);
+    client.set_log_level(RDKafkaLogLevel::Emerg);
+    match client
+        .create_with_context::<_, BaseProducer<DefaultProducerContext>>(DefaultProducerContext)
+    {
+        Ok(_) => Ok(warnings),
+        Err(KafkaError::ClientConfig(_, reason, key, _)) => Err(ConfigError::new(
+            key,
+            format!("librdkafka rejects this option: {reason}"),
+        )),
+        Err(KafkaError::ClientCreation(reason)) => Err(ConfigError::new(
+            "",
+            format!("librdkafka rejects the producer options: {reason}"),
+        )),
+        Err(other) => Err(ConfigError::new(
+            "",
+            format!("librdkafka rejects the producer options: {other}"),
+        )),
+    }
+}
+
+/// `host:port[,host:port...]`, each entry non-empty and free of spaces; a port, when given, is a number.
+fn validate_bootstrap_servers(servers: Option<&str>) -> Result<(), ConfigError> {
+    let err = |reason: String| ConfigError::new("bootstrap.servers", reason);
+    let servers =
+        servers.ok_or_else(|| err("required: a comma-separated list of host:port".into()))?;
+    for entry in servers.split(',').map(str::trim) {
+        let address = entry.rsplit_once("://").map_or(entry, |(_, a)| a);
+        if address.is_empty() || address.contains(char::is_whitespace) {
+            return Err(err(format!("'{entry}' is not a host:port address")));
+        }
+        if let Some((_, port)) = address.rsplit_once(':') {
+            if !address.ends_with(']') && port.parse::<u16>().is_err() {
+                return Err(err(format!("'{entry}': '{port}' is not a port number")));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> KafkaOutputConfig {
+        let mut c = KafkaOutputConfig::new("127.0.0.1:9092", "t");
+        for (k, v) in extra {
+            c.kafka_options.insert((*k).into(), (*v).into());
+        }
+        c
+    }
+
+    #[test]
+    fn valid_config_passes_without_a_broker() {
+        assert_eq!(validate_config(&config(&[("linger.ms", "10")])), Ok(vec![]));
+    }
+
+    #[test]
+    fn unknown_option_is_named_with_librdkafkas_reason() {
+        let err = validate_config(&config(&[("linger.msx", "10")])).unwrap_err();
+        assert_eq!(err.field, "linger.msx");
+        assert!(
+            err.reason.contains("No such configuration property"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_value_is_named_with_librdkafkas_reason() {
+        let err = validate_config(&config(&[("compression.type", "brotli")])).unwrap_err();
+        assert_eq!(err.field, "compression.type");
+        assert!(err.reason.contains("Invalid value"), "{err}");
+    }
+
+    #[test]
+    fn cross_option_conflicts_are_reported() {
+        let err = validate_config(&config(&[("acks", "1")])).unwrap_err();
+        assert!(err.reason.contains("acks"), "{err}");
+    }
+
+    #[test]
+    fn tiny_message_max_bytes_is_rejected() {
+        let err = validate_config(&config(&[("message.max.bytes", "70")])).unwrap_err();
+        assert_eq!(err.field, "message.max.bytes");
+    }
+
+    #[test]
+    fn malformed_bootstrap_servers_are_rejected() {
+        let err = validate_config(&config(&[("bootstrap.servers", "localhost:90x2")])).unwrap_err();
+        assert_eq!(err.field, "bootstrap.servers");
+    }
+
+    #[test]
+    fn user_values_override_sluice_defaults() {
+        let (options, _) = producer_options(&config(&[("enable.idempotence", "false")]));
+        assert_eq!(options["enable.idempotence"], "false");
+        assert_eq!(options["message.timeout.ms"], "0");
+    }
+
+    #[test]
+    fn payload_limit_subtracts_framing_and_headers() {
+        let mut c = config(&[("message.max.bytes", "1000")]);
+        c.headers.push(sluice_types::KafkaHeader {
+            key: "k".into(),
+            value: Some(b"vv".to_vec()),
+        });
+        let (options, _) = producer_options(&c);
+        assert_eq!(
+            max_payload_bytes(&options, &c),
+            Ok(1000 - 64 - (1 + 2 + 12))
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! [`KafkaOutputEndpoint`]: what the pipeline calls to put encoded messages on a Kafka topic.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use sluice_types::{ConfigError, KafkaOutputConfig};
+
+use super::client_config::{client_config, max_payload_bytes, producer_options};
+use super::context::{OutputContext, Retry, Shared};
+use super::errors::{classify_code, Severity};
+use super::stats::{KafkaOutputStats, MessageSize};
+
+/// Why the endpoint could not start or could not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaOutputError {
+    /// The config is invalid (normally caught when the connector is created).
+    #[error("invalid kafka_output config: {0}")]
+    Config(#[from] ConfigError),
+    /// librdkafka refused to create the producer.
+    #[error("cannot create a Kafka producer for topic '{topic}': {reason}")]
+    Create {
+        /// The destination topic.
+        topic: String,
+        /// librdkafka's reason.
+        reason: String,
+    },
+    /// No broker answered within `initialization_timeout_secs`.
+    #[error("Kafka broker(s) '{servers}' did not answer within {timeout_secs} s: {reason}")]
+    Unreachable {
+        /// The `bootstrap.servers` list.
+        servers: String,
+        /// The timeout that expired.
+        timeout_secs: u32,
+        /// librdkafka's reason, with the last connection error when there was one.
+        reason: String,
+    },
+    /// The broker answered but does not have the topic.
+    #[error("Kafka topic '{topic}' does not exist on broker(s) '{servers}'; create it first (Sluice does not auto-create topics)")]
+    TopicMissing {
+        /// The destination topic.
+        topic: String,
+        /// The `bootstrap.servers` list.
+        servers: String,
+    },
+    /// The broker reported an error for the topic (e.g. not authorized).
+    #[error("Kafka topic '{topic}' cannot be used: {reason}")]
+    Topic {
+        /// The destination topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// One message is larger than the producer allows; the encoder should have split it.
+    #[error("a {size}-byte message exceeds the {limit}-byte limit of topic '{topic}'")]
+    TooLarge {
+        /// The destination topic.
+        topic: String,
+        /// Key + value bytes.
+        size: usize,
+        /// [`KafkaOutputEndpoint::max_payload_bytes`].
+        limit: usize,
+    },
+    /// The endpoint failed earlier with a permanent error and takes no more messages.
+    #[error("{0}")]
+    Failed(String),
+    /// `flush` ran out of time with messages still unacknowledged (they are kept, not dropped).
+    #[error(
+        "{in_flight} messages to Kafka topic '{topic}' were still unacknowledged after {timeout:?}"
+    )]
+    FlushTimeout {
+        /// The destination topic.
+        topic: String,
+        /// Messages not yet acknowledged.
+        in_flight: u64,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+}
+
+/// A Kafka producer for one connector.
+///
+/// `send` blocks while librdkafka's local queue is full: that is the backpressure that eventually stops the
+/// pipeline from stepping. Messages are counted as transmitted only in the delivery report of a successful
+/// acknowledgement. Dropping the endpoint without [`KafkaOutputEndpoint::flush`] purges unsent messages and counts
+/// them as failed.
+pub struct KafkaOutputEndpoint {
+    shared: Arc<Shared>,
+    producer: ThreadedProducer<OutputContext>,
+    headers: Option<OwnedHeaders>,
+    servers: String,
+    initialization_timeout: u32,
+    max_payload_bytes: usize,
+}
+
+/// The longest pause between two attempts to put a message into a full queue.
+const MAX_QUEUE_BACKOFF: Duration = Duration::from_millis(20);
+
+impl KafkaOutputEndpoint {
+    /// Creates the producer without contacting the broker. `endpoint_name` names it in logs.
+    pub fn new(endpoint_name: &str, config: &KafkaOutputConfig) -> Result<Self, KafkaOutputError> {
+        config.validate()?;
+        let (options, warnings) = producer_options(config);
+        for warning in warnings {
+            tracing::warn!(endpoint = endpoint_name, "{warning}");
+        }
+        let max_payload_bytes = max_payload_bytes(&options, config)?;
+        let shared = Arc::new(Shared {
+            topic: config.topic.clone(),
+            counters: Default::default(),
+            retries: Mutex::new(VecDeque::new()),
+        });
+        let producer = client_config(&options, config.log_level)
+            .create_with_context(OutputContext {
+                shared: shared.clone(),
+            })
+            .map_err(|e| KafkaOutputError::Create {
+                topic: config.topic.clone(),
+                reason: e.to_string(),
+            })?;
+        let headers = (!config.headers.is_empty()).then(|| {
+            config.headers.iter().fold(OwnedHeaders::new(), |acc, h| {
+                acc.insert(Header {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                })
+            })
+        });
+        Ok(KafkaOutputEndpoint {
+            shared,
+            producer,
+            headers,
+            servers: config.bootstrap_servers().unwrap_or_default().to_string(),
+            initialization_timeout: config.initialization_timeout_secs,
+            max_payload_bytes,
+        })
+    }
+
+    /// Checks that a broker answers within `initialization_timeout_secs` and that the topic exists. Returns the
+    /// topic's partition count.
+    pub fn connect(&self) -> Result<usize, KafkaOutputError> {
+        let topic = &self.shared.topic;
+        let timeout = Duration::from_secs(u64::from(self.initialization_timeout));
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| KafkaOutputError::Unreachable {
+                servers: self.servers.clone(),
+                timeout_secs: self.initialization_timeout,
+                reason: match self.shared.counters.last_trouble() {
+                    Some(last) => format!("{e} (last error: {last})"),
+                    None => e.to_string(),
+                },
+            })?;
+        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            return Err(self.topic_missing());
+        };
+        match found.error().map(RDKafkaErrorCode::from) {
+            None if !found.partitions().is_empty() => Ok(found.partitions().len()),
+            None
+            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+            | Some(RDKafkaErrorCode::UnknownTopic) => Err(self.topic_missing()),
+            Some(code) => Err(KafkaOutputError::Topic {
+                topic: topic.clone(),
+                reason: code.to_string(),
+            }),
+        }
+    }
+
+    fn topic_missing(&self) -> KafkaOutputError {
+        KafkaOutputError::TopicMissing {
+            topic: self.shared.topic.clone(),
+            servers: self.servers.clone(),
+        }
+    }
+
+    /// The largest key + value this endpoint takes: `message.max.bytes` less framing and static headers.
+    pub fn max_payload_bytes(&self) -> usize {
+        self.max_payload_bytes
+    }
+
+    /// The destination topic.
+    pub fn topic(&self) -> &str {
+        &self.shared.topic
+    }
+
+    /// Sends one message carrying `records` records. Blocks while the local queue is full; fails only when the
+    /// endpoint has failed permanently or the message is too large.
+    pub fn send(
+        &self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        records: usize,
+    ) -> Result<(), KafkaOutputError> {
+        self.check_failed()?;
+        self.resend_retries()?;
+        let size = MessageSize {
+            records: records as u64,
+            bytes: (payload.len() + key.map_or(0, <[u8]>::len)) as u64,
+        };
+        self.produce(key, payload, size)
+    }
+
+    fn check_failed(&self) -> Result<(), KafkaOutputError> {
+        match self.shared.counters.failure() {
+            Some(error) => Err(KafkaOutputError::Failed(error)),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends again, oldest first, the messages whose delivery failed transiently.
+    fn resend_retries(&self) -> Result<(), KafkaOutputError> {
+        loop {
+            let next = {
+                let mut retries = self
+                    .shared
+                    .retries
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let next = retries.pop_front();
+                self.shared.counters.set_queued(retries.len());
+                next
+            };
+            let Some(Retry { key, payload, size }) = next else {
+                return Ok(());
+            };
+            self.produce(key.as_deref(), &payload, size)?;
+        }
+    }
+
+    fn produce(
+        &self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        size: MessageSize,
+    ) -> Result<(), KafkaOutputError> {
+        let topic = self.shared.topic.as_str();
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(size)).payload(payload);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(headers) = &self.headers {
+            record = record.headers(headers.clone());
+        }
+        let mut backoff = Duration::from_micros(50);
+        let counters = &self.shared.counters;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => {
+                    counters.accepted(size);
+                    counters.queue_full(false);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    // Backpressure: wait for acknowledgements to make room. Never drop.
+                    record = returned;
+                    counters.queue_full(true);
+                    self.check_failed()?;
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_QUEUE_BACKOFF);
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+                    return Err(KafkaOutputError::TooLarge {
+                        topic: topic.to_string(),
+                        size: size.bytes as usize,
+                        limit: self.max_payload_bytes,
+                    });
+                }
+                Err((error, _)) => {
+                    let message = format!("cannot send to Kafka topic '{topic}': {error}");
+                    let code = error.rdkafka_error_code();
+                    if code.map(classify_code) == Some(Severity::Permanent) || code.is_none() {
+                        counters.fail(message.clone());
+                    }
+                    return Err(KafkaOutputError::Failed(message));
+                }
+            }
+        }
+    }
+
+    /// Waits until every message sent so far is acknowledged (or failed), at most `timeout`. Messages still
+    /// unacknowledged then are kept and reported in the error.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaOutputError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.resend_retries()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let flushed = self.producer.flush(left.min(Duration::from_millis(200)));
+            let retries_empty = self.shared.retries.lock().map_or(true, |r| r.is_empty());
+            if flushed.is_ok() && retries_empty && self.shared.counters.in_flight() == 0 {
+                return self.check_failed();
+            }
+            if left.is_zero() {
+                self.check_failed()?;
+                return Err(KafkaOutputError::FlushTimeout {
+                    topic: self.shared.topic.clone(),
+                    in_flight: self.shared.counters.in_flight()
+                        + self.shared.retries.lock().map_or(0, |r| r.len() as u64),
+                    timeout,
+                });
+            }
+        }
+    }
+
+    /// The endpoint's counters and health.
+    pub fn stats(&self) -> KafkaOutputStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+/// The effective producer options of a config, with Sluice's defaults applied (for diagnostics and tests).
+pub fn effective_options(config: &KafkaOutputConfig) -> BTreeMap<String, String> {
+    producer_options(config).0
+}

@@ -1,0 +1,352 @@
+//! Delivery counters and health of one `kafka_output` endpoint.
+//!
+//! Counters are split by where a message is: *accepted* by librdkafka, *transmitted* (acknowledged by the broker),
+//! *failed* (permanently, or purged at shutdown) and *requeued* (a transient delivery failure the endpoint sends
+//! again). In flight = accepted − transmitted − failed − requeued. Nothing is counted as transmitted before the
+//! broker acknowledged it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// How many recent transport errors an endpoint remembers.
+const MAX_REMEMBERED_ERRORS: usize = 100;
+
+/// A message's size, carried through librdkafka as the delivery opaque.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MessageSize {
+    pub records: u64,
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct Triple {
+    messages: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Triple {
+    fn add(&self, size: MessageSize) {
+        self.messages.fetch_add(1, Relaxed);
+        self.records.fetch_add(size.records, Relaxed);
+        self.bytes.fetch_add(size.bytes, Relaxed);
+    }
+    fn get(&self) -> (u64, u64, u64) {
+        (
+            self.messages.load(Relaxed),
+            self.records.load(Relaxed),
+            self.bytes.load(Relaxed),
+        )
+    }
+}
+
+/// One transport error, for the stats' recent-errors list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransportErrorRecord {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What librdkafka or the endpoint said.
+    pub message: String,
+}
+
+/// The endpoint's condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EndpointHealth {
+    /// Delivering (or idle).
+    Running,
+    /// Messages are waiting and the broker is not acknowledging them; they are kept and will be delivered when it
+    /// recovers.
+    Stalled {
+        /// The latest transport error, or why the queue is not draining.
+        reason: String,
+        /// When delivery stopped progressing, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+    /// A permanent error: the endpoint accepts no more messages.
+    Failed {
+        /// The first permanent error, naming topic and cause.
+        error: String,
+        /// When it happened, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+}
+
+/// A snapshot of an endpoint's counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KafkaOutputStats {
+    /// Messages acknowledged by the broker.
+    pub transmitted_messages: u64,
+    /// Records carried by acknowledged messages.
+    pub transmitted_records: u64,
+    /// Key + value bytes of acknowledged messages.
+    pub transmitted_bytes: u64,
+    /// Messages handed to librdkafka and not yet acknowledged or failed.
+    pub in_flight_messages: u64,
+    /// Records in those messages.
+    pub in_flight_records: u64,
+    /// Messages waiting to be (re)sent by the endpoint itself: transient delivery failures being retried.
+    pub queued_messages: u64,
+    /// Messages that failed permanently or were purged at shutdown; never counted as transmitted.
+    pub failed_messages: u64,
+    /// Records in those messages.
+    pub failed_records: u64,
+    /// Messages sent again after a transient delivery failure.
+    pub retried_messages: u64,
+    /// Transport errors seen (client errors and failed deliveries).
+    pub num_transport_errors: u64,
+    /// The most recent transport errors, oldest first, at most 100.
+    pub transport_errors: Vec<TransportErrorRecord>,
+    /// Running, stalled or failed.
+    pub health: EndpointHealth,
+}
+
+/// Trouble since the last acknowledgement: the first time and the latest reason.
+struct Trouble {
+    since: SystemTime,
+    reason: String,
+}
+
+#[derive(Default)]
+struct Health {
+    failed: Option<(String, SystemTime)>,
+    trouble: Option<Trouble>,
+    errors: VecDeque<TransportErrorRecord>,
+    /// When the sender started waiting for room in a full local queue.
+    queue_full_since: Option<(Instant, SystemTime)>,
+}
+
+/// Shared between the endpoint (sending thread) and the producer context (librdkafka's polling thread).
+#[derive(Default)]
+pub(crate) struct Counters {
+    accepted: Triple,
+    transmitted: Triple,
+    failed: Triple,
+    requeued: Triple,
+    queued: AtomicU64,
+    transport_errors: AtomicU64,
+    health: Mutex<Health>,
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Counters {
+    pub fn accepted(&self, size: MessageSize) {
+        self.accepted.add(size);
+    }
+
+    pub fn transmitted(&self, size: MessageSize) {
+        self.transmitted.add(size);
+        // Progress: whatever trouble there was is over.
+        if let Ok(mut h) = self.health.lock() {
+            h.trouble = None;
+        }
+    }
+
+    pub fn requeued(&self, size: MessageSize) {
+        self.requeued.add(size);
+    }
+
+    pub fn set_queued(&self, n: usize) {
+        self.queued.store(n as u64, Relaxed);
+    }
+
+    /// A message that will never be delivered: counted as failed, and the endpoint fails unless it was a purge.
+    pub fn failed(&self, size: MessageSize, error: Option<String>) {
+        self.failed.add(size);
+        if let Some(error) = error {
+            self.fail(error);
+        }
+    }
+
+    /// Records the first permanent error; later ones only go to the error list.
+    pub fn fail(&self, error: String) {
+        self.error(error.clone());
+        if let Ok(mut h) = self.health.lock() {
+            h.failed.get_or_insert((error, SystemTime::now()));
+        }
+    }
+
+    pub fn failure(&self) -> Option<String> {
+        self.health
+            .lock()
+            .ok()?
+            .failed
+            .as_ref()
+            .map(|(e, _)| e.clone())
+    }
+
+    /// A transient problem: remembered as the stall reason until the next acknowledgement.
+    pub fn trouble(&self, reason: String) {
+        self.error(reason.clone());
+        if let Ok(mut h) = self.health.lock() {
+            match &mut h.trouble {
+                Some(t) => t.reason = reason,
+                None => {
+                    h.trouble = Some(Trouble {
+                        since: SystemTime::now(),
+                        reason,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The latest transient problem, for error messages at startup.
+    pub fn last_trouble(&self) -> Option<String> {
+        self.health
+            .lock()
+            .ok()?
+            .trouble
+            .as_ref()
+            .map(|t| t.reason.clone())
+    }
+
+    pub fn queue_full(&self, waiting: bool) {
+        if let Ok(mut h) = self.health.lock() {
+            if !waiting {
+                h.queue_full_since = None;
+            } else if h.queue_full_since.is_none() {
+                h.queue_full_since = Some((Instant::now(), SystemTime::now()));
+            }
+        }
+    }
+
+    fn error(&self, message: String) {
+        self.transport_errors.fetch_add(1, Relaxed);
+        if let Ok(mut h) = self.health.lock() {
+            if h.errors.len() == MAX_REMEMBERED_ERRORS {
+                h.errors.pop_front();
+            }
+            h.errors.push_back(TransportErrorRecord {
+                at_ms: epoch_ms(SystemTime::now()),
+                message,
+            });
+        }
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        let accepted = self.accepted.messages.load(Relaxed);
+        let done = self.transmitted.messages.load(Relaxed)
+            + self.failed.messages.load(Relaxed)
+            + self.requeued.messages.load(Relaxed);
+        accepted.saturating_sub(done)
+    }
+
+    pub fn snapshot(&self) -> KafkaOutputStats {
+        let (am, ar, _) = self.accepted.get();
+        let (tm, tr, tb) = self.transmitted.get();
+        let (fm, fr, _) = self.failed.get();
+        let (rm, rr, _) = self.requeued.get();
+        let queued = self.queued.load(Relaxed);
+        let in_flight_messages = am.saturating_sub(tm + fm + rm);
+        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = in_flight_messages + queued > 0;
+        let health = if let Some((error, since)) = &h.failed {
+            EndpointHealth::Failed {
+                error: error.clone(),
+                since_ms: epoch_ms(*since),
+            }
+        } else if let (Some(t), true) = (&h.trouble, waiting) {
+            EndpointHealth::Stalled {
+                reason: t.reason.clone(),
+                since_ms: epoch_ms(t.since),
+            }
+        } else if let Some((started, since)) = h
+            .queue_full_since
+            .filter(|(s, _)| s.elapsed().as_secs() >= 1)
+        {
+            let _ = started;
+            EndpointHealth::Stalled {
+                reason: format!(
+                    "the local send queue is full ({in_flight_messages} messages awaiting acknowledgement)"
+                ),
+                since_ms: epoch_ms(since),
+            }
+        } else {
+            EndpointHealth::Running
+        };
+        KafkaOutputStats {
+            transmitted_messages: tm,
+            transmitted_records: tr,
+            transmitted_bytes: tb,
+            in_flight_messages,
+            in_flight_records: ar.saturating_sub(tr + fr + rr),
+            queued_messages: queued,
+            failed_messages: fm,
+            failed_records: fr,
+            retried_messages: rm,
+            num_transport_errors: self.transport_errors.load(Relaxed),
+            transport_errors: h.errors.iter().cloned().collect(),
+            health,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: MessageSize = MessageSize {
+        records: 2,
+        bytes: 10,
+    };
+
+    #[test]
+    fn only_acknowledged_messages_count_as_transmitted() {
+        let c = Counters::default();
+        c.accepted(ONE);
+        c.accepted(ONE);
+        c.transmitted(ONE);
+        let s = c.snapshot();
+        assert_eq!(
+            (
+                s.transmitted_messages,
+                s.transmitted_records,
+                s.transmitted_bytes
+            ),
+            (1, 2, 10)
+        );
+        assert_eq!((s.in_flight_messages, s.in_flight_records), (1, 2));
+    }
+
+    #[test]
+    fn trouble_with_messages_waiting_is_a_stall_until_the_next_ack() {
+        let c = Counters::default();
+        c.accepted(ONE);
+        c.trouble("all brokers down".into());
+        assert!(
+            matches!(c.snapshot().health, EndpointHealth::Stalled { ref reason, .. } if reason == "all brokers down")
+        );
+        c.transmitted(ONE);
+        assert_eq!(c.snapshot().health, EndpointHealth::Running);
+        assert_eq!(c.snapshot().num_transport_errors, 1);
+    }
+
+    #[test]
+    fn trouble_while_idle_is_not_a_stall() {
+        let c = Counters::default();
+        c.trouble("idle connection closed".into());
+        assert_eq!(c.snapshot().health, EndpointHealth::Running);
+    }
+
+    #[test]
+    fn first_permanent_error_wins_and_error_list_is_bounded() {
+        let c = Counters::default();
+        c.fail("first".into());
+        for i in 0..150 {
+            c.fail(format!("later {i}"));
+        }
+        let s = c.snapshot();
+        assert!(matches!(s.health, EndpointHealth::Failed { ref error, .. } if error == "first"));
+        assert_eq!(s.transport_errors.len(), 100);
+        assert_eq!(s.num_transport_errors, 151);
+    }
+}
