@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets everything up and runs Sluice's whole test suite: installs what is missing (scripts/setup.sh), starts a
-# throwaway PostgreSQL on loopback for the API tests (every sluice-server API test runs on SQLite and on
-# PostgreSQL), builds and runs every test. PostgreSQL is stopped again if this script started it.
+# Sets everything up and runs Sluice's whole test suite: installs what is missing (scripts/setup.sh), starts the
+# local Kafka broker and a throwaway PostgreSQL on loopback (every sluice-server API test runs on SQLite and on
+# PostgreSQL), then builds and runs every test. What this script started, it stops again.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,11 +9,20 @@ cd "$root"
 bash scripts/setup.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+port="${SLUICE_KAFKA_PORT:-19092}"
+export SLUICE_KAFKA_BROKERS="127.0.0.1:$port"
 
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
+if ! bash scripts/broker.sh status --port "$port" >/dev/null 2>&1; then
+  bash scripts/broker.sh start --port "$port"
+  cleanup+=("bash scripts/broker.sh stop --port $port")
+fi
 if ! bash scripts/postgres.sh status; then
-  trap 'bash scripts/postgres.sh stop' EXIT
+  cleanup+=("bash scripts/postgres.sh stop")
 fi
 SLUICE_TEST_DATABASE_URL="$(bash scripts/postgres.sh start)"
 export SLUICE_TEST_DATABASE_URL
 
+cargo build --workspace --all-targets --all-features
 cargo test --workspace --all-features

@@ -139,7 +139,8 @@ impl<S: Send + Sync> FromRequestParts<S> for NamePath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(segments) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::InvalidQuery {
+            .map_err(|e| ApiError::InvalidName {
+                name: parts.uri.path().to_string(),
                 reason: e.body_text(),
             })?;
         let name = segments

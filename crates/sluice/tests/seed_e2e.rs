@@ -44,6 +44,7 @@ fn serve(data_dir: &Path, extra: &[&str]) -> Server {
         .args(["serve", "--port", &port.to_string(), "--data-dir"])
         .arg(data_dir)
         .args(extra)
+        .env("SLUICE_LOG", "warn")
         .env_remove("SLUICE_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -221,6 +222,48 @@ fn seed_examples_work_with_an_api_key_from_the_command_line() {
     ));
     let e = get_json(&server.base, "/v0/connectors", None);
     assert_eq!(e["error_code"], "MissingCredentials");
+}
+
+/// A fresh database on the test PostgreSQL server (`SLUICE_TEST_DATABASE_URL`, set by scripts/test.sh).
+fn fresh_postgres_database() -> String {
+    let admin = std::env::var("SLUICE_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "SLUICE_TEST_DATABASE_URL is not set, so the PostgreSQL end-to-end test cannot run. Run scripts/test.sh, \
+             or `export SLUICE_TEST_DATABASE_URL=$(scripts/postgres.sh start)` first."
+        )
+    });
+    let name = format!("e2e_{}_{}", std::process::id(), free_port());
+    let out = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "{out:?}");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+    format!("{base}/{name}")
+}
+
+#[test]
+fn seed_curl_works_on_postgresql_and_survives_a_restart() {
+    let url = fresh_postgres_database();
+    let dir = tempfile::tempdir().unwrap();
+    let unused = dir.path().join("unused");
+    {
+        let server = serve(&unused, &["--database-url", &url]);
+        assert_eq!(run_seed_curl(&server.base, None), "HTTP/1.1 201 Created");
+        assert_eq!(run_seed_curl(&server.base, None), "HTTP/1.1 200 OK");
+    }
+    let server = serve(&unused, &["--database-url", &url]);
+    assert_seed_config(&get_json(&server.base, "/v0/connectors/total-sales", None));
+    assert_eq!(run_seed_curl(&server.base, None), "HTTP/1.1 200 OK");
+    assert!(
+        !unused.join("sluice.db").exists(),
+        "--database-url must not touch the data dir"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::auth::AuthMode;
 use crate::AppState;
 
 /// 200 `{"status": "healthy"}` when the database answers, 503 `{"status": "unhealthy", ...}` otherwise.
-#[utoipa::path(get, path = "/healthz", tag = "Health",
+#[utoipa::path(get, path = "/healthz", tag = "Health", security(()),
     responses((status = 200, body = Object), (status = 503, body = Object)))]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db().ping().await {
@@ -25,7 +25,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
 }
 
 /// How clients authenticate: `{}` when auth is off, `{"ApiKey": {"header": ...}}` when keys are required.
-#[utoipa::path(get, path = "/config/authentication", tag = "Health", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/config/authentication", tag = "Health", security(()), responses((status = 200, body = Object)))]
 pub async fn authentication(State(state): State<AppState>) -> Json<Value> {
     Json(match state.config().auth {
         AuthMode::None => json!({}),

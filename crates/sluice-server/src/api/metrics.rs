@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// Request counters and the number of stored connectors, programs, pipelines and API keys.
-#[utoipa::path(get, path = "/metrics", tag = "Health", responses((status = 200, body = String, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "Health", security(()), responses((status = 200, body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let db = state.db();
     let gauges = [
