@@ -61,9 +61,9 @@ pub async fn count_requests(
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let response = next.run(request).await;
-    state
-        .metrics()
-        .count(&method, &route, response.status().as_u16());
+    let status = response.status().as_u16();
+    tracing::debug!(method = %method, route = %route, status, "Request answered.");
+    state.metrics().count(&method, &route, status);
     response
 }
 

@@ -47,6 +47,32 @@ pub struct TestDb {
     pub location: DbLocation,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The admin URL and database name to drop when done (PostgreSQL).
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// Drops the test's PostgreSQL database, so the shared test cluster does not fill up.
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop may run inside the test's runtime, which cannot block: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&sql).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 fn random_suffix() -> String {
@@ -63,6 +89,7 @@ impl TestDb {
                     url: format!("sqlite://{}/sluice.db", path.display()),
                     location: DbLocation::DataDir(path),
                     _dir: Some(dir),
+                    postgres: None,
                 }
             }
             Backend::Postgres => {
@@ -89,6 +116,7 @@ impl TestDb {
                     location: DbLocation::Url(url.clone()),
                     url,
                     _dir: None,
+                    postgres: Some((admin, name)),
                 }
             }
         }
