@@ -243,6 +243,10 @@ pub enum ApiError {
         /// The pipeline.
         pipeline_name: String,
     },
+    /// The request raced with another that changed or removed what it refers to (a foreign key no longer
+    /// holds); retrying it gives a definite answer.
+    #[error("The request conflicted with a concurrent change; retry it")]
+    ConcurrentModification,
     /// A database failure: logged, answered with a generic message.
     #[error("Internal database error")]
     Database(sqlx::Error),
@@ -307,9 +311,10 @@ impl ApiError {
             | UnknownPipeline { .. }
             | UnknownApiKey { .. } => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            DuplicateName | OutdatedProgramVersion { .. } | PipelineNotRunning { .. } => {
-                StatusCode::CONFLICT
-            }
+            DuplicateName
+            | OutdatedProgramVersion { .. }
+            | PipelineNotRunning { .. }
+            | ConcurrentModification => StatusCode::CONFLICT,
             ProgramNotCompiled => StatusCode::SERVICE_UNAVAILABLE,
             PipelineRuntimeUnavailable { .. } => StatusCode::NOT_IMPLEMENTED,
             Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -338,6 +343,7 @@ impl ApiError {
             UnknownPipeline { .. } => "UnknownPipeline",
             UnknownApiKey { .. } => "UnknownApiKey",
             DuplicateName => "DuplicateName",
+            ConcurrentModification => "ConcurrentModification",
             InvalidConnectorConfig { .. } => "InvalidConnectorConfig",
             InvalidConnectorTransport { .. } => "InvalidConnectorTransport",
             InvalidAttachedConnector { .. } => "InvalidAttachedConnector",
@@ -409,6 +415,7 @@ impl ApiError {
             } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
             InvalidApiKey
             | DuplicateName
+            | ConcurrentModification
             | ProgramNotSet
             | ProgramNotCompiled
             | ProgramFailedToCompile
@@ -451,12 +458,15 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl From<sqlx::Error> for ApiError {
-    /// Unique violations are names taken ([`ApiError::DuplicateName`]); everything else is internal.
+    /// Unique violations are names taken ([`ApiError::DuplicateName`]), foreign-key violations races with a
+    /// deletion ([`ApiError::ConcurrentModification`]); everything else is internal.
     fn from(e: sqlx::Error) -> Self {
-        if is_unique_violation(&e) {
-            ApiError::DuplicateName
-        } else {
-            ApiError::Database(e)
+        match &e {
+            _ if is_unique_violation(&e) => ApiError::DuplicateName,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                ApiError::ConcurrentModification
+            }
+            _ => ApiError::Database(e),
         }
     }
 }
