@@ -1,1 +1,50 @@
-fn main() {}
+//! The `sluice` command: thin argument parsing and logging set-up in front of the library crates.
+//!
+//! Each subcommand lives in its own module under `cmd/`. Only this crate reads argv and the environment.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Sluice: a streaming SQL engine that keeps views up to date and streams their changes to Kafka.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `sluice=debug,librdkafka=warn`).
+    #[arg(long, global = true, env = "SLUICE_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stream example view changes through the JSON encoder and kafka_output into a local topic, and print them
+    /// back as a consumer sees them.
+    Demo(cmd::demo::Args),
+    /// Kafka tools: wait for a broker, create or delete a topic, read a topic.
+    #[command(subcommand)]
+    Kafka(cmd::kafka::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Kafka(command) => cmd::kafka::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
