@@ -4,8 +4,8 @@
 //! (broker address from `SLUICE_KAFKA_BROKERS`, default `127.0.0.1:19092`).
 //!
 //! The same pre-encoded JSON messages (one record each, a 6-column row) are produced to fresh topics by:
-//! - raw: an rdkafka `ThreadedProducer` with a default context, the same producer options, a retry-on-QueueFull
-//!   loop and a final flush: the least a correct producer has to do;
+//! - raw: an rdkafka `ThreadedProducer` with a default context, the same producer options, the same
+//!   retry-on-QueueFull backoff and a final flush: the least a correct producer has to do;
 //! - sluice: `KafkaOutputEndpoint::send` + `flush`, which adds acknowledgement accounting and health tracking;
 //! - sluice+encode: the JSON encoder feeding the endpoint, i.e. the whole output path from a view delta.
 //!
@@ -105,12 +105,15 @@ fn raw(servers: &str, messages: &[Vec<u8>]) -> Duration {
     let start = Instant::now();
     for payload in messages {
         let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(payload);
+        // The same wait-for-room policy as the endpoint, so that the ratio measures only what Sluice adds.
+        let mut backoff = Duration::from_micros(50);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
-                    std::thread::sleep(Duration::from_micros(100));
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
                 }
                 Err((e, _)) => panic!("raw send failed: {e}"),
             }

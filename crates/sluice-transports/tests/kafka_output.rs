@@ -358,3 +358,52 @@ fn broker_restart_mid_stream_stalls_applies_backpressure_then_delivers_everythin
         "every record exactly once, in order"
     );
 }
+
+#[test]
+fn topic_deleted_under_a_running_connector_fails_it_and_accounts_for_every_message() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "vanishing", 1);
+    // Short metadata waits so that librdkafka concludes quickly that the topic is gone.
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"topic.metadata.refresh.interval.ms": 200, "topic.metadata.propagation.max.ms": 1000}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("vanishing", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    send_steps(&config, &endpoint, &[vec![(row(1, "kept"), 1)]]);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 1);
+
+    sluice_transports::kafka_tools::delete_topic(&servers, &topic.name).unwrap();
+    // Keep sending until the endpoint refuses: a permanent error must surface, never a silent drop.
+    let mut accepted = 1;
+    let refused = eventually(Duration::from_secs(60), || {
+        let result = endpoint.send(None, br#"{"insert":{"id":2,"s":"lost?"}}"#, 1);
+        accepted += u64::from(result.is_ok());
+        result.is_err()
+    });
+    assert!(refused, "sends kept being accepted: {:?}", endpoint.stats());
+    let _ = endpoint.flush(Duration::from_secs(10));
+    let stats = endpoint.stats();
+    match &stats.health {
+        EndpointHealth::Failed { error, .. } => {
+            assert!(error.contains(&topic.name), "{error}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    // Messages the broker still acknowledged right after the deletion count as transmitted; every other accepted
+    // message is counted as failed. None is unaccounted for.
+    assert_eq!(
+        stats.transmitted_messages + stats.failed_messages,
+        accepted,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.in_flight_messages + stats.queued_messages,
+        0,
+        "{stats:?}"
+    );
+    assert!(stats.failed_messages >= 1, "{stats:?}");
+}
