@@ -43,14 +43,17 @@ case "$cmd" in
     mkdir -p "$dir"
     case "$storage" in
       memory) engine="memory://tansu/" ;;
-      sqlite) engine="sqlite://$dir/tansu.db" ;;
+      sqlite) engine="sqlite://tansu.db" ;;  # tansu resolves it against its working directory, $dir
       *) echo "broker.sh: --storage must be memory or sqlite" >&2; exit 2 ;;
     esac
-    # tansu reads a .env file from its working directory: run it from the state dir, which has none.
-    (cd "$dir" && nohup "$(tansu_bin)" broker \
+    # tansu reads a .env file from its working directory: run it from the state dir, which has none. The subshell
+    # execs tansu in a session of its own with every stream redirected, so that it holds no caller's pipe open and
+    # $! is tansu's own pid.
+    ( cd "$dir" && exec setsid "$(tansu_bin)" broker \
         --listener-url "tcp://127.0.0.1:$port" \
         --advertised-listener-url "tcp://127.0.0.1:$port" \
-        --storage-engine "$engine" >"$logfile" 2>&1 & echo $! >"$pidfile")
+        --storage-engine "$engine" </dev/null >"$logfile" 2>&1 ) &
+    echo $! >"$pidfile"
     for _ in $(seq 1 200); do
       if answers "$port"; then echo "broker listening on 127.0.0.1:$port ($storage storage, log $logfile)"; exit 0; fi
       if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then

@@ -1,16 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up and runs Sluice's whole test suite: installs what is missing (scripts/setup.sh), starts the
 # local Kafka broker and a throwaway PostgreSQL on loopback (every sluice-server API test runs on SQLite and on
-# PostgreSQL), then builds and runs every test. What this script started, it stops again.
+# PostgreSQL), builds the workspace once and runs every test, including the ones that talk to the broker. What
+# this script started, it stops again.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-bash scripts/setup.sh
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-port="${SLUICE_KAFKA_PORT:-19092}"
-export SLUICE_KAFKA_BROKERS="127.0.0.1:$port"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cleanup=()
 trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
@@ -25,4 +20,5 @@ SLUICE_TEST_DATABASE_URL="$(bash scripts/postgres.sh start)"
 export SLUICE_TEST_DATABASE_URL
 
 cargo build --workspace --all-targets --all-features
+cargo run -q -p sluice -- kafka wait --timeout-secs 60
 cargo test --workspace --all-features

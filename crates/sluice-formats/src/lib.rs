@@ -1,1 +1,64 @@
-//! Placeholder.
+//! Encoders that turn one step's changes of a SQL view into message payloads.
+//!
+//! This crate owns the byte formats of Sluice's output: JSON (`insert_delete`, `snowflake` and `debezium` update
+//! formats, in the `default`, `kafka_connect_json_converter` and `snowflake` flavors) and CSV. It never sees a
+//! broker: it turns a view's schema and a delta into bytes, and must not depend on rdkafka, tokio or any network
+//! code.
+//!
+//! # Brief overview
+//!
+//! [`build_encoder`] checks a [`FormatConfig`] against the view's [`Relation`] and the transport's
+//! [`MessageLimits`], and returns a boxed [`Encoder`]. Each call to [`Encoder::encode`] takes one step's delta
+//! (rows with weights), writes deletions then insertions, and hands the resulting [`EncodedMessage`]s to a sink
+//! callback in order. A record that cannot be encoded (a value of the wrong type, a weight too large to expand,
+//! a record too large for any message) is skipped and reported as an [`EncodeError`]; the rest of the batch
+//! still goes out. A failing sink aborts the batch with its [`SinkError`].
+//!
+//! ```
+//! use sluice_data::{Field, Relation, Row, SqlType, Value};
+//! use sluice_formats::{build_encoder, MessageLimits};
+//! use sluice_types::{FormatConfig, JsonEncoderConfig};
+//!
+//! let view = Relation::new("v", vec![Field::new("id", SqlType::BigInt, false)]);
+//! let format = FormatConfig::Json(JsonEncoderConfig::default());
+//! let mut encoder = build_encoder(&format, &view, MessageLimits { max_message_bytes: 1_000_000 }).unwrap();
+//! let mut messages = Vec::new();
+//! let delta = vec![(Row(vec![Value::BigInt(1)]), 1)];
+//! let errors = encoder.encode(&delta, &mut |m| Ok(messages.push(m.value))).unwrap();
+//! assert!(errors.is_empty());
+//! assert_eq!(messages, vec![br#"{"insert":{"id":1}}"#.to_vec()]);
+//! ```
+//!
+//! Modules: `encoder` (the trait, the shared batch loop and message packing), `visit` (the type check every
+//! value passes), `json` (with `values` for each flavor, `record`, `snowflake`, `debezium` and the Kafka Connect
+//! `schema`), `csv`, `text` and `time` (allocation-free byte writers), `error`.
+#![deny(missing_docs)]
+
+mod csv;
+mod encoder;
+mod error;
+mod json;
+mod text;
+mod time;
+mod visit;
+
+use sluice_data::Relation;
+use sluice_types::{ConfigError, FormatConfig};
+
+pub use encoder::{EncodedMessage, Encoder, MessageLimits};
+pub use error::{EncodeError, SinkError, MAX_PREVIEW_CHARS, MAX_WEIGHT};
+
+/// Builds the encoder of `format` for `view`, whose messages must fit in `limits`.
+///
+/// Fails when the format's settings are invalid for output (field paths start with `format.config`), when
+/// `key_fields` names a column the view lacks, or when `limits` is too small for any message of the view.
+pub fn build_encoder(
+    format: &FormatConfig,
+    view: &Relation,
+    limits: MessageLimits,
+) -> Result<Box<dyn Encoder>, ConfigError> {
+    Ok(match format {
+        FormatConfig::Json(config) => Box::new(json::JsonEncoder::new(config, view, limits)?),
+        FormatConfig::Csv(config) => Box::new(csv::CsvEncoder::new(config, view, limits)?),
+    })
+}

@@ -9,11 +9,24 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// The read-back consumer's context: end-of-partition is how it knows it is done, not an error to log.
+struct ReadBackContext;
+
+impl ClientContext for ReadBackContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::warn!(error = %error, "Kafka consumer error: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for ReadBackContext {}
 
 /// A failure of a Kafka tool, as text for the user.
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +135,11 @@ pub fn read_topic(
     min_messages: usize,
     timeout: Duration,
 ) -> Result<Vec<ConsumedMessage>, ToolError> {
-    let consumer: BaseConsumer = config(servers)
+    let consumer: BaseConsumer<ReadBackContext> = config(servers)
         .set("group.id", "sluice-read-back")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(ReadBackContext)
         .map_err(|e| ToolError(format!("cannot create a Kafka consumer: {e}")))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))

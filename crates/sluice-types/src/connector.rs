@@ -265,6 +265,14 @@ mod tests {
     }
 
     #[test]
+    fn debezium_in_arrays_is_rejected() {
+        let mut v = seed();
+        v["format"]["config"] = json!({"update_format": "debezium", "array": true});
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(config.validate().unwrap_err().field, "format.config.array");
+    }
+
+    #[test]
     fn zero_max_queued_records_is_rejected() {
         let mut v = seed();
         v["max_queued_records"] = json!(0);

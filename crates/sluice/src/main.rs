@@ -21,6 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Stream example view changes through the JSON encoder and kafka_output into a local topic, and print them
+    /// back as a consumer sees them.
+    Demo(cmd::demo::Args),
+    /// Kafka tools: wait for a broker, create or delete a topic, read a topic.
+    #[command(subcommand)]
+    Kafka(cmd::kafka::Command),
     /// Serve the REST API (/v0): connectors, programs, pipelines and API keys, stored durably.
     Serve(cmd::serve::Args),
     /// Manage API keys without a running server.
@@ -33,8 +39,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Kafka(command) => cmd::kafka::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::ApiKey(command) => cmd::api_key::run(command),
     };

@@ -120,6 +120,12 @@ impl JsonEncoderConfig {
                     ),
                 ))
             }
+            JsonUpdateFormat::Debezium if self.array => {
+                return Err(ConfigError::new(
+                    "array",
+                    "a 'debezium' message is one Kafka Connect envelope, never an array; remove array or set it to false",
+                ))
+            }
             _ => {}
         }
         if self.buffer_size_records == 0 {

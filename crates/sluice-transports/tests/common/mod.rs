@@ -1,0 +1,117 @@
+//! Shared helpers for the broker tests: the broker address, throwaway topics, and private brokers that a test
+//! may stop and restart.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sluice_transports::kafka_tools;
+
+/// The shared local broker started by `scripts/test.sh`.
+pub fn brokers() -> String {
+    std::env::var("SLUICE_KAFKA_BROKERS").expect(
+        "SLUICE_KAFKA_BROKERS is not set: run these tests through scripts/test.sh, which starts the local broker",
+    )
+}
+
+/// A topic with a unique name, deleted when dropped.
+pub struct TestTopic {
+    pub name: String,
+    brokers: String,
+}
+
+impl TestTopic {
+    pub fn new(brokers: &str, prefix: &str, partitions: i32) -> Self {
+        let name = format!("{prefix}-{:08x}", rand::random::<u32>());
+        kafka_tools::create_topic(brokers, &name, partitions).expect("create test topic");
+        TestTopic {
+            name,
+            brokers: brokers.to_string(),
+        }
+    }
+}
+
+impl Drop for TestTopic {
+    fn drop(&mut self) {
+        let _ = kafka_tools::delete_topic(&self.brokers, &self.name);
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A broker of this test's own, on a free loopback port with persistent (SQLite) storage, so that the test can
+/// stop and restart it without losing the topic. Stopped when dropped.
+pub struct PrivateBroker {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateBroker {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("pick a free port");
+        let broker = PrivateBroker {
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        broker.up();
+        broker
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn script(&self, action: &str) {
+        let status = Command::new("bash")
+            .arg(repo_root().join("scripts/broker.sh"))
+            .args([
+                action,
+                "--port",
+                &self.port.to_string(),
+                "--storage",
+                "sqlite",
+                "--dir",
+            ])
+            .arg(self.dir.path())
+            .status()
+            .expect("run scripts/broker.sh");
+        assert!(status.success(), "scripts/broker.sh {action} failed");
+    }
+
+    pub fn up(&self) {
+        self.script("start");
+        kafka_tools::wait_for_broker(&self.address(), Duration::from_secs(60))
+            .expect("private broker answers");
+    }
+
+    pub fn down(&self) {
+        self.script("stop");
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held. Used to wait for
+/// asynchronous state, never to assert how long something took.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}

@@ -1,0 +1,409 @@
+//! `kafka_output` against a real Kafka-compatible broker on loopback (tansu, started by `scripts/test.sh`).
+//!
+//! Every test writes a view's delta through the real encoder and the real endpoint and reads the topic back with
+//! a real consumer. Enabled with `--features kafka-integration-tests`; `scripts/test.sh` turns it on.
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{brokers, eventually, PrivateBroker, TestTopic};
+use serde_json::json;
+use sluice_data::{Field, Relation, Row, SqlType, Value};
+use sluice_formats::{build_encoder, MessageLimits, SinkError};
+use sluice_transports::kafka_output::{EndpointHealth, KafkaOutputEndpoint, KafkaOutputError};
+use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
+use sluice_types::{ConnectorConfig, KafkaOutputConfig, TransportConfig};
+
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn view() -> Relation {
+    Relation::new(
+        "v",
+        vec![
+            Field::new("id", SqlType::BigInt, false),
+            Field::new("s", SqlType::varchar(), true),
+        ],
+    )
+}
+
+fn row(id: i64, s: &str) -> Row {
+    Row::new(vec![Value::BigInt(id), Value::from(s)])
+}
+
+/// A connector config for `topic` with extra transport options and a format.
+fn connector(
+    servers: &str,
+    topic: &str,
+    transport: serde_json::Value,
+    format: serde_json::Value,
+) -> ConnectorConfig {
+    let mut t =
+        json!({"bootstrap.servers": servers, "topic": topic, "initialization_timeout_secs": 20});
+    for (k, v) in transport.as_object().unwrap() {
+        t[k] = v.clone();
+    }
+    let config: ConnectorConfig = serde_json::from_value(json!({
+        "transport": {"name": "kafka_output", "config": t},
+        "format": format,
+    }))
+    .unwrap();
+    config.validate().unwrap();
+    config
+}
+
+fn kafka(config: &ConnectorConfig) -> &KafkaOutputConfig {
+    match &config.transport {
+        TransportConfig::KafkaOutput(k) => k,
+        other => panic!("not kafka_output: {other:?}"),
+    }
+}
+
+/// Encodes `steps` with the connector's format and sends every message through `endpoint`.
+fn send_steps(
+    config: &ConnectorConfig,
+    endpoint: &KafkaOutputEndpoint,
+    steps: &[Vec<(Row, i64)>],
+) -> usize {
+    let mut encoder = build_encoder(
+        config.format.as_ref().unwrap(),
+        &view(),
+        MessageLimits {
+            max_message_bytes: endpoint.max_payload_bytes(),
+        },
+    )
+    .unwrap();
+    let mut sent = 0;
+    for delta in steps {
+        let errors = encoder
+            .encode(delta, &mut |m| {
+                sent += 1;
+                endpoint
+                    .send(m.key.as_deref(), &m.value, m.records)
+                    .map_err(|e| SinkError(Box::new(e)))
+            })
+            .unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    sent
+}
+
+fn payloads(messages: &[ConsumedMessage]) -> Vec<String> {
+    messages.iter().map(ConsumedMessage::payload_text).collect()
+}
+
+#[test]
+fn delta_through_json_encoder_arrives_in_step_order_with_deletes_first() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "order", 1);
+    let config = connector(&servers, &topic.name, json!({}), json!({"name": "json"}));
+    let endpoint = KafkaOutputEndpoint::new("order", kafka(&config)).unwrap();
+    assert_eq!(endpoint.connect().unwrap(), 1);
+    let steps = vec![
+        vec![(row(1, "a"), 1), (row(2, "b"), 2)],
+        vec![(row(3, "c"), 1), (row(1, "a"), -1)],
+    ];
+    let sent = send_steps(&config, &endpoint, &steps);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    let stats = endpoint.stats();
+    assert_eq!(stats.transmitted_messages, 5);
+    assert_eq!(stats.transmitted_records, 5);
+    assert_eq!(stats.in_flight_messages, 0);
+    assert_eq!(stats.health, EndpointHealth::Running);
+
+    let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
+    assert_eq!(
+        payloads(&got),
+        vec![
+            r#"{"insert":{"id":1,"s":"a"}}"#,
+            r#"{"insert":{"id":2,"s":"b"}}"#,
+            r#"{"insert":{"id":2,"s":"b"}}"#,
+            r#"{"delete":{"id":1,"s":"a"}}"#,
+            r#"{"insert":{"id":3,"s":"c"}}"#,
+        ]
+    );
+    assert!(got.iter().all(|m| m.key.is_none()));
+    assert_eq!(
+        stats.transmitted_bytes,
+        got.iter()
+            .map(|m| m.payload_text().len() as u64)
+            .sum::<u64>()
+    );
+}
+
+#[test]
+fn static_headers_arrive_on_every_message() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "headers", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"headers": [{"key": "source", "value": "sluice"}, {"key": "bin", "value": [1, 2, 255]}, {"key": "empty"}]}),
+        json!({"name": "csv"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("headers", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let sent = send_steps(
+        &config,
+        &endpoint,
+        &[vec![(row(1, "x"), 1), (row(2, "y"), -1)]],
+    );
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
+    assert_eq!(payloads(&got), vec!["2,y,-1\n", "1,x,1\n"]);
+    for m in &got {
+        assert_eq!(
+            m.headers,
+            vec![
+                ("source".to_string(), Some(b"sluice".to_vec())),
+                ("bin".to_string(), Some(vec![1, 2, 255])),
+                ("empty".to_string(), None),
+            ]
+        );
+    }
+}
+
+#[test]
+fn debezium_messages_carry_their_keys() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "debezium", 3);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({}),
+        json!({"name": "json", "config": {"update_format": "debezium", "key_fields": ["id"]}}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("debezium", kafka(&config)).unwrap();
+    assert_eq!(endpoint.connect().unwrap(), 3);
+    let sent = send_steps(
+        &config,
+        &endpoint,
+        &[vec![(row(7, "new"), 1), (row(7, "old"), -1)]],
+    );
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
+    assert_eq!(got.len(), 2);
+    // Same key, same partition: the delete and the insert of id 7 stay in order.
+    assert_eq!(got[0].partition, got[1].partition);
+    let mut ops = Vec::new();
+    for m in &got {
+        let key: serde_json::Value = serde_json::from_slice(m.key.as_deref().unwrap()).unwrap();
+        assert_eq!(key["payload"], json!({"id": 7}));
+        let value: serde_json::Value =
+            serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap();
+        ops.push(value["payload"]["op"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ops, vec!["d", "c"]);
+}
+
+/// Decodes NDJSON messages into a multiset of (action, id, s).
+fn decode_multiset(messages: &[ConsumedMessage]) -> BTreeMap<String, usize> {
+    let mut set = BTreeMap::new();
+    for m in messages {
+        for line in m.payload_text().split('\n') {
+            let v: serde_json::Value =
+                serde_json::from_str(line).expect("every line is one JSON record");
+            *set.entry(v.to_string()).or_default() += 1;
+        }
+    }
+    set
+}
+
+#[test]
+fn splitting_at_a_small_message_max_bytes_loses_and_duplicates_nothing() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "split", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"message.max.bytes": 1000}),
+        json!({"name": "json", "config": {"buffer_size_records": 50}}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("split", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    assert!(endpoint.max_payload_bytes() < 1000);
+    let records: Vec<(i64, String)> = (0..500)
+        .map(|i| (i, "x".repeat((i % 7) as usize * 40)))
+        .collect();
+    let delta: Vec<(Row, i64)> = records.iter().map(|(i, s)| (row(*i, s), 1)).collect();
+    let sent = send_steps(&config, &endpoint, &[delta]);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert!(
+        sent > 500 / 50,
+        "small messages force more than the 50-record packing: {sent}"
+    );
+
+    let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
+    assert_eq!(got.len(), sent);
+    assert!(got
+        .iter()
+        .all(|m| m.payload.as_ref().unwrap().len() <= endpoint.max_payload_bytes()));
+    let expected: BTreeMap<String, usize> = records
+        .iter()
+        .map(|(i, s)| (json!({"insert": {"id": i, "s": s}}).to_string(), 1))
+        .collect();
+    assert_eq!(decode_multiset(&got), expected);
+    assert_eq!(endpoint.stats().transmitted_records, 500);
+}
+
+#[test]
+fn unreachable_broker_is_reported_naming_the_servers() {
+    // Nothing listens on port 1 of the loopback interface.
+    let mut config = KafkaOutputConfig::new("127.0.0.1:1", "nowhere");
+    config.initialization_timeout_secs = 2;
+    let endpoint = KafkaOutputEndpoint::new("unreachable", &config).unwrap();
+    let err = endpoint.connect().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KafkaOutputError::Unreachable {
+                timeout_secs: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("127.0.0.1:1") && text.contains("did not answer within 2 s"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_topic_is_reported_naming_the_topic() {
+    let servers = brokers();
+    let topic = format!("missing-{:08x}", rand::random::<u32>());
+    let config = KafkaOutputConfig::new(&servers, &topic);
+    let endpoint = KafkaOutputEndpoint::new("missing", &config).unwrap();
+    let err = endpoint.connect().unwrap_err();
+    assert!(
+        matches!(err, KafkaOutputError::TopicMissing { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&topic), "{err}");
+}
+
+#[test]
+fn broker_restart_mid_stream_stalls_applies_backpressure_then_delivers_everything_once() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "restart", 1);
+    // A small local queue makes the outage turn into backpressure quickly; fast reconnects keep the test short.
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"queue.buffering.max.messages": 20, "reconnect.backoff.max.ms": 500}),
+        json!({"name": "json"}),
+    );
+    let endpoint =
+        std::sync::Arc::new(KafkaOutputEndpoint::new("restart", kafka(&config)).unwrap());
+    endpoint.connect().unwrap();
+
+    let before: Vec<(Row, i64)> = (0..50).map(|i| (row(i, "before"), 1)).collect();
+    send_steps(&config, &endpoint, &[before]);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 50);
+
+    broker.down();
+    let during: Vec<(Row, i64)> = (50..150).map(|i| (row(i, "during"), 1)).collect();
+    let sender = {
+        let endpoint = endpoint.clone();
+        let config = config.clone();
+        std::thread::spawn(move || send_steps(&config, &endpoint, &[during]))
+    };
+    // While the broker is down nothing more is acknowledged, the sender is held back by the full queue, and the
+    // endpoint says it is stalled.
+    assert!(
+        eventually(Duration::from_secs(30), || matches!(
+            endpoint.stats().health,
+            EndpointHealth::Stalled { .. }
+        )),
+        "endpoint never reported a stall: {:?}",
+        endpoint.stats()
+    );
+    let stalled = endpoint.stats();
+    assert_eq!(stalled.transmitted_messages, 50);
+    assert!(stalled.in_flight_messages <= 20, "{stalled:?}");
+    assert!(
+        !sender.is_finished(),
+        "the sender should be blocked by backpressure"
+    );
+
+    broker.up();
+    assert_eq!(sender.join().unwrap(), 100);
+    endpoint.flush(Duration::from_secs(60)).unwrap();
+    let stats = endpoint.stats();
+    assert_eq!(stats.transmitted_messages, 150);
+    assert_eq!(stats.failed_messages, 0);
+    assert_eq!(stats.health, EndpointHealth::Running);
+
+    let got = read_topic(&servers, &topic.name, 150, READ_TIMEOUT).unwrap();
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value =
+                serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap();
+            v["insert"]["id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        (0..150).collect::<Vec<_>>(),
+        "every record exactly once, in order"
+    );
+}
+
+#[test]
+fn topic_deleted_under_a_running_connector_fails_it_and_accounts_for_every_message() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "vanishing", 1);
+    // Short metadata waits so that librdkafka concludes quickly that the topic is gone.
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"topic.metadata.refresh.interval.ms": 200, "topic.metadata.propagation.max.ms": 1000}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("vanishing", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    send_steps(&config, &endpoint, &[vec![(row(1, "kept"), 1)]]);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 1);
+
+    sluice_transports::kafka_tools::delete_topic(&servers, &topic.name).unwrap();
+    // Keep sending until the endpoint refuses: a permanent error must surface, never a silent drop.
+    let mut accepted = 1;
+    let refused = eventually(Duration::from_secs(60), || {
+        let result = endpoint.send(None, br#"{"insert":{"id":2,"s":"lost?"}}"#, 1);
+        accepted += u64::from(result.is_ok());
+        result.is_err()
+    });
+    assert!(refused, "sends kept being accepted: {:?}", endpoint.stats());
+    let _ = endpoint.flush(Duration::from_secs(10));
+    let stats = endpoint.stats();
+    match &stats.health {
+        EndpointHealth::Failed { error, .. } => {
+            assert!(error.contains(&topic.name), "{error}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    // Messages the broker still acknowledged right after the deletion count as transmitted; every other accepted
+    // message is counted as failed. None is unaccounted for.
+    assert_eq!(
+        stats.transmitted_messages + stats.failed_messages,
+        accepted,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.in_flight_messages + stats.queued_messages,
+        0,
+        "{stats:?}"
+    );
+    assert!(stats.failed_messages >= 1, "{stats:?}");
+}
