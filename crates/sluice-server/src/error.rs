@@ -14,6 +14,7 @@ use sluice_types::ErrorResponse;
 
 /// Which part of a request body was wrong, as a stable `error_code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyErrorCode {
     /// The body is not JSON at all (syntax error, truncated, trailing characters).
     InvalidJson,
@@ -41,6 +42,7 @@ impl BodyErrorCode {
 
 /// Every error the API can answer with. The variant name is the `error_code` unless noted.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// A request body that could not be read as the expected JSON; `error_code` is the [`BodyErrorCode`].
     #[error("Invalid request body: {}{reason}", path_prefix(path))]

@@ -175,6 +175,12 @@ async fn program_crud_versions_and_pending_status(backend: Backend) {
         404,
         "UnknownProgramName",
     );
+    assert_error(
+        &s.get("/v0/programs?id=0190b8e4-0000-7000-8000-000000000000")
+            .await,
+        404,
+        "UnknownProgram",
+    );
     let id = posted["program_id"].as_str().unwrap();
     let (_, list) = s.get(&format!("/v0/programs?id={id}")).await;
     assert_eq!(list[0]["name"], "q");
@@ -526,6 +532,21 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
     );
     assert_eq!(e["details"]["missing"], json!([["o", "nope"]]));
     assert_error(&s.get("/v0/pipelines/p").await, 404, "UnknownPipelineName");
+    let e = assert_error(
+        &s.post(
+            "/v0/pipelines",
+            json!({"name": "p", "description": "", "program_name": "prog",
+                "connectors": [attach("o", false, "out", "totals"), attach("o2", false, "out", "orders")]}),
+        )
+        .await,
+        400,
+        "ViewsNotInSchema",
+    );
+    assert_eq!(
+        e["details"]["missing"],
+        json!([["o2", "orders"]]),
+        "a table is not a view"
+    );
     // Unquoted names are case-insensitive.
     let (status, _) = s
         .put(

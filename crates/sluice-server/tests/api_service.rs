@@ -15,7 +15,28 @@ both_backends!(
     everything_survives_a_restart,
     fifty_concurrent_puts_make_one_connector,
     concurrent_puts_of_programs_and_pipelines,
+    database_failures_are_generic_json_errors,
 );
+
+async fn database_failures_are_generic_json_errors(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    s.put("/v0/connectors/c", seed_connector()).await;
+    // Closing the server's pool makes every query fail, as a lost database would.
+    s.db.close().await;
+    let (status, health) = s.get("/healthz").await;
+    assert_eq!(status, 503);
+    assert_eq!(health["status"], "unhealthy");
+    let e = assert_error(&s.get("/v0/connectors").await, 500, "DatabaseError");
+    assert_eq!(e["message"], "Internal database error");
+    assert_eq!(e["details"], json!({}));
+    assert_error(
+        &s.put("/v0/connectors/c", seed_connector()).await,
+        500,
+        "DatabaseError",
+    );
+    s.stop().await;
+}
 
 async fn api_key_crud(backend: Backend) {
     let db = TestDb::new(backend).await;

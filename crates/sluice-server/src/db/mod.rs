@@ -47,6 +47,7 @@ pub enum Backend {
 
 /// Failure to open or migrate the database.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]

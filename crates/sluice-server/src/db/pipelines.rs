@@ -436,3 +436,47 @@ pub async fn delete(
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_data::Relation;
+
+    fn attached(name: &str, is_input: bool, relation: &str) -> AttachedConnector {
+        AttachedConnector {
+            name: name.into(),
+            is_input,
+            connector_name: "c".into(),
+            relation_name: relation.into(),
+        }
+    }
+
+    /// No input transport can be created through the API yet, so the table check is tested here.
+    #[test]
+    fn inputs_need_tables_and_outputs_need_views() {
+        let schema = ProgramSchema {
+            inputs: vec![Relation::new("orders", vec![])],
+            outputs: vec![Relation::new("totals", vec![])],
+        };
+        check_relations(
+            &schema,
+            &[
+                attached("i", true, "Orders"),
+                attached("o", false, "totals"),
+            ],
+        )
+        .unwrap();
+        match check_relations(&schema, &[attached("i", true, "totals")]) {
+            Err(ApiError::TablesNotInSchema { missing }) => {
+                assert_eq!(missing, vec![("i".to_string(), "totals".to_string())])
+            }
+            other => panic!("{other:?}"),
+        }
+        match check_relations(&schema, &[attached("o", false, "orders")]) {
+            Err(ApiError::ViewsNotInSchema { missing }) => {
+                assert_eq!(missing, vec![("o".to_string(), "orders".to_string())])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
