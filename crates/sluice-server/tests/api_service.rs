@@ -224,6 +224,11 @@ async fn health_config_openapi_and_metrics(backend: Backend) {
     assert!(doc["paths"]["/v0/connectors/{name}"]["put"]["responses"]["201"].is_object());
     assert!(doc["components"]["schemas"]["ConnectorDescr"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert_eq!(
+        doc["paths"]["/v0/connectors/{name}"]["put"]["responses"]["400"]["content"]
+            ["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
 
     s.put("/v0/connectors/c", seed_connector()).await;
     s.get("/v0/connectors/c").await;

@@ -6,6 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ErrorBody;
 use crate::auth::create_api_key;
 use crate::db::api_keys as db;
 use crate::error::ApiError;
@@ -61,7 +62,7 @@ pub struct ApiKeyQuery {
 
 /// Lists keys, or finds one by name.
 #[utoipa::path(get, path = "/v0/api_keys", tag = "API keys", params(ApiKeyQuery),
-    responses((status = 200, body = Vec<ApiKeyDescr>), (status = 404, description = "UnknownApiKey")))]
+    responses((status = 200, body = Vec<ApiKeyDescr>), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ApiKeyQuery>,
@@ -71,7 +72,7 @@ pub async fn list(
 
 /// Creates a key and shows it once.
 #[utoipa::path(post, path = "/v0/api_keys", tag = "API keys", request_body = NewApiKeyRequest,
-    responses((status = 201, body = NewApiKey), (status = 409, description = "DuplicateName")))]
+    responses((status = 201, body = NewApiKey), (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewApiKeyRequest>,
@@ -82,7 +83,7 @@ pub async fn create(
 
 /// Returns one key's description.
 #[utoipa::path(get, path = "/v0/api_keys/{name}", tag = "API keys", params(("name" = String, Path)),
-    responses((status = 200, body = ApiKeyDescr), (status = 404, description = "UnknownApiKey")))]
+    responses((status = 200, body = ApiKeyDescr), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -93,7 +94,7 @@ pub async fn get_one(
 
 /// Deletes a key; requests with it are refused from then on.
 #[utoipa::path(delete, path = "/v0/api_keys/{name}", tag = "API keys", params(("name" = String, Path)),
-    responses((status = 200), (status = 404, description = "UnknownApiKey")))]
+    responses((status = 200), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use crate::db::{connectors as db, ListFilter};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, NamePath};
@@ -88,7 +89,7 @@ fn normalized(config: &Value) -> Result<String, ApiError> {
 
 /// Lists connectors, or finds one by `id` or `name`.
 #[utoipa::path(get, path = "/v0/connectors", tag = "Connectors", params(ListFilter),
-    responses((status = 200, body = Vec<ConnectorDescr>), (status = 404, description = "UnknownConnector / UnknownConnectorName")))]
+    responses((status = 200, body = Vec<ConnectorDescr>), (status = 404, body = ErrorBody, description = "UnknownConnector / UnknownConnectorName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
@@ -98,8 +99,8 @@ pub async fn list(
 
 /// Creates a connector.
 #[utoipa::path(post, path = "/v0/connectors", tag = "Connectors", request_body = NewConnectorRequest,
-    responses((status = 201, body = ConnectorIdResponse), (status = 400, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
-        (status = 409, description = "DuplicateName")))]
+    responses((status = 201, body = ConnectorIdResponse), (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
+        (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewConnectorRequest>,
@@ -115,7 +116,7 @@ pub async fn create(
 
 /// Returns one connector.
 #[utoipa::path(get, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
-    responses((status = 200, body = ConnectorDescr), (status = 404, description = "UnknownConnectorName")))]
+    responses((status = 200, body = ConnectorDescr), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -127,7 +128,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
     request_body = CreateOrReplaceConnectorRequest,
     responses((status = 201, body = ConnectorIdResponse, description = "Created"), (status = 200, body = ConnectorIdResponse, description = "Replaced"),
-        (status = 400, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
+        (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
 pub async fn create_or_replace(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -143,8 +144,8 @@ pub async fn create_or_replace(
 /// Changes the given fields (a `name` renames).
 #[utoipa::path(patch, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
     request_body = UpdateConnectorRequest,
-    responses((status = 200, body = UpdateConnectorResponse), (status = 404, description = "UnknownConnectorName"),
-        (status = 409, description = "DuplicateName (rename clash)"), (status = 400, description = "InvalidConnectorConfig")))]
+    responses((status = 200, body = UpdateConnectorResponse), (status = 404, body = ErrorBody, description = "UnknownConnectorName"),
+        (status = 409, body = ErrorBody, description = "DuplicateName (rename clash)"), (status = 400, body = ErrorBody, description = "InvalidConnectorConfig")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -167,7 +168,7 @@ pub async fn update(
 
 /// Deletes the connector and detaches it from every pipeline.
 #[utoipa::path(delete, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
-    responses((status = 200), (status = 404, description = "UnknownConnectorName")))]
+    responses((status = 200), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

@@ -29,9 +29,12 @@ pub struct ApiDoc;
 /// The error body of every failure: `{"message", "error_code", "details"}` (details always an object).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
-struct ErrorBody {
+pub struct ErrorBody {
+    /// Human-readable description.
     message: String,
+    /// Stable machine-readable code, e.g. `UnknownConnectorName`.
     error_code: String,
+    /// The error's fields, always an object.
     #[schema(value_type = Object)]
     details: (),
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use sluice_types::ErrorResponse;
 use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use crate::compiler::ProgramStatus;
 use crate::db::pipelines::{self as db, check_relations, Fields};
 use crate::db::ListFilter;
@@ -216,7 +217,7 @@ fn check_names(
 
 /// Lists pipelines, or finds one by `id` or `name`.
 #[utoipa::path(get, path = "/v0/pipelines", tag = "Pipelines", params(ListFilter),
-    responses((status = 200, body = Vec<Pipeline>), (status = 404, description = "UnknownPipeline / UnknownPipelineName")))]
+    responses((status = 200, body = Vec<Pipeline>), (status = 404, body = ErrorBody, description = "UnknownPipeline / UnknownPipelineName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
@@ -227,8 +228,8 @@ pub async fn list(
 /// Creates a pipeline.
 #[utoipa::path(post, path = "/v0/pipelines", tag = "Pipelines", request_body = NewPipelineRequest,
     responses((status = 201, body = PipelineIdResponse),
-        (status = 400, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema"),
-        (status = 404, description = "UnknownProgramName, UnknownConnectorName"), (status = 409, description = "DuplicateName")))]
+        (status = 400, body = ErrorBody, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName, UnknownConnectorName"), (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewPipelineRequest>,
@@ -253,7 +254,7 @@ pub async fn create(
 
 /// Returns one pipeline.
 #[utoipa::path(get, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Pipeline), (status = 404, description = "UnknownPipelineName")))]
+    responses((status = 200, body = Pipeline), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -292,7 +293,7 @@ pub async fn create_or_replace(
 /// Changes the given fields.
 #[utoipa::path(patch, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
     request_body = UpdatePipelineRequest,
-    responses((status = 200, body = UpdatePipelineResponse), (status = 404, description = "UnknownPipelineName")))]
+    responses((status = 200, body = UpdatePipelineResponse), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -322,7 +323,7 @@ fn illegal(p: &Pipeline, error: &str, requested: Option<PipelineStatus>) -> ApiE
 
 /// Deletes the pipeline; only when it is shut down.
 #[utoipa::path(delete, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, description = "IllegalPipelineStateTransition"), (status = 404, description = "UnknownPipelineName")))]
+    responses((status = 200), (status = 400, body = ErrorBody, description = "IllegalPipelineStateTransition"), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -357,9 +358,9 @@ async fn check_deployable(state: &AppState, p: &Pipeline) -> Result<(), ApiError
 /// `start`, `pause` or `shutdown`: records the desired status (202) when the lifecycle allows it.
 #[utoipa::path(post, path = "/v0/pipelines/{name}/{action}", tag = "Pipelines",
     params(("name" = String, Path), ("action" = String, Path, description = "start, pause or shutdown")),
-    responses((status = 202), (status = 400, description = "InvalidPipelineAction, IllegalPipelineStateTransition, ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
-        (status = 404, description = "UnknownPipelineName"), (status = 501, description = "PipelineRuntimeUnavailable"),
-        (status = 503, description = "ProgramNotCompiled")))]
+    responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidPipelineAction, IllegalPipelineStateTransition, ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName"), (status = 501, body = ErrorBody, description = "PipelineRuntimeUnavailable"),
+        (status = 503, body = ErrorBody, description = "ProgramNotCompiled")))]
 pub async fn action(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -382,8 +383,8 @@ pub async fn action(
 
 /// The running pipeline's statistics.
 #[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, description = "UnknownPipelineName"),
-        (status = 409, description = "PipelineNotRunning"), (status = 501, description = "PipelineRuntimeUnavailable")))]
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
+        (status = 409, body = ErrorBody, description = "PipelineNotRunning"), (status = 501, body = ErrorBody, description = "PipelineRuntimeUnavailable")))]
 pub async fn stats(
     State(state): State<AppState>,
     NamePath(name): NamePath,

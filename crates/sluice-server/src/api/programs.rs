@@ -10,6 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::ErrorBody;
 use crate::compiler::{ProgramSchema, ProgramStatus};
 use crate::db::programs::{self as db, NewStatus, Patch, Written};
 use crate::db::ListFilter;
@@ -206,7 +207,7 @@ fn after_write(state: &AppState, written: &Written) {
 
 /// Lists programs, or finds one by `id` or `name`.
 #[utoipa::path(get, path = "/v0/programs", tag = "Programs", params(ProgramListQuery),
-    responses((status = 200, body = Vec<ProgramDescr>), (status = 404, description = "UnknownProgram / UnknownProgramName")))]
+    responses((status = 200, body = Vec<ProgramDescr>), (status = 404, body = ErrorBody, description = "UnknownProgram / UnknownProgramName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ProgramListQuery>,
@@ -220,7 +221,7 @@ pub async fn list(
 
 /// Creates a program at version 1.
 #[utoipa::path(post, path = "/v0/programs", tag = "Programs", request_body = NewProgramRequest,
-    responses((status = 201, body = ProgramIdResponse), (status = 409, description = "DuplicateName")))]
+    responses((status = 201, body = ProgramIdResponse), (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewProgramRequest>,
@@ -248,7 +249,7 @@ pub async fn create(
 
 /// Returns one program.
 #[utoipa::path(get, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path), WithCode),
-    responses((status = 200, body = ProgramDescr), (status = 404, description = "UnknownProgramName")))]
+    responses((status = 200, body = ProgramDescr), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -289,8 +290,8 @@ pub async fn create_or_replace(
 /// Changes the given fields.
 #[utoipa::path(patch, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path)),
     request_body = UpdateProgramRequest,
-    responses((status = 200, body = UpdateProgramResponse), (status = 404, description = "UnknownProgramName"),
-        (status = 409, description = "OutdatedProgramVersion, DuplicateName")))]
+    responses((status = 200, body = UpdateProgramResponse), (status = 404, body = ErrorBody, description = "UnknownProgramName"),
+        (status = 409, body = ErrorBody, description = "OutdatedProgramVersion, DuplicateName")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -316,7 +317,7 @@ pub async fn update(
 /// Asks for the latest version to be compiled.
 #[utoipa::path(post, path = "/v0/programs/{name}/compile", tag = "Programs", params(("name" = String, Path)),
     request_body = CompileProgramRequest,
-    responses((status = 202), (status = 409, description = "OutdatedProgramVersion")))]
+    responses((status = 202), (status = 409, body = ErrorBody, description = "OutdatedProgramVersion")))]
 pub async fn compile(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -334,7 +335,7 @@ pub async fn compile(
 
 /// Deletes the program, unless a pipeline uses it.
 #[utoipa::path(delete, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, description = "ProgramInUseByPipeline"), (status = 404, description = "UnknownProgramName")))]
+    responses((status = 200), (status = 400, body = ErrorBody, description = "ProgramInUseByPipeline"), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,
