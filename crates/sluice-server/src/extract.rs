@@ -130,7 +130,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The `{name}` segment of a path (the last one when there are several), checked against the naming rule.
+/// The `{name}` segment of a path, checked against the naming rule.
 pub struct NamePath(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for NamePath {

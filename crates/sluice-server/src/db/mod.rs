@@ -12,7 +12,7 @@
 //! SQLite gets a single pooled connection, which serialises writers (a control plane has few requests and this
 //! rules out `SQLITE_BUSY` on lock upgrades). On PostgreSQL, create-or-replace may race with a concurrent
 //! create of the same name; the unique constraint rejects the loser, which retries once it can see the winner's
-//! row ([`retry_on_conflict`]), so concurrent PUTs neither duplicate nor fail.
+//! row (`retry_on_conflict`), so concurrent PUTs neither duplicate nor fail.
 
 pub mod api_keys;
 pub mod connectors;
