@@ -6,7 +6,7 @@
 set -euo pipefail
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
-APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 curl)
+APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 curl postgresql)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -31,5 +31,12 @@ if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q "$T
 else
   log "installing tansu $TANSU_VERSION (cargo install, about 13 minutes on two cores, once per machine)"
   cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore,libsql
+fi
+# Python's requests, for the end-to-end test that runs the documentation's Python example verbatim.
+if python3 -c 'import requests' >/dev/null 2>&1; then
+  log "python requests present"
+else
+  log "installing python requests (pip)"
+  python3 -m pip install --quiet requests 2>/dev/null || python3 -m pip install --quiet --break-system-packages requests
 fi
 log "done"

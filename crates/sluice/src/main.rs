@@ -21,6 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the REST API (/v0): connectors, programs, pipelines and API keys, stored durably.
+    Serve(cmd::serve::Args),
+    /// Manage API keys without a running server.
+    #[command(subcommand)]
+    ApiKey(cmd::api_key::Command),
     /// Stream example view changes through the JSON encoder and kafka_output into a local topic, and print them
     /// back as a consumer sees them.
     Demo(cmd::demo::Args),
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::ApiKey(command) => cmd::api_key::run(command),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Kafka(command) => cmd::kafka::run(command),
     };

@@ -1,0 +1,177 @@
+//! `/v0/connectors`: create, read, replace, patch and delete connectors by name.
+//!
+//! Every config is checked by [`validate_connector_config`] before anything is stored, and stored normalized (all
+//! defaults filled in), which is what GET returns.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::db::{connectors as db, ListFilter};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, NamePath};
+use crate::names::validate_name;
+use crate::validate::validate_connector_config;
+use crate::AppState;
+
+/// A stored connector.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectorDescr {
+    /// Its id (UUID v7), kept across replacements and renames.
+    pub connector_id: String,
+    /// Its name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The config as stored: normalized, with every default filled in.
+    #[schema(value_type = Object)]
+    pub config: Box<RawValue>,
+}
+
+/// Body of `POST /v0/connectors`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnectorRequest {
+    /// The name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The connector config (`{"transport": ..., "format": ...}`).
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+/// Body of `PUT /v0/connectors/{name}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrReplaceConnectorRequest {
+    /// Free text.
+    pub description: String,
+    /// The connector config.
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+/// Body of `PATCH /v0/connectors/{name}`: absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectorRequest {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new config, replacing the whole config.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+}
+
+/// Answer of a create or replace.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConnectorIdResponse {
+    /// The connector's id.
+    pub connector_id: String,
+}
+
+/// Answer of a patch (empty object).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateConnectorResponse {}
+
+/// Validates `config` and returns its normalized JSON text.
+fn normalized(config: &Value) -> Result<String, ApiError> {
+    let (config, _warnings) = validate_connector_config(config)?;
+    serde_json::to_string(&config).map_err(|e| ApiError::Internal(format!("config encoding: {e}")))
+}
+
+/// Lists connectors, or finds one by `id` or `name`.
+#[utoipa::path(get, path = "/v0/connectors", tag = "Connectors", params(ListFilter),
+    responses((status = 200, body = Vec<ConnectorDescr>), (status = 404, description = "UnknownConnector / UnknownConnectorName")))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ListFilter>,
+) -> Result<Json<Vec<ConnectorDescr>>, ApiError> {
+    Ok(Json(db::list(state.db(), &filter).await?))
+}
+
+/// Creates a connector.
+#[utoipa::path(post, path = "/v0/connectors", tag = "Connectors", request_body = NewConnectorRequest,
+    responses((status = 201, body = ConnectorIdResponse), (status = 400, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
+        (status = 409, description = "DuplicateName")))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewConnectorRequest>,
+) -> Result<(StatusCode, Json<ConnectorIdResponse>), ApiError> {
+    validate_name(&body.name)?;
+    let config = normalized(&body.config)?;
+    let connector_id = db::create(state.db(), &body.name, &body.description, &config).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ConnectorIdResponse { connector_id }),
+    ))
+}
+
+/// Returns one connector.
+#[utoipa::path(get, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+    responses((status = 200, body = ConnectorDescr), (status = 404, description = "UnknownConnectorName")))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+) -> Result<Json<ConnectorDescr>, ApiError> {
+    Ok(Json(db::get(state.db(), &name).await?))
+}
+
+/// Creates the connector (201) or replaces it keeping its id (200).
+#[utoipa::path(put, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+    request_body = CreateOrReplaceConnectorRequest,
+    responses((status = 201, body = ConnectorIdResponse, description = "Created"), (status = 200, body = ConnectorIdResponse, description = "Replaced"),
+        (status = 400, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
+pub async fn create_or_replace(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+    ApiJson(body): ApiJson<CreateOrReplaceConnectorRequest>,
+) -> Result<(StatusCode, Json<ConnectorIdResponse>), ApiError> {
+    let config = normalized(&body.config)?;
+    let (connector_id, created) =
+        db::create_or_replace(state.db(), &name, &body.description, &config).await?;
+    let status = super::created_or_ok(created);
+    Ok((status, Json(ConnectorIdResponse { connector_id })))
+}
+
+/// Changes the given fields (a `name` renames).
+#[utoipa::path(patch, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+    request_body = UpdateConnectorRequest,
+    responses((status = 200, body = UpdateConnectorResponse), (status = 404, description = "UnknownConnectorName"),
+        (status = 409, description = "DuplicateName (rename clash)"), (status = 400, description = "InvalidConnectorConfig")))]
+pub async fn update(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+    ApiJson(body): ApiJson<UpdateConnectorRequest>,
+) -> Result<Json<UpdateConnectorResponse>, ApiError> {
+    if let Some(new_name) = &body.name {
+        validate_name(new_name)?;
+    }
+    let config = body.config.as_ref().map(normalized).transpose()?;
+    db::update(
+        state.db(),
+        &name,
+        body.name.as_deref(),
+        body.description.as_deref(),
+        config.as_deref(),
+    )
+    .await?;
+    Ok(Json(UpdateConnectorResponse {}))
+}
+
+/// Deletes the connector and detaches it from every pipeline.
+#[utoipa::path(delete, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+    responses((status = 200), (status = 404, description = "UnknownConnectorName")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+) -> Result<StatusCode, ApiError> {
+    db::delete(state.db(), &name).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,135 @@
+//! Connector rows: `{id, name, description, config}`, the config stored as the normalized JSON text.
+
+use serde_json::value::RawValue;
+use sqlx::{Any, Transaction};
+
+use super::{fetch_listed, new_id, now, retry_on_conflict, Db, ListFilter, Named};
+use crate::api::connectors::ConnectorDescr;
+use crate::error::ApiError;
+
+type Row = (String, String, String, String);
+
+fn descr((connector_id, name, description, config): Row) -> Result<ConnectorDescr, ApiError> {
+    let config = RawValue::from_string(config)
+        .map_err(|e| ApiError::Internal(format!("corrupt connector config: {e}")))?;
+    Ok(ConnectorDescr {
+        connector_id,
+        name,
+        description,
+        config,
+    })
+}
+
+const SELECT: &str = "SELECT c.id, c.name, c.description, c.config FROM connector c";
+
+/// All connectors (ordered by creation), or the one the filter names (404 when it names none).
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<ConnectorDescr>, ApiError> {
+    let rows: Vec<Row> = fetch_listed(db.pool(), SELECT, "c", Named::Connector, filter).await?;
+    rows.into_iter().map(descr).collect()
+}
+
+/// The connector called `name`.
+pub async fn get(db: &Db, name: &str) -> Result<ConnectorDescr, ApiError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE c.name = $1"))
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?;
+    descr(row.ok_or_else(|| Named::Connector.unknown_name(name))?)
+}
+
+/// Creates a connector; `DuplicateName` when the name is taken. Returns the new id.
+pub async fn create(
+    db: &Db,
+    name: &str,
+    description: &str,
+    config: &str,
+) -> Result<String, ApiError> {
+    let mut tx = db.begin().await?;
+    let id = insert(&mut tx, name, description, config).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+    description: &str,
+    config: &str,
+) -> Result<String, ApiError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO connector (id, name, description, config, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(description)
+    .bind(config)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Creates or replaces the connector called `name`; returns its id (kept on replace) and whether it was created.
+pub async fn create_or_replace(
+    db: &Db,
+    name: &str,
+    description: &str,
+    config: &str,
+) -> Result<(String, bool), ApiError> {
+    retry_on_conflict(|| async {
+        let mut tx = db.begin().await?;
+        let result = match Named::Connector.find_id(&mut tx, name).await? {
+            Some(id) => {
+                sqlx::query("UPDATE connector SET description = $1, config = $2 WHERE id = $3")
+                    .bind(description)
+                    .bind(config)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                (id, false)
+            }
+            None => (insert(&mut tx, name, description, config).await?, true),
+        };
+        tx.commit().await?;
+        Ok(result)
+    })
+    .await
+}
+
+/// Changes the fields given of the connector called `name`.
+pub async fn update(
+    db: &Db,
+    name: &str,
+    new_name: Option<&str>,
+    description: Option<&str>,
+    config: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    let id = Named::Connector.id_of(&mut tx, name).await?;
+    if let Some(description) = description {
+        Named::Connector
+            .set_description(&mut tx, &id, description)
+            .await?;
+    }
+    if let Some(config) = config {
+        sqlx::query("UPDATE connector SET config = $1 WHERE id = $2")
+            .bind(config)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(new_name) = new_name {
+        Named::Connector.rename(&mut tx, &id, new_name).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes the connector called `name`, detaching it from every pipeline (the attachments cascade).
+pub async fn delete(db: &Db, name: &str) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    Named::Connector.delete(&mut tx, name).await?;
+    tx.commit().await?;
+    Ok(())
+}

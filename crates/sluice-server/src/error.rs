@@ -1,0 +1,507 @@
+//! The one error type of the API, and its single mapping to an HTTP status and an [`ErrorResponse`] body.
+//!
+//! Every answer that is not a success goes through [`ApiError::into_response`], including the ones the framework
+//! would otherwise produce as plain text (malformed bodies, unknown routes, wrong methods), so clients can always
+//! parse `{"message", "error_code", "details"}`. `details` is always an object.
+//!
+//! Client errors (4xx) are returned and not logged. Server errors (5xx caused by a fault, not by a state such as
+//! `ProgramNotCompiled`) are logged here with the cause and answered with a generic message.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use sluice_types::ErrorResponse;
+
+/// Which part of a request body was wrong, as a stable `error_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyErrorCode {
+    /// The body is not JSON at all (syntax error, truncated, trailing characters).
+    InvalidJson,
+    /// A required field is absent.
+    MissingField,
+    /// A field the type does not know, where the type rejects unknown fields.
+    UnknownField,
+    /// A value of the wrong JSON type (a string where a number is expected, ...).
+    InvalidType,
+    /// A value of the right type that is not allowed (an unknown enum variant, a number out of range, ...).
+    InvalidValue,
+}
+
+impl BodyErrorCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            BodyErrorCode::InvalidJson => "InvalidJson",
+            BodyErrorCode::MissingField => "MissingField",
+            BodyErrorCode::UnknownField => "UnknownField",
+            BodyErrorCode::InvalidType => "InvalidType",
+            BodyErrorCode::InvalidValue => "InvalidValue",
+        }
+    }
+}
+
+/// Every error the API can answer with. The variant name is the `error_code` unless noted.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A request body that could not be read as the expected JSON; `error_code` is the [`BodyErrorCode`].
+    #[error("Invalid request body: {}{reason}", path_prefix(path))]
+    InvalidBody {
+        /// What kind of body error.
+        code: BodyErrorCode,
+        /// Dotted path of the offending field (`config.transport.config.topic`); empty for the whole body.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The body is not declared as JSON.
+    #[error("Unsupported media type '{content_type}': send the body as JSON with 'Content-Type: application/json'")]
+    UnsupportedMediaType {
+        /// The `Content-Type` received (empty when absent).
+        content_type: String,
+    },
+    /// The body is longer than the server accepts.
+    #[error("Request body is larger than the limit of {limit_bytes} bytes")]
+    PayloadTooLarge {
+        /// The limit (`sluice serve --max-body-bytes`).
+        limit_bytes: usize,
+    },
+    /// A query string that does not parse.
+    #[error("Invalid query string: {reason}")]
+    InvalidQuery {
+        /// What is wrong.
+        reason: String,
+    },
+    /// No route has this path.
+    #[error("Unknown route '{path}'")]
+    UnknownRoute {
+        /// The path requested.
+        path: String,
+    },
+    /// The route exists but not with this method.
+    #[error("Method {method} is not allowed on '{path}'")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The path requested.
+        path: String,
+    },
+    /// A name (in the path or the body) that breaks the naming rules of [`crate::names`].
+    #[error("Invalid name '{name}': {reason}")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// An `id` that is not a UUID.
+    #[error("Invalid UUID '{value}'")]
+    InvalidUuidParam {
+        /// The rejected value.
+        value: String,
+    },
+    /// No `Authorization: Bearer apikey:<key>` header on a request that needs one.
+    #[error("Missing credentials: {reason}")]
+    MissingCredentials {
+        /// What was missing or malformed.
+        reason: String,
+    },
+    /// The API key is not known.
+    #[error("Unauthorized API key")]
+    InvalidApiKey,
+    /// See the message.
+    #[error("Unknown connector name '{connector_name}'")]
+    UnknownConnectorName {
+        /// The name looked up.
+        connector_name: String,
+    },
+    /// See the message.
+    #[error("Unknown connector id '{connector_id}'")]
+    UnknownConnector {
+        /// The id looked up.
+        connector_id: String,
+    },
+    /// See the message.
+    #[error("Unknown program name '{program_name}'")]
+    UnknownProgramName {
+        /// The name looked up.
+        program_name: String,
+    },
+    /// See the message.
+    #[error("Unknown program id '{program_id}'")]
+    UnknownProgram {
+        /// The id looked up.
+        program_id: String,
+    },
+    /// See the message.
+    #[error("Unknown pipeline name '{pipeline_name}'")]
+    UnknownPipelineName {
+        /// The name looked up.
+        pipeline_name: String,
+    },
+    /// See the message.
+    #[error("Unknown pipeline id '{pipeline_id}'")]
+    UnknownPipeline {
+        /// The id looked up.
+        pipeline_id: String,
+    },
+    /// See the message.
+    #[error("Unknown API key '{name}'")]
+    UnknownApiKey {
+        /// The name looked up.
+        name: String,
+    },
+    /// A unique name is already taken.
+    #[error("An entity with this name already exists")]
+    DuplicateName,
+    /// A connector config that does not deserialize or does not validate; nothing was stored.
+    #[error("Invalid connector config: {field}: {reason}")]
+    InvalidConnectorConfig {
+        /// Dotted path of the field inside the request body (`config.transport.config.topic`).
+        field: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A transport users may not create (`http_input`, `http_output`).
+    #[error("Invalid connector transport: '{reason}'")]
+    InvalidConnectorTransport {
+        /// Why.
+        reason: String,
+    },
+    /// An attached connector entry of a pipeline that contradicts itself or its connector.
+    #[error("Invalid attached connector '{name}': {reason}")]
+    InvalidAttachedConnector {
+        /// The attachment name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A program `guard` or compile `version` that is not the latest.
+    #[error("Outdated program version. Latest version: '{latest_version}'")]
+    OutdatedProgramVersion {
+        /// The current version.
+        latest_version: i64,
+    },
+    /// A program cannot be deleted while a pipeline uses it.
+    #[error("Program named '{program_name}' is in use by a pipeline")]
+    ProgramInUseByPipeline {
+        /// The program.
+        program_name: String,
+    },
+    /// Starting a pipeline that has no program.
+    #[error("The pipeline does not have a program attached")]
+    ProgramNotSet,
+    /// Starting a pipeline whose program has no schema yet.
+    #[error("The program attached to the pipeline hasn't been compiled yet.")]
+    ProgramNotCompiled,
+    /// Starting a pipeline whose program failed to compile.
+    #[error("The program attached to the pipeline did not compile.")]
+    ProgramFailedToCompile,
+    /// Input attachments naming relations that are not tables of the program.
+    #[error("Pipeline configuration specifies invalid connector->table pairs '{}': The table(s) don't exist in the program", pairs(missing))]
+    TablesNotInSchema {
+        /// `[attachment name, relation name]` pairs.
+        missing: Vec<(String, String)>,
+    },
+    /// Output attachments naming relations that are not views of the program.
+    #[error("Pipeline configuration specifies invalid connector->view pairs '{}': The view(s) don't exist in the program", pairs(missing))]
+    ViewsNotInSchema {
+        /// `[attachment name, relation name]` pairs.
+        missing: Vec<(String, String)>,
+    },
+    /// `POST /v0/pipelines/{name}/{action}` with an action that does not exist.
+    #[error(
+        "Invalid pipeline action '{action}'; valid actions are: 'start', 'pause', or 'shutdown'"
+    )]
+    InvalidPipelineAction {
+        /// The action requested.
+        action: String,
+    },
+    /// An action or a deletion the pipeline's state does not allow.
+    #[error("{error}")]
+    IllegalPipelineStateTransition {
+        /// The pipeline.
+        pipeline_id: String,
+        /// What is wrong and what to do.
+        error: String,
+        /// Its current status.
+        current_status: String,
+        /// Its desired status.
+        desired_status: String,
+        /// The status the request asked for.
+        requested_status: Option<String>,
+    },
+    /// The request needs a running pipeline.
+    #[error("Pipeline '{pipeline_name}' is not running (current status: {current_status})")]
+    PipelineNotRunning {
+        /// The pipeline.
+        pipeline_name: String,
+        /// Its current status.
+        current_status: String,
+    },
+    /// This build has no pipeline runtime, so pipelines cannot be started.
+    #[error("Pipeline '{pipeline_name}' passed validation, but this build of Sluice has no pipeline runtime yet, so it cannot be started")]
+    PipelineRuntimeUnavailable {
+        /// The pipeline.
+        pipeline_name: String,
+    },
+    /// The request raced with another that changed or removed what it refers to (a foreign key no longer
+    /// holds); retrying it gives a definite answer.
+    #[error("The request conflicted with a concurrent change; retry it")]
+    ConcurrentModification,
+    /// A database failure: logged, answered with a generic message.
+    #[error("Internal database error")]
+    Database(sqlx::Error),
+    /// Any other internal failure: logged, answered with a generic message.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+fn path_prefix(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+fn pairs(missing: &[(String, String)]) -> String {
+    missing
+        .iter()
+        .map(|(a, r)| format!("{a} -> {r}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ApiError {
+    /// A body error at `path`.
+    pub fn body(code: BodyErrorCode, path: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::InvalidBody {
+            code,
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            InvalidBody { .. }
+            | InvalidQuery { .. }
+            | InvalidName { .. }
+            | InvalidUuidParam { .. }
+            | InvalidConnectorConfig { .. }
+            | InvalidConnectorTransport { .. }
+            | InvalidAttachedConnector { .. }
+            | ProgramInUseByPipeline { .. }
+            | ProgramNotSet
+            | ProgramFailedToCompile
+            | TablesNotInSchema { .. }
+            | ViewsNotInSchema { .. }
+            | InvalidPipelineAction { .. }
+            | IllegalPipelineStateTransition { .. } => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            MissingCredentials { .. } | InvalidApiKey => StatusCode::UNAUTHORIZED,
+            UnknownRoute { .. }
+            | UnknownConnectorName { .. }
+            | UnknownConnector { .. }
+            | UnknownProgramName { .. }
+            | UnknownProgram { .. }
+            | UnknownPipelineName { .. }
+            | UnknownPipeline { .. }
+            | UnknownApiKey { .. } => StatusCode::NOT_FOUND,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            DuplicateName
+            | OutdatedProgramVersion { .. }
+            | PipelineNotRunning { .. }
+            | ConcurrentModification => StatusCode::CONFLICT,
+            ProgramNotCompiled => StatusCode::SERVICE_UNAVAILABLE,
+            PipelineRuntimeUnavailable { .. } => StatusCode::NOT_IMPLEMENTED,
+            Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `error_code`.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidBody { code, .. } => code.as_str(),
+            UnsupportedMediaType { .. } => "UnsupportedMediaType",
+            PayloadTooLarge { .. } => "PayloadTooLarge",
+            InvalidQuery { .. } => "InvalidQuery",
+            UnknownRoute { .. } => "UnknownRoute",
+            MethodNotAllowed { .. } => "MethodNotAllowed",
+            InvalidName { .. } => "InvalidName",
+            InvalidUuidParam { .. } => "InvalidUuidParam",
+            MissingCredentials { .. } => "MissingCredentials",
+            InvalidApiKey => "InvalidApiKey",
+            UnknownConnectorName { .. } => "UnknownConnectorName",
+            UnknownConnector { .. } => "UnknownConnector",
+            UnknownProgramName { .. } => "UnknownProgramName",
+            UnknownProgram { .. } => "UnknownProgram",
+            UnknownPipelineName { .. } => "UnknownPipelineName",
+            UnknownPipeline { .. } => "UnknownPipeline",
+            UnknownApiKey { .. } => "UnknownApiKey",
+            DuplicateName => "DuplicateName",
+            ConcurrentModification => "ConcurrentModification",
+            InvalidConnectorConfig { .. } => "InvalidConnectorConfig",
+            InvalidConnectorTransport { .. } => "InvalidConnectorTransport",
+            InvalidAttachedConnector { .. } => "InvalidAttachedConnector",
+            OutdatedProgramVersion { .. } => "OutdatedProgramVersion",
+            ProgramInUseByPipeline { .. } => "ProgramInUseByPipeline",
+            ProgramNotSet => "ProgramNotSet",
+            ProgramNotCompiled => "ProgramNotCompiled",
+            ProgramFailedToCompile => "ProgramFailedToCompile",
+            TablesNotInSchema { .. } => "TablesNotInSchema",
+            ViewsNotInSchema { .. } => "ViewsNotInSchema",
+            InvalidPipelineAction { .. } => "InvalidPipelineAction",
+            IllegalPipelineStateTransition { .. } => "IllegalPipelineStateTransition",
+            PipelineNotRunning { .. } => "PipelineNotRunning",
+            PipelineRuntimeUnavailable { .. } => "PipelineRuntimeUnavailable",
+            Database(_) => "DatabaseError",
+            Internal(_) => "InternalError",
+        }
+    }
+
+    /// The error's fields, always an object (`{}` for field-less errors).
+    pub fn details(&self) -> Value {
+        use ApiError::*;
+        match self {
+            InvalidBody { path, reason, .. } => json!({"path": path, "reason": reason}),
+            UnsupportedMediaType { content_type } => json!({"content_type": content_type}),
+            PayloadTooLarge { limit_bytes } => json!({"limit_bytes": limit_bytes}),
+            InvalidQuery { reason } => json!({"reason": reason}),
+            UnknownRoute { path } => json!({"path": path}),
+            MethodNotAllowed { method, path } => json!({"method": method, "path": path}),
+            InvalidName { name, reason } => json!({"name": name, "reason": reason}),
+            InvalidUuidParam { value } => json!({"value": value}),
+            MissingCredentials { reason } => json!({"reason": reason}),
+            UnknownConnectorName { connector_name } => json!({"connector_name": connector_name}),
+            UnknownConnector { connector_id } => json!({"connector_id": connector_id}),
+            UnknownProgramName { program_name } | ProgramInUseByPipeline { program_name } => {
+                json!({"program_name": program_name})
+            }
+            UnknownProgram { program_id } => json!({"program_id": program_id}),
+            UnknownPipelineName { pipeline_name }
+            | PipelineRuntimeUnavailable { pipeline_name } => {
+                json!({"pipeline_name": pipeline_name})
+            }
+            UnknownPipeline { pipeline_id } => json!({"pipeline_id": pipeline_id}),
+            UnknownApiKey { name } => json!({"name": name}),
+            InvalidConnectorConfig { field, reason } => json!({"field": field, "reason": reason}),
+            InvalidConnectorTransport { reason } => json!({"reason": reason}),
+            InvalidAttachedConnector { name, reason } => json!({"name": name, "reason": reason}),
+            OutdatedProgramVersion { latest_version } => json!({"latest_version": latest_version}),
+            TablesNotInSchema { missing } | ViewsNotInSchema { missing } => {
+                json!({"missing": missing})
+            }
+            InvalidPipelineAction { action } => json!({"action": action}),
+            IllegalPipelineStateTransition {
+                pipeline_id,
+                error,
+                current_status,
+                desired_status,
+                requested_status,
+            } => json!({
+                "pipeline_id": pipeline_id,
+                "error": error,
+                "current_status": current_status,
+                "desired_status": desired_status,
+                "requested_status": requested_status,
+            }),
+            PipelineNotRunning {
+                pipeline_name,
+                current_status,
+            } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
+            InvalidApiKey
+            | DuplicateName
+            | ConcurrentModification
+            | ProgramNotSet
+            | ProgramNotCompiled
+            | ProgramFailedToCompile
+            | Database(_)
+            | Internal(_) => json!({}),
+        }
+    }
+
+    /// The response body.
+    pub fn to_error_response(&self) -> ErrorResponse {
+        ErrorResponse {
+            message: self.to_string(),
+            error_code: self.code().to_string(),
+            details: self.details(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Database(e) => tracing::error!(error = %e, "Database error."),
+            ApiError::Internal(e) => tracing::error!(error = %e, "Internal error."),
+            _ => {}
+        }
+        let mut response = (status, axum::Json(self.to_error_response())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (a name taken, possibly by a concurrent request).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl From<sqlx::Error> for ApiError {
+    /// Unique violations are names taken ([`ApiError::DuplicateName`]), foreign-key violations races with a
+    /// deletion ([`ApiError::ConcurrentModification`]); everything else is internal.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            _ if is_unique_violation(&e) => ApiError::DuplicateName,
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                ApiError::ConcurrentModification
+            }
+            _ => ApiError::Database(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_less_errors_have_object_details() {
+        for e in [
+            ApiError::DuplicateName,
+            ApiError::ProgramNotCompiled,
+            ApiError::Internal("x".into()),
+        ] {
+            assert!(e.details().is_object(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let e = ApiError::Internal("secret path /etc".into());
+        assert_eq!(e.to_error_response().message, "Internal server error");
+    }
+
+    #[test]
+    fn connector_config_message_names_field_and_reason() {
+        let e = ApiError::InvalidConnectorConfig {
+            field: "config.transport.config.topic".into(),
+            reason: "required".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Invalid connector config: config.transport.config.topic: required"
+        );
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+}

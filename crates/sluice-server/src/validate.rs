@@ -1,0 +1,162 @@
+//! Connector config validation: everything a connector config must pass before it is stored.
+//!
+//! [`validate_connector_config`] is the single entry point: it deserializes the JSON as a
+//! [`ConnectorConfig`], refuses the transports users may not create, runs [`ConnectorConfig::validate`], and
+//! checks the librdkafka options of Kafka transports. Errors name the field by its path in the request body
+//! (`config.transport.config.topic`). Warnings (accepted settings that have no effect) are logged.
+
+use serde_json::Value;
+use sluice_transports::kafka_output::validate_config;
+use sluice_types::{ConnectorConfig, TransportConfig};
+
+use crate::error::ApiError;
+use crate::extract::{from_value, serde_reason};
+
+/// Where the config sits in the request body; error paths start with it.
+const BODY_FIELD: &str = "config";
+
+/// Checks `config` (the request's `config` member) and returns it normalized, with its warnings.
+pub fn validate_connector_config(
+    config: &Value,
+) -> Result<(ConnectorConfig, Vec<String>), ApiError> {
+    let parsed: ConnectorConfig = from_value(config).map_err(|(path, e)| {
+        let (field, reason) = split_field(&path, &serde_reason(&e));
+        invalid(&field, reason)
+    })?;
+    if let TransportConfig::HttpInput | TransportConfig::HttpOutput = parsed.transport {
+        return Err(ApiError::InvalidConnectorTransport {
+            reason: format!(
+                "Transport type {} cannot be created directly",
+                parsed.transport.name()
+            ),
+        });
+    }
+    let mut warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
+    match &parsed.transport {
+        TransportConfig::KafkaOutput(kafka) => {
+            // librdkafka itself checks every option, without a network.
+            let kafka_warnings = validate_config(kafka)
+                .map_err(|e| e.within("transport.config"))
+                .map_err(|e| invalid(&e.field, e.reason))?;
+            for warning in kafka_warnings {
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
+        TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
+    }
+    for warning in &warnings {
+        tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
+    }
+    Ok((parsed, warnings))
+}
+
+fn invalid(field: &str, reason: String) -> ApiError {
+    ApiError::InvalidConnectorConfig {
+        field: if field.is_empty() {
+            BODY_FIELD.to_string()
+        } else {
+            format!("{BODY_FIELD}.{field}")
+        },
+        reason,
+    }
+}
+
+/// The field and the reason of a deserialization error at `path`.
+///
+/// The config types report errors inside hand-written deserializers as `"<dotted.field>: <reason>"`, which is
+/// more precise than the path serde can see; serde's own "missing field `x`" is reported at the parent.
+fn split_field(path: &str, message: &str) -> (String, String) {
+    if let Some((field, reason)) = message.split_once(": ") {
+        let looks_like_path =
+            (field.starts_with("transport") || field.starts_with("format")) && !field.contains(' ');
+        if looks_like_path {
+            return (field.to_string(), reason.to_string());
+        }
+    }
+    if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
+        let field = if path.is_empty() {
+            missing.to_string()
+        } else {
+            format!("{path}.{missing}")
+        };
+        return (field, message.to_string());
+    }
+    (path.to_string(), message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seed() -> Value {
+        json!({
+            "transport": {"name": "kafka_output", "config": {
+                "bootstrap.servers": "example.com:9092", "auto.offset.reset": "earliest", "topic": "total-sales"}},
+            "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}
+        })
+    }
+
+    fn field_of(config: Value) -> String {
+        match validate_connector_config(&config).unwrap_err() {
+            ApiError::InvalidConnectorConfig { field, .. } => field,
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_config_is_valid_with_a_warning() {
+        let (_, warnings) = validate_connector_config(&seed()).unwrap();
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_field_in_the_body() {
+        let mut c = seed();
+        c["transport"]["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("topic");
+        assert_eq!(field_of(c), "config.transport.config.topic");
+
+        let mut c = seed();
+        c["transport"]["config"]["topic"] = json!("bad topic");
+        assert_eq!(field_of(c), "config.transport.config.topic");
+
+        let mut c = seed();
+        c.as_object_mut().unwrap().remove("transport");
+        assert_eq!(field_of(c), "config.transport");
+
+        let mut c = seed();
+        c["format"]["config"]["update_format"] = json!("raw");
+        assert_eq!(field_of(c), "config.format.config.update_format");
+
+        let mut c = seed();
+        c["transport"]["config"]["compression.type"] = json!("brotli");
+        assert_eq!(field_of(c), "config.transport.config.compression.type");
+
+        let mut c = seed();
+        c["transport"]["config"]["no.such.option"] = json!("1");
+        assert_eq!(field_of(c), "config.transport.config.no.such.option");
+
+        let mut c = seed();
+        c["max_queued_records"] = json!("many");
+        assert_eq!(field_of(c), "config.max_queued_records");
+
+        assert_eq!(field_of(json!(3)), "config");
+    }
+
+    #[test]
+    fn http_transports_cannot_be_created() {
+        for name in ["http_input", "http_output"] {
+            let c = json!({"transport": {"name": name}});
+            let err = validate_connector_config(&c).unwrap_err();
+            assert_eq!(err.code(), "InvalidConnectorTransport", "{err}");
+        }
+    }
+}

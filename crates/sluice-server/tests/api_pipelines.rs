@@ -1,0 +1,575 @@
+//! Program and pipeline endpoints over real HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
+use serde_json::{json, Value};
+use sluice_data::Relation;
+use sluice_server::compiler::{ProgramCompiler, ProgramSchema, ProgramStatus, SqlCompilerMessage};
+
+both_backends!(
+    program_crud_versions_and_pending_status,
+    program_compilation_with_a_compiler,
+    pipeline_crud_and_validation,
+    pipeline_lifecycle_errors,
+    pipeline_relations_are_checked_against_a_compiled_program,
+);
+
+/// A stand-in for the SQL engine: `CREATE TABLE t` and `CREATE VIEW v` lines make the schema; any other
+/// non-empty line is a SQL error.
+struct LineCompiler;
+
+impl ProgramCompiler for LineCompiler {
+    fn available(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
+        let mut schema = ProgramSchema::default();
+        for (i, line) in code.lines().enumerate() {
+            let words: Vec<_> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["CREATE", "TABLE", t] => {
+                    schema.inputs.push(Relation::new(t.to_lowercase(), vec![]))
+                }
+                ["CREATE", "VIEW", v] => {
+                    schema.outputs.push(Relation::new(v.to_lowercase(), vec![]))
+                }
+                [] => {}
+                _ => {
+                    return Err(ProgramStatus::SqlError(vec![SqlCompilerMessage {
+                        start_line_number: i as u64 + 1,
+                        start_column: 1,
+                        end_line_number: i as u64 + 1,
+                        end_column: line.len() as u64,
+                        warning: false,
+                        error_type: "Error parsing SQL".into(),
+                        message: format!("cannot parse '{line}'"),
+                    }]))
+                }
+            }
+        }
+        Ok(schema)
+    }
+}
+
+async fn start_compiling(db: &TestDb) -> TestServer {
+    TestServer::start_with(
+        db,
+        Options {
+            compiler: Some(Arc::new(LineCompiler)),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// Polls the program until its status is no longer Pending/CompilingSql.
+async fn compiled(s: &TestServer, name: &str) -> Value {
+    for _ in 0..200 {
+        let (_, p) = s.get(&format!("/v0/programs/{name}")).await;
+        if p["status"] != "Pending" && p["status"] != "CompilingSql" {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("program {name} did not compile");
+}
+
+fn program(code: &str) -> Value {
+    json!({"description": "d", "code": code})
+}
+
+async fn program_crud_versions_and_pending_status(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, created) = s.put("/v0/programs/p", program("CREATE TABLE t")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["version"], 1);
+    let (_, got) = s.get("/v0/programs/p").await;
+    assert_eq!(got["status"], "Pending");
+    assert!(got["status_detail"]
+        .as_str()
+        .unwrap()
+        .contains("SQL compiler is not available"));
+    assert_eq!(got["schema"], Value::Null);
+    assert_eq!(got["code"], Value::Null);
+    assert_eq!(got["config"], json!({"profile": null}));
+    let (_, got) = s.get("/v0/programs/p?with_code=true").await;
+    assert_eq!(got["code"], "CREATE TABLE t");
+    assert_error(
+        &s.get("/v0/programs/p?with_code=maybe").await,
+        400,
+        "InvalidQuery",
+    );
+
+    // Same code: replaced, same version; new code: next version.
+    let (status, same) = s.put("/v0/programs/p", program("CREATE TABLE t")).await;
+    assert_eq!((status.as_u16(), &same["version"]), (200, &json!(1)));
+    assert_eq!(same["program_id"], created["program_id"]);
+    let (_, next) = s.put("/v0/programs/p", program("CREATE TABLE u")).await;
+    assert_eq!(next["version"], 2);
+
+    let e = assert_error(
+        &s.patch("/v0/programs/p", json!({"code": "x", "guard": 1}))
+            .await,
+        409,
+        "OutdatedProgramVersion",
+    );
+    assert_eq!(e["details"]["latest_version"], 2);
+    let (status, patched) = s
+        .patch("/v0/programs/p", json!({"description": "only", "guard": 2}))
+        .await;
+    assert_eq!((status.as_u16(), patched), (200, json!({"version": 2})));
+    let (_, patched) = s
+        .patch(
+            "/v0/programs/p",
+            json!({"config": {"profile": "optimized"}}),
+        )
+        .await;
+    assert_eq!(patched, json!({"version": 3}));
+    assert_error(
+        &s.patch("/v0/programs/p", json!({"config": {"profile": "fastest"}}))
+            .await,
+        400,
+        "InvalidValue",
+    );
+
+    assert_error(
+        &s.post("/v0/programs/p/compile", json!({"version": 1}))
+            .await,
+        409,
+        "OutdatedProgramVersion",
+    );
+    assert_eq!(
+        s.post("/v0/programs/p/compile", json!({"version": 3}))
+            .await
+            .0,
+        202
+    );
+
+    let (status, posted) = s
+        .post(
+            "/v0/programs",
+            json!({"name": "q", "description": "", "code": ""}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), &posted["version"]), (201, &json!(1)));
+    assert_error(
+        &s.post(
+            "/v0/programs",
+            json!({"name": "q", "description": "", "code": ""}),
+        )
+        .await,
+        409,
+        "DuplicateName",
+    );
+    let (_, list) = s.get("/v0/programs").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (_, list) = s.get("/v0/programs?name=q&with_code=true").await;
+    assert_eq!(list[0]["code"], "");
+    assert_error(
+        &s.get("/v0/programs?name=zz").await,
+        404,
+        "UnknownProgramName",
+    );
+    let id = posted["program_id"].as_str().unwrap();
+    let (_, list) = s.get(&format!("/v0/programs?id={id}")).await;
+    assert_eq!(list[0]["name"], "q");
+
+    // In use by a pipeline: cannot be deleted.
+    s.put(
+        "/v0/pipelines/pl",
+        json!({"description": "", "program_name": "q"}),
+    )
+    .await;
+    let e = assert_error(
+        &s.delete("/v0/programs/q").await,
+        400,
+        "ProgramInUseByPipeline",
+    );
+    assert_eq!(e["details"]["program_name"], "q");
+    assert_eq!(s.delete("/v0/pipelines/pl").await.0, 200);
+    assert_eq!(s.delete("/v0/programs/q").await.0, 200);
+    assert_error(&s.delete("/v0/programs/q").await, 404, "UnknownProgramName");
+    assert_error(&s.get("/v0/programs/q").await, 404, "UnknownProgramName");
+    assert_error(
+        &s.patch("/v0/programs/q", json!({})).await,
+        404,
+        "UnknownProgramName",
+    );
+    s.stop().await;
+}
+
+async fn program_compilation_with_a_compiler(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = start_compiling(&db).await;
+    s.put(
+        "/v0/programs/good",
+        program("CREATE TABLE Orders\nCREATE VIEW totals"),
+    )
+    .await;
+    let got = compiled(&s, "good").await;
+    assert_eq!(got["status"], "Success", "{got}");
+    assert_eq!(got["status_detail"], Value::Null);
+    assert_eq!(got["schema"]["inputs"][0]["name"], "orders");
+    assert_eq!(got["schema"]["outputs"][0]["name"], "totals");
+    s.put("/v0/programs/bad", program("SELEKT 1")).await;
+    let got = compiled(&s, "bad").await;
+    assert_eq!(
+        got["status"]["SqlError"][0]["start_line_number"], 1,
+        "{got}"
+    );
+    // A new version drops the old schema until it compiles again.
+    s.patch("/v0/programs/good", json!({"code": "CREATE TABLE x"}))
+        .await;
+    let got = compiled(&s, "good").await;
+    assert_eq!(got["version"], 2);
+    assert_eq!(got["schema"]["inputs"][0]["name"], "x");
+    s.stop().await;
+}
+
+fn attach(name: &str, is_input: bool, connector: &str, relation: &str) -> Value {
+    json!({"name": name, "is_input": is_input, "connector_name": connector, "relation_name": relation})
+}
+
+async fn pipeline_crud_and_validation(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    s.put("/v0/connectors/total-sales", seed_connector()).await;
+    s.put("/v0/connectors/other", seed_connector()).await;
+    s.put("/v0/programs/prog", program("CREATE VIEW v")).await;
+    let out = attach("Output-To-View", false, "total-sales", "my_output_view");
+    let (status, created) = s
+        .post(
+            "/v0/pipelines",
+            json!({"name": "p", "description": "d", "program_name": "prog",
+                   "config": {"workers": 4}, "connectors": [out.clone()]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["version"], 1);
+    let (status, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(status, 200);
+    let d = &got["descriptor"];
+    assert_eq!(d["pipeline_id"], created["pipeline_id"]);
+    assert_eq!(d["program_name"], "prog");
+    assert_eq!(d["config"]["workers"], 4);
+    assert_eq!(d["config"]["cpu_profiler"], true);
+    assert_eq!(d["attached_connectors"], json!([out]));
+    assert_eq!(got["state"]["current_status"], "Shutdown");
+    assert_eq!(got["state"]["desired_status"], "Shutdown");
+    assert_eq!(got["state"]["error"], Value::Null);
+    assert_error(
+        &s.post("/v0/pipelines", json!({"name": "p", "description": ""}))
+            .await,
+        409,
+        "DuplicateName",
+    );
+
+    // PATCH: absent fields are unchanged; a present list replaces all; null detaches the program.
+    let (status, v) = s
+        .patch("/v0/pipelines/p", json!({"description": "e"}))
+        .await;
+    assert_eq!((status.as_u16(), v), (200, json!({"version": 2})));
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["descriptor"]["program_name"], "prog");
+    assert_eq!(
+        got["descriptor"]["attached_connectors"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(got["descriptor"]["config"]["workers"], 4);
+    let two = json!([
+        attach("a", false, "total-sales", "v"),
+        attach("b", false, "other", "v")
+    ]);
+    s.patch("/v0/pipelines/p", json!({"connectors": two})).await;
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["descriptor"]["attached_connectors"], two);
+    s.patch("/v0/pipelines/p", json!({"program_name": null}))
+        .await;
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["descriptor"]["program_name"], Value::Null);
+
+    // References are checked and nothing changes on error.
+    let e = assert_error(
+        &s.patch(
+            "/v0/pipelines/p",
+            json!({"connectors": [attach("x", false, "nope", "v")]}),
+        )
+        .await,
+        404,
+        "UnknownConnectorName",
+    );
+    assert_eq!(e["details"]["connector_name"], "nope");
+    assert_error(
+        &s.patch("/v0/pipelines/p", json!({"program_name": "nope"}))
+            .await,
+        404,
+        "UnknownProgramName",
+    );
+    let e = assert_error(
+        &s.patch(
+            "/v0/pipelines/p",
+            json!({"connectors": [attach("x", true, "other", "t")]}),
+        )
+        .await,
+        400,
+        "InvalidAttachedConnector",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("kafka_output"),
+        "{e}"
+    );
+    assert_error(
+        &s.patch("/v0/pipelines/p", json!({"connectors": [attach("x", false, "other", "v"), attach("x", false, "other", "v")]})).await,
+        400,
+        "InvalidAttachedConnector",
+    );
+    assert_error(
+        &s.patch(
+            "/v0/pipelines/p",
+            json!({"connectors": [attach("bad name", false, "other", "v")]}),
+        )
+        .await,
+        400,
+        "InvalidName",
+    );
+    assert_error(
+        &s.patch(
+            "/v0/pipelines/p",
+            json!({"config": {"workers": 2, "wrkers": 3}}),
+        )
+        .await,
+        400,
+        "UnknownField",
+    );
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["descriptor"]["attached_connectors"], two);
+    assert_eq!(got["descriptor"]["version"], 4);
+
+    // Deleting a connector detaches it.
+    assert_eq!(s.delete("/v0/connectors/other").await.0, 200);
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(
+        got["descriptor"]["attached_connectors"],
+        json!([attach("a", false, "total-sales", "v")])
+    );
+
+    // PUT: 201 then 200 with the same id; absent connectors mean none.
+    let (status, a) = s
+        .put(
+            "/v0/pipelines/q",
+            json!({"description": "", "program_name": "prog"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let (status, b) = s
+        .put("/v0/pipelines/q", json!({"description": "again"}))
+        .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(a["pipeline_id"], b["pipeline_id"]);
+    assert_eq!(b["version"], 2);
+    let (_, got) = s.get("/v0/pipelines/q").await;
+    assert_eq!(got["descriptor"]["program_name"], Value::Null);
+    assert_eq!(got["descriptor"]["description"], "again");
+
+    let (_, list) = s.get("/v0/pipelines").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (_, list) = s.get("/v0/pipelines?name=q").await;
+    assert_eq!(list[0]["descriptor"]["name"], "q");
+    assert_error(
+        &s.get("/v0/pipelines?name=z").await,
+        404,
+        "UnknownPipelineName",
+    );
+    assert_error(
+        &s.get("/v0/pipelines?id=0190b8e4-0000-7000-8000-000000000000")
+            .await,
+        404,
+        "UnknownPipeline",
+    );
+    assert_eq!(
+        s.patch("/v0/pipelines/q", json!({"name": "r"})).await.0,
+        200
+    );
+    assert_error(&s.get("/v0/pipelines/q").await, 404, "UnknownPipelineName");
+    assert_eq!(s.delete("/v0/pipelines/r").await.0, 200);
+    assert_error(
+        &s.delete("/v0/pipelines/r").await,
+        404,
+        "UnknownPipelineName",
+    );
+    s.stop().await;
+}
+
+async fn pipeline_lifecycle_errors(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    s.put("/v0/pipelines/p", json!({"description": ""})).await;
+    assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "ProgramNotSet",
+    );
+    let e = assert_error(
+        &s.post_empty("/v0/pipelines/p/deploy").await,
+        400,
+        "InvalidPipelineAction",
+    );
+    assert_eq!(e["details"]["action"], "deploy");
+    assert_error(
+        &s.post_empty("/v0/pipelines/zz/start").await,
+        404,
+        "UnknownPipelineName",
+    );
+    s.put("/v0/programs/prog", program("CREATE TABLE t")).await;
+    s.patch("/v0/pipelines/p", json!({"program_name": "prog"}))
+        .await;
+    assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        503,
+        "ProgramNotCompiled",
+    );
+    assert_error(
+        &s.post_empty("/v0/pipelines/p/pause").await,
+        503,
+        "ProgramNotCompiled",
+    );
+    let (status, body) = s.post_empty("/v0/pipelines/p/shutdown").await;
+    assert_eq!((status.as_u16(), body), (202, Value::Null));
+    let e = assert_error(
+        &s.get("/v0/pipelines/p/stats").await,
+        409,
+        "PipelineNotRunning",
+    );
+    assert_eq!(e["details"]["current_status"], "Shutdown");
+    assert_error(
+        &s.get("/v0/pipelines/zz/stats").await,
+        404,
+        "UnknownPipelineName",
+    );
+
+    // States a runtime would produce, written directly: the lifecycle rules still apply.
+    db.execute("UPDATE pipeline SET current_status = 'Running', desired_status = 'Running'")
+        .await;
+    let e = assert_error(
+        &s.delete("/v0/pipelines/p").await,
+        400,
+        "IllegalPipelineStateTransition",
+    );
+    assert_eq!(e["details"]["current_status"], "Running");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("Cannot delete a running pipeline"));
+    assert_eq!(s.post_empty("/v0/pipelines/p/pause").await.0, 202);
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["state"]["desired_status"], "Paused");
+    assert_error(
+        &s.get("/v0/pipelines/p/stats").await,
+        501,
+        "PipelineRuntimeUnavailable",
+    );
+    db.execute("UPDATE pipeline SET current_status = 'Failed', desired_status = 'Running'")
+        .await;
+    let e = assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "IllegalPipelineStateTransition",
+    );
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("Cannot restart a failed pipeline"));
+    assert_eq!(e["details"]["requested_status"], "Running");
+    assert_eq!(s.post_empty("/v0/pipelines/p/shutdown").await.0, 202);
+    let e = assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "IllegalPipelineStateTransition",
+    );
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("while it is shutting down"));
+    db.execute("UPDATE pipeline SET current_status = 'Shutdown'")
+        .await;
+    assert_eq!(s.delete("/v0/pipelines/p").await.0, 200);
+    s.stop().await;
+}
+
+async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = start_compiling(&db).await;
+    s.put("/v0/connectors/out", seed_connector()).await;
+    s.put(
+        "/v0/programs/prog",
+        program("CREATE TABLE orders\nCREATE VIEW totals"),
+    )
+    .await;
+    compiled(&s, "prog").await;
+    let e = assert_error(
+        &s.put(
+            "/v0/pipelines/p",
+            json!({"description": "", "program_name": "prog",
+            "connectors": [attach("o", false, "out", "nope")]}),
+        )
+        .await,
+        400,
+        "ViewsNotInSchema",
+    );
+    assert_eq!(e["details"]["missing"], json!([["o", "nope"]]));
+    assert_error(&s.get("/v0/pipelines/p").await, 404, "UnknownPipelineName");
+    // Unquoted names are case-insensitive.
+    let (status, _) = s
+        .put(
+            "/v0/pipelines/p",
+            json!({"description": "", "program_name": "prog",
+            "connectors": [attach("o", false, "out", "TOTALS")]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let e = assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        501,
+        "PipelineRuntimeUnavailable",
+    );
+    assert_eq!(e["details"]["pipeline_name"], "p");
+    let (_, got) = s.get("/v0/pipelines/p").await;
+    assert_eq!(got["state"]["desired_status"], "Shutdown");
+
+    // Attachments stored against an uncompiled program are checked at start.
+    s.put("/v0/programs/prog2", program("CREATE VIEW other"))
+        .await;
+    compiled(&s, "prog2").await;
+    assert_error(
+        &s.patch("/v0/pipelines/p", json!({"program_name": "prog2"}))
+            .await,
+        400,
+        "ViewsNotInSchema",
+    );
+    s.patch("/v0/programs/prog", json!({"code": "CREATE VIEW renamed"}))
+        .await;
+    compiled(&s, "prog").await;
+    let e = assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "ViewsNotInSchema",
+    );
+    assert_eq!(e["details"]["missing"], json!([["o", "TOTALS"]]));
+    s.patch("/v0/programs/prog", json!({"code": "broken"}))
+        .await;
+    compiled(&s, "prog").await;
+    assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "ProgramFailedToCompile",
+    );
+    s.stop().await;
+}

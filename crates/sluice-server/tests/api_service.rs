@@ -1,0 +1,344 @@
+//! API keys, authentication, service endpoints, restart persistence and concurrency, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sluice_server::auth::{create_api_key, AuthMode};
+
+both_backends!(
+    api_key_crud,
+    auth_on_requires_a_valid_key,
+    auth_off_ignores_the_header,
+    health_config_openapi_and_metrics,
+    everything_survives_a_restart,
+    fifty_concurrent_puts_make_one_connector,
+    concurrent_puts_of_programs_and_pipelines,
+);
+
+async fn api_key_crud(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, key) = s.post("/v0/api_keys", json!({"name": "my-api-key"})).await;
+    assert_eq!(status, 201, "{key}");
+    assert_eq!(key["name"], "my-api-key");
+    let text = key["api_key"].as_str().unwrap();
+    assert!(
+        text.starts_with("apikey:") && text.len() == 7 + 128,
+        "{text}"
+    );
+    assert_error(
+        &s.post("/v0/api_keys", json!({"name": "my-api-key"})).await,
+        409,
+        "DuplicateName",
+    );
+    assert_error(
+        &s.post("/v0/api_keys", json!({})).await,
+        400,
+        "MissingField",
+    );
+    let (status, list) = s.get("/v0/api_keys").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list,
+        json!([{"id": key["api_key_id"], "name": "my-api-key", "scopes": ["Read", "Write"]}])
+    );
+    let (_, one) = s.get("/v0/api_keys/my-api-key").await;
+    assert_eq!(one, list[0]);
+    let (_, filtered) = s.get("/v0/api_keys?name=my-api-key").await;
+    assert_eq!(filtered, list);
+    assert_error(&s.get("/v0/api_keys?name=x").await, 404, "UnknownApiKey");
+    assert_error(&s.get("/v0/api_keys/x").await, 404, "UnknownApiKey");
+    // The key is never shown again, and only its hash is stored.
+    assert!(!one.to_string().contains(text));
+    let stored = sqlx_dump(&db).await;
+    assert!(!stored.contains(&text[7..]));
+    let (status, body) = s.delete("/v0/api_keys/my-api-key").await;
+    assert_eq!((status.as_u16(), body), (200, Value::Null));
+    assert_error(
+        &s.delete("/v0/api_keys/my-api-key").await,
+        404,
+        "UnknownApiKey",
+    );
+    s.stop().await;
+}
+
+/// Every stored API key column, as text.
+async fn sqlx_dump(db: &TestDb) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT id, name, hash FROM api_key")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    format!("{rows:?}")
+}
+
+async fn auth_on_requires_a_valid_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    // The first key, as `sluice api-key create` makes it: straight into the database.
+    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+
+    let e = assert_error(&s.get("/v0/connectors").await, 401, "MissingCredentials");
+    assert!(e["message"].as_str().unwrap().contains("Bearer"), "{e}");
+    let wrong = format!("apikey:{}", "A".repeat(128));
+    assert_error(
+        &s.call_with(Method::GET, "/v0/connectors", None, Some(&wrong))
+            .await,
+        401,
+        "InvalidApiKey",
+    );
+    assert_error(
+        &s.call_with(Method::GET, "/v0/connectors", None, Some("not-a-key"))
+            .await,
+        401,
+        "MissingCredentials",
+    );
+    let response = s.client.get(s.url("/v0/connectors")).send().await.unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    // A wrong key on a write stores nothing.
+    let (status, _) = s
+        .call_with(
+            Method::PUT,
+            "/v0/connectors/c",
+            Some(seed_connector()),
+            Some(&wrong),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    let (status, _) = s
+        .call_with(
+            Method::PUT,
+            "/v0/connectors/c",
+            Some(seed_connector()),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, list) = s
+        .call_with(Method::GET, "/v0/connectors", None, Some(&key))
+        .await;
+    assert_eq!((status.as_u16(), list.as_array().unwrap().len()), (200, 1));
+    let (status, second) = s
+        .call_with(
+            Method::POST,
+            "/v0/api_keys",
+            Some(json!({"name": "second"})),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let second = second["api_key"].as_str().unwrap().to_string();
+    let (status, _) = s
+        .call_with(Method::DELETE, "/v0/api_keys/admin", None, Some(&second))
+        .await;
+    assert_eq!(status, 200);
+    assert_error(
+        &s.call_with(Method::GET, "/v0/connectors", None, Some(&key))
+            .await,
+        401,
+        "InvalidApiKey",
+    );
+    // Public endpoints need no key.
+    assert_eq!(s.get("/healthz").await.0, 200);
+    let (_, auth) = s.get("/config/authentication").await;
+    assert!(auth["ApiKey"].is_object(), "{auth}");
+    assert_eq!(s.get("/api-doc/openapi.json").await.0, 200);
+    s.stop().await;
+}
+
+async fn auth_off_ignores_the_header(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, _) = s
+        .call_with(
+            Method::PUT,
+            "/v0/connectors/total-sales",
+            Some(seed_connector()),
+            Some("<API-KEY>"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, auth) = s.get("/config/authentication").await;
+    assert_eq!(auth, json!({}));
+    s.stop().await;
+}
+
+async fn health_config_openapi_and_metrics(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    assert_eq!(
+        s.get("/healthz").await,
+        (reqwest::StatusCode::OK, json!({"status": "healthy"}))
+    );
+    let (status, doc) = s.get("/api-doc/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v0/connectors",
+        "/v0/connectors/{name}",
+        "/v0/programs/{name}/compile",
+        "/v0/pipelines/{name}/{action}",
+        "/v0/pipelines/{name}/stats",
+        "/v0/api_keys/{name}",
+        "/healthz",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["paths"]["/v0/connectors/{name}"]["put"]["responses"]["201"].is_object());
+    assert!(doc["components"]["schemas"]["ConnectorDescr"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+
+    s.put("/v0/connectors/c", seed_connector()).await;
+    s.get("/v0/connectors/c").await;
+    let response = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains(
+        r#"sluice_http_requests_total{method="PUT",route="/v0/connectors/{name}",status="201"} 1"#
+    ), "{text}");
+    assert!(text.contains("\nsluice_connectors 1\n"), "{text}");
+    assert!(text.contains("\nsluice_pipelines 0\n"), "{text}");
+    s.stop().await;
+}
+
+async fn everything_survives_a_restart(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (_, c) = s.put("/v0/connectors/total-sales", seed_connector()).await;
+    s.put(
+        "/v0/programs/prog",
+        json!({"description": "d", "code": "CREATE TABLE t"}),
+    )
+    .await;
+    let attached = json!([{"name": "out", "is_input": false, "connector_name": "total-sales", "relation_name": "v"}]);
+    s.put(
+        "/v0/pipelines/pipe",
+        json!({"description": "d", "program_name": "prog", "connectors": attached}),
+    )
+    .await;
+    let (_, key) = s.post("/v0/api_keys", json!({"name": "k"})).await;
+    let before = snapshot(&s).await;
+    s.stop().await;
+
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    let key = key["api_key"].as_str().unwrap();
+    let (status, got) = s
+        .call_with(Method::GET, "/v0/connectors/total-sales", None, Some(key))
+        .await;
+    assert_eq!(status, 200, "the API key must survive the restart");
+    assert_eq!(got["connector_id"], c["connector_id"]);
+    s.stop().await;
+    let s = TestServer::start(&db).await;
+    assert_eq!(snapshot(&s).await, before);
+    let (status, _) = s.put("/v0/connectors/total-sales", seed_connector()).await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
+async fn snapshot(s: &TestServer) -> Value {
+    let mut all = serde_json::Map::new();
+    for path in [
+        "/v0/connectors",
+        "/v0/programs?with_code=true",
+        "/v0/pipelines",
+        "/v0/api_keys",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, 200);
+        assert_eq!(body.as_array().unwrap().len(), 1, "{path}: {body}");
+        all.insert(path.to_string(), body);
+    }
+    Value::Object(all)
+}
+
+async fn concurrent_puts(s: &TestServer, path: &str, body: Value, n: usize) -> Vec<(u16, Value)> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let client = s.client.clone();
+        let url = s.url(path);
+        let mut body = body.clone();
+        body["description"] = json!(format!("writer {i}"));
+        tasks.push(tokio::spawn(async move {
+            let r = client.put(url).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn assert_one_created(results: &[(u16, Value)], id_field: &str) {
+    let created = results.iter().filter(|(s, _)| *s == 201).count();
+    let replaced = results.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!((created, replaced), (1, results.len() - 1), "{results:?}");
+    let first = &results[0].1[id_field];
+    assert!(
+        results.iter().all(|(_, b)| &b[id_field] == first),
+        "{results:?}"
+    );
+}
+
+async fn fifty_concurrent_puts_make_one_connector(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let results = concurrent_puts(&s, "/v0/connectors/total-sales", seed_connector(), 50).await;
+    assert_one_created(&results, "connector_id");
+    let (_, list) = s.get("/v0/connectors").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    s.stop().await;
+}
+
+async fn concurrent_puts_of_programs_and_pipelines(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let results = concurrent_puts(
+        &s,
+        "/v0/programs/prog",
+        json!({"description": "", "code": "CREATE TABLE t"}),
+        20,
+    )
+    .await;
+    assert_one_created(&results, "program_id");
+    let results = concurrent_puts(
+        &s,
+        "/v0/pipelines/pipe",
+        json!({"description": "", "program_name": "prog"}),
+        20,
+    )
+    .await;
+    assert_one_created(&results, "pipeline_id");
+    let (_, list) = s.get("/v0/pipelines").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    s.stop().await;
+}

@@ -1,0 +1,39 @@
+//! `sluice api-key`: manage API keys directly in the database, without a running server, so that a server
+//! started with `--auth api-key` can be reached at all.
+
+use anyhow::Context;
+use sluice_server::auth::create_api_key;
+
+use super::serve::DbArgs;
+
+/// API key subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Create a key called NAME and print it (it is shown once; only its SHA-256 hash is stored).
+    Create {
+        /// The key's name (letters, digits, '_' and '-').
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs an `api-key` subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match command {
+        Command::Create { name, db } => runtime.block_on(async move {
+            let db = db.open().await?;
+            let key = create_api_key(&db, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.to_error_response().message))?;
+            db.close().await;
+            eprintln!(
+                "Created API key '{}' (id {}). It is shown only now; send it as 'Authorization: Bearer <key>'.",
+                key.name, key.api_key_id
+            );
+            println!("{}", key.api_key);
+            Ok(())
+        }),
+    }
+}

@@ -1,0 +1,150 @@
+//! `sluice serve`: the REST API server.
+//!
+//! With no flags it serves on 127.0.0.1:8080 without authentication, storing everything in SQLite under the
+//! data directory. Binding to a non-loopback address without authentication is refused unless
+//! `--allow-unauthenticated-public-bind` says it is meant, and then logged as a warning.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use sluice_server::auth::AuthMode;
+use sluice_server::db::{Db, DbLocation};
+use sluice_server::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+
+/// Where the database is: shared by `serve` and `api-key`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Directory for the SQLite database (`sluice.db`), created on first start. Default:
+    /// `$XDG_DATA_HOME/sluice`, else `$HOME/.local/share/sluice`, else `./.sluice`.
+    #[arg(long, env = "SLUICE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use this database instead of the data directory: `postgres://user:pass@host:port/db` (or `sqlite:FILE`).
+    #[arg(long, env = "SLUICE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// The database location these flags name.
+    pub fn location(&self) -> DbLocation {
+        match (&self.database_url, &self.data_dir) {
+            (Some(url), _) => DbLocation::Url(url.clone()),
+            (None, Some(dir)) => DbLocation::DataDir(dir.clone()),
+            (None, None) => DbLocation::DataDir(default_data_dir()),
+        }
+    }
+
+    /// Opens (creating and migrating) the database.
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        let location = self.location();
+        let db = Db::open(&location).await.with_context(|| match &location {
+            DbLocation::DataDir(dir) => format!("opening the database in {}", dir.display()),
+            DbLocation::Url(_) => "opening the database at --database-url".to_string(),
+        })?;
+        Ok(db)
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").and_then(non_empty) {
+        return xdg.join("sluice");
+    }
+    if let Some(home) = std::env::var_os("HOME").and_then(non_empty) {
+        return home.join(".local/share/sluice");
+    }
+    PathBuf::from(".sluice")
+}
+
+/// How requests to `/v0` are authenticated.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum AuthArg {
+    /// No authentication (the default); the server then binds to loopback only.
+    None,
+    /// Every /v0 request needs `Authorization: Bearer apikey:<key>`; create a first key with
+    /// `sluice api-key create NAME`.
+    ApiKey,
+}
+
+/// Flags of `sluice serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to listen on. Anything but loopback needs `--auth api-key` (or
+    /// `--allow-unauthenticated-public-bind`).
+    #[arg(long, env = "SLUICE_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// TCP port to listen on.
+    #[arg(long, env = "SLUICE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Authentication of /v0 requests.
+    #[arg(long, env = "SLUICE_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthArg,
+    /// Allow `--bind` to a non-loopback address with `--auth none` (anyone who can reach the port can then
+    /// change everything); logged as a warning.
+    #[arg(long, env = "SLUICE_ALLOW_UNAUTHENTICATED_PUBLIC_BIND")]
+    pub allow_unauthenticated_public_bind: bool,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[arg(long, env = "SLUICE_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let auth = match args.auth {
+        AuthArg::None => AuthMode::None,
+        AuthArg::ApiKey => AuthMode::ApiKey,
+    };
+    if auth == AuthMode::None && !args.bind.is_loopback() {
+        if !args.allow_unauthenticated_public_bind {
+            bail!(
+                "refusing to serve on {} without authentication: use --auth api-key, bind to 127.0.0.1, or pass \
+                 --allow-unauthenticated-public-bind if every host that can reach this port may change everything",
+                args.bind
+            );
+        }
+        tracing::warn!(bind = %args.bind, "Serving without authentication on a non-loopback address.");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let db = args.db.open().await?;
+        let addr = SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        tracing::info!(address = %listener.local_addr()?, backend = ?db.backend(), auth = ?auth, "Serving the Sluice API.");
+        let config = ServerConfig {
+            auth,
+            max_body_bytes: args.max_body_bytes,
+        };
+        let state = AppState::new(db.clone(), config);
+        sluice_server::run(listener, state, shutdown_signal()).await?;
+        db.close().await;
+        tracing::info!("Server stopped.");
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("Shutting down.");
+}
