@@ -13,3 +13,5 @@
 
 pub mod kafka_output;
 pub mod kafka_tools;
+#[cfg(feature = "test-support")]
+pub mod testing;

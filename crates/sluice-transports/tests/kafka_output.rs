@@ -4,17 +4,15 @@
 //! a real consumer. Enabled with `--features kafka-integration-tests`; `scripts/test.sh` turns it on.
 #![cfg(feature = "kafka-integration-tests")]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{brokers, eventually, PrivateBroker, TestTopic};
 use serde_json::json;
 use sluice_data::{Field, Relation, Row, SqlType, Value};
 use sluice_formats::{build_encoder, MessageLimits, SinkError};
 use sluice_transports::kafka_output::{EndpointHealth, KafkaOutputEndpoint, KafkaOutputError};
-use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
+use sluice_transports::kafka_tools::{self, read_topic, ConsumedMessage};
+use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
 use sluice_types::{ConnectorConfig, KafkaOutputConfig, TransportConfig};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -376,7 +374,7 @@ fn topic_deleted_under_a_running_connector_fails_it_and_accounts_for_every_messa
     endpoint.flush(READ_TIMEOUT).unwrap();
     assert_eq!(endpoint.stats().transmitted_messages, 1);
 
-    sluice_transports::kafka_tools::delete_topic(&servers, &topic.name).unwrap();
+    kafka_tools::delete_topic(&servers, &topic.name).unwrap();
     // Keep sending until the endpoint refuses: a permanent error must surface, never a silent drop.
     let mut accepted = 1;
     let refused = eventually(Duration::from_secs(60), || {

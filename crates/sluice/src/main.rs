@@ -21,17 +21,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the REST API (/v0): connectors, programs, pipelines and API keys, stored durably.
+    Serve(cmd::serve::Args),
+    /// Manage API keys without a running server.
+    #[command(subcommand)]
+    ApiKey(cmd::api_key::Command),
     /// Stream example view changes through the JSON encoder and kafka_output into a local topic, and print them
     /// back as a consumer sees them.
     Demo(cmd::demo::Args),
     /// Kafka tools: wait for a broker, create or delete a topic, read a topic.
     #[command(subcommand)]
     Kafka(cmd::kafka::Command),
-    /// Serve the REST API (/v0): connectors, programs, pipelines and API keys, stored durably.
-    Serve(cmd::serve::Args),
-    /// Manage API keys without a running server.
-    #[command(subcommand)]
-    ApiKey(cmd::api_key::Command),
 }
 
 fn main() -> ExitCode {
@@ -42,10 +42,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
-        Command::Demo(args) => cmd::demo::run(args),
-        Command::Kafka(command) => cmd::kafka::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::ApiKey(command) => cmd::api_key::run(command),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Kafka(command) => cmd::kafka::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,14 +1,12 @@
-//! Shared helpers for the broker tests: the broker address, throwaway topics, and private brokers that a test
-//! may stop and restart.
-
-#![allow(dead_code)]
+//! Helpers for tests that need a real broker (this crate's and the pipeline's): the shared broker's address,
+//! throwaway topics, and private brokers that a test may stop and restart. Only with the `test-support` feature.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sluice_transports::kafka_tools;
+use crate::kafka_tools;
 
 /// The shared local broker started by `scripts/test.sh`.
 pub fn brokers() -> String {

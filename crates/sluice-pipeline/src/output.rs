@@ -1,0 +1,373 @@
+//! [`OutputConnector`]: a view's deltas → queue → encoder → transport, on a thread of its own.
+//!
+//! The controller calls [`OutputConnector::push`] once per step with the view's delta and checks
+//! [`OutputConnector::is_full`] before stepping again: a connector whose queue holds `max_queued_records` or more
+//! records is the backpressure signal that stops the pipeline. `push` itself never refuses and never drops.
+//!
+//! The connector's thread takes batches in step order, encodes them and sends every message to the transport.
+//! Records the encoder cannot encode are counted and listed (with the reason) while the rest of the batch goes
+//! out. When the transport fails permanently the thread stops taking batches: they stay queued and counted, the
+//! queue fills, the pipeline stalls, and the connector reports `failed` with the transport's error. Nothing is
+//! ever counted as delivered that the destination did not acknowledge.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sluice_data::{Delta, Relation};
+use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
+use sluice_transports::kafka_output::{validate_config, KafkaOutputEndpoint, KafkaOutputStats};
+use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
+
+/// How many recent encode errors a connector lists.
+const MAX_LISTED_ERRORS: usize = 100;
+
+/// Why an output connector could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The connector config is invalid for this view (bad format for the schema, bad transport options).
+    #[error("output connector '{name}': invalid config: {error}")]
+    Config {
+        /// Connector (endpoint) name.
+        name: String,
+        /// What is wrong, with the field path.
+        error: ConfigError,
+    },
+    /// The transport cannot be used as an output connector of a pipeline.
+    #[error("output connector '{name}': transport '{transport}' cannot be attached to a view")]
+    Unsupported {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The transport's name.
+        transport: &'static str,
+    },
+    /// The transport failed to start (broker unreachable, topic missing, ...).
+    #[error("output connector '{name}': {error}")]
+    Transport {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The transport's error, naming the destination and the cause.
+        error: String,
+    },
+    /// Shutdown ended with records not delivered.
+    #[error("output connector '{name}': {undelivered_records} queued records were not delivered at shutdown: {reason}")]
+    Undelivered {
+        /// Connector (endpoint) name.
+        name: String,
+        /// Records still queued or unacknowledged.
+        undelivered_records: u64,
+        /// Why (the transport's failure or the timeout).
+        reason: String,
+    },
+}
+
+/// One encode error, as listed in the stats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorRecord {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The error, naming view and record.
+    pub message: String,
+}
+
+/// A snapshot of an output connector's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OutputConnectorStats {
+    /// The connector's (endpoint's) name.
+    pub endpoint_name: String,
+    /// The view it is attached to.
+    pub view: String,
+    /// Records (delta entries) waiting in the queue, including the batch being encoded.
+    pub queued_records: u64,
+    /// Batches (steps) waiting in the queue.
+    pub queued_batches: u64,
+    /// The backpressure threshold.
+    pub max_queued_records: u64,
+    /// Steps fully handed to the transport.
+    pub processed_steps: u64,
+    /// Delta entries fully handed to the transport (or reported as encode errors).
+    pub processed_records: u64,
+    /// Messages handed to the transport.
+    pub encoded_messages: u64,
+    /// Records that could not be encoded.
+    pub num_encode_errors: u64,
+    /// The most recent encode errors, oldest first.
+    pub encode_errors: Vec<ErrorRecord>,
+    /// The first fatal error: the transport failed and the connector stopped taking batches.
+    pub fatal_error: Option<String>,
+    /// The transport's own counters and health (transmitted = acknowledged).
+    pub transport: KafkaOutputStats,
+}
+
+struct Batch {
+    step: u64,
+    delta: Arc<Delta>,
+}
+
+#[derive(Default)]
+struct Queue {
+    batches: VecDeque<Batch>,
+    closing: bool,
+}
+
+/// State shared between the connector handle and its thread.
+struct Shared {
+    name: String,
+    view: String,
+    max_queued_records: u64,
+    queue: Mutex<Queue>,
+    wakeup: Condvar,
+    queued_records: AtomicU64,
+    processed_steps: AtomicU64,
+    processed_records: AtomicU64,
+    encoded_messages: AtomicU64,
+    encode_errors: AtomicU64,
+    errors: Mutex<VecDeque<ErrorRecord>>,
+    fatal: Mutex<Option<String>>,
+    endpoint: KafkaOutputEndpoint,
+}
+
+/// An output connector of a running pipeline. Dropping it without [`OutputConnector::shutdown`] abandons the
+/// queue (the thread stops after its current batch).
+pub struct OutputConnector {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl OutputConnector {
+    /// Validates `config` against `view`, starts the transport (checking that the destination is reachable and
+    /// exists) and the connector's thread.
+    pub fn start(
+        name: &str,
+        view: &Relation,
+        config: &ConnectorConfig,
+    ) -> Result<Self, OutputError> {
+        let config_err = |error: ConfigError| OutputError::Config {
+            name: name.to_string(),
+            error,
+        };
+        config.validate().map_err(config_err)?;
+        let TransportConfig::KafkaOutput(kafka) = &config.transport else {
+            return Err(OutputError::Unsupported {
+                name: name.to_string(),
+                transport: config.transport.name(),
+            });
+        };
+        validate_config(kafka).map_err(|e| config_err(e.within("transport.config")))?;
+        let transport_err = |e: &dyn std::fmt::Display| OutputError::Transport {
+            name: name.to_string(),
+            error: e.to_string(),
+        };
+        let endpoint = KafkaOutputEndpoint::new(name, kafka).map_err(|e| transport_err(&e))?;
+        endpoint.connect().map_err(|e| transport_err(&e))?;
+        let format = config.format.as_ref().ok_or_else(|| {
+            config_err(ConfigError::new(
+                "format",
+                "an output connector needs a format",
+            ))
+        })?;
+        let encoder = build_encoder(
+            format,
+            view,
+            MessageLimits {
+                max_message_bytes: endpoint.max_payload_bytes(),
+            },
+        )
+        .map_err(config_err)?;
+
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            view: view.name.clone(),
+            max_queued_records: config.max_queued_records,
+            queue: Mutex::new(Queue::default()),
+            wakeup: Condvar::new(),
+            queued_records: AtomicU64::new(0),
+            processed_steps: AtomicU64::new(0),
+            processed_records: AtomicU64::new(0),
+            encoded_messages: AtomicU64::new(0),
+            encode_errors: AtomicU64::new(0),
+            errors: Mutex::new(VecDeque::new()),
+            fatal: Mutex::new(None),
+            endpoint,
+        });
+        let worker = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("output-{name}"))
+                .spawn(move || run(&shared, encoder))
+                .map_err(|e| transport_err(&e))?
+        };
+        Ok(OutputConnector {
+            shared,
+            worker: Some(worker),
+        })
+    }
+
+    /// Queues step `step`'s delta of the view. Never blocks and never drops: the controller must check
+    /// [`OutputConnector::is_full`] before the next step.
+    pub fn push(&self, step: u64, delta: Arc<Delta>) {
+        if delta.is_empty() {
+            return;
+        }
+        self.shared
+            .queued_records
+            .fetch_add(delta.len() as u64, Relaxed);
+        let mut queue = lock(&self.shared.queue);
+        queue.batches.push_back(Batch { step, delta });
+        self.shared.wakeup.notify_all();
+    }
+
+    /// Whether the queue holds `max_queued_records` or more records: the pipeline must not step until it drains.
+    pub fn is_full(&self) -> bool {
+        self.shared.queued_records.load(Relaxed) >= self.shared.max_queued_records
+    }
+
+    /// The connector's counters, errors and transport health.
+    pub fn stats(&self) -> OutputConnectorStats {
+        let s = &self.shared;
+        OutputConnectorStats {
+            endpoint_name: s.name.clone(),
+            view: s.view.clone(),
+            queued_records: s.queued_records.load(Relaxed),
+            queued_batches: lock(&s.queue).batches.len() as u64,
+            max_queued_records: s.max_queued_records,
+            processed_steps: s.processed_steps.load(Relaxed),
+            processed_records: s.processed_records.load(Relaxed),
+            encoded_messages: s.encoded_messages.load(Relaxed),
+            num_encode_errors: s.encode_errors.load(Relaxed),
+            encode_errors: lock(&s.errors).iter().cloned().collect(),
+            fatal_error: lock(&s.fatal).clone(),
+            transport: s.endpoint.stats(),
+        }
+    }
+
+    /// Delivers everything queued and waits for the transport's acknowledgements, at most `timeout` in all.
+    /// Records still undelivered then are reported, not silently discarded.
+    pub fn shutdown(mut self, timeout: Duration) -> Result<OutputConnectorStats, OutputError> {
+        let deadline = Instant::now() + timeout;
+        {
+            let mut queue = lock(&self.shared.queue);
+            queue.closing = true;
+            self.shared.wakeup.notify_all();
+        }
+        // The thread exits once the queue is empty, or at once after a fatal error.
+        while self.worker.as_ref().is_some_and(|w| !w.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let undelivered = |reason: String, records: u64| OutputError::Undelivered {
+            name: self.shared.name.clone(),
+            undelivered_records: records,
+            reason,
+        };
+        if let Some(fatal) = lock(&self.shared.fatal).clone() {
+            let records = self.shared.queued_records.load(Relaxed)
+                + self.shared.endpoint.stats().in_flight_records;
+            return Err(undelivered(fatal, records));
+        }
+        if let Some(w) = self.worker.take() {
+            if !w.is_finished() {
+                let records = self.shared.queued_records.load(Relaxed);
+                self.worker = Some(w);
+                return Err(undelivered(
+                    format!("still encoding after {timeout:?}"),
+                    records,
+                ));
+            }
+            let _ = w.join();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.shared.endpoint.flush(left).map_err(|e| {
+            undelivered(
+                e.to_string(),
+                self.shared.endpoint.stats().in_flight_records,
+            )
+        })?;
+        Ok(self.stats())
+    }
+}
+
+impl Drop for OutputConnector {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.shared.queue);
+        queue.closing = true;
+        queue.batches.clear();
+        self.shared.wakeup.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The connector's thread: batches in step order through the encoder to the transport.
+fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
+    loop {
+        let batch = {
+            let mut queue = lock(&shared.queue);
+            loop {
+                if let Some(front) = queue.batches.front() {
+                    break Batch {
+                        step: front.step,
+                        delta: front.delta.clone(),
+                    };
+                }
+                if queue.closing {
+                    return;
+                }
+                queue = shared.wakeup.wait(queue).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let mut messages = 0;
+        let result = encoder.encode(&batch.delta, &mut |m| {
+            messages += 1;
+            shared
+                .endpoint
+                .send(m.key.as_deref(), &m.value, m.records)
+                .map_err(SinkError::new)
+        });
+        shared.encoded_messages.fetch_add(messages, Relaxed);
+        match result {
+            Ok(errors) => {
+                if !errors.is_empty() {
+                    shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
+                    let mut list = lock(&shared.errors);
+                    for e in errors {
+                        tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
+                        if list.len() == MAX_LISTED_ERRORS {
+                            list.pop_front();
+                        }
+                        list.push_back(ErrorRecord {
+                            at_ms: now_ms(),
+                            message: e.to_string(),
+                        });
+                    }
+                }
+                lock(&shared.queue).batches.pop_front();
+                shared.processed_steps.fetch_add(1, Relaxed);
+                shared
+                    .processed_records
+                    .fetch_add(batch.delta.len() as u64, Relaxed);
+                shared
+                    .queued_records
+                    .fetch_sub(batch.delta.len() as u64, Relaxed);
+            }
+            Err(e) => {
+                // The transport failed permanently. The batch stays queued (part of it may have gone out before
+                // the failure; the transport's counters say exactly how much was acknowledged).
+                let message = format!("step {}: {e}", batch.step);
+                tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
+                lock(&shared.fatal).get_or_insert(message);
+                return;
+            }
+        }
+    }
+}
