@@ -423,6 +423,11 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
         400,
         "ProgramNotSet",
     );
+    assert_error(
+        &s.get("/v0/pipelines/p/validate").await,
+        400,
+        "ProgramNotSet",
+    );
     let e = assert_error(
         &s.post_empty("/v0/pipelines/p/deploy").await,
         400,
@@ -439,6 +444,11 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
         .await;
     assert_error(
         &s.post_empty("/v0/pipelines/p/start").await,
+        503,
+        "ProgramNotCompiled",
+    );
+    assert_error(
+        &s.get("/v0/pipelines/p/validate").await,
         503,
         "ProgramNotCompiled",
     );
@@ -556,6 +566,13 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         )
         .await;
     assert_eq!(status, 201);
+    assert_eq!(
+        s.get("/v0/pipelines/p/validate").await,
+        (
+            reqwest::StatusCode::OK,
+            json!("Pipeline successfully validated.")
+        )
+    );
     let e = assert_error(
         &s.post_empty("/v0/pipelines/p/start").await,
         501,
@@ -578,6 +595,11 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
     s.patch("/v0/programs/prog", json!({"code": "CREATE VIEW renamed"}))
         .await;
     compiled(&s, "prog").await;
+    assert_error(
+        &s.get("/v0/pipelines/p/validate").await,
+        400,
+        "ViewsNotInSchema",
+    );
     let e = assert_error(
         &s.post_empty("/v0/pipelines/p/start").await,
         400,

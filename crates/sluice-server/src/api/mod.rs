@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(pipelines::delete),
         )
         .route("/v0/pipelines/{name}/stats", get(pipelines::stats))
+        .route("/v0/pipelines/{name}/validate", get(pipelines::validate))
         .route("/v0/pipelines/{name}/{action}", post(pipelines::action))
         .route("/v0/api_keys", get(api_keys::list).post(api_keys::create))
         .route(

@@ -16,7 +16,7 @@ use super::{api_keys, connectors, health, metrics, pipelines, programs};
         programs::list, programs::create, programs::get_one, programs::create_or_replace, programs::update,
         programs::compile, programs::delete,
         pipelines::list, pipelines::create, pipelines::get_one, pipelines::create_or_replace, pipelines::update,
-        pipelines::delete, pipelines::action, pipelines::stats,
+        pipelines::delete, pipelines::action, pipelines::validate, pipelines::stats,
         api_keys::list, api_keys::create, api_keys::get_one, api_keys::delete,
         health::healthz, health::authentication, metrics::metrics,
     ),

@@ -381,6 +381,20 @@ pub async fn action(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Checks that the pipeline could be deployed now: its program compiled and has every attached relation.
+#[utoipa::path(get, path = "/v0/pipelines/{name}/validate", tag = "Pipelines", params(("name" = String, Path)),
+    responses((status = 200, body = String, description = "\"Pipeline successfully validated.\""),
+        (status = 400, body = ErrorBody, description = "ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName"), (status = 503, body = ErrorBody, description = "ProgramNotCompiled")))]
+pub async fn validate(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+) -> Result<Json<&'static str>, ApiError> {
+    let p = db::get(state.db(), &name).await?;
+    check_deployable(&state, &p).await?;
+    Ok(Json("Pipeline successfully validated."))
+}
+
 /// The running pipeline's statistics.
 #[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
