@@ -1,6 +1,7 @@
-//! `sluice demo`: the seed document's `total-sales` connector, end to end, without the server.
+//! `sluice demo`: the seed document's `total-sales` connector streaming a view's changes, until the pipeline runtime exists.
 //!
-//! It takes the seed's connector body (with the local broker's address), validates it as the REST API will,
+//! It takes the seed's connector body (with the local broker's address) or, with `--connector-file`, the connector
+//! as `sluice serve` stored it, validates it as the REST API does,
 //! builds the JSON encoder and the `kafka_output` endpoint from it, streams three steps of changes of a
 //! `total_sales` view, waits for every acknowledgement, and reads the topic back as a consumer sees it.
 
@@ -23,6 +24,10 @@ pub struct Args {
     /// Topic to write to (created when missing).
     #[arg(long, default_value = "total-sales")]
     topic: String,
+    /// Use the connector stored by the REST API instead of the built-in copy of the seed's body: a file holding the
+    /// answer of `GET /v0/connectors/total-sales` (its `config` is used; `--brokers` and `--topic` are then ignored).
+    #[arg(long)]
+    connector_file: Option<std::path::PathBuf>,
 }
 
 /// The `total_sales` view of the book fair: revenue per book.
@@ -70,18 +75,38 @@ fn steps() -> Result<Vec<Vec<(Row, i64)>>> {
     ])
 }
 
+/// The connector config: the one the server stored, or the seed document's body with the local broker.
+fn connector_config(args: &Args) -> Result<serde_json::Value> {
+    match &args.connector_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let descr: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            descr
+                .get("config")
+                .cloned()
+                .with_context(|| format!("{} has no `config` field", path.display()))
+        }
+        None => Ok(serde_json::json!({
+            "transport": {"name": "kafka_output", "config": {
+                "bootstrap.servers": args.brokers,
+                "auto.offset.reset": "earliest",
+                "topic": args.topic
+            }},
+            "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}
+        })),
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let run_id = format!("{:016x}", rand::random::<u64>());
-    // The seed document's body, verbatim but for the broker address and a header that tags this run.
-    let body = serde_json::json!({
-        "transport": {"name": "kafka_output", "config": {
-            "bootstrap.servers": args.brokers,
-            "auto.offset.reset": "earliest",
-            "topic": args.topic,
-            "headers": [{"key": "sluice-demo-run", "value": run_id}]
-        }},
-        "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}
-    });
+    let mut body = connector_config(&args)?;
+    // A header that tags this run's messages, so that the read-back shows only them.
+    let headers = &mut body["transport"]["config"]["headers"];
+    let mut list = headers.as_array().cloned().unwrap_or_default();
+    list.push(serde_json::json!({"key": "sluice-demo-run", "value": run_id}));
+    *headers = serde_json::Value::Array(list);
     let config: ConnectorConfig =
         serde_json::from_value(body).context("the demo connector config does not parse")?;
     for warning in config.validate()? {
@@ -96,8 +121,9 @@ pub fn run(args: Args) -> Result<()> {
         serde_json::to_string_pretty(&config)?
     );
 
-    kafka_tools::wait_for_broker(&args.brokers, Duration::from_secs(30))?;
-    kafka_tools::create_topic(&args.brokers, &args.topic, 1)?;
+    let brokers = kafka.bootstrap_servers().unwrap_or_default();
+    kafka_tools::wait_for_broker(brokers, Duration::from_secs(30))?;
+    kafka_tools::create_topic(brokers, &kafka.topic, 1)?;
 
     let endpoint = KafkaOutputEndpoint::new("total-sales", kafka)?;
     endpoint.connect()?;
@@ -129,11 +155,8 @@ pub fn run(args: Args) -> Result<()> {
         stats.transmitted_messages, stats.transmitted_records, stats.transmitted_bytes
     );
 
-    println!(
-        "topic '{}' as a consumer sees it (this run's messages):",
-        args.topic
-    );
-    let all = kafka_tools::read_topic(&args.brokers, &args.topic, sent, Duration::from_secs(30))?;
+    println!("topic '{}' as a consumer sees it (this run's messages):", kafka.topic);
+    let all = kafka_tools::read_topic(brokers, &kafka.topic, sent, Duration::from_secs(30))?;
     let mine: Vec<_> = all
         .iter()
         .filter(|m| {
