@@ -20,7 +20,9 @@ struct ReadBackContext;
 
 impl ClientContext for ReadBackContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let eof = matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF);
+        if !eof {
             tracing::warn!(error = %error, "Kafka consumer error: {reason}");
         }
     }

@@ -117,7 +117,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     validate_config(kafka)?;
     println!(
-        "connector config, as stored (defaults filled in):\n{}\n",
+        "connector config in use (defaults filled in, plus a header tagging this run):\n{}\n",
         serde_json::to_string_pretty(&config)?
     );
 
