@@ -1,6 +1,7 @@
-//! Encoders that turn one step's changes of a SQL view into message payloads.
+//! Encoders that turn one step's changes of a SQL view into message payloads, and parsers that turn input bytes
+//! into changes of a SQL table.
 //!
-//! This crate owns the byte formats of Sluice's output: JSON (`insert_delete`, `snowflake` and `debezium` update
+//! This crate owns the byte formats of Sluice's output and input. Output: JSON (`insert_delete`, `snowflake` and `debezium` update
 //! formats, in the `default`, `kafka_connect_json_converter` and `snowflake` flavors) and CSV. It never sees a
 //! broker: it turns a view's schema and a delta into bytes, and must not depend on rdkafka, tokio or any network
 //! code.
@@ -29,12 +30,34 @@
 //! assert_eq!(messages, vec![br#"{"insert":{"id":1}}"#.to_vec()]);
 //! ```
 //!
-//! Modules: `encoder` (the trait, the shared batch loop and message packing), `visit` (the type check every
+//! # Input
+//!
+//! [`build_parser`] checks a [`FormatConfig`] for input against a table's [`Relation`] and returns a boxed
+//! [`Parser`]. Each [`Parser::parse`] call takes one chunk (an HTTP body, a Kafka message) and appends
+//! `(row, weight)` changes; bad records are reported as [`ParseError`]s and skipped. Parsers read back exactly
+//! what the encoders write (JSON `insert_delete` in the `default` flavor, CSV), and also the JSON `raw` and
+//! `weighted` update formats.
+//!
+//! ```
+//! use sluice_data::{Field, Relation, Row, SqlType, Value};
+//! use sluice_formats::build_parser;
+//! use sluice_types::{FormatConfig, JsonEncoderConfig};
+//!
+//! let table = Relation::new("t", vec![Field::new("id", SqlType::BigInt, false)]);
+//! let mut parser = build_parser(&FormatConfig::Json(JsonEncoderConfig::default()), &table).unwrap();
+//! let mut changes = Vec::new();
+//! let errors = parser.parse(b"{\"insert\": {\"id\": 1}}\n{\"delete\": {\"ID\": 2}}", &mut changes);
+//! assert!(errors.is_empty());
+//! assert_eq!(changes, vec![(Row(vec![Value::BigInt(1)]), 1), (Row(vec![Value::BigInt(2)]), -1)]);
+//! ```
+//!
+//! Modules: `decode` (the parsers), `encoder` (the trait, the shared batch loop and message packing), `visit` (the type check every
 //! value passes), `json` (with `values` for each flavor, `record`, `snowflake`, `debezium` and the Kafka Connect
 //! `schema`), `csv`, `text` and `time` (allocation-free byte writers), `error`.
 #![deny(missing_docs)]
 
 mod csv;
+mod decode;
 mod encoder;
 mod error;
 mod json;
@@ -45,6 +68,7 @@ mod visit;
 use sluice_data::Relation;
 use sluice_types::{ConfigError, FormatConfig};
 
+pub use decode::{build_parser, ParseError, Parser};
 pub use encoder::{EncodedMessage, Encoder, MessageLimits};
 pub use error::{EncodeError, SinkError, MAX_PREVIEW_CHARS, MAX_WEIGHT};
 

@@ -157,6 +157,10 @@ impl ConnectorConfig {
                 json.validate_for_output()
                     .map_err(|e| e.within("format.config"))?;
             }
+            (Some(FormatConfig::Json(json)), Direction::Input) => {
+                json.validate_for_input()
+                    .map_err(|e| e.within("format.config"))?;
+            }
             (Some(FormatConfig::Csv(csv)), _) => {
                 csv.validate().map_err(|e| e.within("format.config"))?;
             }

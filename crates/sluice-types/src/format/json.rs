@@ -97,6 +97,43 @@ impl JsonEncoderConfig {
         })
     }
 
+    /// Checks the rules for an input connector (a parser). Field paths are relative to the format's `config`.
+    ///
+    /// Input accepts the `insert_delete`, `weighted` and `raw` update formats in the `default` flavor only;
+    /// `snowflake` and `debezium` describe what Sluice writes, and their envelopes are not parsed (yet).
+    /// `buffer_size_records` is an output setting and is ignored here.
+    pub fn validate_for_input(&self) -> Result<(), ConfigError> {
+        if matches!(
+            self.update_format,
+            JsonUpdateFormat::Snowflake | JsonUpdateFormat::Debezium
+        ) {
+            return Err(ConfigError::new(
+                "update_format",
+                format!(
+                    "'{}' is not supported for input; input supports 'insert_delete', 'weighted' and 'raw'",
+                    self.update_format.name()
+                ),
+            ));
+        }
+        if let Some(flavor) = self.json_flavor.filter(|f| *f != JsonFlavor::Default) {
+            let name = match flavor {
+                JsonFlavor::KafkaConnectJsonConverter => "kafka_connect_json_converter",
+                _ => "snowflake",
+            };
+            return Err(ConfigError::new(
+                "json_flavor",
+                format!("'{name}' is not supported for input; remove json_flavor or set it to 'default'"),
+            ));
+        }
+        if self.key_fields.is_some() {
+            return Err(ConfigError::new(
+                "key_fields",
+                "only 'debezium' output writes message keys; remove key_fields from an input format",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the rules for an output connector. Field paths are relative to the format's `config`.
     pub fn validate_for_output(&self) -> Result<(), ConfigError> {
         match self.update_format {
@@ -157,5 +194,62 @@ impl JsonEncoderConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(update_format: JsonUpdateFormat) -> JsonEncoderConfig {
+        JsonEncoderConfig {
+            update_format,
+            ..JsonEncoderConfig::default()
+        }
+    }
+
+    #[test]
+    fn input_accepts_the_input_update_formats_in_the_default_flavor() {
+        for f in [
+            JsonUpdateFormat::InsertDelete,
+            JsonUpdateFormat::Weighted,
+            JsonUpdateFormat::Raw,
+        ] {
+            assert_eq!(input(f).validate_for_input(), Ok(()));
+            let explicit = JsonEncoderConfig {
+                json_flavor: Some(JsonFlavor::Default),
+                array: true,
+                ..input(f)
+            };
+            assert_eq!(explicit.validate_for_input(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn input_rejects_output_only_settings_by_field() {
+        let err = input(JsonUpdateFormat::Debezium)
+            .validate_for_input()
+            .unwrap_err();
+        assert_eq!(err.field, "update_format");
+        assert_eq!(
+            err.reason,
+            "'debezium' is not supported for input; input supports 'insert_delete', 'weighted' and 'raw'"
+        );
+        let snowflake = input(JsonUpdateFormat::Snowflake).validate_for_input();
+        assert_eq!(snowflake.unwrap_err().field, "update_format");
+        let flavor = JsonEncoderConfig {
+            json_flavor: Some(JsonFlavor::KafkaConnectJsonConverter),
+            ..JsonEncoderConfig::default()
+        };
+        let err = flavor.validate_for_input().unwrap_err();
+        assert_eq!(err.field, "json_flavor");
+        assert!(err
+            .reason
+            .contains("'kafka_connect_json_converter' is not supported for input"));
+        let keyed = JsonEncoderConfig {
+            key_fields: Some(vec!["id".into()]),
+            ..JsonEncoderConfig::default()
+        };
+        assert_eq!(keyed.validate_for_input().unwrap_err().field, "key_fields");
     }
 }

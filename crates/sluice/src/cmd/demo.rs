@@ -155,7 +155,10 @@ pub fn run(args: Args) -> Result<()> {
         stats.transmitted_messages, stats.transmitted_records, stats.transmitted_bytes
     );
 
-    println!("topic '{}' as a consumer sees it (this run's messages):", kafka.topic);
+    println!(
+        "topic '{}' as a consumer sees it (this run's messages):",
+        kafka.topic
+    );
     let all = kafka_tools::read_topic(brokers, &kafka.topic, sent, Duration::from_secs(30))?;
     let mine: Vec<_> = all
         .iter()
