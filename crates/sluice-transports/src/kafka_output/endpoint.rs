@@ -214,6 +214,9 @@ impl KafkaOutputEndpoint {
 
     /// Sends again, oldest first, the messages whose delivery failed transiently.
     fn resend_retries(&self) -> Result<(), KafkaOutputError> {
+        if self.shared.counters.queued() == 0 {
+            return Ok(());
+        }
         loop {
             let next = {
                 let mut retries = self

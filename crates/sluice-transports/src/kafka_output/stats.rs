@@ -6,7 +6,7 @@
 //! broker acknowledged it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -130,6 +130,11 @@ pub(crate) struct Counters {
     queued: AtomicU64,
     transport_errors: AtomicU64,
     health: Mutex<Health>,
+    // Fast-path flags mirroring `health`, so that sending and acknowledging a message take no lock unless
+    // something is wrong: set under the lock, read without it.
+    has_failed: AtomicBool,
+    has_trouble: AtomicBool,
+    queue_waiting: AtomicBool,
 }
 
 fn epoch_ms(t: SystemTime) -> u64 {
@@ -145,8 +150,11 @@ impl Counters {
     pub fn transmitted(&self, size: MessageSize) {
         self.transmitted.add(size);
         // Progress: whatever trouble there was is over.
-        if let Ok(mut h) = self.health.lock() {
-            h.trouble = None;
+        if self.has_trouble.load(Relaxed) {
+            if let Ok(mut h) = self.health.lock() {
+                h.trouble = None;
+                self.has_trouble.store(false, Relaxed);
+            }
         }
     }
 
@@ -156,6 +164,11 @@ impl Counters {
 
     pub fn set_queued(&self, n: usize) {
         self.queued.store(n as u64, Relaxed);
+    }
+
+    /// Messages waiting to be sent again (kept in step with the retry queue under its lock).
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Relaxed)
     }
 
     /// A message that will never be delivered: counted as failed, and the endpoint fails unless it was a purge.
@@ -187,6 +200,7 @@ impl Counters {
     pub fn trouble(&self, reason: String) {
         self.error(reason.clone());
         if let Ok(mut h) = self.health.lock() {
+            self.has_trouble.store(true, Relaxed);
             match &mut h.trouble {
                 Some(t) => t.reason = reason,
                 None => {
@@ -210,7 +224,11 @@ impl Counters {
     }
 
     pub fn queue_full(&self, waiting: bool) {
+        if !waiting && !self.queue_waiting.load(Relaxed) {
+            return;
+        }
         if let Ok(mut h) = self.health.lock() {
+            self.queue_waiting.store(waiting, Relaxed);
             if !waiting {
                 h.queue_full_since = None;
             } else if h.queue_full_since.is_none() {
