@@ -184,10 +184,14 @@ impl Counters {
         self.error(error.clone());
         if let Ok(mut h) = self.health.lock() {
             h.failed.get_or_insert((error, SystemTime::now()));
+            self.has_failed.store(true, Relaxed);
         }
     }
 
     pub fn failure(&self) -> Option<String> {
+        if !self.has_failed.load(Relaxed) {
+            return None;
+        }
         self.health
             .lock()
             .ok()?
