@@ -1,0 +1,442 @@
+//! Lowering DataFusion's optimized `LogicalPlan` of a view into Sluice's [`Node`] tree.
+//!
+//! Every plan node and expression either lowers to something the engine computes exactly, or fails with an
+//! [`Unsupported`] naming the construct: there is no fallback that could give a wrong answer.
+
+use std::collections::HashMap;
+
+use datafusion::common::{DFSchema, NullEquality};
+use datafusion::logical_expr::{
+    expr::{AggregateFunction, WindowFunction},
+    Distinct, Expr, ExprSchemable, FetchType, JoinType, LogicalPlan, SkipType, SortExpr,
+    WindowFunctionDefinition,
+};
+use sluice_data::Row;
+
+use crate::agg::{AggCall, AggFunc};
+use crate::error::{LowerResult, Unsupported};
+use crate::expr::{compile, Scalar};
+use crate::plan::{JoinKind, JoinNode, Node, SortKey};
+use crate::window::{Frame, WindowCall, WindowFunc};
+
+/// What a name in a `FROM` clause refers to.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// Table number `.0`.
+    Table(usize),
+    /// View number `.0`.
+    View(usize),
+}
+
+/// Lowers a view's plan; `sources` maps table and view names to their positions.
+pub fn lower(plan: &LogicalPlan, sources: &HashMap<String, Source>) -> LowerResult<Node> {
+    Lowerer { sources }.node(plan)
+}
+
+struct Lowerer<'a> {
+    sources: &'a HashMap<String, Source>,
+}
+
+impl Lowerer<'_> {
+    fn node(&self, plan: &LogicalPlan) -> LowerResult<Node> {
+        Ok(match plan {
+            LogicalPlan::TableScan(scan) => {
+                let name = scan.table_name.table();
+                let source = self
+                    .sources
+                    .get(name)
+                    .ok_or_else(|| Unsupported::new(format!("unknown table or view {name}")))?;
+                let mut node = match source {
+                    Source::Table(i) => Node::Table(*i),
+                    Source::View(i) => Node::View(*i),
+                };
+                if scan.fetch.is_some() {
+                    return Err(Unsupported::at_keyword("LIMIT without ORDER BY", "LIMIT"));
+                }
+                if !scan.filters.is_empty() {
+                    let full = DFSchema::try_from_qualified_schema(
+                        scan.table_name.clone(),
+                        &scan.source.schema(),
+                    )
+                    .map_err(|e| Unsupported::new(e.to_string()))?;
+                    for f in &scan.filters {
+                        node = Node::Filter {
+                            input: Box::new(node),
+                            predicate: compile(f, &full)?,
+                        };
+                    }
+                }
+                if let Some(projection) = &scan.projection {
+                    let schema = scan.source.schema();
+                    let exprs = projection
+                        .iter()
+                        .map(|&i| Scalar::column(i, schema.field(i).data_type().clone()))
+                        .collect();
+                    node = Node::Map {
+                        input: Box::new(node),
+                        exprs,
+                    };
+                }
+                node
+            }
+            LogicalPlan::Projection(p) => Node::Map {
+                input: Box::new(self.node(&p.input)?),
+                exprs: self.exprs(&p.expr, p.input.schema())?,
+            },
+            LogicalPlan::Filter(f) => Node::Filter {
+                input: Box::new(self.node(&f.input)?),
+                predicate: compile(&f.predicate, f.input.schema())?,
+            },
+            LogicalPlan::SubqueryAlias(a) => self.node(&a.input)?,
+            LogicalPlan::EmptyRelation(e) => Node::Constant(if e.produce_one_row {
+                vec![Row(vec![])]
+            } else {
+                vec![]
+            }),
+            LogicalPlan::Values(v) => {
+                let empty = DFSchema::empty();
+                let rows = v
+                    .values
+                    .iter()
+                    .map(|row| {
+                        let values = self.exprs(row, &empty)?;
+                        Ok(Row(values.iter().map(|s| s.eval(&[])).collect()))
+                    })
+                    .collect::<LowerResult<Vec<_>>>()?;
+                Node::Constant(rows)
+            }
+            LogicalPlan::Union(u) => Node::UnionAll(
+                u.inputs
+                    .iter()
+                    .map(|i| self.node(i))
+                    .collect::<LowerResult<_>>()?,
+            ),
+            LogicalPlan::Distinct(Distinct::All(input)) => {
+                Node::Distinct(Box::new(self.node(input)?))
+            }
+            LogicalPlan::Distinct(Distinct::On(_)) => {
+                return Err(Unsupported::at_keyword("SELECT DISTINCT ON", "DISTINCT"))
+            }
+            LogicalPlan::Aggregate(a) => self.aggregate(a)?,
+            LogicalPlan::Join(j) => self.join(j)?,
+            LogicalPlan::Sort(s) => match s.fetch {
+                // A view is a set: ORDER BY without LIMIT does not change its contents.
+                None => self.node(&s.input)?,
+                Some(fetch) => self.top_k(&s.expr, &s.input, 0, fetch)?,
+            },
+            LogicalPlan::Limit(l) => {
+                let skip = match l
+                    .get_skip_type()
+                    .map_err(|e| Unsupported::new(e.to_string()))?
+                {
+                    SkipType::Literal(n) => n,
+                    SkipType::UnsupportedExpr => {
+                        return Err(Unsupported::at_keyword("a non-constant OFFSET", "OFFSET"))
+                    }
+                };
+                let fetch = match l
+                    .get_fetch_type()
+                    .map_err(|e| Unsupported::new(e.to_string()))?
+                {
+                    FetchType::Literal(Some(n)) => n,
+                    FetchType::Literal(None) => usize::MAX,
+                    FetchType::UnsupportedExpr => {
+                        return Err(Unsupported::at_keyword("a non-constant LIMIT", "LIMIT"))
+                    }
+                };
+                self.limit(&l.input, skip, fetch)?
+            }
+            LogicalPlan::Window(w) => self.window(w)?,
+            other => {
+                return Err(Unsupported::new(format!(
+                    "{} is not supported in a view",
+                    plan_name(other)
+                )))
+            }
+        })
+    }
+
+    fn exprs(&self, exprs: &[Expr], schema: &DFSchema) -> LowerResult<Vec<Scalar>> {
+        exprs.iter().map(|e| compile(e, schema)).collect()
+    }
+
+    /// `LIMIT` over a `Sort` (possibly under projections): a top-k.
+    fn limit(&self, plan: &LogicalPlan, skip: usize, fetch: usize) -> LowerResult<Node> {
+        match plan {
+            LogicalPlan::Sort(s) => self.top_k(&s.expr, &s.input, skip, fetch),
+            LogicalPlan::Projection(p) => Ok(Node::Map {
+                input: Box::new(self.limit(&p.input, skip, fetch)?),
+                exprs: self.exprs(&p.expr, p.input.schema())?,
+            }),
+            LogicalPlan::SubqueryAlias(a) => self.limit(&a.input, skip, fetch),
+            _ => Err(Unsupported::at_keyword(
+                "LIMIT without ORDER BY (the result would be arbitrary)",
+                "LIMIT",
+            )),
+        }
+    }
+
+    fn top_k(
+        &self,
+        order: &[SortExpr],
+        input: &LogicalPlan,
+        skip: usize,
+        fetch: usize,
+    ) -> LowerResult<Node> {
+        Ok(Node::TopK {
+            input: Box::new(self.node(input)?),
+            partition: vec![],
+            order: self.sort_keys(order, input.schema())?,
+            skip,
+            fetch,
+        })
+    }
+
+    fn sort_keys(&self, order: &[SortExpr], schema: &DFSchema) -> LowerResult<Vec<SortKey>> {
+        order
+            .iter()
+            .map(|s| {
+                Ok(SortKey {
+                    expr: compile(&s.expr, schema)?,
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                })
+            })
+            .collect()
+    }
+
+    fn aggregate(&self, a: &datafusion::logical_expr::Aggregate) -> LowerResult<Node> {
+        let schema = a.input.schema();
+        if a.group_expr
+            .iter()
+            .any(|e| matches!(e, Expr::GroupingSet(_)))
+        {
+            return Err(Unsupported::at_keyword(
+                "GROUPING SETS / ROLLUP / CUBE",
+                "GROUP",
+            ));
+        }
+        let keys = self.exprs(&a.group_expr, schema)?;
+        let mut args = Vec::new();
+        let mut aggs = Vec::new();
+        for e in &a.aggr_expr {
+            let data_type = e
+                .get_type(schema)
+                .map_err(|err| Unsupported::new(format!("cannot type {e}: {err}")))?;
+            let f = match strip_alias(e) {
+                Expr::AggregateFunction(f) => f,
+                other => return Err(Unsupported::new(format!("aggregate expression {other}"))),
+            };
+            aggs.push(agg_call(f, schema, data_type, &mut args)?);
+        }
+        Ok(Node::Aggregate {
+            input: Box::new(self.node(&a.input)?),
+            keys,
+            args,
+            aggs,
+        })
+    }
+
+    fn join(&self, j: &datafusion::logical_expr::Join) -> LowerResult<Node> {
+        if j.null_aware {
+            return Err(Unsupported::at_keyword(
+                "NOT IN (subquery) (null-aware anti join); use NOT EXISTS",
+                "NOT IN",
+            ));
+        }
+        let kind = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            JoinType::LeftSemi => JoinKind::LeftSemi,
+            JoinType::LeftAnti => JoinKind::LeftAnti,
+            JoinType::RightSemi => JoinKind::RightSemi,
+            JoinType::RightAnti => JoinKind::RightAnti,
+            other => return Err(Unsupported::new(format!("{other} join is not supported"))),
+        };
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        let both = ls.join(rs).map_err(|e| Unsupported::new(e.to_string()))?;
+        let residual = j.filter.as_ref().map(|f| compile(f, &both)).transpose()?;
+        Ok(Node::Join(Box::new(JoinNode {
+            left: self.node(&j.left)?,
+            right: self.node(&j.right)?,
+            kind,
+            left_keys: j
+                .on
+                .iter()
+                .map(|(l, _)| compile(l, ls))
+                .collect::<LowerResult<_>>()?,
+            right_keys: j
+                .on
+                .iter()
+                .map(|(_, r)| compile(r, rs))
+                .collect::<LowerResult<_>>()?,
+            null_equal: j.null_equality == NullEquality::NullEqualsNull,
+            residual,
+            left_width: ls.fields().len(),
+            right_width: rs.fields().len(),
+        })))
+    }
+
+    fn window(&self, w: &datafusion::logical_expr::Window) -> LowerResult<Node> {
+        let schema = w.input.schema();
+        let mut shape: Option<(&[Expr], &[SortExpr])> = None;
+        let mut calls = Vec::new();
+        for e in &w.window_expr {
+            let data_type = e
+                .get_type(schema)
+                .map_err(|err| Unsupported::new(format!("cannot type {e}: {err}")))?;
+            let Expr::WindowFunction(f) = strip_alias(e) else {
+                return Err(Unsupported::new(format!("window expression {e}")));
+            };
+            let WindowFunction { fun, params } = f.as_ref();
+            match shape {
+                None => shape = Some((&params.partition_by, &params.order_by)),
+                Some((p, o))
+                    if p == params.partition_by.as_slice() && o == params.order_by.as_slice() => {}
+                Some(_) => {
+                    return Err(Unsupported::at_keyword(
+                        "window functions with different PARTITION BY / ORDER BY in one SELECT",
+                        "OVER",
+                    ))
+                }
+            }
+            if params.filter.is_some() || params.distinct {
+                return Err(Unsupported::at_keyword(
+                    "FILTER or DISTINCT in a window function",
+                    "OVER",
+                ));
+            }
+            let frame = Frame::lower(&params.window_frame)?;
+            let mut args = Vec::new();
+            let func = match fun {
+                WindowFunctionDefinition::WindowUDF(u) => {
+                    match u.name().to_ascii_lowercase().as_str() {
+                        "row_number" => WindowFunc::RowNumber,
+                        "rank" => WindowFunc::Rank,
+                        "dense_rank" => WindowFunc::DenseRank,
+                        other => {
+                            return Err(Unsupported::at_keyword(
+                                format!("window function {}", other.to_uppercase()),
+                                other.to_string(),
+                            ))
+                        }
+                    }
+                }
+                WindowFunctionDefinition::AggregateUDF(u) => {
+                    let f = AggregateFunction {
+                        func: u.clone(),
+                        params: datafusion::logical_expr::expr::AggregateFunctionParams {
+                            args: params.args.clone(),
+                            distinct: false,
+                            filter: None,
+                            order_by: vec![],
+                            null_treatment: None,
+                        },
+                    };
+                    WindowFunc::Aggregate(agg_call(&f, schema, data_type, &mut args)?)
+                }
+            };
+            calls.push(WindowCall { func, args, frame });
+        }
+        let (partition, order) = shape.unwrap_or((&[], &[]));
+        Ok(Node::Window {
+            input: Box::new(self.node(&w.input)?),
+            partition: self.exprs(partition, schema)?,
+            order: self.sort_keys(order, schema)?,
+            calls,
+        })
+    }
+}
+
+/// Lowers one aggregate call, appending the expressions it reads to `args`.
+fn agg_call(
+    f: &AggregateFunction,
+    schema: &DFSchema,
+    data_type: datafusion::arrow::datatypes::DataType,
+    args: &mut Vec<Scalar>,
+) -> LowerResult<AggCall> {
+    let name = f.func.name().to_ascii_lowercase();
+    let p = &f.params;
+    if !p.order_by.is_empty() {
+        return Err(Unsupported::at_keyword(
+            format!("ORDER BY inside aggregate {}", name.to_uppercase()),
+            name,
+        ));
+    }
+    let filter = match &p.filter {
+        Some(e) => {
+            args.push(compile(e, schema)?);
+            Some(args.len() - 1)
+        }
+        None => None,
+    };
+    let count_star = name == "count"
+        && !p.distinct
+        && matches!(p.args.as_slice(), [Expr::Literal(s, _)] if !s.is_null())
+        || (name == "count" && p.args.is_empty());
+    let func = match name.as_str() {
+        "count" if count_star => AggFunc::CountRows,
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "avg" | "mean" => AggFunc::Avg,
+        "min" => AggFunc::Min,
+        "max" => AggFunc::Max,
+        other => {
+            return Err(Unsupported::at_keyword(
+                format!("aggregate function {}", other.to_uppercase()),
+                other.to_string(),
+            ))
+        }
+    };
+    let arg = match (func, p.args.as_slice()) {
+        (AggFunc::CountRows, _) => 0,
+        (_, [a]) => {
+            args.push(compile(a, schema)?);
+            args.len() - 1
+        }
+        _ => {
+            return Err(Unsupported::at_keyword(
+                format!(
+                    "aggregate {} with {} arguments",
+                    name.to_uppercase(),
+                    p.args.len()
+                ),
+                name,
+            ))
+        }
+    };
+    Ok(AggCall {
+        func,
+        arg,
+        distinct: p.distinct,
+        filter,
+        data_type,
+    })
+}
+
+fn strip_alias(e: &Expr) -> &Expr {
+    match e {
+        Expr::Alias(a) => strip_alias(&a.expr),
+        other => other,
+    }
+}
+
+/// A user-facing name of a plan node kind, for "not supported" errors.
+fn plan_name(plan: &LogicalPlan) -> &'static str {
+    match plan {
+        LogicalPlan::Subquery(_) => "a correlated subquery",
+        LogicalPlan::RecursiveQuery(_) => "WITH RECURSIVE",
+        LogicalPlan::Unnest(_) => "UNNEST",
+        LogicalPlan::Repartition(_) => "DISTRIBUTE BY / repartitioning",
+        LogicalPlan::Extension(_) => "an extension plan node",
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => "EXPLAIN",
+        LogicalPlan::Dml(_) => "INSERT / UPDATE / DELETE",
+        LogicalPlan::Ddl(_) => "a DDL statement",
+        LogicalPlan::Copy(_) => "COPY",
+        LogicalPlan::Statement(_) => "this statement",
+        LogicalPlan::DescribeTable(_) => "DESCRIBE",
+        _ => "this plan node",
+    }
+}
