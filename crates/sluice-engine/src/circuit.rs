@@ -141,10 +141,11 @@ impl Builder {
                 partition,
                 order,
                 calls,
+                rank_limit,
             } => {
-                let (order, calls) = (order.clone(), calls.clone());
+                let (order, calls, limit) = (order.clone(), calls.clone(), *rank_limit);
                 self.per_partition(input, partition, move |rows| {
-                    window::window(rows, &order, &calls)
+                    window::window(rows, &order, &calls, limit)
                 })
             }
         }

@@ -187,7 +187,10 @@ fn row_number_and_rank_with_filter() {
          CREATE VIEW rk AS SELECT k, x, r FROM
             (SELECT k, x, RANK() OVER (PARTITION BY k ORDER BY x) AS r FROM t) q WHERE r <= 2;
          CREATE VIEW dr AS SELECT k, x, r FROM
-            (SELECT k, x, DENSE_RANK() OVER (PARTITION BY k ORDER BY x) AS r FROM t) q WHERE r <= 2;",
+            (SELECT k, x, DENSE_RANK() OVER (PARTITION BY k ORDER BY x) AS r FROM t) q WHERE r <= 2;
+         CREATE VIEW lt AS SELECT k, x, r FROM
+            (SELECT k, x, RANK() OVER (PARTITION BY k ORDER BY x DESC) AS r FROM t) q WHERE x > 0 AND r < 3;
+         CREATE VIEW all_rows AS SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x, id) AS r FROM t;",
     );
 }
 

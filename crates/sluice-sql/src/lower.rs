@@ -3,12 +3,14 @@
 //! Every plan node and expression either lowers to something the engine computes exactly, or fails with an
 //! [`Unsupported`] naming the construct: there is no fallback that could give a wrong answer.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use datafusion::common::{DFSchema, NullEquality};
 use datafusion::logical_expr::{
     expr::{AggregateFunction, WindowFunction},
-    Distinct, Expr, ExprSchemable, FetchType, JoinType, LogicalPlan, SkipType, SortExpr,
+    utils::split_conjunction,
+    Distinct, Expr, ExprSchemable, FetchType, JoinType, LogicalPlan, Operator, SkipType, SortExpr,
     WindowFunctionDefinition,
 };
 use sluice_data::Row;
@@ -30,11 +32,18 @@ pub enum Source {
 
 /// Lowers a view's plan; `sources` maps table and view names to their positions.
 pub fn lower(plan: &LogicalPlan, sources: &HashMap<String, Source>) -> LowerResult<Node> {
-    Lowerer { sources }.node(plan)
+    Lowerer {
+        sources,
+        rank_limits: RefCell::new(HashMap::new()),
+    }
+    .node(plan)
 }
 
 struct Lowerer<'a> {
     sources: &'a HashMap<String, Source>,
+    /// Window nodes (by address in the plan being lowered) whose single ranking function a filter above
+    /// bounds (`WHERE rn <= k`), with the bound.
+    rank_limits: RefCell<HashMap<*const datafusion::logical_expr::Window, i64>>,
 }
 
 impl Lowerer<'_> {
@@ -84,7 +93,10 @@ impl Lowerer<'_> {
                 exprs: self.exprs(&p.expr, p.input.schema())?,
             },
             LogicalPlan::Filter(f) => Node::Filter {
-                input: Box::new(self.node(&f.input)?),
+                input: {
+                    self.note_rank_limit(&f.predicate, &f.input);
+                    Box::new(self.node(&f.input)?)
+                },
                 predicate: compile(&f.predicate, f.input.schema())?,
             },
             LogicalPlan::SubqueryAlias(a) => self.node(&a.input)?,
@@ -279,6 +291,44 @@ impl Lowerer<'_> {
         })))
     }
 
+    /// Records a `rank <= k` (or `rank < k`) conjunct of a filter over a ranking window function, so that the
+    /// window outputs only the rows the filter keeps.
+    fn note_rank_limit(&self, predicate: &Expr, input: &LogicalPlan) {
+        for conjunct in split_conjunction(predicate) {
+            let Expr::BinaryExpr(b) = conjunct else {
+                continue;
+            };
+            let (column, literal, op) = match (b.left.as_ref(), b.right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(v, _)) => (c, v, b.op),
+                (Expr::Literal(v, _), Expr::Column(c)) => match b.op.swap() {
+                    Some(op) => (c, v, op),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let Some(n) = crate::expr::scalar_value(literal)
+                .ok()
+                .and_then(|v| crate::expr::as_int(&v))
+            else {
+                continue;
+            };
+            let limit = match op {
+                Operator::LtEq => n,
+                Operator::Lt => n - 1,
+                _ => continue,
+            };
+            let Ok(index) = input.schema().index_of_column(column) else {
+                continue;
+            };
+            if let Some(w) = ranking_window(input, index) {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let mut limits = self.rank_limits.borrow_mut();
+                let entry = limits.entry(w as *const _).or_insert(limit);
+                *entry = (*entry).min(limit);
+            }
+        }
+    }
+
     fn window(&self, w: &datafusion::logical_expr::Window) -> LowerResult<Node> {
         let schema = w.input.schema();
         let mut shape: Option<(&[Expr], &[SortExpr])> = None;
@@ -341,11 +391,13 @@ impl Lowerer<'_> {
             calls.push(WindowCall { func, args, frame });
         }
         let (partition, order) = shape.unwrap_or((&[], &[]));
+        let rank_limit = self.rank_limits.borrow().get(&(w as *const _)).copied();
         Ok(Node::Window {
             input: Box::new(self.node(&w.input)?),
             partition: self.exprs(partition, schema)?,
             order: self.sort_keys(order, schema)?,
             calls,
+            rank_limit,
         })
     }
 }
@@ -414,6 +466,29 @@ fn agg_call(
         filter,
         data_type,
     })
+}
+
+/// The window node that produces column `index` of `plan` as its only function, a ranking one, following the
+/// column through row-preserving nodes (aliases, projections, filters).
+fn ranking_window(plan: &LogicalPlan, index: usize) -> Option<&datafusion::logical_expr::Window> {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => ranking_window(&a.input, index),
+        LogicalPlan::Filter(f) => ranking_window(&f.input, index),
+        LogicalPlan::Projection(p) => match strip_alias(p.expr.get(index)?) {
+            Expr::Column(c) => ranking_window(&p.input, p.input.schema().index_of_column(c).ok()?),
+            _ => None,
+        },
+        LogicalPlan::Window(w) => {
+            let is_rank = match w.window_expr.as_slice() {
+                [e] => matches!(strip_alias(e), Expr::WindowFunction(f) if matches!(&f.fun,
+                    WindowFunctionDefinition::WindowUDF(u)
+                        if matches!(u.name(), "row_number" | "rank" | "dense_rank"))),
+                _ => false,
+            };
+            (is_rank && index == w.input.schema().fields().len()).then_some(w)
+        }
+        _ => None,
+    }
 }
 
 fn strip_alias(e: &Expr) -> &Expr {

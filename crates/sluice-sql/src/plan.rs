@@ -74,6 +74,9 @@ pub enum Node {
         order: Vec<SortKey>,
         /// The functions, in output order.
         calls: Vec<WindowCall>,
+        /// Only rows whose rank (the single ranking call's value) is at most this are output: set when the view
+        /// filters on the rank (`WHERE rn <= k`), which turns the window into a per-partition top-k.
+        rank_limit: Option<i64>,
     },
 }
 
@@ -89,14 +92,13 @@ pub struct SortKey {
 }
 
 impl SortKey {
-    /// Compares two rows by this key, honouring direction and NULL placement.
-    pub fn compare(
+    /// Compares two evaluated key values, honouring direction and NULL placement.
+    pub fn compare_values(
         &self,
-        a: &[sluice_data::Value],
-        b: &[sluice_data::Value],
+        x: &sluice_data::Value,
+        y: &sluice_data::Value,
     ) -> std::cmp::Ordering {
         use std::cmp::Ordering;
-        let (x, y) = (self.expr.eval(a), self.expr.eval(b));
         match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
             (true, false) => {
@@ -114,7 +116,7 @@ impl SortKey {
                 }
             }
             (false, false) => {
-                let o = crate::expr::compare(&x, &y).unwrap_or(Ordering::Equal);
+                let o = crate::expr::compare(x, y).unwrap_or(Ordering::Equal);
                 if self.descending {
                     o.reverse()
                 } else {
@@ -123,18 +125,6 @@ impl SortKey {
             }
         }
     }
-}
-
-/// Compares two rows by a list of keys, then by the whole row to break ties deterministically.
-pub fn compare_rows(
-    keys: &[SortKey],
-    a: &[sluice_data::Value],
-    b: &[sluice_data::Value],
-) -> std::cmp::Ordering {
-    keys.iter()
-        .map(|k| k.compare(a, b))
-        .find(|o| o.is_ne())
-        .unwrap_or_else(|| a.cmp(b))
 }
 
 /// The kinds of join the engine implements.

@@ -9,7 +9,7 @@ use sluice_data::Value;
 use crate::agg::{self, AggCall};
 use crate::error::{LowerResult, Unsupported};
 use crate::expr::Scalar;
-use crate::plan::{compare_rows, SortKey};
+use crate::plan::SortKey;
 
 /// A window function.
 #[derive(Clone, Debug)]
@@ -102,14 +102,33 @@ pub struct WindowCall {
     pub frame: Frame,
 }
 
-/// Sorts a partition and expands multiplicities: one entry per row copy.
-fn sorted_copies<'a>(rows: &[(&'a [Value], i64)], order: &[SortKey]) -> Vec<&'a [Value]> {
-    let mut sorted: Vec<(&[Value], i64)> = rows.to_vec();
-    sorted.sort_by(|a, b| compare_rows(order, a.0, b.0));
-    sorted
+/// A row copy with its evaluated sort keys.
+struct Sorted<'a> {
+    keys: Vec<Value>,
+    row: &'a [Value],
+}
+
+/// Sorts a partition (evaluating each row's keys once) and expands multiplicities: one entry per row copy.
+fn sorted_copies<'a>(rows: &[(&'a [Value], i64)], order: &[SortKey]) -> Vec<Sorted<'a>> {
+    let mut keyed: Vec<(Vec<Value>, &'a [Value], i64)> = rows
+        .iter()
+        .map(|(r, w)| (order.iter().map(|k| k.expr.eval(r)).collect(), *r, *w))
+        .collect();
+    keyed.sort_by(|a, b| compare_keys(order, &a.0, &b.0).then_with(|| a.1.cmp(b.1)));
+    keyed
         .into_iter()
-        .flat_map(|(r, w)| std::iter::repeat_n(r, w.max(0) as usize))
+        .flat_map(|(keys, row, w)| std::iter::repeat_n((keys, row), w.max(0) as usize))
+        .map(|(keys, row)| Sorted { keys, row })
         .collect()
+}
+
+fn compare_keys(order: &[SortKey], a: &[Value], b: &[Value]) -> std::cmp::Ordering {
+    order
+        .iter()
+        .zip(a.iter().zip(b))
+        .map(|(k, (x, y))| k.compare_values(x, y))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// The rows of a partition in positions `skip .. skip + fetch` of `order`, with multiplicities.
@@ -120,31 +139,31 @@ pub fn top_k(
     fetch: usize,
 ) -> Vec<(Vec<Value>, i64)> {
     let mut out: Vec<(Vec<Value>, i64)> = Vec::new();
-    for r in sorted_copies(rows, order)
+    for s in sorted_copies(rows, order)
         .into_iter()
         .skip(skip)
         .take(fetch)
     {
         match out.last_mut() {
-            Some((last, w)) if last.as_slice() == r => *w += 1,
-            _ => out.push((r.to_vec(), 1)),
+            Some((last, w)) if last.as_slice() == s.row => *w += 1,
+            _ => out.push((s.row.to_vec(), 1)),
         }
     }
     out
 }
 
 /// Each row of a partition followed by the values of `calls`, one output row per row copy.
+///
+/// With `rank_limit`, `calls` is a single ranking function and only rows whose rank is at most the limit are
+/// output (the `WHERE rn <= k` the view applies next), so a partition's output stays small.
 pub fn window(
     rows: &[(&[Value], i64)],
     order: &[SortKey],
     calls: &[WindowCall],
+    rank_limit: Option<i64>,
 ) -> Vec<(Vec<Value>, i64)> {
     let copies = sorted_copies(rows, order);
-    let peers = |i: usize, j: usize| {
-        order
-            .iter()
-            .all(|k| k.compare(copies[i], copies[j]).is_eq())
-    };
+    let peers = |i: usize, j: usize| compare_keys(order, &copies[i].keys, &copies[j].keys).is_eq();
     // Peer-group boundaries: first[i] and last[i] are the first and last index of row i's peers.
     let n = copies.len();
     let mut first = vec![0; n];
@@ -164,7 +183,7 @@ pub fn window(
         .map(|c| {
             copies
                 .iter()
-                .map(|r| c.args.iter().map(|a| a.eval(r)).collect())
+                .map(|s| c.args.iter().map(|a| a.eval(s.row)).collect())
                 .collect()
         })
         .collect();
@@ -174,7 +193,7 @@ pub fn window(
         if first[i] == i {
             dense += 1;
         }
-        let mut row = copies[i].to_vec();
+        let mut row = copies[i].row.to_vec();
         for (c, call) in calls.iter().enumerate() {
             row.push(match &call.func {
                 WindowFunc::RowNumber => Value::BigInt(i as i64 + 1),
@@ -194,6 +213,12 @@ pub fn window(
                     }
                 }
             });
+        }
+        if let (Some(limit), Some(Value::BigInt(rank))) = (rank_limit, row.last()) {
+            if *rank > limit {
+                // Ranks only grow along the sorted partition.
+                break;
+            }
         }
         out.push((row, 1));
     }
