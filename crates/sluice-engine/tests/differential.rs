@@ -213,3 +213,17 @@ fn primary_key_upserts_and_deletes_feed_views() {
          CREATE MATERIALIZED VIEW joined AS SELECT p.pk, u.name FROM p JOIN u ON p.k = u.k;",
     );
 }
+
+#[test]
+fn filter_clause_distinct_aggregates_and_null_safe_comparison() {
+    check(
+        "CREATE VIEW v AS SELECT k, COUNT(*) FILTER (WHERE b) AS nb, SUM(x) FILTER (WHERE x > 2) AS sx,
+                SUM(DISTINCT x) AS sdx, AVG(DISTINCT x) AS adx
+         FROM t GROUP BY k;
+         CREATE VIEW w AS SELECT id, k IS DISTINCT FROM 2 AS d, k IS NOT DISTINCT FROM NULL AS nd,
+                TRY_CAST(s AS INT) AS si, ABS(x - 5) AS ax, s LIKE 'b\\%' ESCAPE '\\' AS esc, s LIKE 'b\\%' AS esc2
+         FROM t;
+         CREATE VIEW a AS SELECT pk, AVG(v) OVER (PARTITION BY k ORDER BY pk ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+                AS av, MIN(v) OVER (PARTITION BY k ORDER BY pk) AS mn FROM p;",
+    );
+}

@@ -328,7 +328,8 @@ fn like(
     out: DataType,
 ) -> LowerResult<Scalar> {
     let x = compile(&l.expr, schema)?;
-    let (negated, escape, ci) = (l.negated, l.escape_char, l.case_insensitive);
+    // Without ESCAPE, a backslash escapes the next character, as in DataFusion (and PostgreSQL).
+    let (negated, escape, ci) = (l.negated, l.escape_char.or(Some('\\')), l.case_insensitive);
     let apply = move |m: bool| Value::Bool(m != negated);
     if let Expr::Literal(s, _) = l.pattern.as_ref() {
         let Value::String(p) = scalar_value(s)? else {
