@@ -274,3 +274,27 @@ fn checkpoint_without_storage_is_an_error() {
     let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
     assert!(matches!(e.checkpoint(), Err(EngineError::Checkpoint(_))));
 }
+
+#[test]
+fn engine_can_be_started_used_and_dropped_inside_an_async_task() {
+    // dbsp's runtime panics when created or dropped inside a tokio context; the engine keeps it on its own thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let total = rt.block_on(async {
+        let program = Program::compile(PROGRAM).unwrap();
+        let mut e = Engine::start(program, EngineConfig::with_workers(2)).unwrap();
+        e.upsert(
+            "orders",
+            vec![row(vec![Value::Int(1), "a".into(), dec("2.50")])],
+        )
+        .unwrap();
+        let d = e.step().unwrap();
+        drop(e);
+        consolidate(&d["total"])
+    });
+    let want: Bag = [(row(vec![Value::BigInt(1), dec("2.50")]), 1)]
+        .into_iter()
+        .collect();
+    assert_eq!(total, want);
+}
