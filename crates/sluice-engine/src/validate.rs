@@ -18,8 +18,8 @@ pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {
             expected: table.fields.len(),
         });
     }
-    let mut values = Vec::with_capacity(row.0.len());
-    for (field, value) in table.fields.iter().zip(row.0) {
+    let mut row = row;
+    for (field, value) in table.fields.iter().zip(row.0.iter_mut()) {
         let invalid = |value: &Value, message: String| EngineError::InvalidValue {
             table: table.name.clone(),
             column: field.name.clone(),
@@ -31,30 +31,34 @@ pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {
         };
         if value.is_null() {
             if !field.nullable {
-                return Err(invalid(&value, "NULL in a NOT NULL column".into()));
+                return Err(invalid(value, "NULL in a NOT NULL column".into()));
             }
-            values.push(value);
             continue;
         }
-        let converted = conform(&field.sql_type, &value).map_err(|m| invalid(&value, m))?;
-        values.push(converted);
+        // Rows are checked in place: only values of another integer width or decimal scale are replaced.
+        if let Some(converted) = conform(&field.sql_type, value).map_err(|m| invalid(value, m))? {
+            *value = converted;
+        }
     }
-    Ok(Row(values))
+    Ok(row)
 }
 
-fn conform(t: &SqlType, v: &Value) -> Result<Value, String> {
+/// `None` when `v` already has the column's representation, else the converted value.
+fn conform(t: &SqlType, v: &Value) -> Result<Option<Value>, String> {
     let expected = || format!("expected {}, found {}", t.sql_name(), v.kind());
     let int = sluice_sql::expr::as_int;
     let out_of_range = || format!("out of range for {}", t.sql_name());
-    Ok(match (t, v) {
+    Ok(Some(match (t, v) {
         (SqlType::Boolean, Value::Bool(_))
         | (SqlType::Real, Value::Real(_))
         | (SqlType::Double, Value::Double(_))
         | (SqlType::Char { .. } | SqlType::Varchar { .. }, Value::String(_))
         | (SqlType::Date, Value::Date(_))
         | (SqlType::Timestamp, Value::Timestamp(_))
-        | (SqlType::Binary { .. } | SqlType::Varbinary { .. }, Value::Bytes(_)) => v.clone(),
-        (SqlType::Time, Value::Time(n)) if *n < 86_400_000_000_000 => v.clone(),
+        | (SqlType::Binary { .. } | SqlType::Varbinary { .. }, Value::Bytes(_))
+        | (SqlType::BigInt, Value::BigInt(_))
+        | (SqlType::Int, Value::Int(_)) => return Ok(None),
+        (SqlType::Time, Value::Time(n)) if *n < 86_400_000_000_000 => return Ok(None),
         (SqlType::TinyInt, _) if int(v).is_some() => {
             Value::TinyInt(i8::try_from(int(v).unwrap_or_default()).map_err(|_| out_of_range())?)
         }
@@ -75,7 +79,7 @@ fn conform(t: &SqlType, v: &Value) -> Result<Value, String> {
             Value::Decimal(d)
         }
         _ => return Err(expected()),
-    })
+    }))
 }
 
 #[cfg(test)]
