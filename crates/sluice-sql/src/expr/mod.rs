@@ -194,6 +194,18 @@ fn unary(
     Ok(Scalar::new(out, move |r| f(&e.eval(r))))
 }
 
+fn is_numeric(t: &DataType) -> bool {
+    ops::is_integer(t)
+        || matches!(
+            t,
+            DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)
+        )
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
 fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scalar> {
     if let Some(s) = interval_arith(b, schema, &out)? {
         return Ok(s);
@@ -211,11 +223,12 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
             ops::arith(op, &l.eval(row), &r.eval(row), &t)
         })
     };
-    let numeric = ops::is_integer(&out)
-        || matches!(
-            out,
-            DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)
-        );
+    // Arithmetic is computed only between numbers; anything else (DATE - DATE, …) is rejected rather than
+    // evaluated to NULL.
+    let numeric = [&out, &l.data_type, &r.data_type]
+        .iter()
+        .all(|t| is_numeric(t));
+    let strings = is_string(&l.data_type) && is_string(&r.data_type);
     Ok(match b.op {
         Operator::Eq => cmp(|o| o.is_eq()),
         Operator::NotEq => cmp(|o| o.is_ne()),
@@ -242,10 +255,12 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
         Operator::Multiply if numeric => arith(Arith::Mul),
         Operator::Divide if numeric => arith(Arith::Div),
         Operator::Modulo if numeric => arith(Arith::Rem),
-        Operator::StringConcat => Scalar::new(out, move |row| match (l.eval(row), r.eval(row)) {
-            (Value::String(a), Value::String(c)) => Value::String(a + &c),
-            _ => Value::Null,
-        }),
+        Operator::StringConcat if strings => {
+            Scalar::new(out, move |row| match (l.eval(row), r.eval(row)) {
+                (Value::String(a), Value::String(c)) => Value::String(a + &c),
+                _ => Value::Null,
+            })
+        }
         op => {
             return Err(Unsupported::new(format!(
                 "operator {op} on {} and {} is not supported",
@@ -409,6 +424,37 @@ fn function(f: &ScalarFunction, schema: &DFSchema, out: DataType) -> LowerResult
             name.clone(),
         )
     };
+    // Each implemented function is only used on the argument types it computes; others are rejected, never NULL.
+    let arg_types_ok = match name.as_str() {
+        "upper" | "lower" | "character_length" | "char_length" | "length" | "substr"
+        | "substring" | "btrim" | "ltrim" | "rtrim" | "trim" => {
+            args.first().is_some_and(|a| is_string(&a.data_type))
+        }
+        "concat" => args
+            .iter()
+            .all(|a| is_string(&a.data_type) || a.data_type == DataType::Null),
+        "abs" => args.first().is_some_and(|a| is_numeric(&a.data_type)),
+        "date_part" | "datepart" => args.get(1).is_some_and(|a| {
+            matches!(
+                a.data_type,
+                DataType::Date32 | DataType::Timestamp(_, None) | DataType::Time64(_)
+            )
+        }),
+        _ => true,
+    };
+    if !arg_types_ok {
+        return Err(Unsupported::at_keyword(
+            format!(
+                "function {} on arguments of type {}",
+                name.to_uppercase(),
+                args.iter()
+                    .map(|a| a.data_type.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            name.clone(),
+        ));
+    }
     let arg = |i: usize| args[i].clone();
     let t = out.clone();
     Ok(match name.as_str() {
