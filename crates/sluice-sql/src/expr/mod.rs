@@ -94,6 +94,12 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
         Expr::IsNotUnknown(e) => unary(e, schema, out, |v| Value::Bool(!v.is_null()))?,
         Expr::Negative(e) => {
             let e = compile(e, schema)?;
+            if !is_numeric(&e.data_type) {
+                return Err(Unsupported::new(format!(
+                    "negation of a {} value",
+                    e.data_type
+                )));
+            }
             let zero = Value::TinyInt(0);
             let t = out.clone();
             Scalar::new(out, move |r| ops::arith(Arith::Sub, &zero, &e.eval(r), &t))
@@ -202,6 +208,28 @@ fn is_numeric(t: &DataType) -> bool {
         )
 }
 
+/// Whether values of the two types compare by value in [`compare`] (DataFusion has coerced operands, so this only
+/// guards against a comparison the evaluator would answer with NULL).
+fn comparable(a: &DataType, b: &DataType) -> bool {
+    a == b
+        || *a == DataType::Null
+        || *b == DataType::Null
+        || (is_numeric(a) && is_numeric(b))
+        || (is_string(a) && is_string(b))
+        || matches!(
+            (a, b),
+            (DataType::Timestamp(_, None), DataType::Timestamp(_, None))
+        )
+        || matches!((a, b), (DataType::Time64(_), DataType::Time64(_)))
+        || matches!(
+            (a, b),
+            (
+                DataType::Binary | DataType::BinaryView | DataType::LargeBinary,
+                DataType::Binary | DataType::BinaryView | DataType::LargeBinary
+            )
+        )
+}
+
 fn is_string(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
@@ -229,6 +257,23 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
         .iter()
         .all(|t| is_numeric(t));
     let strings = is_string(&l.data_type) && is_string(&r.data_type);
+    let comparison = matches!(
+        b.op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    );
+    if comparison && !comparable(&l.data_type, &r.data_type) {
+        return Err(Unsupported::new(format!(
+            "comparison of {} with {}",
+            l.data_type, r.data_type
+        )));
+    }
     Ok(match b.op {
         Operator::Eq => cmp(|o| o.is_eq()),
         Operator::NotEq => cmp(|o| o.is_ne()),
