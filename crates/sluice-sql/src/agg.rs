@@ -7,9 +7,14 @@
 use std::collections::BTreeSet;
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{expr::AggregateFunction, Expr};
 use sluice_data::{Decimal, Value};
 
-use crate::expr::{as_decimal, as_f64, as_int, compare, float_value as float, int_value as int};
+use crate::error::{LowerResult, Unsupported};
+use crate::expr::{
+    as_decimal, as_f64, as_int, compare, compile, float_value as float, int_value as int, Scalar,
+};
 
 /// Which aggregate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +163,72 @@ fn avg(values: &[(&Value, i64)], count: i64, out: &DataType) -> Value {
             float(out, total / count as f64)
         }
     }
+}
+
+/// Lowers one aggregate call, appending the expressions it reads to `args`.
+pub(crate) fn lower_call(
+    f: &AggregateFunction,
+    schema: &DFSchema,
+    data_type: datafusion::arrow::datatypes::DataType,
+    args: &mut Vec<Scalar>,
+) -> LowerResult<AggCall> {
+    let name = f.func.name().to_ascii_lowercase();
+    let p = &f.params;
+    if !p.order_by.is_empty() {
+        return Err(Unsupported::at_keyword(
+            format!("ORDER BY inside aggregate {}", name.to_uppercase()),
+            name,
+        ));
+    }
+    let filter = match &p.filter {
+        Some(e) => {
+            args.push(compile(e, schema)?);
+            Some(args.len() - 1)
+        }
+        None => None,
+    };
+    let count_star = name == "count"
+        && !p.distinct
+        && matches!(p.args.as_slice(), [Expr::Literal(s, _)] if !s.is_null())
+        || (name == "count" && p.args.is_empty());
+    let func = match name.as_str() {
+        "count" if count_star => AggFunc::CountRows,
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "avg" | "mean" => AggFunc::Avg,
+        "min" => AggFunc::Min,
+        "max" => AggFunc::Max,
+        other => {
+            return Err(Unsupported::at_keyword(
+                format!("aggregate function {}", other.to_uppercase()),
+                other.to_string(),
+            ))
+        }
+    };
+    let arg = match (func, p.args.as_slice()) {
+        (AggFunc::CountRows, _) => 0,
+        (_, [a]) => {
+            args.push(compile(a, schema)?);
+            args.len() - 1
+        }
+        _ => {
+            return Err(Unsupported::at_keyword(
+                format!(
+                    "aggregate {} with {} arguments",
+                    name.to_uppercase(),
+                    p.args.len()
+                ),
+                name,
+            ))
+        }
+    };
+    Ok(AggCall {
+        func,
+        arg,
+        distinct: p.distinct,
+        filter,
+        data_type,
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use datafusion::logical_expr::{
 };
 use sluice_data::Row;
 
-use crate::agg::{AggCall, AggFunc};
 use crate::error::{LowerResult, Unsupported};
 use crate::expr::{compile, Scalar};
 use crate::plan::{JoinKind, JoinNode, Node, SortKey};
@@ -239,7 +238,7 @@ impl Lowerer<'_> {
                 Expr::AggregateFunction(f) => f,
                 other => return Err(Unsupported::new(format!("aggregate expression {other}"))),
             };
-            aggs.push(agg_call(f, schema, data_type, &mut args)?);
+            aggs.push(crate::agg::lower_call(f, schema, data_type, &mut args)?);
         }
         Ok(Node::Aggregate {
             input: Box::new(self.node(&a.input)?),
@@ -385,7 +384,7 @@ impl Lowerer<'_> {
                             null_treatment: None,
                         },
                     };
-                    WindowFunc::Aggregate(agg_call(&f, schema, data_type, &mut args)?)
+                    WindowFunc::Aggregate(crate::agg::lower_call(&f, schema, data_type, &mut args)?)
                 }
             };
             calls.push(WindowCall { func, args, frame });
@@ -400,72 +399,6 @@ impl Lowerer<'_> {
             rank_limit,
         })
     }
-}
-
-/// Lowers one aggregate call, appending the expressions it reads to `args`.
-fn agg_call(
-    f: &AggregateFunction,
-    schema: &DFSchema,
-    data_type: datafusion::arrow::datatypes::DataType,
-    args: &mut Vec<Scalar>,
-) -> LowerResult<AggCall> {
-    let name = f.func.name().to_ascii_lowercase();
-    let p = &f.params;
-    if !p.order_by.is_empty() {
-        return Err(Unsupported::at_keyword(
-            format!("ORDER BY inside aggregate {}", name.to_uppercase()),
-            name,
-        ));
-    }
-    let filter = match &p.filter {
-        Some(e) => {
-            args.push(compile(e, schema)?);
-            Some(args.len() - 1)
-        }
-        None => None,
-    };
-    let count_star = name == "count"
-        && !p.distinct
-        && matches!(p.args.as_slice(), [Expr::Literal(s, _)] if !s.is_null())
-        || (name == "count" && p.args.is_empty());
-    let func = match name.as_str() {
-        "count" if count_star => AggFunc::CountRows,
-        "count" => AggFunc::Count,
-        "sum" => AggFunc::Sum,
-        "avg" | "mean" => AggFunc::Avg,
-        "min" => AggFunc::Min,
-        "max" => AggFunc::Max,
-        other => {
-            return Err(Unsupported::at_keyword(
-                format!("aggregate function {}", other.to_uppercase()),
-                other.to_string(),
-            ))
-        }
-    };
-    let arg = match (func, p.args.as_slice()) {
-        (AggFunc::CountRows, _) => 0,
-        (_, [a]) => {
-            args.push(compile(a, schema)?);
-            args.len() - 1
-        }
-        _ => {
-            return Err(Unsupported::at_keyword(
-                format!(
-                    "aggregate {} with {} arguments",
-                    name.to_uppercase(),
-                    p.args.len()
-                ),
-                name,
-            ))
-        }
-    };
-    Ok(AggCall {
-        func,
-        arg,
-        distinct: p.distinct,
-        filter,
-        data_type,
-    })
 }
 
 /// The window node that produces column `index` of `plan` as its only function, a ranking one, following the
