@@ -229,3 +229,12 @@ fn filter_clause_distinct_aggregates_and_null_safe_comparison() {
                 AS av, MIN(v) OVER (PARTITION BY k ORDER BY pk) AS mn FROM p;",
     );
 }
+
+#[test]
+fn two_different_windows_in_one_select() {
+    check(
+        "CREATE VIEW v AS SELECT pk, k, SUM(v) OVER (PARTITION BY k ORDER BY pk) AS by_k,
+                COUNT(*) OVER (ORDER BY pk ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS last3
+         FROM p;",
+    );
+}
