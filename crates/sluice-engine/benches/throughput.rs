@@ -1,0 +1,206 @@
+//! Steady-state throughput of the dynamic SQL engine against the same dbsp circuits written by hand over typed
+//! tuples, measured in the same run. Not a test: `cargo bench -p sluice-engine --bench throughput`.
+//!
+//! Each scenario preloads `PRELOAD` rows, then times `STEPS` steps of `BATCH` fresh input rows each (inserts
+//! into `t`); throughput is input rows per second of those timed steps. The typed baseline uses the same dbsp
+//! operator shapes as the engine's lowering (filter+map; indexed join; group-rescanning aggregate; per-group
+//! top-k by aggregate) so the ratio isolates the cost of dynamic rows and interpreted expressions.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use dbsp::algebra::UnimplementedSemigroup;
+use dbsp::operator::Fold;
+use dbsp::utils::{Tup2, Tup3};
+use dbsp::{Runtime, ZSetHandle};
+use sluice_data::{Row, Value};
+use sluice_engine::{Engine, EngineConfig};
+use sluice_sql::Program;
+
+const PRELOAD: usize = 100_000;
+const BATCH: usize = 10_000;
+const STEPS: usize = 10;
+const GROUPS: i64 = 1_000;
+
+const TABLES: &str = "CREATE TABLE t (id BIGINT NOT NULL, k BIGINT NOT NULL, x BIGINT NOT NULL);
+                      CREATE TABLE u (k BIGINT NOT NULL, v BIGINT NOT NULL);";
+
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    FilterProject,
+    Join,
+    GroupBy,
+    TopK,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::FilterProject => "(a) filter + projection",
+            Scenario::Join => "(b) 2-way join",
+            Scenario::GroupBy => "(c) GROUP BY SUM/COUNT",
+            Scenario::TopK => "(d) top-3 per group",
+        }
+    }
+
+    fn view(self) -> &'static str {
+        match self {
+            Scenario::FilterProject => {
+                "CREATE VIEW v AS SELECT id, x * 2 AS y FROM t WHERE x % 3 <> 0;"
+            }
+            Scenario::Join => "CREATE VIEW v AS SELECT t.id, u.v FROM t JOIN u ON t.k = u.k;",
+            Scenario::GroupBy => {
+                "CREATE VIEW v AS SELECT k, SUM(x) AS s, COUNT(*) AS n FROM t GROUP BY k;"
+            }
+            Scenario::TopK => {
+                "CREATE VIEW v AS SELECT k, id, x FROM (SELECT k, id, x,
+                   ROW_NUMBER() OVER (PARTITION BY k ORDER BY x DESC) AS r FROM t) q WHERE r <= 3;"
+            }
+        }
+    }
+}
+
+/// Deterministic input: row `i` of `t`.
+fn t_row(i: usize) -> (i64, i64, i64) {
+    let i = i as i64;
+    (i, (i * 7919) % GROUPS, (i * 104_729) % 10_007)
+}
+
+fn dynamic(s: Scenario, workers: usize) -> f64 {
+    let program = Program::compile(&format!("{TABLES}{}", s.view())).expect("compile");
+    let mut e = Engine::start(program, EngineConfig::with_workers(workers)).expect("start");
+    let rows = |from: usize, n: usize| -> Vec<(Row, i64)> {
+        (from..from + n)
+            .map(|i| {
+                let (id, k, x) = t_row(i);
+                (
+                    Row(vec![Value::BigInt(id), Value::BigInt(k), Value::BigInt(x)]),
+                    1,
+                )
+            })
+            .collect()
+    };
+    let u: Vec<(Row, i64)> = (0..GROUPS)
+        .map(|k| (Row(vec![Value::BigInt(k), Value::BigInt(k * 10)]), 1))
+        .collect();
+    e.push("u", u).expect("push");
+    e.push("t", rows(0, PRELOAD)).expect("push");
+    black_box(e.step().expect("step"));
+    let start = Instant::now();
+    for step in 0..STEPS {
+        e.push("t", rows(PRELOAD + step * BATCH, BATCH))
+            .expect("push");
+        black_box(e.step().expect("step"));
+    }
+    (STEPS * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+type T3 = Tup3<i64, i64, i64>;
+
+fn typed(s: Scenario, workers: usize) -> f64 {
+    let (mut dbsp, (t, u, out)) = Runtime::init_circuit(workers, move |c| {
+        let (t, th) = c.add_input_zset::<T3>();
+        let (u, uh) = c.add_input_zset::<Tup2<i64, i64>>();
+        let out = match s {
+            Scenario::FilterProject => t
+                .filter(|r: &T3| r.2 % 3 != 0)
+                .map(|r: &T3| Tup3(r.0, r.2 * 2, 0))
+                .accumulate_output(),
+            Scenario::Join => {
+                let ti = t.map_index(|r: &T3| (r.1, r.0));
+                let ui = u.map_index(|r: &Tup2<i64, i64>| (r.0, r.1));
+                ti.join(&ui, |_k, id: &i64, v: &i64| Tup3(*id, *v, 0))
+                    .accumulate_output()
+            }
+            Scenario::GroupBy => t
+                .map_index(|r: &T3| (r.1, r.2))
+                .aggregate(
+                    Fold::<i64, Tup2<i64, i64>, UnimplementedSemigroup<_>, _, _>::new(
+                        Tup2(0, 0),
+                        |acc: &mut Tup2<i64, i64>, x: &i64, w: i64| {
+                            acc.0 += x * w;
+                            acc.1 += w;
+                        },
+                    ),
+                )
+                .map(|(k, a): (&i64, &Tup2<i64, i64>)| Tup3(*k, a.0, a.1))
+                .accumulate_output(),
+            Scenario::TopK => t
+                .map_index(|r: &T3| (r.1, Tup2(r.2, r.0)))
+                .aggregate(Fold::<
+                    Tup2<i64, i64>,
+                    Vec<Tup2<i64, i64>>,
+                    UnimplementedSemigroup<_>,
+                    _,
+                    _,
+                >::new(
+                    Vec::new(),
+                    |acc: &mut Vec<Tup2<i64, i64>>, v: &Tup2<i64, i64>, w: i64| {
+                        // Values arrive in ascending order: keep the last three (the largest x).
+                        for _ in 0..w {
+                            acc.push(*v);
+                        }
+                        if acc.len() > 3 {
+                            acc.drain(..acc.len() - 3);
+                        }
+                    },
+                ))
+                .flat_map(|(k, top): (&i64, &Vec<Tup2<i64, i64>>)| {
+                    let k = *k;
+                    top.iter()
+                        .map(move |v| Tup3(k, v.1, v.0))
+                        .collect::<Vec<_>>()
+                })
+                .accumulate_output(),
+        };
+        Ok((th, uh, out))
+    })
+    .expect("init");
+    let push = |h: &ZSetHandle<T3>, from: usize, n: usize| {
+        let mut v: Vec<Tup2<T3, i64>> = (from..from + n)
+            .map(|i| {
+                let (id, k, x) = t_row(i);
+                Tup2(Tup3(id, k, x), 1)
+            })
+            .collect();
+        h.append(&mut v);
+    };
+    let mut uv: Vec<Tup2<Tup2<i64, i64>, i64>> =
+        (0..GROUPS).map(|k| Tup2(Tup2(k, k * 10), 1)).collect();
+    u.append(&mut uv);
+    push(&t, 0, PRELOAD);
+    dbsp.transaction().expect("step");
+    black_box(out.concat().consolidate());
+    let start = Instant::now();
+    for step in 0..STEPS {
+        push(&t, PRELOAD + step * BATCH, BATCH);
+        dbsp.transaction().expect("step");
+        black_box(out.concat().consolidate());
+    }
+    let rate = (STEPS * BATCH) as f64 / start.elapsed().as_secs_f64();
+    let _ = dbsp.kill();
+    rate
+}
+
+fn main() {
+    println!("| scenario | workers | dynamic (rows/s) | typed (rows/s) | typed / dynamic |");
+    println!("|---|---|---|---|---|");
+    for s in [
+        Scenario::FilterProject,
+        Scenario::Join,
+        Scenario::GroupBy,
+        Scenario::TopK,
+    ] {
+        for workers in [1, 2] {
+            let d = dynamic(s, workers);
+            let t = typed(s, workers);
+            println!(
+                "| {} | {workers} | {:.0} | {:.0} | {:.2}x |",
+                s.name(),
+                d,
+                t,
+                t / d
+            );
+        }
+    }
+}

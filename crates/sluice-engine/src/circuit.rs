@@ -1,0 +1,253 @@
+//! Building the dbsp circuit of a compiled program: one input per table, one output per view.
+//!
+//! Every relation is a stream of Z-sets of [`DRow`]. Views are built in declaration order and kept, so a view
+//! over a view reuses the earlier view's stream instead of recomputing it.
+
+use std::sync::Arc;
+
+use dbsp::operator::OutputHandle;
+use dbsp::typed_batch::SpineSnapshot;
+use dbsp::{OrdZSet, RootCircuit, Stream, ZSetHandle};
+use sluice_data::Value;
+use sluice_sql::plan::{JoinKind, JoinNode, Node};
+use sluice_sql::{agg, window, Program};
+
+use crate::group::{pack, unpack, GroupFn};
+use crate::row::DRow;
+
+/// A stream of row Z-sets.
+pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
+
+/// The handles the controller keeps after building the circuit.
+pub struct CircuitHandles {
+    /// One input per table, in program order.
+    pub tables: Vec<ZSetHandle<DRow>>,
+    /// The hidden input that receives a single empty row once, at the first step: constants (`VALUES`,
+    /// `SELECT` without `FROM`) and the empty-input row of global aggregates derive from it.
+    pub unit: ZSetHandle<DRow>,
+    /// One accumulated output per view, in program order.
+    pub views: Vec<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>,
+}
+
+/// Builds the circuit for `program` (called once per worker).
+pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
+    let (unit_stream, unit) = circuit.add_input_zset::<DRow>();
+    let mut tables = Vec::new();
+    let mut table_streams = Vec::new();
+    for _ in &program.tables {
+        let (s, h) = circuit.add_input_zset::<DRow>();
+        tables.push(h);
+        table_streams.push(s);
+    }
+    let mut builder = Builder {
+        tables: table_streams,
+        views: Vec::new(),
+        unit: unit_stream,
+    };
+    let mut views = Vec::new();
+    for v in &program.views {
+        let s = builder.stream(&v.plan);
+        views.push(s.accumulate_output());
+        builder.views.push(s);
+    }
+    CircuitHandles {
+        tables,
+        unit,
+        views,
+    }
+}
+
+struct Builder {
+    tables: Vec<RowStream>,
+    views: Vec<RowStream>,
+    unit: RowStream,
+}
+
+fn concat(a: &[Value], b: &[Value]) -> Vec<Value> {
+    let mut v = Vec::with_capacity(a.len() + b.len());
+    v.extend_from_slice(a);
+    v.extend_from_slice(b);
+    v
+}
+
+impl Builder {
+    fn stream(&self, node: &Node) -> RowStream {
+        match node {
+            Node::Table(i) => self.tables[*i].clone(),
+            Node::View(i) => self.views[*i].clone(),
+            Node::Constant(rows) => {
+                let rows: Vec<DRow> = rows.iter().cloned().map(DRow).collect();
+                self.unit.flat_map(move |_| rows.clone())
+            }
+            Node::Filter { input, predicate } => {
+                let p = predicate.clone();
+                self.stream(input)
+                    .filter(move |r: &DRow| p.test(r.values()))
+            }
+            Node::Map { input, exprs } => {
+                let exprs = exprs.clone();
+                self.stream(input).map(move |r: &DRow| {
+                    DRow::of(exprs.iter().map(|e| e.eval(r.values())).collect())
+                })
+            }
+            Node::Distinct(input) => self.stream(input).distinct(),
+            Node::UnionAll(inputs) => {
+                let mut streams = inputs.iter().map(|i| self.stream(i));
+                match streams.next() {
+                    Some(first) => streams.fold(first, |acc, s| acc.plus(&s)),
+                    None => self.unit.filter(|_| false),
+                }
+            }
+            Node::Join(j) => self.join(j),
+            Node::Aggregate {
+                input,
+                keys,
+                args,
+                aggs,
+            } => {
+                let (keys, args, aggs2) = (keys.clone(), args.clone(), aggs.clone());
+                let grouped = self.stream(input).map_index(move |r: &DRow| {
+                    let v = r.values();
+                    (
+                        DRow::of(keys.iter().map(|k| k.eval(v)).collect()),
+                        DRow::of(args.iter().map(|a| a.eval(v)).collect()),
+                    )
+                });
+                let body = GroupFn(Arc::new(move |rows| DRow::of(agg::evaluate(&aggs2, rows))));
+                let out = grouped
+                    .aggregate(body)
+                    .map(|(k, v): (&DRow, &DRow)| DRow::of(concat(k.values(), v.values())));
+                if let Node::Aggregate { keys, .. } = node {
+                    if keys.is_empty() {
+                        return self.with_empty_group(out, agg::empty_result(aggs));
+                    }
+                }
+                out
+            }
+            Node::TopK {
+                input,
+                partition,
+                order,
+                skip,
+                fetch,
+            } => {
+                let (order, skip, fetch) = (order.clone(), *skip, *fetch);
+                self.per_partition(input, partition, move |rows| {
+                    window::top_k(rows, &order, skip, fetch)
+                })
+            }
+            Node::Window {
+                input,
+                partition,
+                order,
+                calls,
+                rank_limit,
+            } => {
+                let (order, calls, limit) = (order.clone(), calls.clone(), *rank_limit);
+                self.per_partition(input, partition, move |rows| {
+                    window::window(rows, &order, &calls, limit)
+                })
+            }
+        }
+    }
+
+    /// A global aggregate has one row even over an empty input: add the empty-input row whenever the
+    /// aggregate has no row (`out + default - default·|out|`).
+    fn with_empty_group(&self, out: RowStream, empty: Vec<Value>) -> RowStream {
+        let row = DRow::of(empty);
+        let (r1, r2) = (row.clone(), row);
+        let default = self.unit.map(move |_| r1.clone());
+        let present = out.map(move |_| r2.clone());
+        out.plus(&default).minus(&present)
+    }
+
+    /// Groups the input by `partition`, runs `f` over each changed partition and flattens its rows.
+    fn per_partition(
+        &self,
+        input: &Node,
+        partition: &[sluice_sql::expr::Scalar],
+        f: impl Fn(&[(&[Value], i64)]) -> Vec<(Vec<Value>, i64)> + Send + Sync + 'static,
+    ) -> RowStream {
+        let partition = partition.to_vec();
+        self.stream(input)
+            .map_index(move |r: &DRow| {
+                (
+                    DRow::of(partition.iter().map(|p| p.eval(r.values())).collect()),
+                    r.clone(),
+                )
+            })
+            .aggregate(GroupFn(Arc::new(move |rows| pack(f(rows)))))
+            .flat_map(|(_, packed): (&DRow, &DRow)| unpack(packed))
+    }
+
+    fn join(&self, j: &JoinNode) -> RowStream {
+        let (left, right) = (self.stream(&j.left), self.stream(&j.right));
+        let key_of = |keys: Vec<sluice_sql::expr::Scalar>, null_equal: bool| {
+            move |r: &DRow| {
+                let k: Vec<Value> = keys.iter().map(|k| k.eval(r.values())).collect();
+                // SQL equality never matches NULL; set operations (null_equal) do.
+                (null_equal || !k.iter().any(Value::is_null)).then(|| (DRow::of(k), r.clone()))
+            }
+        };
+        let l_idx = left.flat_map_index(key_of(j.left_keys.clone(), j.null_equal));
+        let r_idx = right.flat_map_index(key_of(j.right_keys.clone(), j.null_equal));
+        let pairs: RowStream = match &j.residual {
+            None => l_idx.join(&r_idx, |_k, l: &DRow, r: &DRow| {
+                DRow::of(concat(l.values(), r.values()))
+            }),
+            Some(cond) => {
+                let cond = cond.clone();
+                l_idx.join_flatmap(&r_idx, move |_k, l: &DRow, r: &DRow| {
+                    let row = concat(l.values(), r.values());
+                    cond.test(&row).then(|| DRow::of(row))
+                })
+            }
+        };
+        let (lw, rw) = (j.left_width, j.right_width);
+        // The left (right) rows that took part in at least one pair.
+        let matched_left = || {
+            pairs
+                .map(move |r: &DRow| DRow::of(r.values()[..lw].to_vec()))
+                .distinct()
+        };
+        let matched_right = || {
+            pairs
+                .map(move |r: &DRow| DRow::of(r.values()[lw..].to_vec()))
+                .distinct()
+        };
+        let pad_left = |s: RowStream| {
+            s.map(move |r: &DRow| DRow::of(concat(r.values(), &vec![Value::Null; rw])))
+        };
+        let pad_right = |s: RowStream| {
+            s.map(move |r: &DRow| DRow::of(concat(&vec![Value::Null; lw], r.values())))
+        };
+        match j.kind {
+            JoinKind::Inner => pairs,
+            JoinKind::Left => pairs.plus(&pad_left(unmatched(&left, &matched_left()))),
+            JoinKind::Right => pairs.plus(&pad_right(unmatched(&right, &matched_right()))),
+            JoinKind::Full => pairs
+                .plus(&pad_left(unmatched(&left, &matched_left())))
+                .plus(&pad_right(unmatched(&right, &matched_right()))),
+            JoinKind::LeftSemi => matched(&left, &matched_left()),
+            JoinKind::LeftAnti => unmatched(&left, &matched_left()),
+            JoinKind::RightSemi => matched(&right, &matched_right()),
+            JoinKind::RightAnti => unmatched(&right, &matched_right()),
+        }
+    }
+}
+
+fn by_row(s: &RowStream) -> Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, ()>> {
+    s.map_index(|r: &DRow| (r.clone(), ()))
+}
+
+/// The rows of `all` (with their multiplicity) that occur in the set `present`.
+fn matched(all: &RowStream, present: &RowStream) -> RowStream {
+    by_row(all).join(&by_row(present), |k: &DRow, _: &(), _: &()| k.clone())
+}
+
+/// The rows of `all` (with their multiplicity) that do not occur in `present`.
+fn unmatched(all: &RowStream, present: &RowStream) -> RowStream {
+    by_row(all)
+        .antijoin(&by_row(present))
+        .map(|(k, _): (&DRow, &())| k.clone())
+}

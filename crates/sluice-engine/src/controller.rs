@@ -1,0 +1,148 @@
+//! The controller thread: owns the dbsp runtime and runs one transaction per step.
+//!
+//! dbsp's runtime owns a tokio runtime of its own; creating or dropping it inside an async task panics. So the
+//! circuit lives on a dedicated OS thread and the [`crate::Engine`] talks to it through channels, which keeps
+//! the engine usable from plain threads and from async servers alike.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use dbsp::circuit::{CircuitConfig, CircuitStorageConfig, StorageConfig, StorageOptions};
+use dbsp::typed_batch::IndexedZSetReader;
+use dbsp::utils::Tup2;
+use dbsp::{DBSPHandle, Runtime};
+use sluice_data::Delta;
+use sluice_sql::Program;
+
+use crate::circuit::{build, CircuitHandles};
+use crate::row::DRow;
+use crate::EngineError;
+
+/// A request to the controller thread.
+pub enum Command {
+    /// Push the inputs (one batch per table), run one transaction, reply with one delta per view.
+    Step {
+        inputs: Vec<Vec<(DRow, i64)>>,
+        push_unit: bool,
+        reply: Sender<Result<Vec<Delta>, EngineError>>,
+    },
+    /// Write a checkpoint to the storage directory; reply with its id.
+    Checkpoint {
+        reply: Sender<Result<String, EngineError>>,
+    },
+}
+
+/// Where the circuit keeps its state and which checkpoint it starts from.
+#[derive(Clone, Debug)]
+pub struct StorageSetup {
+    /// The storage directory.
+    pub path: PathBuf,
+    /// The checkpoint id to restore, if any.
+    pub checkpoint: Option<String>,
+}
+
+/// Starts the controller thread and waits until the circuit is built.
+pub fn spawn(
+    program: Arc<Program>,
+    workers: usize,
+    storage: Option<StorageSetup>,
+) -> Result<(Sender<Command>, JoinHandle<()>), EngineError> {
+    let (tx, rx) = channel::<Command>();
+    let (ready_tx, ready_rx) = channel::<Result<(), EngineError>>();
+    let thread = std::thread::Builder::new()
+        .name("sluice-engine".into())
+        .spawn(move || match init(program, workers, storage) {
+            Ok((dbsp, handles)) => {
+                let _ = ready_tx.send(Ok(()));
+                run(dbsp, handles, rx);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| EngineError::Dbsp(format!("cannot start the engine thread: {e}")))?;
+    ready_rx.recv().map_err(|_| EngineError::Stopped)??;
+    Ok((tx, thread))
+}
+
+fn init(
+    program: Arc<Program>,
+    workers: usize,
+    storage: Option<StorageSetup>,
+) -> Result<(DBSPHandle, CircuitHandles), EngineError> {
+    let mut config = CircuitConfig::with_workers(workers.max(1));
+    if let Some(s) = storage {
+        let storage_config = StorageConfig {
+            path: s.path.to_string_lossy().into_owned(),
+            cache: Default::default(),
+        };
+        let mut cfg = CircuitStorageConfig::for_config(storage_config, StorageOptions::default())
+            .map_err(|e| {
+            EngineError::Checkpoint(format!("cannot open storage at {}: {e}", s.path.display()))
+        })?;
+        if let Some(id) = s.checkpoint {
+            let uuid = id
+                .parse()
+                .map_err(|e| EngineError::Checkpoint(format!("invalid checkpoint id {id}: {e}")))?;
+            cfg = cfg.with_init_checkpoint(Some(uuid));
+        }
+        config = config.with_storage(Some(cfg));
+    }
+    Runtime::init_circuit(config, move |circuit| Ok(build(circuit, &program)))
+        .map_err(|e| EngineError::Dbsp(e.to_string()))
+}
+
+fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            Command::Step {
+                inputs,
+                push_unit,
+                reply,
+            } => {
+                let _ = reply.send(step(&mut dbsp, &handles, inputs, push_unit));
+            }
+            Command::Checkpoint { reply } => {
+                let result = dbsp
+                    .checkpoint()
+                    .run()
+                    .map(|m| m.uuid.to_string())
+                    .map_err(|e| EngineError::Checkpoint(e.to_string()));
+                let _ = reply.send(result);
+            }
+        }
+    }
+    // The engine was dropped: stop the workers on this thread, never inside an async context.
+    let _ = dbsp.kill();
+}
+
+fn step(
+    dbsp: &mut DBSPHandle,
+    handles: &CircuitHandles,
+    inputs: Vec<Vec<(DRow, i64)>>,
+    push_unit: bool,
+) -> Result<Vec<Delta>, EngineError> {
+    if push_unit {
+        handles.unit.push(DRow::default(), 1);
+    }
+    for (handle, batch) in handles.tables.iter().zip(inputs) {
+        let mut tuples: Vec<Tup2<DRow, i64>> = batch.into_iter().map(|(r, w)| Tup2(r, w)).collect();
+        handle.append(&mut tuples);
+    }
+    dbsp.transaction()
+        .map_err(|e| EngineError::Dbsp(e.to_string()))?;
+    // `accumulate_output` holds every step of the transaction on every worker; concat + consolidate merges them.
+    Ok(handles
+        .views
+        .iter()
+        .map(|out| {
+            out.concat()
+                .consolidate()
+                .iter()
+                .map(|(row, (), w)| (row.0, w))
+                .collect()
+        })
+        .collect())
+}

@@ -1,0 +1,144 @@
+//! Primary-key semantics: the current row per key of each keyed table, and its checkpoint sidecar.
+//!
+//! dbsp input Z-sets add weights; they do not replace rows. For a table with a `PRIMARY KEY` the engine keeps
+//! the current row of every key and turns an upsert into "delete the old row, insert the new one" and a
+//! delete-by-key into "delete the current row", so the circuit only ever sees a consistent table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sluice_data::{Relation, Row, Value};
+use sluice_sql::{Program, TableDef};
+
+use crate::row::DRow;
+use crate::{validate, EngineError};
+
+/// The current rows of a table with a primary key.
+#[derive(Clone, Debug)]
+pub struct KeyedTable {
+    key_columns: Vec<usize>,
+    rows: BTreeMap<Vec<Value>, Row>,
+}
+
+impl KeyedTable {
+    /// An empty index for `table`, or `None` when the table has no primary key.
+    pub fn for_table(table: &TableDef) -> Option<KeyedTable> {
+        (!table.primary_key.is_empty()).then(|| KeyedTable {
+            key_columns: table.primary_key.clone(),
+            rows: BTreeMap::new(),
+        })
+    }
+
+    /// The key values of a row.
+    pub fn key_of(&self, row: &Row) -> Vec<Value> {
+        self.key_columns.iter().map(|&i| row.0[i].clone()).collect()
+    }
+
+    /// Replaces the row with `row`'s key (if any) by `row`, recording the changes in `out`.
+    pub fn upsert(&mut self, row: Row, out: &mut Vec<(DRow, i64)>) {
+        let key = self.key_of(&row);
+        if let Some(old) = self.rows.insert(key, row.clone()) {
+            if old == row {
+                return;
+            }
+            out.push((DRow(old), -1));
+        }
+        out.push((DRow(row), 1));
+    }
+
+    /// Removes the row with `key`, if any, recording the change in `out`.
+    pub fn delete(&mut self, key: &[Value], out: &mut Vec<(DRow, i64)>) {
+        if let Some(old) = self.rows.remove(key) {
+            out.push((DRow(old), -1));
+        }
+    }
+
+    /// Checks that `key` has the key columns' count and types (and normalises nothing: keys are compared as given
+    /// after the same validation rows get).
+    pub fn check_key(&self, table: &Relation, key: &Row) -> Result<(), EngineError> {
+        if key.0.len() != self.key_columns.len() {
+            return Err(EngineError::KeyArity {
+                table: table.name.clone(),
+                key: key.to_string(),
+                found: key.0.len(),
+                expected: self.key_columns.len(),
+            });
+        }
+        let key_relation = Relation::new(
+            table.name.clone(),
+            self.key_columns
+                .iter()
+                .map(|&i| table.fields[i].clone())
+                .collect(),
+        );
+        validate::validate(&key_relation, key.clone()).map(|_| ())
+    }
+}
+
+/// What the engine saves next to a dbsp checkpoint.
+#[derive(Serialize, Deserialize)]
+pub struct Checkpointed {
+    /// dbsp's checkpoint id.
+    pub checkpoint: String,
+    /// Whether the constant-row input was already fed.
+    pub unit_pushed: bool,
+    /// The rows of every keyed table, by table name.
+    pub keyed: BTreeMap<String, Vec<Row>>,
+}
+
+impl Checkpointed {
+    /// The state to save.
+    pub fn new(
+        checkpoint: String,
+        unit_pushed: bool,
+        program: &Program,
+        keyed: &[Option<KeyedTable>],
+    ) -> Self {
+        let keyed = program
+            .tables
+            .iter()
+            .zip(keyed)
+            .filter_map(|(t, k)| {
+                Some((
+                    t.relation.name.clone(),
+                    k.as_ref()?.rows.values().cloned().collect(),
+                ))
+            })
+            .collect();
+        Checkpointed {
+            checkpoint,
+            unit_pushed,
+            keyed,
+        }
+    }
+
+    /// Writes the sidecar file.
+    pub fn save(&self, path: &Path) -> Result<(), EngineError> {
+        let text =
+            serde_json::to_string(self).map_err(|e| EngineError::Checkpoint(e.to_string()))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| EngineError::Checkpoint(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Reads the sidecar file.
+    pub fn load(path: &Path) -> Result<Checkpointed, EngineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EngineError::Checkpoint(format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| EngineError::Checkpoint(format!("{}: {e}", path.display())))
+    }
+
+    /// The restored index of `table`.
+    pub fn keyed_table(&self, table: &TableDef) -> Result<Option<KeyedTable>, EngineError> {
+        let Some(mut k) = KeyedTable::for_table(table) else {
+            return Ok(None);
+        };
+        for row in self.keyed.get(&table.relation.name).into_iter().flatten() {
+            k.rows.insert(k.key_of(row), row.clone());
+        }
+        Ok(Some(k))
+    }
+}

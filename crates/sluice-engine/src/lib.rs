@@ -1,0 +1,310 @@
+//! Sluice's incremental engine: runs a compiled SQL program as a dbsp circuit, step by step.
+//!
+//! [`Engine::start`] builds the circuit of a [`sluice_sql::Program`] on its own OS thread (see `controller`)
+//! with `workers` dbsp worker threads. Callers feed changes per table ([`Engine::push`], and for tables with a
+//! primary key [`Engine::upsert`] / [`Engine::delete_by_key`]), then [`Engine::step`] runs one transaction and
+//! returns, for every view, exactly the changes of that view as a [`sluice_data::Delta`]. With storage
+//! configured, [`Engine::checkpoint`] saves the whole state and [`Engine::restore`] continues from it.
+//!
+//! Rows are checked against the table schema before they enter the circuit (`validate`). Inside, rows are
+//! [`row::DRow`]s, the archivable wrapper dbsp needs; outputs are plain `sluice_data` rows again.
+//!
+//! This crate must not depend on HTTP, Kafka or the formats: pipelines connect those to the engine.
+
+mod circuit;
+mod controller;
+mod group;
+mod keys;
+pub mod row;
+mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use sluice_data::{Delta, Row};
+use sluice_sql::Program;
+
+use controller::{Command, StorageSetup};
+use keys::{Checkpointed, KeyedTable};
+use row::DRow;
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// No table of that name in the program.
+    #[error("unknown table {0}")]
+    UnknownTable(String),
+    /// A row with the wrong number of values.
+    #[error("table {table}: row {row} has {found} values, expected {expected}")]
+    Arity {
+        /// The table.
+        table: String,
+        /// The row as text.
+        row: String,
+        /// Values given.
+        found: usize,
+        /// Columns of the table.
+        expected: usize,
+    },
+    /// A value that does not fit its column.
+    #[error("table {table}, column {column}: invalid value {value}: {message}")]
+    InvalidValue {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The value as text.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Upsert or delete-by-key on a table without a primary key.
+    #[error("table {0} has no PRIMARY KEY")]
+    NoPrimaryKey(String),
+    /// A key with the wrong number of values.
+    #[error("table {table}: key {key} has {found} values, the primary key has {expected} columns")]
+    KeyArity {
+        /// The table.
+        table: String,
+        /// The key as text.
+        key: String,
+        /// Values given.
+        found: usize,
+        /// Key columns.
+        expected: usize,
+    },
+    /// Checkpoint or restore problem (no storage configured, I/O, unknown checkpoint).
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// An error reported by dbsp.
+    #[error("dbsp: {0}")]
+    Dbsp(String),
+    /// The engine thread is gone.
+    #[error("the engine thread stopped")]
+    Stopped,
+}
+
+/// How to run a program.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// dbsp worker threads (at least 1). Outputs do not depend on it.
+    pub workers: usize,
+    /// A directory for dbsp storage and checkpoints; `None` keeps all state in memory.
+    pub storage: Option<PathBuf>,
+}
+
+impl EngineConfig {
+    /// `workers` threads, no storage.
+    pub fn with_workers(workers: usize) -> Self {
+        EngineConfig {
+            workers,
+            storage: None,
+        }
+    }
+}
+
+/// The file next to dbsp's checkpoints with the engine's own state (primary-key indexes).
+const SIDECAR: &str = "sluice-engine.json";
+
+/// A running program.
+pub struct Engine {
+    program: Arc<Program>,
+    config: EngineConfig,
+    commands: Option<Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    pending: Vec<Vec<(DRow, i64)>>,
+    keyed: Vec<Option<KeyedTable>>,
+    unit_pushed: bool,
+}
+
+impl Engine {
+    /// Builds the circuit and starts it with empty tables.
+    pub fn start(program: Program, config: EngineConfig) -> Result<Engine, EngineError> {
+        let keyed = program.tables.iter().map(KeyedTable::for_table).collect();
+        Self::launch(Arc::new(program), config, None, keyed, false)
+    }
+
+    /// Restarts `program` from the last checkpoint in `config.storage`; the program must be the one that wrote it.
+    pub fn restore(program: Program, config: EngineConfig) -> Result<Engine, EngineError> {
+        let dir = config
+            .storage
+            .clone()
+            .ok_or_else(|| EngineError::Checkpoint("restore needs a storage directory".into()))?;
+        let saved = Checkpointed::load(&dir.join(SIDECAR))?;
+        let keyed = program
+            .tables
+            .iter()
+            .map(|t| saved.keyed_table(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let checkpoint = saved.checkpoint.clone();
+        Self::launch(
+            Arc::new(program),
+            config,
+            Some(checkpoint),
+            keyed,
+            saved.unit_pushed,
+        )
+    }
+
+    fn launch(
+        program: Arc<Program>,
+        config: EngineConfig,
+        checkpoint: Option<String>,
+        keyed: Vec<Option<KeyedTable>>,
+        unit_pushed: bool,
+    ) -> Result<Engine, EngineError> {
+        let storage = config
+            .storage
+            .clone()
+            .map(|path| StorageSetup { path, checkpoint });
+        let (commands, thread) = controller::spawn(program.clone(), config.workers, storage)?;
+        Ok(Engine {
+            pending: vec![Vec::new(); program.tables.len()],
+            program,
+            config,
+            commands: Some(commands),
+            thread: Some(thread),
+            keyed,
+            unit_pushed,
+        })
+    }
+
+    /// The compiled program (schemas of tables and views).
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    fn table_index(&self, table: &str) -> Result<usize, EngineError> {
+        self.program
+            .tables
+            .iter()
+            .position(|t| t.relation.name == table)
+            .ok_or_else(|| EngineError::UnknownTable(table.to_string()))
+    }
+
+    /// Adds changes to `table` for the next step: each row with its weight (positive inserts, negative deletes).
+    ///
+    /// On a table with a primary key, a positive weight upserts the row (replacing the row with the same key)
+    /// and a negative weight deletes the row with the same key, so the table never holds two rows per key.
+    /// Nothing is applied when any row is invalid.
+    pub fn push(&mut self, table: &str, rows: Vec<(Row, i64)>) -> Result<(), EngineError> {
+        let t = self.table_index(table)?;
+        let relation = &self.program.tables[t].relation;
+        let rows = rows
+            .into_iter()
+            .filter(|(_, w)| *w != 0)
+            .map(|(r, w)| Ok((validate::validate(relation, r)?, w)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        match &mut self.keyed[t] {
+            Some(k) => {
+                for (row, w) in rows {
+                    if w > 0 {
+                        k.upsert(row, &mut self.pending[t]);
+                    } else {
+                        let key = k.key_of(&row);
+                        k.delete(&key, &mut self.pending[t]);
+                    }
+                }
+            }
+            None => self.pending[t].extend(rows.into_iter().map(|(r, w)| (DRow(r), w))),
+        }
+        Ok(())
+    }
+
+    /// Inserts rows into a table with a primary key, replacing existing rows with the same key.
+    pub fn upsert(&mut self, table: &str, rows: Vec<Row>) -> Result<(), EngineError> {
+        let t = self.table_index(table)?;
+        if self.keyed[t].is_none() {
+            return Err(EngineError::NoPrimaryKey(table.to_string()));
+        }
+        self.push(table, rows.into_iter().map(|r| (r, 1)).collect())
+    }
+
+    /// Deletes the rows with the given primary-key values (in key column order); absent keys are ignored.
+    pub fn delete_by_key(&mut self, table: &str, keys: Vec<Row>) -> Result<(), EngineError> {
+        let t = self.table_index(table)?;
+        let relation = self.program.tables[t].relation.clone();
+        let k = self.keyed[t]
+            .as_mut()
+            .ok_or_else(|| EngineError::NoPrimaryKey(table.to_string()))?;
+        for key in &keys {
+            k.check_key(&relation, key)?;
+        }
+        for key in keys {
+            k.delete(&key.0, &mut self.pending[t]);
+        }
+        Ok(())
+    }
+
+    /// Runs one step over the changes added since the last one and returns each view's changes, by view name.
+    /// Views with no change map to an empty delta.
+    pub fn step(&mut self) -> Result<HashMap<String, Delta>, EngineError> {
+        let inputs = std::mem::replace(
+            &mut self.pending,
+            vec![Vec::new(); self.program.tables.len()],
+        );
+        let (reply, response) = channel();
+        let push_unit = !self.unit_pushed;
+        self.send(Command::Step {
+            inputs,
+            push_unit,
+            reply,
+        })?;
+        let deltas = response.recv().map_err(|_| EngineError::Stopped)??;
+        self.unit_pushed = true;
+        Ok(self
+            .program
+            .views
+            .iter()
+            .zip(deltas)
+            .map(|(v, d)| (v.relation.name.clone(), d))
+            .collect())
+    }
+
+    /// Saves the circuit state (and the engine's primary-key indexes) in the storage directory.
+    /// Changes pushed but not yet stepped are not part of a checkpoint: step first.
+    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
+        let dir = self
+            .config
+            .storage
+            .clone()
+            .ok_or_else(|| EngineError::Checkpoint("no storage directory configured".into()))?;
+        if self.pending.iter().any(|p| !p.is_empty()) {
+            return Err(EngineError::Checkpoint(
+                "changes are pending: call step() before checkpoint()".into(),
+            ));
+        }
+        let (reply, response) = channel();
+        self.send(Command::Checkpoint { reply })?;
+        let checkpoint = response.recv().map_err(|_| EngineError::Stopped)??;
+        Checkpointed::new(checkpoint, self.unit_pushed, &self.program, &self.keyed)
+            .save(&dir.join(SIDECAR))
+    }
+
+    /// The storage directory, if any.
+    pub fn storage(&self) -> Option<&Path> {
+        self.config.storage.as_deref()
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), EngineError> {
+        self.commands
+            .as_ref()
+            .ok_or(EngineError::Stopped)?
+            .send(cmd)
+            .map_err(|_| EngineError::Stopped)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Closing the channel ends the controller loop, which stops the dbsp runtime on its own thread.
+        self.commands.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

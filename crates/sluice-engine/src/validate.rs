@@ -1,0 +1,145 @@
+//! Checking input rows against their table's schema before they enter the circuit.
+//!
+//! A row must have one value per column, each of the column's type (integers of another width are accepted
+//! when the value fits), and NULL only in nullable columns. Decimals are rescaled to the column's declared
+//! scale, which keeps every value of a column at one scale, as the row ordering requires (see `row.rs`).
+
+use sluice_data::{Relation, Row, SqlType, Value};
+
+use crate::EngineError;
+
+/// Checks `row` against `table` and normalises it; the error names the table, the column and the value.
+pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {
+    if row.0.len() != table.fields.len() {
+        return Err(EngineError::Arity {
+            table: table.name.clone(),
+            row: row.to_string(),
+            found: row.0.len(),
+            expected: table.fields.len(),
+        });
+    }
+    let mut row = row;
+    for (field, value) in table.fields.iter().zip(row.0.iter_mut()) {
+        let invalid = |value: &Value, message: String| EngineError::InvalidValue {
+            table: table.name.clone(),
+            column: field.name.clone(),
+            value: Row(vec![value.clone()])
+                .to_string()
+                .trim_matches(|c| c == '(' || c == ')')
+                .to_string(),
+            message,
+        };
+        if value.is_null() {
+            if !field.nullable {
+                return Err(invalid(value, "NULL in a NOT NULL column".into()));
+            }
+            continue;
+        }
+        // Rows are checked in place: only values of another integer width or decimal scale are replaced.
+        if let Some(converted) = conform(&field.sql_type, value).map_err(|m| invalid(value, m))? {
+            *value = converted;
+        }
+    }
+    Ok(row)
+}
+
+/// `None` when `v` already has the column's representation, else the converted value.
+fn conform(t: &SqlType, v: &Value) -> Result<Option<Value>, String> {
+    let expected = || format!("expected {}, found {}", t.sql_name(), v.kind());
+    let int = sluice_sql::expr::as_int;
+    let out_of_range = || format!("out of range for {}", t.sql_name());
+    Ok(Some(match (t, v) {
+        (SqlType::Boolean, Value::Bool(_))
+        | (SqlType::Real, Value::Real(_))
+        | (SqlType::Double, Value::Double(_))
+        | (SqlType::Char { .. } | SqlType::Varchar { .. }, Value::String(_))
+        | (SqlType::Date, Value::Date(_))
+        | (SqlType::Timestamp, Value::Timestamp(_))
+        | (SqlType::Binary { .. } | SqlType::Varbinary { .. }, Value::Bytes(_))
+        | (SqlType::BigInt, Value::BigInt(_))
+        | (SqlType::Int, Value::Int(_)) => return Ok(None),
+        (SqlType::Time, Value::Time(n)) if *n < 86_400_000_000_000 => return Ok(None),
+        (SqlType::TinyInt, _) if int(v).is_some() => {
+            Value::TinyInt(i8::try_from(int(v).unwrap_or_default()).map_err(|_| out_of_range())?)
+        }
+        (SqlType::SmallInt, _) if int(v).is_some() => {
+            Value::SmallInt(i16::try_from(int(v).unwrap_or_default()).map_err(|_| out_of_range())?)
+        }
+        (SqlType::Int, _) if int(v).is_some() => {
+            Value::Int(i32::try_from(int(v).unwrap_or_default()).map_err(|_| out_of_range())?)
+        }
+        (SqlType::BigInt, _) if int(v).is_some() => {
+            Value::BigInt(i64::try_from(int(v).unwrap_or_default()).map_err(|_| out_of_range())?)
+        }
+        (SqlType::Decimal { precision, scale }, Value::Decimal(d)) => {
+            let d = d.rescale(*scale).ok_or_else(out_of_range)?;
+            if d.mantissa().unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
+                return Err(format!("does not fit in {}", t.sql_name()));
+            }
+            Value::Decimal(d)
+        }
+        _ => return Err(expected()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_data::Field;
+
+    fn table() -> Relation {
+        Relation::new(
+            "t",
+            vec![
+                Field::new("id", SqlType::Int, false),
+                Field::new(
+                    "price",
+                    SqlType::Decimal {
+                        precision: 5,
+                        scale: 2,
+                    },
+                    true,
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn decimals_are_rescaled_to_the_column_scale() {
+        let row = validate(
+            &table(),
+            Row(vec![
+                Value::BigInt(1),
+                Value::Decimal("1.5".parse().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(row.0[0], Value::Int(1));
+        assert_eq!(row.0[1], Value::Decimal("1.50".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_table_column_and_value() {
+        let err = validate(&table(), Row(vec![Value::Null, Value::Null]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("table t") && err.contains("column id") && err.contains("NULL"),
+            "{err}"
+        );
+        let err = validate(&table(), Row(vec![Value::from("x"), Value::Null]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'x'") && err.contains("expected INT"), "{err}");
+        let err = validate(
+            &table(),
+            Row(vec![Value::Int(1), Value::Decimal("1000".parse().unwrap())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("column price") && err.contains("DECIMAL(5, 2)"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Differential tests: for each supported construct, seeded random insert/delete sequences; after every step
+//! the sum of the view's deltas must equal DataFusion's result over the current tables.
+
+mod common;
+
+use common::run_random;
+
+const TABLES: &str = "
+CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2), f DOUBLE, b BOOLEAN,
+                dt DATE, ts TIMESTAMP);
+CREATE TABLE u (k INT, name VARCHAR, y INT);
+CREATE TABLE p (pk INT NOT NULL PRIMARY KEY, k INT, v DECIMAL(8,2));
+";
+
+const SEEDS: u64 = 3;
+const STEPS: usize = 8;
+
+fn check(views: &str) {
+    let sql = format!("{TABLES}\n{views}");
+    for seed in 0..SEEDS {
+        run_random(&sql, seed, STEPS, 1);
+    }
+    // The same construct on two workers: exchanges between workers must not change any result.
+    run_random(&sql, SEEDS, STEPS, 2);
+}
+
+#[test]
+fn projection_filter_and_arithmetic() {
+    check(
+        "CREATE VIEW v AS SELECT id, x + 1 AS x1, x * 2 - k AS e, d * 2 AS d2, d + d AS dd, d - 1 AS dm,
+                f / 2 AS half, x % 3 AS m, -x AS neg, NOT b AS nb, k IS NULL AS kn, k IS NOT NULL AS knn
+         FROM t WHERE x > 3 AND (b OR k < 3);",
+    );
+}
+
+#[test]
+fn comparisons_and_three_valued_logic() {
+    check(
+        "CREATE VIEW v AS SELECT id, k = 2 AS eq, k <> 2 AS ne, x <= k AS le, s >= 'b' AS ge,
+                b AND k > 1 AS a, b OR k > 1 AS o, d > 5 AS dg, f < 0.5 AS fl
+         FROM t;",
+    );
+}
+
+#[test]
+fn case_cast_coalesce_nullif() {
+    check(
+        "CREATE VIEW v AS SELECT
+            CASE WHEN x > 5 THEN 'big' WHEN x > 0 THEN 'small' ELSE 'neg' END AS c,
+            CASE k WHEN 1 THEN 'one' WHEN 2 THEN 'two' END AS kw,
+            CAST(x AS DOUBLE) AS xd, CAST(d AS INT) AS di, CAST(k AS DECIMAL(6,1)) AS kd,
+            CAST(x AS VARCHAR) AS xs, CAST(dt AS TIMESTAMP) AS dts, CAST(ts AS DATE) AS tsd,
+            COALESCE(k, -1) AS kc, COALESCE(s, 'none') AS sc, NULLIF(k, 2) AS kn
+         FROM t;",
+    );
+}
+
+#[test]
+fn in_between_like() {
+    check(
+        "CREATE VIEW v AS SELECT id, s FROM t
+         WHERE k IN (1, 3, 5) OR x BETWEEN 2 AND 4 OR s LIKE 'a%' OR s LIKE '_b';
+         CREATE VIEW w AS SELECT id, k NOT IN (1, 2) AS ni, x NOT BETWEEN 0 AND 10 AS nb,
+                s NOT LIKE '%b%' AS nl, s ILIKE 'ab%' AS il FROM t;",
+    );
+}
+
+#[test]
+fn string_functions() {
+    check(
+        "CREATE VIEW v AS SELECT id, UPPER(s) AS up, LOWER(s) AS lo, SUBSTRING(s, 2, 2) AS sub,
+                SUBSTRING(s FROM 2) AS sub2, CONCAT(s, '-', k) AS cat, CHARACTER_LENGTH(s) AS len,
+                LENGTH(s) AS len2, TRIM(s) AS tr, LTRIM(s) AS ltr, RTRIM(s) AS rtr, s || '!' AS bang
+         FROM t;",
+    );
+}
+
+#[test]
+fn date_time_extraction_and_arithmetic() {
+    check(
+        "CREATE VIEW v AS SELECT id, EXTRACT(YEAR FROM dt) AS y, EXTRACT(MONTH FROM dt) AS mo,
+                EXTRACT(DAY FROM dt) AS dd, EXTRACT(HOUR FROM ts) AS h, EXTRACT(MINUTE FROM ts) AS mi,
+                EXTRACT(DOW FROM dt) AS dow, dt + INTERVAL '1' DAY AS tomorrow,
+                dt - INTERVAL '1' MONTH AS last_month, ts + INTERVAL '2' HOUR AS later,
+                dt < DATE '2022-02-01' AS early, ts >= TIMESTAMP '2023-11-16 00:00:00' AS recent
+         FROM t;",
+    );
+}
+
+#[test]
+fn inner_join_on_equality() {
+    check("CREATE VIEW v AS SELECT t.id, t.x, u.name, u.y FROM t JOIN u ON t.k = u.k;");
+}
+
+#[test]
+fn inner_join_with_extra_condition() {
+    check("CREATE VIEW v AS SELECT t.id, u.name FROM t JOIN u ON t.k = u.k AND t.x > u.y;");
+}
+
+#[test]
+fn left_right_full_outer_joins() {
+    check(
+        "CREATE VIEW l AS SELECT t.id, t.k, u.name FROM t LEFT JOIN u ON t.k = u.k;
+         CREATE VIEW r AS SELECT t.id, u.k, u.name FROM t RIGHT JOIN u ON t.k = u.k AND t.x > u.y;
+         CREATE VIEW f AS SELECT t.id, t.k AS tk, u.k AS uk, u.y FROM t FULL OUTER JOIN u ON t.k = u.k;
+         CREATE VIEW fc AS SELECT t.id, u.y FROM t FULL JOIN u ON t.k = u.k AND t.x < u.y;",
+    );
+}
+
+#[test]
+fn cross_join() {
+    check("CREATE VIEW v AS SELECT t.id, u.name FROM t CROSS JOIN u WHERE t.x > 10;");
+}
+
+#[test]
+fn group_by_aggregates() {
+    check(
+        "CREATE VIEW v AS SELECT k, COUNT(*) AS n, COUNT(x) AS nx, COUNT(DISTINCT x) AS dx, SUM(x) AS sx,
+                AVG(x) AS ax, MIN(s) AS mins, MAX(d) AS maxd, SUM(d) AS sd, AVG(d) AS ad, MIN(dt) AS mindt,
+                SUM(f) AS sf, MAX(f) AS mf
+         FROM t GROUP BY k;",
+    );
+}
+
+#[test]
+fn group_by_expression_and_having() {
+    check(
+        "CREATE VIEW v AS SELECT k, b, COUNT(*) AS n, SUM(x) AS sx FROM t GROUP BY k, b HAVING COUNT(*) > 1;
+         CREATE VIEW w AS SELECT x % 2 AS parity, MAX(id) AS m FROM t GROUP BY x % 2 HAVING SUM(x) > 5;",
+    );
+}
+
+#[test]
+fn global_aggregate_over_empty_and_nonempty_input() {
+    check(
+        "CREATE VIEW v AS SELECT COUNT(*) AS n, SUM(x) AS sx, MAX(s) AS ms, COUNT(DISTINCT k) AS dk FROM t;
+         CREATE VIEW w AS SELECT COUNT(*) AS n FROM t WHERE x > 100;",
+    );
+}
+
+#[test]
+fn select_distinct() {
+    check("CREATE VIEW v AS SELECT DISTINCT k, s FROM t;");
+}
+
+#[test]
+fn set_operations() {
+    check(
+        "CREATE VIEW ua AS SELECT k FROM t UNION ALL SELECT k FROM u;
+         CREATE VIEW un AS SELECT k FROM t UNION SELECT k FROM u;
+         CREATE VIEW ex AS SELECT k FROM t EXCEPT SELECT k FROM u;
+         CREATE VIEW it AS SELECT k FROM t INTERSECT SELECT k FROM u;",
+    );
+}
+
+#[test]
+fn subqueries_ctes_and_views_over_views() {
+    check(
+        "CREATE VIEW big AS SELECT id, k, x FROM t WHERE x > 2;
+         CREATE VIEW per_k AS SELECT k, SUM(x) AS total FROM big GROUP BY k;
+         CREATE VIEW named AS SELECT p.k, p.total, u.name FROM per_k p JOIN u ON p.k = u.k;
+         CREATE VIEW sub AS SELECT q.k, q.n FROM (SELECT k, COUNT(*) AS n FROM t GROUP BY k) AS q WHERE q.n > 1;
+         CREATE VIEW cte AS WITH c AS (SELECT k, MAX(x) AS mx FROM t GROUP BY k) SELECT k, mx * 2 AS m2 FROM c;",
+    );
+}
+
+#[test]
+fn in_and_exists_subqueries() {
+    check(
+        "CREATE VIEW i AS SELECT id FROM t WHERE k IN (SELECT k FROM u WHERE y > 2);
+         CREATE VIEW e AS SELECT id FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k);
+         CREATE VIEW ne AS SELECT id FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y > t.x);",
+    );
+}
+
+#[test]
+fn order_by_limit_top_k() {
+    check(
+        "CREATE VIEW top AS SELECT id, x FROM t ORDER BY x DESC, id LIMIT 3;
+         CREATE VIEW bottom AS SELECT x FROM t WHERE x IS NOT NULL ORDER BY x LIMIT 2 OFFSET 1;",
+    );
+}
+
+#[test]
+fn row_number_and_rank_with_filter() {
+    check(
+        "CREATE VIEW rn AS SELECT k, id, x FROM
+            (SELECT k, id, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x DESC, id) AS r FROM t) q WHERE r <= 2;
+         CREATE VIEW rk AS SELECT k, x, r FROM
+            (SELECT k, x, RANK() OVER (PARTITION BY k ORDER BY x) AS r FROM t) q WHERE r <= 2;
+         CREATE VIEW dr AS SELECT k, x, r FROM
+            (SELECT k, x, DENSE_RANK() OVER (PARTITION BY k ORDER BY x) AS r FROM t) q WHERE r <= 2;
+         CREATE VIEW lt AS SELECT k, x, r FROM
+            (SELECT k, x, RANK() OVER (PARTITION BY k ORDER BY x DESC) AS r FROM t) q WHERE x > 0 AND r < 3;
+         CREATE VIEW all_rows AS SELECT k, x, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x, id) AS r FROM t;",
+    );
+}
+
+#[test]
+fn aggregate_over_windows_with_frames() {
+    check(
+        "CREATE VIEW running AS SELECT pk, k, SUM(v) OVER (PARTITION BY k ORDER BY pk) AS run FROM p;
+         CREATE VIEW moving AS SELECT pk, k, SUM(v) OVER (PARTITION BY k ORDER BY pk
+                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS mv,
+                COUNT(*) OVER (PARTITION BY k ORDER BY pk ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS c3
+            FROM p;
+         CREATE VIEW whole AS SELECT pk, MAX(v) OVER (PARTITION BY k) AS mx FROM p;",
+    );
+}
+
+#[test]
+fn primary_key_upserts_and_deletes_feed_views() {
+    check(
+        "CREATE VIEW per_k AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM p GROUP BY k;
+         CREATE MATERIALIZED VIEW joined AS SELECT p.pk, u.name FROM p JOIN u ON p.k = u.k;",
+    );
+}
+
+#[test]
+fn filter_clause_distinct_aggregates_and_null_safe_comparison() {
+    check(
+        "CREATE VIEW v AS SELECT k, COUNT(*) FILTER (WHERE b) AS nb, SUM(x) FILTER (WHERE x > 2) AS sx,
+                SUM(DISTINCT x) AS sdx, AVG(DISTINCT x) AS adx
+         FROM t GROUP BY k;
+         CREATE VIEW w AS SELECT id, k IS DISTINCT FROM 2 AS d, k IS NOT DISTINCT FROM NULL AS nd,
+                TRY_CAST(s AS INT) AS si, ABS(x - 5) AS ax, s LIKE 'b\\%' ESCAPE '\\' AS esc, s LIKE 'b\\%' AS esc2
+         FROM t;
+         CREATE VIEW a AS SELECT pk, AVG(v) OVER (PARTITION BY k ORDER BY pk ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+                AS av, MIN(v) OVER (PARTITION BY k ORDER BY pk) AS mn FROM p;",
+    );
+}
+
+#[test]
+fn two_different_windows_in_one_select() {
+    check(
+        "CREATE VIEW v AS SELECT pk, k, SUM(v) OVER (PARTITION BY k ORDER BY pk) AS by_k,
+                COUNT(*) OVER (ORDER BY pk ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS last3
+         FROM p;",
+    );
+}

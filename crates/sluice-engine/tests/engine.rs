@@ -1,0 +1,300 @@
+//! Engine behaviour: workers, checkpoints, primary keys, validation, schema.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{apply, random_row, Bag, Harness};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sluice_data::{Delta, Row, SqlType, Value};
+use sluice_engine::{Engine, EngineConfig, EngineError};
+use sluice_sql::Program;
+
+const PROGRAM: &str = "
+CREATE TABLE orders (id INT NOT NULL PRIMARY KEY, cat VARCHAR, amount DECIMAL(10,2));
+CREATE TABLE cats (cat VARCHAR, label VARCHAR);
+CREATE VIEW per_cat AS SELECT cat, SUM(amount) AS total, COUNT(*) AS n FROM orders GROUP BY cat;
+CREATE VIEW labelled AS SELECT o.id, c.label FROM orders o LEFT JOIN cats c ON o.cat = c.cat;
+CREATE VIEW top2 AS SELECT id, amount FROM orders ORDER BY amount DESC, id LIMIT 2;
+CREATE VIEW total AS SELECT COUNT(*) AS n, SUM(amount) AS s FROM orders;
+";
+
+fn row(values: Vec<Value>) -> Row {
+    Row(values)
+}
+
+fn dec(s: &str) -> Value {
+    Value::Decimal(s.parse().unwrap())
+}
+
+/// One step's input: a batch of weighted rows per table.
+type StepInput = Vec<(&'static str, Vec<(Row, i64)>)>;
+
+/// A deterministic random workload: (table, rows) batches per step.
+fn workload(seed: u64, steps: usize) -> Vec<StepInput> {
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut cats_present: Vec<Row> = Vec::new();
+    (0..steps)
+        .map(|_| {
+            let orders: Vec<(Row, i64)> = (0..rng.random_range(1..30))
+                .map(|_| {
+                    let r = random_row(&mut rng, &program.tables[0].relation);
+                    (r, if rng.random_bool(0.2) { -1 } else { 1 })
+                })
+                .collect();
+            let mut cats: Vec<(Row, i64)> = (0..rng.random_range(0..3))
+                .map(|_| (random_row(&mut rng, &program.tables[1].relation), 1))
+                .collect();
+            if !cats_present.is_empty() && rng.random_bool(0.3) {
+                cats.push((cats_present.remove(0), -1));
+            }
+            cats_present.extend(cats.iter().filter(|(_, w)| *w > 0).map(|(r, _)| r.clone()));
+            vec![("orders", orders), ("cats", cats)]
+        })
+        .collect()
+}
+
+fn run(engine: &mut Engine, steps: &[StepInput]) -> Vec<BTreeMap<String, Bag>> {
+    steps
+        .iter()
+        .map(|batches| {
+            for (t, rows) in batches {
+                engine.push(t, rows.clone()).unwrap();
+            }
+            let deltas = engine.step().unwrap();
+            deltas
+                .into_iter()
+                .map(|(v, d)| (v, consolidate(&d)))
+                .collect()
+        })
+        .collect()
+}
+
+fn consolidate(d: &Delta) -> Bag {
+    let mut b = Bag::new();
+    apply(&mut b, d);
+    b
+}
+
+#[test]
+fn one_and_several_workers_give_identical_deltas() {
+    let steps = workload(7, 12);
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut one = Engine::start(program.clone(), EngineConfig::with_workers(1)).unwrap();
+    let expected = run(&mut one, &steps);
+    for workers in [2, 3] {
+        let mut many = Engine::start(program.clone(), EngineConfig::with_workers(workers)).unwrap();
+        assert_eq!(run(&mut many, &steps), expected, "{workers} workers");
+    }
+}
+
+#[test]
+fn restore_then_continue_equals_never_stopping() {
+    let steps = workload(11, 10);
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut straight = Engine::start(program.clone(), EngineConfig::with_workers(2)).unwrap();
+    let expected = run(&mut straight, &steps);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        workers: 2,
+        storage: Some(dir.path().to_path_buf()),
+    };
+    let mut first = Engine::start(program.clone(), config.clone()).unwrap();
+    let mut got = run(&mut first, &steps[..5]);
+    first.checkpoint().unwrap();
+    // Steps after the checkpoint are lost when the process stops; restore must not see them.
+    run(&mut first, &steps[5..7]);
+    drop(first);
+    let mut restored = Engine::restore(program, config).unwrap();
+    got.extend(run(&mut restored, &steps[5..]));
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn primary_key_insert_replaces_and_delete_by_key_removes() {
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    e.upsert(
+        "orders",
+        vec![row(vec![Value::Int(1), "a".into(), dec("5.00")])],
+    )
+    .unwrap();
+    let d = e.step().unwrap();
+    assert_eq!(
+        d["per_cat"],
+        vec![(row(vec!["a".into(), dec("5.00"), Value::BigInt(1)]), 1)]
+    );
+    // Same key again: the old row is replaced, not added.
+    e.push(
+        "orders",
+        vec![(row(vec![Value::Int(1), "a".into(), dec("7.50")]), 1)],
+    )
+    .unwrap();
+    let d = consolidate(&e.step().unwrap()["per_cat"]);
+    let want: Bag = [
+        (row(vec!["a".into(), dec("5.00"), Value::BigInt(1)]), -1),
+        (row(vec!["a".into(), dec("7.50"), Value::BigInt(1)]), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(d, want);
+    e.delete_by_key("orders", vec![row(vec![Value::Int(1)])])
+        .unwrap();
+    let d = e.step().unwrap();
+    assert_eq!(
+        d["per_cat"],
+        vec![(row(vec!["a".into(), dec("7.50"), Value::BigInt(1)]), -1)]
+    );
+    assert_eq!(
+        consolidate(&d["total"]),
+        [
+            (row(vec![Value::BigInt(1), dec("7.50")]), -1),
+            (row(vec![Value::BigInt(0), Value::Null]), 1)
+        ]
+        .into_iter()
+        .collect::<Bag>()
+    );
+}
+
+#[test]
+fn invalid_rows_are_rejected_with_table_column_and_value() {
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    let err = e
+        .push(
+            "orders",
+            vec![(row(vec![Value::Null, "a".into(), dec("1")]), 1)],
+        )
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("orders") && msg.contains("column id") && msg.contains("NULL"),
+        "{msg}"
+    );
+    let err = e
+        .push("cats", vec![(row(vec![Value::Int(3), "x".into()]), 1)])
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cats") && msg.contains("column cat") && msg.contains('3'),
+        "{msg}"
+    );
+    assert!(matches!(
+        e.push("cats", vec![(row(vec![]), 1)]),
+        Err(EngineError::Arity { .. })
+    ));
+    assert!(matches!(
+        e.push("nope", vec![]),
+        Err(EngineError::UnknownTable(_))
+    ));
+    assert!(matches!(
+        e.upsert("cats", vec![]),
+        Err(EngineError::NoPrimaryKey(_))
+    ));
+    // Nothing of a rejected batch was applied.
+    let d = e.step().unwrap();
+    assert!(d.values().all(|delta| delta
+        .iter()
+        .all(|(r, _)| r.0 == vec![Value::BigInt(0), Value::Null])));
+}
+
+#[test]
+fn schema_reports_types_nullability_and_identifier_case() {
+    let program = Program::compile(
+        "CREATE TABLE Items (ID INT NOT NULL PRIMARY KEY, \"Name\" VARCHAR(20), price DECIMAL(8,3),
+                             c CHAR(2), seen TIMESTAMP, raw BYTEA);
+         CREATE VIEW Totals AS SELECT \"Name\", SUM(price) AS Total, COUNT(*) AS n FROM items GROUP BY \"Name\";",
+    )
+    .unwrap();
+    let t = &program.tables[0];
+    assert_eq!(t.relation.name, "items");
+    let names: Vec<&str> = t.relation.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["id", "Name", "price", "c", "seen", "raw"]);
+    assert!(!t.relation.fields[0].nullable && t.relation.fields[1].nullable);
+    assert_eq!(
+        t.relation.fields[1].sql_type,
+        SqlType::Varchar { length: Some(20) }
+    );
+    assert_eq!(
+        t.relation.fields[2].sql_type,
+        SqlType::Decimal {
+            precision: 8,
+            scale: 3
+        }
+    );
+    assert_eq!(
+        t.relation.fields[3].sql_type,
+        SqlType::Char { length: Some(2) }
+    );
+    assert_eq!(
+        t.relation.fields[5].sql_type,
+        SqlType::Varbinary { length: None }
+    );
+    assert_eq!(t.primary_key, vec![0]);
+    let v = &program.views[0];
+    assert_eq!(v.relation.name, "totals");
+    let cols: Vec<(&str, &SqlType, bool)> = v
+        .relation
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), &f.sql_type, f.nullable))
+        .collect();
+    assert_eq!(cols[0].0, "Name");
+    assert_eq!(cols[1].0, "total");
+    assert!(matches!(cols[1].1, SqlType::Decimal { scale: 3, .. }));
+    assert_eq!(cols[2], ("n", &SqlType::BigInt, false));
+}
+
+#[test]
+fn every_type_round_trips_through_a_view_with_nulls() {
+    let sql = "CREATE TABLE all_types (b BOOLEAN, ti TINYINT, si SMALLINT, i INTEGER, bi BIGINT, r REAL,
+                 d DOUBLE, dec DECIMAL(12,4), c CHAR(3), vc VARCHAR, tx TEXT, st STRING, dt DATE, tm TIME,
+                 ts TIMESTAMP, vb VARBINARY, by BYTEA, nn INT NOT NULL);
+               CREATE VIEW copy AS SELECT * FROM all_types;
+               CREATE VIEW counts AS SELECT COUNT(b) AS b, COUNT(tm) AS tm, COUNT(vb) AS vb, COUNT(*) AS n
+                 FROM all_types;";
+    let mut h = Harness::new(sql, 1);
+    let mut rng = StdRng::seed_from_u64(3);
+    for step in 0..4 {
+        let relation = h.program.tables[0].relation.clone();
+        let rows = (0..8)
+            .map(|_| (random_row(&mut rng, &relation), 1))
+            .collect();
+        h.push("all_types", rows);
+        h.step_and_check(&format!("step {step}"));
+    }
+}
+
+#[test]
+fn checkpoint_without_storage_is_an_error() {
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    assert!(matches!(e.checkpoint(), Err(EngineError::Checkpoint(_))));
+}
+
+#[test]
+fn engine_can_be_started_used_and_dropped_inside_an_async_task() {
+    // dbsp's runtime panics when created or dropped inside a tokio context; the engine keeps it on its own thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let total = rt.block_on(async {
+        let program = Program::compile(PROGRAM).unwrap();
+        let mut e = Engine::start(program, EngineConfig::with_workers(2)).unwrap();
+        e.upsert(
+            "orders",
+            vec![row(vec![Value::Int(1), "a".into(), dec("2.50")])],
+        )
+        .unwrap();
+        let d = e.step().unwrap();
+        drop(e);
+        consolidate(&d["total"])
+    });
+    let want: Bag = [(row(vec![Value::BigInt(1), dec("2.50")]), 1)]
+        .into_iter()
+        .collect();
+    assert_eq!(total, want);
+}

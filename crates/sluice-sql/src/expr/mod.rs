@@ -1,0 +1,453 @@
+//! Scalar expressions compiled from DataFusion's `Expr` into closures over a row's values.
+//!
+//! Each [`Scalar`] is built once per view when the program compiles and then called for every row that flows
+//! through the circuit. DataFusion has already resolved names, coerced types and folded constants, so the
+//! closures only compute; anything not covered here is rejected with an [`Unsupported`] naming it.
+
+mod cast;
+mod func;
+mod ops;
+mod scalar_fn;
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
+use datafusion::scalar::ScalarValue;
+use sluice_data::Value;
+
+pub use cast::{date_of, datetime_of, scalar_value};
+pub(crate) use ops::{as_decimal, as_f64, float_value, int_value};
+pub use ops::{as_int, compare};
+
+use crate::error::{LowerResult, Unsupported};
+use func::{Interval, LikePattern};
+use ops::Arith;
+
+type EvalFn = dyn Fn(&[Value]) -> Value + Send + Sync;
+
+/// A compiled scalar expression and its result type.
+#[derive(Clone)]
+pub struct Scalar {
+    f: Arc<EvalFn>,
+    /// The Arrow type DataFusion gives the result; values follow Sluice's representation of it.
+    pub data_type: DataType,
+}
+
+impl fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scalar({})", self.data_type)
+    }
+}
+
+impl Scalar {
+    fn new(data_type: DataType, f: impl Fn(&[Value]) -> Value + Send + Sync + 'static) -> Self {
+        Scalar {
+            f: Arc::new(f),
+            data_type,
+        }
+    }
+
+    /// The expression that returns column `index` of the row.
+    pub fn column(index: usize, data_type: DataType) -> Self {
+        Scalar::new(data_type, move |row| row[index].clone())
+    }
+
+    /// Evaluates the expression over one row.
+    pub fn eval(&self, row: &[Value]) -> Value {
+        (self.f)(row)
+    }
+
+    /// Whether the expression is true for the row (NULL and false both reject, as in `WHERE`).
+    pub fn test(&self, row: &[Value]) -> bool {
+        matches!(self.eval(row), Value::Bool(true))
+    }
+}
+
+/// Compiles `expr`, whose columns refer to `schema`.
+pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
+    let out = expr
+        .get_type(schema)
+        .map_err(|e| Unsupported::new(format!("cannot type expression {expr}: {e}")))?;
+    Ok(match expr {
+        Expr::Alias(a) => compile(&a.expr, schema)?,
+        Expr::Column(c) => {
+            let index = schema
+                .index_of_column(c)
+                .map_err(|e| Unsupported::new(format!("column {c}: {e}")))?;
+            Scalar::column(index, out)
+        }
+        Expr::Literal(s, _) => {
+            let v = scalar_value(s)?;
+            Scalar::new(out, move |_| v.clone())
+        }
+        Expr::BinaryExpr(b) => binary(b, schema, out)?,
+        Expr::Not(e) => unary(e, schema, out, ops::not)?,
+        Expr::IsNull(e) => unary(e, schema, out, |v| Value::Bool(v.is_null()))?,
+        Expr::IsNotNull(e) => unary(e, schema, out, |v| Value::Bool(!v.is_null()))?,
+        Expr::IsTrue(e) => unary(e, schema, out, |v| Value::Bool(*v == Value::Bool(true)))?,
+        Expr::IsFalse(e) => unary(e, schema, out, |v| Value::Bool(*v == Value::Bool(false)))?,
+        Expr::IsNotTrue(e) => unary(e, schema, out, |v| Value::Bool(*v != Value::Bool(true)))?,
+        Expr::IsNotFalse(e) => unary(e, schema, out, |v| Value::Bool(*v != Value::Bool(false)))?,
+        Expr::IsUnknown(e) => unary(e, schema, out, |v| Value::Bool(v.is_null()))?,
+        Expr::IsNotUnknown(e) => unary(e, schema, out, |v| Value::Bool(!v.is_null()))?,
+        Expr::Negative(e) => {
+            let e = compile(e, schema)?;
+            if !is_numeric(&e.data_type) {
+                return Err(Unsupported::new(format!(
+                    "negation of a {} value",
+                    e.data_type
+                )));
+            }
+            let zero = Value::TinyInt(0);
+            let t = out.clone();
+            Scalar::new(out, move |r| ops::arith(Arith::Sub, &zero, &e.eval(r), &t))
+        }
+        Expr::Between(b) => {
+            let (x, lo, hi) = (
+                compile(&b.expr, schema)?,
+                compile(&b.low, schema)?,
+                compile(&b.high, schema)?,
+            );
+            let negated = b.negated;
+            Scalar::new(out, move |r| {
+                let v = x.eval(r);
+                let inside = ops::and(
+                    &ops::cmp_value(&lo.eval(r), &v, |o| o.is_le()),
+                    &ops::cmp_value(&v, &hi.eval(r), |o| o.is_le()),
+                );
+                if negated {
+                    ops::not(&inside)
+                } else {
+                    inside
+                }
+            })
+        }
+        Expr::Like(l) => like(l, schema, out)?,
+        Expr::Case(c) => case(c, schema, out)?,
+        Expr::Cast(c) => cast_expr(&c.expr, schema, out, "CAST")?,
+        Expr::TryCast(c) => cast_expr(&c.expr, schema, out, "TRY_CAST")?,
+        Expr::InList(l) => {
+            let x = compile(&l.expr, schema)?;
+            let list = l
+                .list
+                .iter()
+                .map(|e| compile(e, schema))
+                .collect::<LowerResult<Vec<_>>>()?;
+            let negated = l.negated;
+            Scalar::new(out, move |r| {
+                let v = x.eval(r);
+                let mut result = Value::Bool(false);
+                for item in &list {
+                    match ops::compare(&v, &item.eval(r)) {
+                        Some(o) if o.is_eq() => {
+                            result = Value::Bool(true);
+                            break;
+                        }
+                        None => result = Value::Null,
+                        Some(_) => {}
+                    }
+                }
+                if negated {
+                    ops::not(&result)
+                } else {
+                    result
+                }
+            })
+        }
+        Expr::ScalarFunction(f) => scalar_fn::function(f, schema, out)?,
+        Expr::AggregateFunction(f) => {
+            return Err(Unsupported::at_keyword(
+                format!(
+                    "aggregate function {} in this position",
+                    f.func.name().to_uppercase()
+                ),
+                f.func.name(),
+            ))
+        }
+        Expr::WindowFunction(w) => {
+            return Err(Unsupported::at_keyword(
+                format!("window function {} in this position", w.fun),
+                "OVER",
+            ))
+        }
+        Expr::ScalarSubquery(_) => {
+            return Err(Unsupported::at_keyword("scalar subquery", "SELECT"))
+        }
+        Expr::Exists(_) | Expr::InSubquery(_) => {
+            return Err(Unsupported::at_keyword(
+                "EXISTS / IN (subquery) that the planner cannot turn into a join",
+                "EXISTS",
+            ))
+        }
+        other => {
+            return Err(Unsupported::new(format!(
+                "expression {other} ({}) is not supported",
+                other.variant_name()
+            )))
+        }
+    })
+}
+
+fn unary(
+    e: &Expr,
+    schema: &DFSchema,
+    out: DataType,
+    f: fn(&Value) -> Value,
+) -> LowerResult<Scalar> {
+    let e = compile(e, schema)?;
+    Ok(Scalar::new(out, move |r| f(&e.eval(r))))
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    ops::is_integer(t)
+        || matches!(
+            t,
+            DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)
+        )
+}
+
+/// Whether values of the two types compare by value in [`compare`] (DataFusion has coerced operands, so this only
+/// guards against a comparison the evaluator would answer with NULL).
+fn comparable(a: &DataType, b: &DataType) -> bool {
+    a == b
+        || *a == DataType::Null
+        || *b == DataType::Null
+        || (is_numeric(a) && is_numeric(b))
+        || (is_string(a) && is_string(b))
+        || matches!(
+            (a, b),
+            (DataType::Timestamp(_, None), DataType::Timestamp(_, None))
+        )
+        || matches!((a, b), (DataType::Time64(_), DataType::Time64(_)))
+        || matches!(
+            (a, b),
+            (
+                DataType::Binary | DataType::BinaryView | DataType::LargeBinary,
+                DataType::Binary | DataType::BinaryView | DataType::LargeBinary
+            )
+        )
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scalar> {
+    if let Some(s) = interval_arith(b, schema, &out)? {
+        return Ok(s);
+    }
+    let (l, r) = (compile(&b.left, schema)?, compile(&b.right, schema)?);
+    let cmp = |test: fn(std::cmp::Ordering) -> bool| {
+        let (l, r) = (l.clone(), r.clone());
+        Scalar::new(out.clone(), move |row| {
+            ops::cmp_value(&l.eval(row), &r.eval(row), test)
+        })
+    };
+    let arith = |op: Arith| {
+        let (l, r, t) = (l.clone(), r.clone(), out.clone());
+        Scalar::new(out.clone(), move |row| {
+            ops::arith(op, &l.eval(row), &r.eval(row), &t)
+        })
+    };
+    // Arithmetic is computed only between numbers; anything else (DATE - DATE, …) is rejected rather than
+    // evaluated to NULL.
+    let numeric = [&out, &l.data_type, &r.data_type]
+        .iter()
+        .all(|t| is_numeric(t));
+    let strings = is_string(&l.data_type) && is_string(&r.data_type);
+    let comparison = matches!(
+        b.op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    );
+    if comparison && !comparable(&l.data_type, &r.data_type) {
+        return Err(Unsupported::new(format!(
+            "comparison of {} with {}",
+            l.data_type, r.data_type
+        )));
+    }
+    Ok(match b.op {
+        Operator::Eq => cmp(|o| o.is_eq()),
+        Operator::NotEq => cmp(|o| o.is_ne()),
+        Operator::Lt => cmp(|o| o.is_lt()),
+        Operator::LtEq => cmp(|o| o.is_le()),
+        Operator::Gt => cmp(|o| o.is_gt()),
+        Operator::GtEq => cmp(|o| o.is_ge()),
+        Operator::IsDistinctFrom | Operator::IsNotDistinctFrom => {
+            let distinct = b.op == Operator::IsDistinctFrom;
+            Scalar::new(out, move |row| {
+                let (a, c) = (l.eval(row), r.eval(row));
+                let same = match (a.is_null(), c.is_null()) {
+                    (true, true) => true,
+                    (false, false) => ops::compare(&a, &c).is_some_and(|o| o.is_eq()),
+                    _ => false,
+                };
+                Value::Bool(same != distinct)
+            })
+        }
+        Operator::And => Scalar::new(out, move |row| ops::and(&l.eval(row), &r.eval(row))),
+        Operator::Or => Scalar::new(out, move |row| ops::or(&l.eval(row), &r.eval(row))),
+        Operator::Plus if numeric => arith(Arith::Add),
+        Operator::Minus if numeric => arith(Arith::Sub),
+        Operator::Multiply if numeric => arith(Arith::Mul),
+        Operator::Divide if numeric => arith(Arith::Div),
+        Operator::Modulo if numeric => arith(Arith::Rem),
+        Operator::StringConcat if strings => {
+            Scalar::new(out, move |row| match (l.eval(row), r.eval(row)) {
+                (Value::String(a), Value::String(c)) => Value::String(a + &c),
+                _ => Value::Null,
+            })
+        }
+        op => {
+            return Err(Unsupported::new(format!(
+                "operator {op} on {} and {} is not supported",
+                l.data_type, r.data_type
+            )))
+        }
+    })
+}
+
+/// `date_or_timestamp ± INTERVAL '...'` with a constant interval.
+fn interval_arith(
+    b: &BinaryExpr,
+    schema: &DFSchema,
+    out: &DataType,
+) -> LowerResult<Option<Scalar>> {
+    let sign = match b.op {
+        Operator::Plus => 1,
+        Operator::Minus => -1,
+        _ => return Ok(None),
+    };
+    let interval_of = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => Some(Interval {
+            months: v.months,
+            days: v.days,
+            nanos: v.nanoseconds,
+        }),
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(Interval {
+            months: 0,
+            days: v.days,
+            nanos: i64::from(v.milliseconds) * 1_000_000,
+        }),
+        Expr::Literal(ScalarValue::IntervalYearMonth(Some(m)), _) => Some(Interval {
+            months: *m,
+            days: 0,
+            nanos: 0,
+        }),
+        _ => None,
+    };
+    let (value, iv): (&Expr, Interval) = match (interval_of(&b.left), interval_of(&b.right)) {
+        (None, Some(iv)) => (&b.left, iv),
+        (Some(iv), None) if sign == 1 => (&b.right, iv),
+        (None, None) => {
+            let involves_interval = [&b.left, &b.right].iter().any(|e| {
+                matches!(
+                    e.get_type(schema),
+                    Ok(DataType::Interval(_) | DataType::Duration(_))
+                )
+            });
+            if involves_interval {
+                return Err(Unsupported::at_keyword(
+                    "interval arithmetic with a non-constant interval",
+                    "INTERVAL",
+                ));
+            }
+            return Ok(None);
+        }
+        _ => {
+            return Err(Unsupported::at_keyword(
+                "this interval arithmetic",
+                "INTERVAL",
+            ))
+        }
+    };
+    if !matches!(out, DataType::Date32 | DataType::Timestamp(_, None)) {
+        return Err(Unsupported::at_keyword(
+            format!("interval arithmetic giving {out}"),
+            "INTERVAL",
+        ));
+    }
+    let v = compile(value, schema)?;
+    let t = out.clone();
+    Ok(Some(Scalar::new(out.clone(), move |r| {
+        func::add_interval(&v.eval(r), iv, sign, &t)
+    })))
+}
+
+fn like(
+    l: &datafusion::logical_expr::Like,
+    schema: &DFSchema,
+    out: DataType,
+) -> LowerResult<Scalar> {
+    let x = compile(&l.expr, schema)?;
+    // Without ESCAPE, a backslash escapes the next character, as in DataFusion (and PostgreSQL).
+    let (negated, escape, ci) = (l.negated, l.escape_char.or(Some('\\')), l.case_insensitive);
+    let apply = move |m: bool| Value::Bool(m != negated);
+    if let Expr::Literal(s, _) = l.pattern.as_ref() {
+        let Value::String(p) = scalar_value(s)? else {
+            return Ok(Scalar::new(out, |_| Value::Null));
+        };
+        let pattern = LikePattern::new(&p, escape, ci);
+        return Ok(Scalar::new(out, move |r| match x.eval(r) {
+            Value::String(s) => apply(pattern.matches(&s)),
+            _ => Value::Null,
+        }));
+    }
+    let p = compile(&l.pattern, schema)?;
+    Ok(Scalar::new(out, move |r| match (x.eval(r), p.eval(r)) {
+        (Value::String(s), Value::String(p)) => apply(LikePattern::new(&p, escape, ci).matches(&s)),
+        _ => Value::Null,
+    }))
+}
+
+fn case(
+    c: &datafusion::logical_expr::expr::Case,
+    schema: &DFSchema,
+    out: DataType,
+) -> LowerResult<Scalar> {
+    let operand = c.expr.as_ref().map(|e| compile(e, schema)).transpose()?;
+    let arms = c
+        .when_then_expr
+        .iter()
+        .map(|(w, t)| Ok((compile(w, schema)?, compile(t, schema)?)))
+        .collect::<LowerResult<Vec<_>>>()?;
+    let otherwise = c
+        .else_expr
+        .as_ref()
+        .map(|e| compile(e, schema))
+        .transpose()?;
+    Ok(Scalar::new(out, move |r| {
+        let subject = operand.as_ref().map(|o| o.eval(r));
+        for (when, then) in &arms {
+            let hit = match &subject {
+                Some(s) => ops::compare(s, &when.eval(r)).is_some_and(|o| o.is_eq()),
+                None => when.test(r),
+            };
+            if hit {
+                return then.eval(r);
+            }
+        }
+        otherwise.as_ref().map_or(Value::Null, |e| e.eval(r))
+    }))
+}
+
+fn cast_expr(e: &Expr, schema: &DFSchema, out: DataType, name: &str) -> LowerResult<Scalar> {
+    let x = compile(e, schema)?;
+    if !cast::can_cast(&x.data_type, &out) {
+        return Err(Unsupported::at_keyword(
+            format!("{name} from {} to {out} is not supported", x.data_type),
+            name,
+        ));
+    }
+    let t = out.clone();
+    Ok(Scalar::new(out, move |r| cast::cast(&x.eval(r), &t)))
+}

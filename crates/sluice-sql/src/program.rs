@@ -1,0 +1,385 @@
+//! Compiling a program: parse the statements, register tables, plan and lower views in order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Field as ArrowField, Schema};
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    ColumnOption, CreateTable, CreateView, Ident, ObjectName, Spanned, Statement, TableConstraint,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use sluice_data::{Field, Relation};
+
+use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
+use crate::lower::{lower, Source};
+use crate::plan::Node;
+use crate::types::{column_type, sql_type_of_arrow};
+
+/// A table of the program.
+#[derive(Clone, Debug)]
+pub struct TableDef {
+    /// Name, columns, types and nullability.
+    pub relation: Relation,
+    /// Column indices of the `PRIMARY KEY`, empty when the table has none.
+    pub primary_key: Vec<usize>,
+}
+
+/// A view of the program.
+#[derive(Clone, Debug)]
+pub struct ViewDef {
+    /// Name, columns, types and nullability.
+    pub relation: Relation,
+    /// The lowered plan.
+    pub plan: Node,
+    /// Declared `CREATE MATERIALIZED VIEW`.
+    pub materialized: bool,
+    /// The statement as SQL (printed from the parsed statement; the test oracle replays it).
+    pub sql: String,
+}
+
+/// A compiled program: its tables and views in declaration order.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Tables, in declaration order.
+    pub tables: Vec<TableDef>,
+    /// Views, in declaration order; a view only refers to tables and earlier views.
+    pub views: Vec<ViewDef>,
+    /// The `CREATE TABLE` statements as SQL.
+    pub table_sql: Vec<String>,
+}
+
+impl Program {
+    /// Compiles `sql`, a sequence of `CREATE TABLE` and `CREATE [MATERIALIZED] VIEW` statements.
+    pub fn compile(sql: &str) -> Result<Program, CompileErrors> {
+        let statements = Parser::parse_sql(&GenericDialect {}, sql)
+            .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
+        let mut compiler = Compiler {
+            ctx: SessionContext::new(),
+            sources: HashMap::new(),
+            program: Program {
+                tables: vec![],
+                views: vec![],
+                table_sql: vec![],
+            },
+        };
+        let mut errors = Vec::new();
+        let starts = statement_starts(sql, &statements);
+        for (i, stmt) in statements.iter().enumerate() {
+            let (start, end) = (starts[i], starts.get(i + 1).copied().unwrap_or(sql.len()));
+            let pos = position(sql, start);
+            let text = &sql[start..end];
+            let result = match stmt {
+                Statement::CreateTable(t) => compiler.table(t),
+                Statement::CreateView(v) => compiler.view(v),
+                other => Err(Unsupported::new(format!(
+                    "only CREATE TABLE and CREATE VIEW statements are allowed, found: {}",
+                    first_words(&other.to_string())
+                ))),
+            };
+            if let Err(u) = result {
+                errors.push(locate(sql, text, pos, u));
+            }
+        }
+        if errors.is_empty() {
+            Ok(compiler.program)
+        } else {
+            Err(CompileErrors(errors))
+        }
+    }
+
+    /// The table called `name` (exact, already case-normalised name).
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables.iter().find(|t| t.relation.name == name)
+    }
+
+    /// The view called `name`.
+    pub fn view(&self, name: &str) -> Option<&ViewDef> {
+        self.views.iter().find(|v| v.relation.name == name)
+    }
+}
+
+struct Compiler {
+    ctx: SessionContext,
+    sources: HashMap<String, Source>,
+    program: Program,
+}
+
+impl Compiler {
+    fn table(&mut self, t: &CreateTable) -> Result<(), Unsupported> {
+        let name = object_name(&t.name)?;
+        self.check_new_name(&name)?;
+        let mut fields = Vec::new();
+        let mut arrow = Vec::new();
+        let mut primary_key = Vec::new();
+        for (i, c) in t.columns.iter().enumerate() {
+            let col = normalize(&c.name);
+            if fields.iter().any(|f: &Field| f.name == col) {
+                return Err(Unsupported::new(format!(
+                    "column {col} is declared twice in table {name}"
+                )));
+            }
+            let (sql_type, arrow_type) = column_type(&c.data_type)?;
+            let mut nullable = true;
+            for o in &c.options {
+                match &o.option {
+                    ColumnOption::NotNull => nullable = false,
+                    ColumnOption::Null => {}
+                    ColumnOption::PrimaryKey(_) => {
+                        nullable = false;
+                        primary_key.push(i);
+                    }
+                    other => {
+                        return Err(Unsupported::new(format!(
+                            "column option {other} (column {col}) is not supported"
+                        )))
+                    }
+                }
+            }
+            arrow.push(ArrowField::new(col.clone(), arrow_type, nullable));
+            fields.push(Field::new(col, sql_type, nullable));
+        }
+        for c in &t.constraints {
+            match c {
+                TableConstraint::PrimaryKey(pk) if primary_key.is_empty() => {
+                    for ic in &pk.columns {
+                        let col = ic.column.expr.to_string();
+                        let col = col.trim_matches('"');
+                        let wanted = if ic.column.expr.to_string().starts_with('"') {
+                            col.to_string()
+                        } else {
+                            col.to_lowercase()
+                        };
+                        let i = fields
+                            .iter()
+                            .position(|f| f.name == wanted)
+                            .ok_or_else(|| {
+                                Unsupported::new(format!(
+                                    "PRIMARY KEY column {wanted} is not a column of {name}"
+                                ))
+                            })?;
+                        fields[i].nullable = false;
+                        arrow[i] = arrow[i].clone().with_nullable(false);
+                        primary_key.push(i);
+                    }
+                }
+                TableConstraint::PrimaryKey(_) => {
+                    return Err(Unsupported::at_keyword(
+                        format!("table {name} declares more than one PRIMARY KEY"),
+                        "PRIMARY",
+                    ))
+                }
+                other => {
+                    return Err(Unsupported::new(format!(
+                        "table constraint {other} is not supported"
+                    )))
+                }
+            }
+        }
+        let schema = Arc::new(Schema::new(arrow));
+        self.register(&name, schema)?;
+        self.sources
+            .insert(name.clone(), Source::Table(self.program.tables.len()));
+        self.program.tables.push(TableDef {
+            relation: Relation::new(name, fields),
+            primary_key,
+        });
+        self.program.table_sql.push(t.to_string());
+        Ok(())
+    }
+
+    fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
+        let name = object_name(&v.name)?;
+        self.check_new_name(&name)?;
+        let state = self.ctx.state();
+        let query = DFStatement::Statement(Box::new(Statement::Query(v.query.clone())));
+        let plan = futures::executor::block_on(state.statement_to_plan(query))
+            .and_then(|p| state.optimize(&p))
+            .map_err(|e| Unsupported::new(clean_df_error(&e.to_string())))?;
+        let df_schema = plan.schema();
+        if !v.columns.is_empty() && v.columns.len() != df_schema.fields().len() {
+            return Err(Unsupported::new(format!(
+                "view {name} names {} columns but its query has {}",
+                v.columns.len(),
+                df_schema.fields().len()
+            )));
+        }
+        let mut fields = Vec::new();
+        let mut arrow = Vec::new();
+        for (i, f) in df_schema.fields().iter().enumerate() {
+            let col = v
+                .columns
+                .get(i)
+                .map_or_else(|| f.name().clone(), |c| normalize(&c.name));
+            if fields.iter().any(|g: &Field| g.name == col) {
+                return Err(Unsupported::new(format!(
+                    "view {name} has two columns called {col}; give them distinct aliases"
+                )));
+            }
+            let sql_type = sql_type_of_arrow(f.data_type()).map_err(|u| {
+                Unsupported::new(format!("column {col} of view {name}: {}", u.message))
+            })?;
+            arrow.push(ArrowField::new(
+                col.clone(),
+                f.data_type().clone(),
+                f.is_nullable(),
+            ));
+            fields.push(Field::new(col, sql_type, f.is_nullable()));
+        }
+        let node = lower(&plan, &self.sources)?;
+        self.register(&name, Arc::new(Schema::new(arrow)))?;
+        self.sources
+            .insert(name.clone(), Source::View(self.program.views.len()));
+        self.program.views.push(ViewDef {
+            relation: Relation::new(name, fields),
+            plan: node,
+            materialized: v.materialized,
+            sql: Statement::CreateView(v.clone()).to_string(),
+        });
+        Ok(())
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<(), Unsupported> {
+        if self.sources.contains_key(name) {
+            return Err(Unsupported::new(format!(
+                "a table or view called {name} already exists"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Registers an empty in-memory table so that later views can be planned against its schema.
+    fn register(&self, name: &str, schema: Arc<Schema>) -> Result<(), Unsupported> {
+        let table =
+            MemTable::try_new(schema, vec![vec![]]).map_err(|e| Unsupported::new(e.to_string()))?;
+        self.ctx
+            .register_table(TableReference::bare(name), Arc::new(table))
+            .map_err(|e| Unsupported::new(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// An identifier as the schema spells it: unquoted ones are lower-cased, quoted ones kept.
+pub fn normalize(ident: &Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+fn object_name(name: &ObjectName) -> Result<String, Unsupported> {
+    match name.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .map(normalize)
+            .ok_or_else(|| Unsupported::new(format!("invalid name {name}"))),
+        _ => Err(Unsupported::new(format!(
+            "qualified name {name} is not supported; use a plain name"
+        ))),
+    }
+}
+
+/// The byte offset where each statement starts. sqlparser's span of a `CREATE` statement starts at the name, so
+/// the start moves back to the statement's `CREATE` keyword (the last one after the previous statement's start).
+fn statement_starts(sql: &str, statements: &[Statement]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(statements.len());
+    let mut previous = 0;
+    for stmt in statements {
+        let span = stmt.span().start;
+        let span_start = offset(sql, span.line, span.column).max(previous);
+        let start = sql[previous..span_start]
+            .to_ascii_lowercase()
+            .rfind("create")
+            .map_or(span_start, |i| previous + i);
+        starts.push(start);
+        previous = span_start;
+    }
+    starts
+}
+
+/// The byte offset of a 1-based line and column (columns count characters).
+fn offset(sql: &str, line: u64, column: u64) -> usize {
+    let mut off = 0;
+    for (i, l) in sql.split_inclusive('\n').enumerate() {
+        if i as u64 + 1 == line {
+            return off
+                + l.char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        off += l.len();
+    }
+    sql.len()
+}
+
+/// The 1-based position of a byte offset.
+fn position(sql: &str, off: usize) -> Pos {
+    let before = &sql[..off.min(sql.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Pos {
+        line,
+        column: before[line_start..].chars().count() as u64 + 1,
+    }
+}
+
+/// Turns a lowering failure into a positioned error: at the construct's keyword when it occurs in the
+/// statement, else at the statement.
+fn locate(sql: &str, text: &str, pos: Pos, u: Unsupported) -> SqlError {
+    let stmt_off = offset(sql, pos.line, pos.column);
+    let found = u.keyword.as_ref().and_then(|k| {
+        let hay = text.to_ascii_lowercase();
+        let k = k.to_ascii_lowercase();
+        // Whole words only, so that a keyword inside an identifier does not match.
+        hay.match_indices(&k).map(|(i, _)| i).find(|&i| {
+            let before = hay[..i].chars().next_back();
+            let after = hay[i + k.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    });
+    let at = found.map_or(pos, |i| position(sql, stmt_off + i));
+    SqlError::at(at, u.message)
+}
+
+/// A parser error with the position sqlparser embeds in its message ("… at Line: 3, Column: 7").
+fn parse_error(message: &str) -> SqlError {
+    let number_after = |key: &str| -> Option<u64> {
+        let i = message.rfind(key)? + key.len();
+        message[i..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let pos = Pos {
+        line: number_after("Line:").unwrap_or(1),
+        column: number_after("Column:").unwrap_or(1),
+    };
+    let text = message.split(" at Line:").next().unwrap_or(message);
+    SqlError::at(
+        pos,
+        format!(
+            "syntax error: {}",
+            text.trim_start_matches("sql parser error: ")
+        ),
+    )
+}
+
+/// DataFusion prefixes errors with their layer ("Error during planning: …"); keep the substance.
+fn clean_df_error(message: &str) -> String {
+    message
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Schema error: ")
+        .to_string()
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,98 @@
+//! Compile errors: unsupported or wrong SQL is rejected with a positioned message, never a panic.
+
+use sluice_sql::{Program, SqlError};
+
+fn errors(sql: &str) -> Vec<SqlError> {
+    match Program::compile(sql) {
+        Ok(_) => panic!("expected a compile error for:\n{sql}"),
+        Err(e) => e.0,
+    }
+}
+
+const T: &str = "CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT);\n";
+
+fn single(sql: &str) -> SqlError {
+    let errs = errors(&format!("{T}{sql}"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(!errs[0].warning);
+    errs[0].clone()
+}
+
+#[test]
+fn syntax_errors_carry_the_parser_position() {
+    let e = errors("CREATE TABLE t (id INT);\nCREATE VIEW v AS SELEC id FROM t;");
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].line, 2, "{e:?}");
+    assert!(e[0].message.contains("syntax error"), "{e:?}");
+}
+
+#[test]
+fn unknown_columns_point_at_the_view() {
+    let e = single("CREATE VIEW v AS\n  SELECT nope FROM t;");
+    assert_eq!((e.line, e.column), (2, 1));
+    assert!(e.message.contains("nope"), "{e:?}");
+}
+
+#[test]
+fn unsupported_window_function_is_named_with_its_position() {
+    let e = single("CREATE VIEW v AS SELECT id,\n  NTILE(2) OVER (ORDER BY id) AS q FROM t;");
+    assert!(e.message.to_uppercase().contains("NTILE"), "{e:?}");
+    assert_eq!((e.line, e.column), (3, 3), "{e:?}");
+}
+
+#[test]
+fn limit_without_order_by_is_rejected() {
+    let e = single("CREATE VIEW v AS SELECT id FROM t LIMIT 3;");
+    assert!(e.message.contains("LIMIT without ORDER BY"), "{e:?}");
+}
+
+#[test]
+fn unsupported_function_and_statement_are_named() {
+    let e = single("CREATE VIEW v AS SELECT reverse(s) AS h FROM t;");
+    assert!(e.message.contains("REVERSE"), "{e:?}");
+    let e = single("INSERT INTO t VALUES (1, 2, 'a', 3);");
+    assert!(
+        e.message.contains("only CREATE TABLE and CREATE VIEW"),
+        "{e:?}"
+    );
+    let e = single("CREATE VIEW v AS SELECT k, ROW_NUMBER() OVER (ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) AS r FROM t;");
+    assert!(!e.message.is_empty());
+}
+
+#[test]
+fn recursive_ctes_and_grouping_sets_are_rejected() {
+    let e = single("CREATE VIEW v AS SELECT k, x, COUNT(*) AS n FROM t GROUP BY ROLLUP (k, x);");
+    assert!(e.message.contains("GROUPING SETS"), "{e:?}");
+    let e = single(
+        "CREATE VIEW v AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r;",
+    );
+    assert!(
+        e.message.contains("RECURSIVE") || e.message.contains("recursive"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unsupported_column_types_and_duplicate_names() {
+    let e = errors("CREATE TABLE a (x INT[]);");
+    assert!(e[0].message.contains("column type"), "{e:?}");
+    let e = errors("CREATE TABLE a (x INT);\nCREATE TABLE A (y INT);");
+    assert_eq!(e[0].line, 2);
+    assert!(e[0].message.contains("already exists"), "{e:?}");
+}
+
+#[test]
+fn several_errors_are_all_reported() {
+    let e = errors("CREATE TABLE t (x INT);\nCREATE VIEW a AS SELECT y FROM t;\nCREATE VIEW b AS SELECT z FROM t;");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!((e[0].line, e[1].line), (2, 3));
+}
+
+#[test]
+fn operations_on_types_the_evaluator_does_not_compute_are_rejected() {
+    let e = errors(
+        "CREATE TABLE d (a DATE, b DATE, bin BYTEA);\nCREATE VIEW v AS SELECT a - b AS days FROM d;",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].line, 2);
+}
