@@ -1,8 +1,10 @@
-//! Program compilation, behind the [`ProgramCompiler`] trait so the SQL engine can plug in later.
+//! Program compilation, behind the [`ProgramCompiler`] trait.
 //!
 //! The server records a program's [`ProgramStatus`] and, once compiled, its [`ProgramSchema`] (the tables and
-//! views with their columns). This build has no SQL compiler: [`UnavailableCompiler`] says so, and programs stay
-//! `Pending` with a `status_detail` that explains why, rather than pretending to compile.
+//! views with their columns). [`SqlCompiler`] compiles with `sluice-sql` (DataFusion's parser and planner, lowered
+//! to Sluice's dataflow plan), so a program that the engine cannot run is a `SqlError` here, with positions.
+//! [`UnavailableCompiler`] is for builds or tests without a compiler: programs then stay `Pending` with a
+//! `status_detail` that explains why, rather than pretending to compile.
 
 use serde::{Deserialize, Serialize};
 use sluice_data::Relation;
@@ -81,6 +83,44 @@ impl ProgramCompiler for UnavailableCompiler {
 
     fn compile(&self, _code: &str) -> Result<ProgramSchema, ProgramStatus> {
         Err(ProgramStatus::SystemError(COMPILER_UNAVAILABLE.to_string()))
+    }
+}
+
+/// The compiler of this build: `sluice-sql`, the same front end the engine runs programs from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SqlCompiler;
+
+impl ProgramCompiler for SqlCompiler {
+    fn available(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
+        // The front end promises errors, never panics; a panic would still be a bug in Sluice, not in the program,
+        // so it is reported as a system error instead of taking the compile task down silently.
+        let outcome = std::panic::catch_unwind(|| sluice_sql::Program::compile(code))
+            .map_err(|_| ProgramStatus::SystemError("the SQL compiler panicked on this program".into()))?;
+        match outcome {
+            Ok(program) => Ok(ProgramSchema {
+                inputs: program.tables.into_iter().map(|t| t.relation).collect(),
+                outputs: program.views.into_iter().map(|v| v.relation).collect(),
+            }),
+            Err(errors) => Err(ProgramStatus::SqlError(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|e| SqlCompilerMessage {
+                        start_line_number: e.line,
+                        start_column: e.column,
+                        end_line_number: e.line,
+                        end_column: e.column,
+                        warning: e.warning,
+                        error_type: if e.warning { "Warning" } else { "Error" }.into(),
+                        message: e.message,
+                    })
+                    .collect(),
+            )),
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::AuthMode;
-use crate::compiler::{ProgramCompiler, UnavailableCompiler};
+use crate::compiler::{ProgramCompiler, SqlCompiler};
 use crate::db::Db;
 use crate::metrics::Metrics;
 
@@ -71,9 +71,9 @@ struct Inner {
 }
 
 impl AppState {
-    /// A state over `db` with the compiler of this build ([`UnavailableCompiler`]).
+    /// A state over `db` with the compiler of this build ([`SqlCompiler`]).
     pub fn new(db: Db, config: ServerConfig) -> Self {
-        Self::with_compiler(db, config, Arc::new(UnavailableCompiler))
+        Self::with_compiler(db, config, Arc::new(SqlCompiler))
     }
 
     /// A state with a specific compiler (the SQL engine, or a test double).

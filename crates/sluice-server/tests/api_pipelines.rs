@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
 use serde_json::{json, Value};
-use sluice_data::Relation;
-use sluice_server::compiler::{ProgramCompiler, ProgramSchema, ProgramStatus, SqlCompilerMessage};
+use sluice_server::compiler::UnavailableCompiler;
 
 both_backends!(
     program_crud_versions_and_pending_status,
@@ -17,49 +16,17 @@ both_backends!(
     pipeline_relations_are_checked_against_a_compiled_program,
 );
 
-/// A stand-in for the SQL engine: `CREATE TABLE t` and `CREATE VIEW v` lines make the schema; any other
-/// non-empty line is a SQL error.
-struct LineCompiler;
-
-impl ProgramCompiler for LineCompiler {
-    fn available(&self) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
-        let mut schema = ProgramSchema::default();
-        for (i, line) in code.lines().enumerate() {
-            let words: Vec<_> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["CREATE", "TABLE", t] => {
-                    schema.inputs.push(Relation::new(t.to_lowercase(), vec![]))
-                }
-                ["CREATE", "VIEW", v] => {
-                    schema.outputs.push(Relation::new(v.to_lowercase(), vec![]))
-                }
-                [] => {}
-                _ => {
-                    return Err(ProgramStatus::SqlError(vec![SqlCompilerMessage {
-                        start_line_number: i as u64 + 1,
-                        start_column: 1,
-                        end_line_number: i as u64 + 1,
-                        end_column: line.len() as u64,
-                        warning: false,
-                        error_type: "Error parsing SQL".into(),
-                        message: format!("cannot parse '{line}'"),
-                    }]))
-                }
-            }
-        }
-        Ok(schema)
-    }
+async fn start_compiling(db: &TestDb) -> TestServer {
+    // The server's own compiler: sluice-sql.
+    TestServer::start(db).await
 }
 
-async fn start_compiling(db: &TestDb) -> TestServer {
+/// A server whose programs stay `Pending`, for the rules that apply before a program is compiled.
+async fn start_uncompiled(db: &TestDb) -> TestServer {
     TestServer::start_with(
         db,
         Options {
-            compiler: Some(Arc::new(LineCompiler)),
+            compiler: Some(Arc::new(UnavailableCompiler)),
             ..Options::default()
         },
     )
@@ -84,7 +51,7 @@ fn program(code: &str) -> Value {
 
 async fn program_crud_versions_and_pending_status(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let s = TestServer::start(&db).await;
+    let s = start_uncompiled(&db).await;
     let (status, created) = s.put("/v0/programs/p", program("CREATE TABLE t")).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["version"], 1);
@@ -214,7 +181,7 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
     let s = start_compiling(&db).await;
     s.put(
         "/v0/programs/good",
-        program("CREATE TABLE Orders\nCREATE VIEW totals"),
+        program("CREATE TABLE Orders (id BIGINT NOT NULL, amount DECIMAL(10, 2));\nCREATE VIEW totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;"),
     )
     .await;
     let got = compiled(&s, "good").await;
@@ -229,7 +196,7 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
         "{got}"
     );
     // A new version drops the old schema until it compiles again.
-    s.patch("/v0/programs/good", json!({"code": "CREATE TABLE x"}))
+    s.patch("/v0/programs/good", json!({"code": "CREATE TABLE x (a INT);"}))
         .await;
     let got = compiled(&s, "good").await;
     assert_eq!(got["version"], 2);
@@ -243,7 +210,7 @@ fn attach(name: &str, is_input: bool, connector: &str, relation: &str) -> Value 
 
 async fn pipeline_crud_and_validation(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let s = TestServer::start(&db).await;
+    let s = start_uncompiled(&db).await;
     s.put("/v0/connectors/total-sales", seed_connector()).await;
     s.put("/v0/connectors/other", seed_connector()).await;
     s.put("/v0/programs/prog", program("CREATE VIEW v")).await;
@@ -416,7 +383,7 @@ async fn pipeline_crud_and_validation(backend: Backend) {
 
 async fn pipeline_lifecycle_errors(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let s = TestServer::start(&db).await;
+    let s = start_uncompiled(&db).await;
     s.put("/v0/pipelines/p", json!({"description": ""})).await;
     assert_error(
         &s.post_empty("/v0/pipelines/p/start").await,
@@ -526,7 +493,7 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
     s.put("/v0/connectors/out", seed_connector()).await;
     s.put(
         "/v0/programs/prog",
-        program("CREATE TABLE orders\nCREATE VIEW totals"),
+        program("CREATE TABLE Orders (id BIGINT NOT NULL, amount DECIMAL(10, 2));\nCREATE VIEW totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;"),
     )
     .await;
     compiled(&s, "prog").await;
@@ -583,7 +550,7 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
     assert_eq!(got["state"]["desired_status"], "Shutdown");
 
     // Attachments stored against an uncompiled program are checked at start.
-    s.put("/v0/programs/prog2", program("CREATE VIEW other"))
+    s.put("/v0/programs/prog2", program("CREATE TABLE t (a INT);\nCREATE VIEW other AS SELECT a FROM t;"))
         .await;
     compiled(&s, "prog2").await;
     assert_error(
@@ -592,7 +559,7 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         400,
         "ViewsNotInSchema",
     );
-    s.patch("/v0/programs/prog", json!({"code": "CREATE VIEW renamed"}))
+    s.patch("/v0/programs/prog", json!({"code": "CREATE TABLE orders (id BIGINT);\nCREATE VIEW renamed AS SELECT id FROM orders;"}))
         .await;
     compiled(&s, "prog").await;
     assert_error(
