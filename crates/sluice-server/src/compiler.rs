@@ -98,8 +98,10 @@ impl ProgramCompiler for SqlCompiler {
     fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
         // The front end promises errors, never panics; a panic would still be a bug in Sluice, not in the program,
         // so it is reported as a system error instead of taking the compile task down silently.
-        let outcome = std::panic::catch_unwind(|| sluice_sql::Program::compile(code))
-            .map_err(|_| ProgramStatus::SystemError("the SQL compiler panicked on this program".into()))?;
+        let outcome =
+            std::panic::catch_unwind(|| sluice_sql::Program::compile(code)).map_err(|_| {
+                ProgramStatus::SystemError("the SQL compiler panicked on this program".into())
+            })?;
         match outcome {
             Ok(program) => Ok(ProgramSchema {
                 inputs: program.tables.into_iter().map(|t| t.relation).collect(),

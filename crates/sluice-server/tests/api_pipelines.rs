@@ -196,8 +196,11 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
         "{got}"
     );
     // A new version drops the old schema until it compiles again.
-    s.patch("/v0/programs/good", json!({"code": "CREATE TABLE x (a INT);"}))
-        .await;
+    s.patch(
+        "/v0/programs/good",
+        json!({"code": "CREATE TABLE x (a INT);"}),
+    )
+    .await;
     let got = compiled(&s, "good").await;
     assert_eq!(got["version"], 2);
     assert_eq!(got["schema"]["inputs"][0]["name"], "x");
@@ -550,8 +553,11 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
     assert_eq!(got["state"]["desired_status"], "Shutdown");
 
     // Attachments stored against an uncompiled program are checked at start.
-    s.put("/v0/programs/prog2", program("CREATE TABLE t (a INT);\nCREATE VIEW other AS SELECT a FROM t;"))
-        .await;
+    s.put(
+        "/v0/programs/prog2",
+        program("CREATE TABLE t (a INT);\nCREATE VIEW other AS SELECT a FROM t;"),
+    )
+    .await;
     compiled(&s, "prog2").await;
     assert_error(
         &s.patch("/v0/pipelines/p", json!({"program_name": "prog2"}))
