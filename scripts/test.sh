@@ -21,4 +21,4 @@ export SLUICE_TEST_DATABASE_URL
 
 cargo build --workspace --all-targets --all-features
 "$CARGO_TARGET_DIR/debug/sluice" kafka wait --timeout-secs 60
-cargo test --workspace --all-features
+cargo test --workspace --all-features --no-fail-fast

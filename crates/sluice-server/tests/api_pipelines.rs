@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
+use common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
 use serde_json::{json, Value};
 use sluice_server::compiler::UnavailableCompiler;
 
@@ -31,18 +31,6 @@ async fn start_uncompiled(db: &TestDb) -> TestServer {
         },
     )
     .await
-}
-
-/// Polls the program until its status is no longer Pending/CompilingSql.
-async fn compiled(s: &TestServer, name: &str) -> Value {
-    for _ in 0..200 {
-        let (_, p) = s.get(&format!("/v0/programs/{name}")).await;
-        if p["status"] != "Pending" && p["status"] != "CompilingSql" {
-            return p;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("program {name} did not compile");
 }
 
 fn program(code: &str) -> Value {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
+use common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sluice_server::auth::{create_api_key, AuthMode};
@@ -250,18 +250,26 @@ async fn health_config_openapi_and_metrics(backend: Backend) {
 async fn everything_survives_a_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
     let s = TestServer::start(&db).await;
-    let (_, c) = s.put("/v0/connectors/total-sales", seed_connector()).await;
-    s.put(
-        "/v0/programs/prog",
-        json!({"description": "d", "code": "CREATE TABLE t"}),
-    )
-    .await;
+    let (status, c) = s.put("/v0/connectors/total-sales", seed_connector()).await;
+    assert_eq!(status, 201, "{c}");
+    let code = "CREATE TABLE t (x INT); CREATE VIEW v AS SELECT x FROM t;";
+    let (status, body) = s
+        .put(
+            "/v0/programs/prog",
+            json!({"description": "d", "code": code}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // Compilation runs in the background: wait for it, so both snapshots see the same final status.
+    assert_eq!(compiled(&s, "prog").await["status"], "Success");
     let attached = json!([{"name": "out", "is_input": false, "connector_name": "total-sales", "relation_name": "v"}]);
-    s.put(
-        "/v0/pipelines/pipe",
-        json!({"description": "d", "program_name": "prog", "connectors": attached}),
-    )
-    .await;
+    let (status, body) = s
+        .put(
+            "/v0/pipelines/pipe",
+            json!({"description": "d", "program_name": "prog", "connectors": attached}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
     let (_, key) = s.post("/v0/api_keys", json!({"name": "k"})).await;
     let before = snapshot(&s).await;
     s.stop().await;

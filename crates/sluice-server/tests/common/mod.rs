@@ -310,3 +310,15 @@ pub fn seed_connector() -> Value {
       }
     })
 }
+
+/// Polls the program until its status is no longer Pending/CompilingSql.
+pub async fn compiled(s: &TestServer, name: &str) -> Value {
+    for _ in 0..200 {
+        let (_, p) = s.get(&format!("/v0/programs/{name}")).await;
+        if p["status"] != "Pending" && p["status"] != "CompilingSql" {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("program {name} did not compile");
+}
