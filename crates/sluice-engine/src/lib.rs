@@ -31,6 +31,8 @@ use controller::{Command, StorageSetup};
 use keys::{Checkpointed, KeyedTable};
 use row::DRow;
 
+pub use validate::validate as validate_row;
+
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

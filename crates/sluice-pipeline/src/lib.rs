@@ -1,11 +1,19 @@
-//! The runtime of one pipeline.
+//! The runtime of one pipeline: input records → engine steps → view deltas → output connectors.
 //!
-//! What exists so far is the output side, [`output::OutputConnector`]: between the circuit's per-view deltas and a
-//! transport endpoint it owns the queue, the encoding thread, the backpressure signal and the stats, so that
-//! neither the encoder nor the transport has to know about either (the encoder stays a pure function of schema and
-//! delta; the transport sees only bytes).
+//! - [`controller::Pipeline`] owns the engine (on a controller thread), the per-table input buffer, batching
+//!   (`min_batch_size_records`, `max_buffering_delay`), pause/resume, backpressure, watchers and stats.
+//! - [`output::OutputConnector`] sits between a view's deltas and a transport endpoint: it owns the queue, the
+//!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
+//!   delta and the transport sees only bytes.
 //!
 //! A pipeline must run without the REST server: nothing here knows HTTP or the manager's database. This crate
-//! depends on `sluice-formats` and `sluice-transports`, never the other way round.
+//! depends on the engine, `sluice-formats` and `sluice-transports`, never the other way round.
 
+pub mod controller;
 pub mod output;
+mod util;
+
+pub use controller::{
+    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
+    PipelineStats, WatchEvent,
+};

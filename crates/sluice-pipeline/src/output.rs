@@ -14,13 +14,15 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
 use sluice_transports::kafka_output::{validate_config, KafkaOutputEndpoint, KafkaOutputStats};
 use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
+
+use crate::util::{lock, now_ms};
 
 /// How many recent encode errors a connector lists.
 const MAX_LISTED_ERRORS: usize = 100;
@@ -220,6 +222,11 @@ impl OutputConnector {
         self.shared.wakeup.notify_all();
     }
 
+    /// The view the connector sends.
+    pub fn view(&self) -> &str {
+        &self.shared.view
+    }
+
     /// Whether the queue holds `max_queued_records` or more records: the pipeline must not step until it drains.
     pub fn is_full(&self) -> bool {
         self.shared.queued_records.load(Relaxed) >= self.shared.max_queued_records
@@ -296,16 +303,6 @@ impl Drop for OutputConnector {
         queue.batches.clear();
         self.shared.wakeup.notify_all();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The connector's thread: batches in step order through the encoder to the transport.

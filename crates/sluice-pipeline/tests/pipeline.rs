@@ -1,0 +1,397 @@
+//! `Pipeline` end to end against the real local broker: SQL program, input records, steps, Kafka messages.
+//! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
+#![cfg(feature = "kafka-integration-tests")]
+
+use std::time::Duration;
+
+use serde_json::json;
+use sluice_data::{Row, Value};
+use sluice_pipeline::{
+    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState, WatchEvent,
+};
+use sluice_sql::Program;
+use sluice_transports::kafka_tools::read_topic;
+use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
+use sluice_types::ConnectorConfig;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The book fair: revenue and copies per book, from a join and a GROUP BY.
+const BOOK_FAIR: &str = "
+    CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price DECIMAL(8, 2) NOT NULL);
+    CREATE TABLE sales (book_id BIGINT NOT NULL, copies BIGINT NOT NULL);
+    CREATE VIEW total_sales AS
+        SELECT b.title, SUM(s.copies) AS copies, SUM(s.copies * b.price) AS revenue
+        FROM sales s JOIN books b ON s.book_id = b.id
+        GROUP BY b.title;";
+
+fn kafka(servers: &str, topic: &str, extra: serde_json::Value) -> ConnectorConfig {
+    let mut transport =
+        json!({"bootstrap.servers": servers, "topic": topic, "initialization_timeout_secs": 10});
+    let mut body =
+        json!({"transport": {"name": "kafka_output", "config": {}}, "format": {"name": "json"}});
+    for (k, v) in extra.as_object().unwrap() {
+        if k == "max_queued_records" {
+            body[k] = v.clone();
+        } else {
+            transport[k] = v.clone();
+        }
+    }
+    body["transport"]["config"] = transport;
+    serde_json::from_value(body).unwrap()
+}
+
+fn spec(name: &str, outputs: Vec<OutputSpec>, config: ControllerConfig) -> PipelineSpec {
+    PipelineSpec {
+        name: name.into(),
+        program: Program::compile(BOOK_FAIR).unwrap(),
+        config,
+        outputs,
+    }
+}
+
+fn output(config: ConnectorConfig) -> OutputSpec {
+    OutputSpec {
+        name: "total-sales".into(),
+        view: "total_sales".into(),
+        config,
+    }
+}
+
+fn book(id: i64, title: &str, cents: i128) -> Row {
+    Row::new(vec![
+        Value::BigInt(id),
+        Value::from(title),
+        Value::Decimal(sluice_data::Decimal::new(cents, 2).unwrap()),
+    ])
+}
+
+fn sale(book: i64, copies: i64) -> Row {
+    Row::new(vec![Value::BigInt(book), Value::BigInt(copies)])
+}
+
+fn topic_text(servers: &str, topic: &str, n: usize) -> Vec<String> {
+    read_topic(servers, topic, n, TIMEOUT)
+        .unwrap()
+        .iter()
+        .map(|m| m.payload_text())
+        .collect()
+}
+
+fn ingest(p: &Pipeline, table: &str, rows: Vec<(Row, i64)>) {
+    p.ingest(table, rows, 0, TIMEOUT).unwrap();
+}
+
+/// Waits until every accepted record is stepped.
+fn settle(p: &Pipeline) {
+    assert!(eventually(TIMEOUT, || {
+        let g = p.stats().global_metrics;
+        g.buffered_input_records == 0 && g.total_processed_records == g.total_input_records
+    }));
+}
+
+#[test]
+fn book_fair_changes_reach_the_topic_in_step_order() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "fair", 1);
+    let p = Pipeline::start(
+        spec(
+            "fair",
+            vec![output(kafka(&servers, &topic.name, json!({})))],
+            ControllerConfig::default(),
+        ),
+        false,
+    )
+    .unwrap();
+    ingest(
+        &p,
+        "books",
+        vec![(book(1, "Dune", 1000), 1), (book(2, "Emma", 550), 1)],
+    );
+    settle(&p);
+    ingest(&p, "sales", vec![(sale(1, 2), 1), (sale(2, 1), 1)]);
+    settle(&p);
+    ingest(&p, "sales", vec![(sale(1, 3), 1), (sale(2, 1), -1)]);
+    settle(&p);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    assert_eq!(stats.outputs[0].transport.transmitted_records, 5);
+    assert_eq!(stats.global_metrics.total_input_records, 6);
+    assert_eq!(stats.global_metrics.state, PipelineState::Stopped);
+
+    let got = topic_text(&servers, &topic.name, 5);
+    let mut first_step = got[..2].to_vec();
+    first_step.sort();
+    assert_eq!(
+        first_step,
+        vec![
+            r#"{"insert":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"insert":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+        ],
+        "{got:?}"
+    );
+    let mut deletes = got[2..4].to_vec();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        vec![
+            r#"{"delete":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"delete":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+        ],
+        "deletes come before the insert of the same step: {got:?}"
+    );
+    assert_eq!(
+        got[4],
+        r#"{"insert":{"title":"Dune","copies":5,"revenue":50}}"#
+    );
+}
+
+#[test]
+fn a_request_with_an_invalid_record_applies_none_of_its_records() {
+    let p = Pipeline::start(spec("invalid", vec![], ControllerConfig::default()), false).unwrap();
+    let bad = Row::new(vec![Value::BigInt(1), Value::Null]);
+    let err = p
+        .ingest("sales", vec![(sale(1, 1), 1), (bad, 1)], 10, TIMEOUT)
+        .unwrap_err();
+    let PipelineError::InvalidRecords(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("record 2"), "{message}");
+    assert!(message.contains("copies"), "{message}");
+    let stats = p.stats();
+    let sales = stats.inputs.iter().find(|t| t.table == "sales").unwrap();
+    assert_eq!(sales.total_records, 0, "the good record was not applied");
+    assert_eq!(sales.num_parse_errors, 1);
+    assert!(sales.parse_errors[0].message.contains("record 2"));
+    assert!(matches!(
+        p.ingest("nope", vec![], 0, TIMEOUT),
+        Err(PipelineError::UnknownTable(_))
+    ));
+}
+
+#[test]
+fn paused_pipelines_buffer_input_and_step_it_on_resume() {
+    let p = Pipeline::start(spec("pause", vec![], ControllerConfig::default()), true).unwrap();
+    let watch = p.watch("total_sales").unwrap();
+    assert_eq!(p.state().0, PipelineState::Paused);
+    ingest(&p, "books", vec![(book(1, "Dune", 1000), 1)]);
+    ingest(&p, "sales", vec![(sale(1, 4), 1)]);
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = p.stats().global_metrics;
+    assert_eq!(stats.buffered_input_records, 2, "paused: nothing stepped");
+    assert_eq!(stats.total_processed_records, 0);
+    assert!(watch.try_recv().is_err());
+
+    p.resume();
+    let WatchEvent::Changes { delta, .. } = watch.recv_timeout(TIMEOUT).unwrap() else {
+        panic!("the watch ended")
+    };
+    assert_eq!(delta.len(), 1);
+    assert_eq!(delta[0].1, 1);
+    assert_eq!(delta[0].0 .0[1], Value::BigInt(4));
+    assert_eq!(p.state().0, PipelineState::Running);
+    p.shutdown(TIMEOUT).unwrap();
+    assert!(matches!(
+        watch.recv_timeout(TIMEOUT).unwrap(),
+        WatchEvent::Ended(_)
+    ));
+    assert!(matches!(
+        p.ingest("sales", vec![(sale(1, 1), 1)], 0, TIMEOUT),
+        Err(PipelineError::Stopped)
+    ));
+}
+
+#[test]
+fn min_batch_size_groups_records_into_one_step() {
+    let config = ControllerConfig {
+        min_batch_size_records: 3,
+        max_buffering_delay: Duration::from_secs(3600),
+        ..ControllerConfig::default()
+    };
+    let p = Pipeline::start(spec("batch", vec![], config), false).unwrap();
+    ingest(&p, "books", vec![(book(1, "Dune", 1000), 1)]);
+    ingest(&p, "sales", vec![(sale(1, 1), 1)]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(p.stats().global_metrics.buffered_input_records, 2);
+    ingest(&p, "sales", vec![(sale(1, 1), 1)]);
+    settle(&p);
+    // The initial step plus one step for all three records.
+    assert_eq!(p.stats().global_metrics.steps, 2);
+    p.shutdown(TIMEOUT).unwrap();
+}
+
+#[test]
+fn shutdown_steps_buffered_input_and_flushes_outputs() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "flush", 1);
+    let p = Pipeline::start(
+        spec(
+            "flush",
+            vec![output(kafka(&servers, &topic.name, json!({})))],
+            ControllerConfig::default(),
+        ),
+        true,
+    )
+    .unwrap();
+    ingest(&p, "books", vec![(book(1, "Dune", 1000), 1)]);
+    ingest(&p, "sales", vec![(sale(1, 1), 1)]);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    assert_eq!(stats.global_metrics.total_processed_records, 2);
+    assert_eq!(stats.outputs[0].transport.transmitted_records, 1);
+    assert_eq!(
+        topic_text(&servers, &topic.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":1,"revenue":10}}"#]
+    );
+}
+
+#[test]
+fn a_missing_topic_fails_start_naming_the_connector() {
+    let servers = brokers();
+    let err = Pipeline::start(
+        spec(
+            "missing",
+            vec![output(kafka(
+                &servers,
+                "sluice-no-such-topic",
+                json!({"initialization_timeout_secs": 5}),
+            ))],
+            ControllerConfig::default(),
+        ),
+        false,
+    )
+    .err()
+    .expect("start must fail");
+    let message = err.to_string();
+    assert!(message.contains("total-sales"), "{message}");
+    assert!(message.contains("sluice-no-such-topic"), "{message}");
+}
+
+/// The broker goes away mid-stream: the output queue fills, stepping stops, ingest reports the stall, and once
+/// the broker is back everything is delivered exactly once (idempotent producer).
+#[test]
+fn a_broker_outage_stalls_the_pipeline_and_loses_nothing() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "outage", 1);
+    let config = ControllerConfig {
+        max_buffered_records: 4,
+        ..ControllerConfig::default()
+    };
+    let out = kafka(
+        &servers,
+        &topic.name,
+        json!({"max_queued_records": 2, "queue.buffering.max.messages": 2, "reconnect.backoff.max.ms": 500}),
+    );
+    let p = Pipeline::start(spec("outage", vec![output(out)], config), false).unwrap();
+    ingest(&p, "books", vec![(book(1, "Dune", 100), 1)]);
+    settle(&p);
+    broker.down();
+    let mut accepted = 0;
+    let mut busy = None;
+    for copies in 1..=20 {
+        match p.ingest(
+            "sales",
+            vec![(sale(1, copies), 1)],
+            0,
+            Duration::from_millis(300),
+        ) {
+            Ok(()) => accepted += 1,
+            Err(e) => {
+                busy = Some(e);
+                break;
+            }
+        }
+    }
+    let busy = busy.expect("the input buffer must fill while the broker is down");
+    assert!(matches!(busy, PipelineError::Busy { .. }), "{busy:?}");
+    let g = p.stats().global_metrics;
+    assert!(g.stalled_since_ms.is_some(), "{g:?}");
+    assert!(
+        g.stall_reason.as_deref().unwrap().contains("total-sales"),
+        "{g:?}"
+    );
+
+    broker.up();
+    settle(&p);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    // Sales buffered during the outage were stepped together, so the number of messages is not fixed; what is
+    // fixed: every acknowledged record is on the topic once, and the messages form an unbroken chain in which
+    // each step deletes the previous total and inserts the new one, ending at the sum of all accepted sales.
+    let n = stats.outputs[0].transport.transmitted_records as usize;
+    let got = topic_text(&servers, &topic.name, n);
+    // Reading one more than acknowledged returns what the topic holds once the wait runs out.
+    let all = read_topic(&servers, &topic.name, n + 1, Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        all.len(),
+        n,
+        "more messages on the topic than acknowledged: duplicates"
+    );
+    let total: i64 = (1..=accepted as i64).sum();
+    let row = |copies: i64| format!(r#"{{"title":"Dune","copies":{copies},"revenue":{copies}}}"#);
+    let mut current = None::<String>;
+    let mut chain = got.iter();
+    while let Some(message) = chain.next() {
+        if let Some(previous) = current.take() {
+            assert_eq!(message, &format!(r#"{{"delete":{previous}}}"#), "{got:?}");
+            let next = chain.next().expect("a delete is followed by an insert");
+            current = Some(
+                next.strip_prefix(r#"{"insert":"#)
+                    .unwrap()
+                    .trim_end_matches('}')
+                    .to_string()
+                    + "}",
+            );
+        } else {
+            current = Some(
+                message
+                    .strip_prefix(r#"{"insert":"#)
+                    .unwrap()
+                    .trim_end_matches('}')
+                    .to_string()
+                    + "}",
+            );
+        }
+    }
+    assert_eq!(current, Some(row(total)), "{got:?}");
+}
+
+#[test]
+fn two_pipelines_run_side_by_side() {
+    let servers = brokers();
+    let a = TestTopic::new(&servers, "side-a", 1);
+    let b = TestTopic::new(&servers, "side-b", 1);
+    let pa = Pipeline::start(
+        spec(
+            "a",
+            vec![output(kafka(&servers, &a.name, json!({})))],
+            ControllerConfig::default(),
+        ),
+        false,
+    )
+    .unwrap();
+    let pb = Pipeline::start(
+        spec(
+            "b",
+            vec![output(kafka(&servers, &b.name, json!({})))],
+            ControllerConfig {
+                workers: 2,
+                ..ControllerConfig::default()
+            },
+        ),
+        false,
+    )
+    .unwrap();
+    for (p, copies) in [(&pa, 1), (&pb, 7)] {
+        ingest(p, "books", vec![(book(1, "Dune", 1000), 1)]);
+        ingest(p, "sales", vec![(sale(1, copies), 1)]);
+    }
+    pa.shutdown(TIMEOUT).unwrap();
+    pb.shutdown(TIMEOUT).unwrap();
+    assert_eq!(
+        topic_text(&servers, &a.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":1,"revenue":10}}"#]
+    );
+    assert_eq!(
+        topic_text(&servers, &b.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":7,"revenue":70}}"#]
+    );
+}
