@@ -245,6 +245,59 @@ pub enum ApiError {
         /// The pipeline.
         pipeline_name: String,
     },
+    /// The running pipeline's program has no table of that name.
+    #[error("Pipeline '{pipeline_name}' has no table '{table}'")]
+    UnknownTable {
+        /// The pipeline.
+        pipeline_name: String,
+        /// The table asked for.
+        table: String,
+    },
+    /// The running pipeline's program has no view of that name.
+    #[error("Pipeline '{pipeline_name}' has no view '{view}'")]
+    UnknownView {
+        /// The pipeline.
+        pipeline_name: String,
+        /// The view asked for.
+        view: String,
+    },
+    /// The `format`/`update_format`/`array`/`mode` query parameters of an ingress or egress request are invalid.
+    #[error("Invalid format: {field}: {reason}")]
+    InvalidFormat {
+        /// The query parameter or format setting.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Records of an ingress request could not be parsed or do not fit the table; none of the request's records
+    /// were applied.
+    #[error("{num_errors} record(s) of the request for table '{table}' are invalid; no record of the request was applied. First: {first}")]
+    InvalidRecords {
+        /// The table.
+        table: String,
+        /// How many records were rejected.
+        num_errors: usize,
+        /// The first error's message.
+        first: String,
+        /// Every error: `{index, line, message}`.
+        errors: Value,
+    },
+    /// The pipeline's input buffer stayed full while the request waited.
+    #[error("Pipeline '{pipeline_name}' is not accepting input right now: {reason}")]
+    PipelineBusy {
+        /// The pipeline.
+        pipeline_name: String,
+        /// Why (paused, an output connector stalled, ...), with what to do.
+        reason: String,
+    },
+    /// The pipeline failed; only `shutdown` is possible.
+    #[error("Pipeline '{pipeline_name}' failed: {error}")]
+    PipelineFailed {
+        /// The pipeline.
+        pipeline_name: String,
+        /// Why it failed.
+        error: String,
+    },
     /// The request raced with another that changed or removed what it refers to (a foreign key no longer
     /// holds); retrying it gives a definite answer.
     #[error("The request conflicted with a concurrent change; retry it")]
@@ -317,7 +370,10 @@ impl ApiError {
             | OutdatedProgramVersion { .. }
             | PipelineNotRunning { .. }
             | ConcurrentModification => StatusCode::CONFLICT,
-            ProgramNotCompiled => StatusCode::SERVICE_UNAVAILABLE,
+            ProgramNotCompiled | PipelineBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            UnknownTable { .. } | UnknownView { .. } => StatusCode::NOT_FOUND,
+            InvalidFormat { .. } | InvalidRecords { .. } => StatusCode::BAD_REQUEST,
+            PipelineFailed { .. } => StatusCode::CONFLICT,
             PipelineRuntimeUnavailable { .. } => StatusCode::NOT_IMPLEMENTED,
             Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -360,6 +416,12 @@ impl ApiError {
             IllegalPipelineStateTransition { .. } => "IllegalPipelineStateTransition",
             PipelineNotRunning { .. } => "PipelineNotRunning",
             PipelineRuntimeUnavailable { .. } => "PipelineRuntimeUnavailable",
+            UnknownTable { .. } => "UnknownTable",
+            UnknownView { .. } => "UnknownView",
+            InvalidFormat { .. } => "InvalidFormat",
+            InvalidRecords { .. } => "InvalidRecords",
+            PipelineBusy { .. } => "PipelineBusy",
+            PipelineFailed { .. } => "PipelineFailed",
             Database(_) => "DatabaseError",
             Internal(_) => "InternalError",
         }
@@ -389,6 +451,29 @@ impl ApiError {
                 json!({"pipeline_name": pipeline_name})
             }
             UnknownPipeline { pipeline_id } => json!({"pipeline_id": pipeline_id}),
+            UnknownTable {
+                pipeline_name,
+                table,
+            } => json!({"pipeline_name": pipeline_name, "table": table}),
+            UnknownView {
+                pipeline_name,
+                view,
+            } => json!({"pipeline_name": pipeline_name, "view": view}),
+            InvalidFormat { field, reason } => json!({"field": field, "reason": reason}),
+            InvalidRecords {
+                table,
+                num_errors,
+                errors,
+                ..
+            } => json!({"table": table, "num_errors": num_errors, "errors": errors}),
+            PipelineBusy {
+                pipeline_name,
+                reason,
+            } => json!({"pipeline_name": pipeline_name, "reason": reason}),
+            PipelineFailed {
+                pipeline_name,
+                error,
+            } => json!({"pipeline_name": pipeline_name, "error": error}),
             UnknownApiKey { name } => json!({"name": name}),
             InvalidConnectorConfig { field, reason } => json!({"field": field, "reason": reason}),
             InvalidConnectorTransport { reason } => json!({"reason": reason}),

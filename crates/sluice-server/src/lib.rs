@@ -23,6 +23,7 @@ pub mod extract;
 pub mod metrics;
 pub mod names;
 pub mod pipeline_state;
+pub mod runner;
 pub mod validate;
 
 use std::future::Future;
@@ -35,6 +36,7 @@ use crate::auth::AuthMode;
 use crate::compiler::{ProgramCompiler, SqlCompiler};
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::runner::Runner;
 
 /// The default request body limit: 2 MiB, as Feldera's server had.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -68,6 +70,7 @@ struct Inner {
     config: ServerConfig,
     compiler: Arc<dyn ProgramCompiler>,
     metrics: Metrics,
+    runner: Runner,
 }
 
 impl AppState {
@@ -84,6 +87,7 @@ impl AppState {
                 config,
                 compiler,
                 metrics: Metrics::default(),
+                runner: Runner::default(),
             }),
         }
     }
@@ -108,6 +112,11 @@ impl AppState {
         &self.inner.compiler
     }
 
+    /// The pipelines running in this process.
+    pub fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+
     /// The request metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -119,13 +128,19 @@ pub fn router(state: AppState) -> Router {
     api::router(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Restarts the pipelines meant to run, serves the API on `listener` until `shutdown` completes, finishes the
+/// requests in flight, then shuts the running pipelines down (flushing their outputs).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    if let Err(e) = Runner::recover(&state).await {
+        tracing::error!(error = %e, "Could not restart the pipelines that were running.");
+    }
+    let served = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    state.runner().stop_all().await;
+    served
 }

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod connectors;
+pub mod data;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -53,7 +54,12 @@ pub fn router(state: AppState) -> Router {
                 .patch(pipelines::update)
                 .delete(pipelines::delete),
         )
-        .route("/v0/pipelines/{name}/stats", get(pipelines::stats))
+        .route("/v0/pipelines/{name}/stats", get(data::stats))
+        .route("/v0/pipelines/{name}/ingress/{table}", post(data::ingress))
+        .route(
+            "/v0/pipelines/{name}/egress/{view}",
+            post(data::egress).get(data::egress),
+        )
         .route("/v0/pipelines/{name}/validate", get(pipelines::validate))
         .route("/v0/pipelines/{name}/{action}", post(pipelines::action))
         .route("/v0/api_keys", get(api_keys::list).post(api_keys::create))

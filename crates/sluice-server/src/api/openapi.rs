@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_keys, connectors, health, metrics, pipelines, programs};
+use super::{api_keys, connectors, data, health, metrics, pipelines, programs};
 
 /// The API description served at `/api-doc/openapi.json`.
 #[derive(OpenApi)]
@@ -16,7 +16,7 @@ use super::{api_keys, connectors, health, metrics, pipelines, programs};
         programs::list, programs::create, programs::get_one, programs::create_or_replace, programs::update,
         programs::compile, programs::delete,
         pipelines::list, pipelines::create, pipelines::get_one, pipelines::create_or_replace, pipelines::update,
-        pipelines::delete, pipelines::action, pipelines::validate, pipelines::stats,
+        pipelines::delete, pipelines::action, pipelines::validate, data::stats, data::ingress, data::egress,
         api_keys::list, api_keys::create, api_keys::get_one, api_keys::delete,
         health::healthz, health::authentication, metrics::metrics,
     ),

@@ -355,11 +355,12 @@ async fn check_deployable(state: &AppState, p: &Pipeline) -> Result<(), ApiError
     }
 }
 
-/// `start`, `pause` or `shutdown`: records the desired status (202) when the lifecycle allows it.
+/// `start`, `pause` or `shutdown`: records the desired status (202) when the lifecycle allows it; the runner then
+/// moves the current status there in the background (see [`crate::runner`]).
 #[utoipa::path(post, path = "/v0/pipelines/{name}/{action}", tag = "Pipelines",
     params(("name" = String, Path), ("action" = String, Path, description = "start, pause or shutdown")),
     responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidPipelineAction, IllegalPipelineStateTransition, ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName"), (status = 501, body = ErrorBody, description = "PipelineRuntimeUnavailable"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
         (status = 503, body = ErrorBody, description = "ProgramNotCompiled")))]
 pub async fn action(
     State(state): State<AppState>,
@@ -373,11 +374,9 @@ pub async fn action(
         .map_err(|error| illegal(&p, error, Some(action.desired())))?;
     if transition.deploys {
         check_deployable(&state, &p).await?;
-        return Err(ApiError::PipelineRuntimeUnavailable {
-            pipeline_name: name,
-        });
     }
     db::set_desired(state.db(), &p.state.pipeline_id, transition.desired).await?;
+    crate::runner::Runner::spawn_reconcile(&state, &p.state.pipeline_id);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -393,24 +392,4 @@ pub async fn validate(
     let p = db::get(state.db(), &name).await?;
     check_deployable(&state, &p).await?;
     Ok(Json("Pipeline successfully validated."))
-}
-
-/// The running pipeline's statistics.
-#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
-        (status = 409, body = ErrorBody, description = "PipelineNotRunning"), (status = 501, body = ErrorBody, description = "PipelineRuntimeUnavailable")))]
-pub async fn stats(
-    State(state): State<AppState>,
-    NamePath(name): NamePath,
-) -> Result<Json<Value>, ApiError> {
-    let p = db::get(state.db(), &name).await?;
-    if p.state.current_status == PipelineStatus::Shutdown {
-        return Err(ApiError::PipelineNotRunning {
-            pipeline_name: name,
-            current_status: p.state.current_status.as_str().to_string(),
-        });
-    }
-    Err(ApiError::PipelineRuntimeUnavailable {
-        pipeline_name: name,
-    })
 }

@@ -412,6 +412,41 @@ pub async fn set_desired(db: &Db, id: &str, desired: PipelineStatus) -> Result<(
     Ok(())
 }
 
+/// Records the status the runner reached, with the error that put it there (cleared with `None`).
+pub async fn set_current(
+    db: &Db,
+    id: &str,
+    current: PipelineStatus,
+    error: Option<&sluice_types::ErrorResponse>,
+) -> Result<(), ApiError> {
+    let error = error.map(to_json_column).transpose()?;
+    sqlx::query(
+        "UPDATE pipeline SET current_status = $1, status_since = $2, error = $3 WHERE id = $4",
+    )
+    .bind(current.as_str())
+    .bind(now())
+    .bind(error)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The pipeline with id `id`, if it still exists.
+pub async fn get_by_id(db: &Db, id: &str) -> Result<Option<Pipeline>, ApiError> {
+    let mut tx = db.begin().await?;
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let p = match row {
+        Some(row) => Some(pipeline(&mut tx, row).await?),
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(p)
+}
+
 /// The program of the pipeline, for the checks of a deployment.
 pub async fn program_of(db: &Db, pipeline: &Pipeline) -> Result<Option<ProgramRef>, ApiError> {
     let Some(program) = &pipeline.descriptor.program_name else {

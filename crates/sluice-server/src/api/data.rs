@@ -1,0 +1,279 @@
+//! The data plane of a running pipeline: HTTP ingress into a table, a watch of a view's changes, and stats.
+//!
+//! Ingress is all or nothing per request: the body is parsed and every record checked against the table first;
+//! if any record is invalid, the answer is `400 InvalidRecords` listing each bad record and *no* record of the
+//! request is applied. Accepted records are never dropped: they are buffered until a step takes them. When the
+//! pipeline's input buffer stays full for [`INGRESS_WAIT`] (paused, or an output connector stalled), the answer
+//! is `503 PipelineBusy` and nothing was applied, so the request can simply be retried.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sluice_formats::{build_encoder, build_parser, MessageLimits};
+use sluice_pipeline::{Pipeline, PipelineError, PipelineState, WatchEvent};
+use sluice_types::{ConfigError, FormatConfig};
+
+use crate::api::openapi::ErrorBody;
+use crate::compiler::canonical_identifier;
+use crate::db::pipelines as db;
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, NamePath};
+use crate::AppState;
+
+/// How long an ingress request waits for room in a full input buffer.
+pub const INGRESS_WAIT: Duration = Duration::from_secs(10);
+
+/// The format of an ingress or egress request, from the query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+    /// JSON: `insert_delete` (default), `raw` or `weighted`.
+    pub update_format: Option<String>,
+    /// JSON: the body is one array of records instead of one record per line.
+    pub array: Option<bool>,
+    /// Egress: only `watch` (the default) is supported.
+    pub mode: Option<String>,
+}
+
+impl FormatQuery {
+    fn format(&self, array: bool) -> Result<FormatConfig, ApiError> {
+        let name = self.format.as_deref().unwrap_or("json");
+        let mut config = serde_json::Map::new();
+        if let Some(u) = &self.update_format {
+            config.insert("update_format".into(), json!(u));
+        }
+        if name == "json" {
+            config.insert("array".into(), json!(self.array.unwrap_or(array)));
+        }
+        serde_json::from_value(json!({"name": name, "config": config})).map_err(|e| {
+            ApiError::InvalidFormat {
+                field: "format".into(),
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+fn invalid_format(e: ConfigError) -> ApiError {
+    ApiError::InvalidFormat {
+        field: e.field,
+        reason: e.reason,
+    }
+}
+
+/// The running instance of pipeline `name`, or why there is none.
+async fn running(state: &AppState, name: &str) -> Result<Arc<Pipeline>, ApiError> {
+    let p = db::get(state.db(), name).await?;
+    let live =
+        state
+            .runner()
+            .get(&p.state.pipeline_id)
+            .ok_or_else(|| ApiError::PipelineNotRunning {
+                pipeline_name: name.to_string(),
+                current_status: p.state.current_status.as_str().to_string(),
+            })?;
+    if let (PipelineState::Failed, Some(error)) = live.state() {
+        return Err(ApiError::PipelineFailed {
+            pipeline_name: name.to_string(),
+            error,
+        });
+    }
+    Ok(live)
+}
+
+/// Pushes the body's records into a table of a running pipeline.
+#[utoipa::path(post, path = "/v0/pipelines/{name}/ingress/{table}", tag = "Pipelines",
+    params(("name" = String, Path), ("table" = String, Path), FormatQuery),
+    request_body(content = String, description = "Records in the chosen format", content_type = "text/plain"),
+    responses((status = 200, body = Object, description = "{\"records\": n}: all records accepted"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied)"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable"),
+        (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed"),
+        (status = 503, body = ErrorBody, description = "PipelineBusy (nothing applied; retry)")))]
+pub async fn ingress(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+    Path((_, table)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<FormatQuery>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let live = running(&state, &name).await?;
+    let table = canonical_identifier(&table);
+    let relation = live
+        .table(&table)
+        .map_err(|_| ApiError::UnknownTable {
+            pipeline_name: name.clone(),
+            table: table.clone(),
+        })?
+        .clone();
+    let format = query.format(false)?;
+    let mut parser = build_parser(&format, &relation).map_err(invalid_format)?;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut records = Vec::new();
+        let errors = parser.parse(&body, &mut records);
+        if !errors.is_empty() {
+            let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+            live.record_errors(&table, &messages);
+            return Err(ApiError::InvalidRecords {
+                table,
+                num_errors: errors.len(),
+                first: messages[0].clone(),
+                errors: errors
+                    .iter()
+                    .map(|e| json!({"index": e.index, "line": e.line, "message": e.message}))
+                    .collect(),
+            });
+        }
+        let n = records.len();
+        live.ingest(&table, records, body.len() as u64, INGRESS_WAIT)
+            .map(|()| n)
+            .map_err(|e| ingest_error(&name, &table, e))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("ingress task: {e}")))??;
+    Ok(Json(json!({"records": result})))
+}
+
+fn ingest_error(name: &str, table: &str, e: PipelineError) -> ApiError {
+    let pipeline_name = name.to_string();
+    match e {
+        PipelineError::InvalidRecords(message) => ApiError::InvalidRecords {
+            table: table.to_string(),
+            num_errors: message.matches("record ").count().max(1),
+            first: message.clone(),
+            errors: json!([{"message": message}]),
+        },
+        PipelineError::Busy { .. } => ApiError::PipelineBusy {
+            pipeline_name,
+            reason: e.to_string(),
+        },
+        PipelineError::Failed(error) => ApiError::PipelineFailed {
+            pipeline_name,
+            error,
+        },
+        PipelineError::Stopped => ApiError::PipelineNotRunning {
+            pipeline_name,
+            current_status: "ShuttingDown".into(),
+        },
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Streams the changes of a view, one line per step: `{"sequence_number": step, "json_data": [...]}` for JSON,
+/// `{"sequence_number": step, "text_data": "..."}` for CSV. The stream ends with `{"error": reason}` when the
+/// pipeline stops or the client reads too slowly (more than 1024 steps behind).
+#[utoipa::path(post, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines",
+    params(("name" = String, Path), ("view" = String, Path), FormatQuery),
+    responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView"),
+        (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed")))]
+pub async fn egress(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+    Path((_, view)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    if let Some(mode) = query.mode.as_deref().filter(|m| *m != "watch") {
+        return Err(ApiError::InvalidFormat {
+            field: "mode".into(),
+            reason: format!(
+                "'{mode}' is not supported: only 'watch' (stream changes as they happen) is"
+            ),
+        });
+    }
+    let live = running(&state, &name).await?;
+    let view = canonical_identifier(&view);
+    let relation = live
+        .view(&view)
+        .map_err(|_| ApiError::UnknownView {
+            pipeline_name: name.clone(),
+            view: view.clone(),
+        })?
+        .clone();
+    let format = query.format(true)?;
+    let is_json = matches!(format, FormatConfig::Json(_));
+    let mut encoder = build_encoder(
+        &format,
+        &relation,
+        MessageLimits {
+            max_message_bytes: usize::MAX,
+        },
+    )
+    .map_err(invalid_format)?;
+    let events = live
+        .watch(&view)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(16);
+    std::thread::Builder::new()
+        .name(format!("watch-{name}-{view}"))
+        .spawn(move || loop {
+            let line = match events.recv() {
+                Ok(WatchEvent::Changes { step, delta }) => {
+                    let mut items = Vec::new();
+                    let mut text = String::new();
+                    let _ = encoder.encode(&delta, &mut |m| {
+                        let payload = String::from_utf8_lossy(&m.value).into_owned();
+                        match serde_json::from_str::<Value>(&payload) {
+                            Ok(Value::Array(a)) if is_json => items.extend(a),
+                            Ok(v) if is_json => items.push(v),
+                            _ => text.push_str(&payload),
+                        }
+                        Ok(())
+                    });
+                    if is_json {
+                        json!({"sequence_number": step, "json_data": items})
+                    } else {
+                        json!({"sequence_number": step, "text_data": text})
+                    }
+                }
+                Ok(WatchEvent::Ended(reason)) => json!({"error": reason}),
+                Err(_) => json!({"error": "the watch was disconnected: the client read too slowly or the pipeline stopped"}),
+            };
+            let end = line.get("error").is_some();
+            if tx.blocking_send(Ok(Bytes::from(format!("{line}\n")))).is_err() || end {
+                return;
+            }
+        })
+        .map_err(|e| ApiError::Internal(format!("watch thread: {e}")))?;
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// The running pipeline's statistics: per table, per output connector, and global.
+#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
+        (status = 409, body = ErrorBody, description = "PipelineNotRunning")))]
+pub async fn stats(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+) -> Result<Json<Value>, ApiError> {
+    let p = db::get(state.db(), &name).await?;
+    let live =
+        state
+            .runner()
+            .get(&p.state.pipeline_id)
+            .ok_or_else(|| ApiError::PipelineNotRunning {
+                pipeline_name: name.clone(),
+                current_status: p.state.current_status.as_str().to_string(),
+            })?;
+    serde_json::to_value(live.stats())
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

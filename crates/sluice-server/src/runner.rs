@@ -1,0 +1,286 @@
+//! The runner: moves each pipeline's current status towards its desired status by starting, pausing, resuming
+//! and shutting down [`sluice_pipeline::Pipeline`]s inside this process.
+//!
+//! Lifecycle requests only record the desired status and call [`Runner::reconcile`] in the background, so they
+//! answer `202 Accepted` at once. A reconciliation reads the pipeline from the database, acts, and writes the
+//! current status (`Provisioning` → `Initializing` → `Running`/`Paused`, `ShuttingDown` → `Shutdown`, or
+//! `Failed` with the error). Reconciliations of one pipeline run one at a time; each acts on the latest desired
+//! status, so requests that arrive during a slow start are honoured when it ends.
+//!
+//! When the server starts, [`Runner::recover`] restarts the pipelines that were meant to run; when it stops,
+//! [`Runner::stop_all`] shuts them down, flushing their outputs, without changing what they are meant to do.
+//! A monitor task per running pipeline records a failure (an engine error, a panic) in the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineState};
+use sluice_sql::Program;
+use sluice_types::{ConnectorConfig, ErrorResponse};
+
+use crate::api::pipelines::{Pipeline as PipelineRecord, RuntimeConfig};
+use crate::compiler::canonical_identifier;
+use crate::db::pipelines as db;
+use crate::db::ListFilter;
+use crate::error::ApiError;
+use crate::pipeline_state::PipelineStatus;
+use crate::AppState;
+
+/// How long a shutdown waits for the output connectors' acknowledgements.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the monitor looks for a failure.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The pipelines running in this process, by pipeline id.
+#[derive(Default)]
+pub struct Runner {
+    live: RwLock<HashMap<String, Arc<Pipeline>>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Runner {
+    /// The running pipeline with id `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Pipeline>> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Every running pipeline, by id.
+    pub fn all(&self) -> Vec<(String, Arc<Pipeline>)> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        live.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn insert(&self, id: &str, p: Arc<Pipeline>) {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        live.insert(id.to_string(), p);
+    }
+
+    fn remove(&self, id: &str) -> Option<Arc<Pipeline>> {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        live.remove(id)
+    }
+
+    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Reconciles pipeline `id` in the background; errors are logged.
+    pub fn spawn_reconcile(state: &AppState, id: &str) {
+        let state = state.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = Runner::reconcile(&state, &id).await {
+                tracing::error!(pipeline_id = %id, error = %e, "Pipeline reconciliation failed.");
+            }
+        });
+    }
+
+    /// Moves pipeline `id` one transition towards its desired status.
+    pub async fn reconcile(state: &AppState, id: &str) -> Result<(), ApiError> {
+        let runner = state.runner();
+        let lock = runner.lock_for(id);
+        let _guard = lock.lock().await;
+        let database = state.db();
+        let Some(p) = db::get_by_id(database, id).await? else {
+            // Deleted: nothing may keep running under its id.
+            if let Some(live) = runner.remove(id) {
+                shut_down(live).await;
+            }
+            return Ok(());
+        };
+        let current = p.state.current_status;
+        let desired = p.state.desired_status;
+        match (desired, runner.get(id)) {
+            (PipelineStatus::Shutdown, Some(live)) => {
+                db::set_current(database, id, PipelineStatus::ShuttingDown, None).await?;
+                runner.remove(id);
+                let errors = shut_down(live).await;
+                // The pipeline is down either way; what was not delivered is kept as the error to read.
+                let error = (!errors.is_empty())
+                    .then(|| runtime_error("ShutdownIncomplete", errors.join("; ")));
+                db::set_current(database, id, PipelineStatus::Shutdown, error.as_ref()).await?;
+            }
+            (PipelineStatus::Shutdown, None) => {
+                if current != PipelineStatus::Shutdown || p.state.error.is_some() {
+                    db::set_current(database, id, PipelineStatus::Shutdown, None).await?;
+                }
+            }
+            (_, None) if current == PipelineStatus::Failed => {}
+            (wanted, None) => {
+                db::set_current(database, id, PipelineStatus::Provisioning, None).await?;
+                match start(state, &p, wanted == PipelineStatus::Paused).await {
+                    Ok(live) => {
+                        runner.insert(id, live.clone());
+                        db::set_current(database, id, wanted, None).await?;
+                        tokio::spawn(monitor(state.clone(), id.to_string(), live));
+                    }
+                    Err(message) => {
+                        tracing::warn!(pipeline = %p.descriptor.name, error = %message, "Pipeline failed to start.");
+                        let error = runtime_error("PipelineStartFailed", message);
+                        db::set_current(database, id, PipelineStatus::Failed, Some(&error)).await?;
+                    }
+                }
+            }
+            (wanted, Some(live)) => {
+                if live.state().0 == PipelineState::Failed {
+                    return Ok(());
+                }
+                if wanted == PipelineStatus::Paused {
+                    live.pause();
+                } else {
+                    live.resume();
+                }
+                if current != wanted {
+                    db::set_current(database, id, wanted, None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts reconciling every pipeline that is not shut down and meant to stay so (after a server restart).
+    pub async fn recover(state: &AppState) -> Result<(), ApiError> {
+        for p in db::list(state.db(), &ListFilter::default()).await? {
+            let s = &p.state;
+            if s.desired_status != PipelineStatus::Shutdown
+                || s.current_status != PipelineStatus::Shutdown
+            {
+                // The status stored by the previous process is stale: nothing runs yet. Say so before the API
+                // answers, so no client sees `Running` for a pipeline that is still starting.
+                if s.current_status != PipelineStatus::Failed {
+                    let now = if s.desired_status == PipelineStatus::Shutdown {
+                        PipelineStatus::Shutdown
+                    } else {
+                        PipelineStatus::Provisioning
+                    };
+                    db::set_current(state.db(), &s.pipeline_id, now, None).await?;
+                }
+                Runner::spawn_reconcile(state, &s.pipeline_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down every running pipeline (flushing outputs), leaving their desired status as it is so that the
+    /// next server start runs them again.
+    pub async fn stop_all(&self) {
+        let all: Vec<_> = {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            live.drain().collect()
+        };
+        for (_, p) in all {
+            shut_down(p).await;
+        }
+    }
+}
+
+fn runtime_error(code: &str, message: String) -> ErrorResponse {
+    ErrorResponse {
+        message,
+        error_code: code.to_string(),
+        details: serde_json::json!({}),
+    }
+}
+
+/// Shuts `live` down on a blocking thread; the errors say what was not delivered.
+async fn shut_down(live: Arc<Pipeline>) -> Vec<String> {
+    tokio::task::spawn_blocking(move || live.shutdown(SHUTDOWN_TIMEOUT).err().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| vec![format!("shutdown panicked: {e}")])
+}
+
+/// Records a failure of `live` in the database, once, while it is the running instance of `id`.
+async fn monitor(state: AppState, id: String, live: Arc<Pipeline>) {
+    loop {
+        tokio::time::sleep(MONITOR_INTERVAL).await;
+        match state.runner().get(&id) {
+            Some(p) if Arc::ptr_eq(&p, &live) => {}
+            _ => return,
+        }
+        if let (PipelineState::Failed, Some(error)) = live.state() {
+            let lock = state.runner().lock_for(&id);
+            let _guard = lock.lock().await;
+            let error = runtime_error("PipelineFailed", error);
+            if let Err(e) =
+                db::set_current(state.db(), &id, PipelineStatus::Failed, Some(&error)).await
+            {
+                tracing::error!(pipeline_id = %id, error = %e, "Could not record a pipeline failure.");
+            }
+            return;
+        }
+    }
+}
+
+/// Builds the pipeline's spec from the database and starts it; the error says which part failed and why.
+async fn start(
+    state: &AppState,
+    p: &PipelineRecord,
+    paused: bool,
+) -> Result<Arc<Pipeline>, String> {
+    let spec = spec(state, p).await?;
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(spec, paused))
+        .await
+        .map_err(|e| format!("start panicked: {e}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(pipeline))
+}
+
+async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, String> {
+    let d = &p.descriptor;
+    let program_name = d
+        .program_name
+        .clone()
+        .ok_or("the pipeline has no program")?;
+    let program = crate::db::programs::get(state.db(), &program_name, true)
+        .await
+        .map_err(|e| format!("program '{program_name}': {e}"))?;
+    let code = program.code.unwrap_or_default();
+    let program = tokio::task::spawn_blocking(move || Program::compile(&code))
+        .await
+        .map_err(|e| format!("compiling: {e}"))?
+        .map_err(|e| format!("program '{program_name}' does not compile: {e}"))?;
+    let mut outputs = Vec::new();
+    for a in &d.attached_connectors {
+        let connector = crate::db::connectors::get(state.db(), &a.connector_name)
+            .await
+            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
+        let config: ConnectorConfig = serde_json::from_str(connector.config.get())
+            .map_err(|e| format!("connector '{}': stored config: {e}", a.connector_name))?;
+        let relation = canonical_identifier(&a.relation_name);
+        if a.is_input {
+            return Err(format!(
+                "input connector '{}': transport '{}' is not supported as a pipeline input by this version; \
+                 send input through POST /v0/pipelines/{}/ingress/{relation}",
+                a.name,
+                config.transport.name(),
+                d.name
+            ));
+        }
+        outputs.push(OutputSpec {
+            name: a.name.clone(),
+            view: relation,
+            config,
+        });
+    }
+    Ok(PipelineSpec {
+        name: d.name.clone(),
+        program,
+        config: controller_config(&d.config),
+        outputs,
+    })
+}
+
+fn controller_config(c: &RuntimeConfig) -> ControllerConfig {
+    ControllerConfig {
+        workers: usize::from(c.workers.max(1)),
+        min_batch_size_records: c.min_batch_size_records,
+        max_buffering_delay: Duration::from_micros(c.max_buffering_delay_usecs),
+        ..ControllerConfig::default()
+    }
+}

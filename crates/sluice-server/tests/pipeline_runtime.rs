@@ -1,0 +1,324 @@
+//! Pipelines run through the REST API against the local broker: the book-fair flow with exact Kafka messages,
+//! all-or-none ingress, stats, the HTTP watch, pause/resume, shutdown and start failures.
+//! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_error, compiled, Backend, TestDb, TestServer};
+use serde_json::{json, Value};
+use sluice_transports::kafka_tools::read_topic;
+use sluice_transports::testing::{brokers, TestTopic};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const BOOK_FAIR: &str = "
+CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price DECIMAL(8, 2) NOT NULL);
+CREATE TABLE sales (book_id BIGINT NOT NULL, copies BIGINT NOT NULL);
+CREATE VIEW total_sales AS
+    SELECT b.title, SUM(s.copies) AS copies, SUM(s.copies * b.price) AS revenue
+    FROM sales s JOIN books b ON s.book_id = b.id
+    GROUP BY b.title;";
+
+fn connector(servers: &str, topic: &str) -> Value {
+    json!({
+        "description": "Kafka output connector for total sales from the book fair",
+        "config": {
+            "transport": {"name": "kafka_output", "config": {
+                "bootstrap.servers": servers, "auto.offset.reset": "earliest", "topic": topic,
+                "initialization_timeout_secs": 10}},
+            "format": {"name": "json", "config": {"update_format": "insert_delete", "array": false}}
+        }
+    })
+}
+
+/// Program, connector and pipeline `fair` over `topic`.
+async fn book_fair(s: &TestServer, servers: &str, topic: &str) {
+    let (status, body) = s
+        .put(
+            "/v0/programs/book-fair",
+            json!({"description": "", "code": BOOK_FAIR}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(compiled(s, "book-fair").await["status"], "Success");
+    let (status, body) = s
+        .put("/v0/connectors/total-sales", connector(servers, topic))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let attached = json!([{"name": "total-sales", "is_input": false, "connector_name": "total-sales", "relation_name": "total_sales"}]);
+    let (status, body) = s
+        .put(
+            "/v0/pipelines/fair",
+            json!({"description": "", "program_name": "book-fair", "connectors": attached}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Polls the pipeline until its current status is `want`; returns the pipeline.
+async fn reaches(s: &TestServer, name: &str, want: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (_, p) = s.get(&format!("/v0/pipelines/{name}")).await;
+        if p["state"]["current_status"] == want {
+            return p;
+        }
+        last = p;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pipeline {name} did not reach {want}: {last}");
+}
+
+async fn action(s: &TestServer, name: &str, action: &str) {
+    let (status, body) = s
+        .post_empty(&format!("/v0/pipelines/{name}/{action}"))
+        .await;
+    assert_eq!(status, 202, "{action}: {body}");
+}
+
+async fn ingress(s: &TestServer, path: &str, body: &str) -> (u16, Value) {
+    let r = s
+        .client
+        .post(s.url(path))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// Waits until every accepted record has been stepped.
+async fn settled(s: &TestServer, name: &str) -> Value {
+    for _ in 0..300 {
+        let (status, stats) = s.get(&format!("/v0/pipelines/{name}/stats")).await;
+        assert_eq!(status, 200, "{stats}");
+        let g = &stats["global_metrics"];
+        if g["buffered_input_records"] == 0
+            && g["total_processed_records"] == g["total_input_records"]
+        {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pipeline {name} did not settle");
+}
+
+fn topic_text(servers: &str, topic: &str, n: usize) -> Vec<String> {
+    let servers = servers.to_string();
+    let topic = topic.to_string();
+    // read_topic blocks: keep it off the test's runtime threads.
+    std::thread::spawn(move || {
+        read_topic(&servers, &topic, n, TIMEOUT)
+            .unwrap()
+            .iter()
+            .map(|m| m.payload_text())
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+async fn book_fair_end_to_end(backend: Backend) {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "fair-api", 1);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &topic.name).await;
+    assert_error(
+        &s.get("/v0/pipelines/fair/stats").await,
+        409,
+        "PipelineNotRunning",
+    );
+    action(&s, "fair", "start").await;
+    reaches(&s, "fair", "Running").await;
+
+    let (status, body) = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/books?format=json&update_format=insert_delete",
+        "{\"insert\": {\"id\": 1, \"title\": \"Dune\", \"price\": 10.00}}\n{\"insert\": {\"id\": 2, \"title\": \"Emma\", \"price\": 5.5}}\n",
+    )
+    .await;
+    assert_eq!((status, body["records"].clone()), (200, json!(2)), "{body}");
+    settled(&s, "fair").await;
+    let (status, _) = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/sales?format=csv",
+        "1,2\n2,1\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    settled(&s, "fair").await;
+
+    // One bad record (copies is NOT NULL): the request is rejected and its good record is not applied.
+    let got = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/sales?format=json&update_format=raw&array=true",
+        r#"[{"book_id": 1, "copies": 100}, {"book_id": 1}]"#,
+    )
+    .await;
+    let got = (reqwest::StatusCode::from_u16(got.0).unwrap(), got.1);
+    let err = assert_error(&got, 400, "InvalidRecords");
+    assert_eq!(err["details"]["num_errors"], 1, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("copies"), "{err}");
+
+    // Watch the view over HTTP while the next change flows.
+    let mut watch = s
+        .client
+        .post(s.url("/v0/pipelines/fair/egress/total_sales?format=json&mode=watch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let (status, _) = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/sales?format=json&update_format=weighted",
+        "{\"weight\": 1, \"data\": {\"book_id\": 1, \"copies\": 3}}\n{\"weight\": -1, \"data\": {\"book_id\": 2, \"copies\": 1}}\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut line = Vec::new();
+    while !line.contains(&b'\n') {
+        let chunk = tokio::time::timeout(TIMEOUT, watch.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        line.extend_from_slice(&chunk);
+    }
+    let watched: Value =
+        serde_json::from_slice(&line[..line.iter().position(|b| *b == b'\n').unwrap()]).unwrap();
+    let changes = watched["json_data"].as_array().unwrap();
+    assert_eq!(changes.len(), 3, "{watched}");
+    assert!(
+        changes.contains(&json!({"insert": {"title": "Dune", "copies": 5, "revenue": 50}})),
+        "{watched}"
+    );
+    drop(watch);
+
+    let stats = settled(&s, "fair").await;
+    let sales = stats["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "sales")
+        .unwrap()
+        .clone();
+    assert_eq!(sales["total_records"], 4, "{stats}");
+    assert_eq!(sales["num_parse_errors"], 1, "{stats}");
+    let got = topic_text(&servers, &topic.name, 5);
+    assert_eq!(got.len(), 5, "{got:?}");
+    let mut first = got[..2].to_vec();
+    first.sort();
+    assert_eq!(
+        first,
+        vec![
+            r#"{"insert":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"insert":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+        ]
+    );
+    let mut deletes = got[2..4].to_vec();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        vec![
+            r#"{"delete":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"delete":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+        ]
+    );
+    assert_eq!(
+        got[4],
+        r#"{"insert":{"title":"Dune","copies":5,"revenue":50}}"#
+    );
+
+    // Pause: input is accepted and buffered, nothing is stepped; start resumes.
+    action(&s, "fair", "pause").await;
+    reaches(&s, "fair", "Paused").await;
+    let (status, _) = ingress(&s, "/v0/pipelines/fair/ingress/sales?format=csv", "2,4\n").await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, stats) = s.get("/v0/pipelines/fair/stats").await;
+    assert_eq!(
+        stats["global_metrics"]["buffered_input_records"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["global_metrics"]["state"], "Paused", "{stats}");
+    action(&s, "fair", "start").await;
+    reaches(&s, "fair", "Running").await;
+    settled(&s, "fair").await;
+
+    // Shutdown flushes: the Emma row is on the topic once shutdown is reached.
+    action(&s, "fair", "shutdown").await;
+    let p = reaches(&s, "fair", "Shutdown").await;
+    assert!(p["state"]["error"].is_null(), "{p}");
+    let got = topic_text(&servers, &topic.name, 6);
+    assert_eq!(
+        got[5], r#"{"insert":{"title":"Emma","copies":4,"revenue":22}}"#,
+        "{got:?}"
+    );
+    assert_error(
+        &s.get("/v0/pipelines/fair/stats").await,
+        409,
+        "PipelineNotRunning",
+    );
+    let got = s.post("/v0/pipelines/fair/ingress/sales", json!({})).await;
+    assert_error(&got, 409, "PipelineNotRunning");
+    s.stop().await;
+}
+
+async fn a_start_that_cannot_reach_the_topic_fails_the_pipeline(backend: Backend) {
+    let servers = brokers();
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, "sluice-no-such-topic").await;
+    action(&s, "fair", "start").await;
+    let p = reaches(&s, "fair", "Failed").await;
+    let message = p["state"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("total-sales"), "{p}");
+    assert!(message.contains("sluice-no-such-topic"), "{p}");
+    let got = s.post_empty("/v0/pipelines/fair/start").await;
+    assert_error(&got, 400, "IllegalPipelineStateTransition");
+    action(&s, "fair", "shutdown").await;
+    let p = reaches(&s, "fair", "Shutdown").await;
+    assert!(p["state"]["error"].is_null(), "{p}");
+    s.stop().await;
+}
+
+async fn running_pipelines_restart_with_the_server(backend: Backend) {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "fair-restart", 1);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &topic.name).await;
+    action(&s, "fair", "start").await;
+    reaches(&s, "fair", "Running").await;
+    s.stop().await;
+    let s = TestServer::start(&db).await;
+    reaches(&s, "fair", "Running").await;
+    let (status, _) = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/books?format=csv",
+        "1,Dune,10\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = ingress(&s, "/v0/pipelines/fair/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(status, 200);
+    settled(&s, "fair").await;
+    action(&s, "fair", "shutdown").await;
+    reaches(&s, "fair", "Shutdown").await;
+    assert_eq!(
+        topic_text(&servers, &topic.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":1,"revenue":10}}"#]
+    );
+    s.stop().await;
+}
+
+both_backends!(
+    book_fair_end_to_end,
+    a_start_that_cannot_reach_the_topic_fails_the_pipeline,
+    running_pipelines_restart_with_the_server,
+);
