@@ -11,6 +11,7 @@
 //! a full local queue blocks the sender (backpressure) instead of dropping; transient trouble keeps messages and
 //! shows the endpoint as stalled; a permanent error fails the endpoint with a message naming destination and cause.
 
+mod kafka_common;
 pub mod kafka_output;
 pub mod kafka_tools;
 #[cfg(feature = "test-support")]

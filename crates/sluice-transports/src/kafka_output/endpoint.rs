@@ -9,10 +9,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use sluice_types::{ConfigError, KafkaOutputConfig};
 
-use super::client_config::{client_config, max_payload_bytes, producer_options};
+use super::client_config::{max_payload_bytes, producer_options};
 use super::context::{OutputContext, Retry, Shared};
-use super::errors::{classify_code, Severity};
 use super::stats::{KafkaOutputStats, MessageSize};
+use crate::kafka_common::errors::{classify_code, Severity};
+use crate::kafka_common::{check_topic, client_config, TopicProblem};
 
 /// Why the endpoint could not start or could not take a message.
 #[derive(Debug, thiserror::Error)]
@@ -144,31 +145,21 @@ impl KafkaOutputEndpoint {
     pub fn connect(&self) -> Result<usize, KafkaOutputError> {
         let topic = &self.shared.topic;
         let timeout = Duration::from_secs(u64::from(self.initialization_timeout));
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(|e| KafkaOutputError::Unreachable {
+        check_topic(self.producer.client(), topic, timeout).map_err(|problem| match problem {
+            TopicProblem::Unreachable(e) => KafkaOutputError::Unreachable {
                 servers: self.servers.clone(),
                 timeout_secs: self.initialization_timeout,
                 reason: match self.shared.counters.last_trouble() {
                     Some(last) => format!("{e} (last error: {last})"),
                     None => e.to_string(),
                 },
-            })?;
-        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-            return Err(self.topic_missing());
-        };
-        match found.error().map(RDKafkaErrorCode::from) {
-            None if !found.partitions().is_empty() => Ok(found.partitions().len()),
-            None
-            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
-            | Some(RDKafkaErrorCode::UnknownTopic) => Err(self.topic_missing()),
-            Some(code) => Err(KafkaOutputError::Topic {
+            },
+            TopicProblem::Missing => self.topic_missing(),
+            TopicProblem::Other(reason) => KafkaOutputError::Topic {
                 topic: topic.clone(),
-                reason: code.to_string(),
-            }),
-        }
+                reason,
+            },
+        })
     }
 
     fn topic_missing(&self) -> KafkaOutputError {
