@@ -93,34 +93,82 @@ fn validate_bootstrap_servers(servers: Option<&str>) -> Result<(), ConfigError> 
     Ok(())
 }
 
-/// Why a topic cannot be used, as found by [`check_topic`].
-pub(crate) enum TopicProblem {
-    /// No broker answered the metadata request; librdkafka's error.
-    Unreachable(KafkaError),
-    /// The broker answered and does not have the topic.
-    Missing,
-    /// The broker reported another error for the topic (e.g. not authorized).
-    Other(String),
+/// Why a Kafka endpoint could not start on a topic: no broker answering, or the topic missing or unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaConnectError {
+    /// No broker answered within the endpoint's start-up timeout.
+    #[error("Kafka broker(s) '{servers}' did not answer within {timeout_secs} s: {reason}")]
+    Unreachable {
+        /// The `bootstrap.servers` list.
+        servers: String,
+        /// The timeout that expired.
+        timeout_secs: u32,
+        /// librdkafka's reason, with the last connection error when there was one.
+        reason: String,
+    },
+    /// The broker answered but does not have the topic.
+    #[error("Kafka topic '{topic}' does not exist on broker(s) '{servers}'; create it first (Sluice does not auto-create topics)")]
+    TopicMissing {
+        /// The topic.
+        topic: String,
+        /// The `bootstrap.servers` list.
+        servers: String,
+    },
+    /// The broker reported an error for the topic (e.g. not authorized).
+    #[error("Kafka topic '{topic}' cannot be used: {reason}")]
+    Topic {
+        /// The topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
 }
 
-/// Asks the brokers for `topic`'s metadata within `timeout`; returns its partition count.
-pub(crate) fn check_topic<C: ClientContext>(
-    client: &Client<C>,
-    topic: &str,
-    timeout: Duration,
-) -> Result<usize, TopicProblem> {
-    let metadata = client
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(TopicProblem::Unreachable)?;
-    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Err(TopicProblem::Missing);
-    };
-    match found.error().map(RDKafkaErrorCode::from) {
-        None if !found.partitions().is_empty() => Ok(found.partitions().len()),
-        None
-        | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
-        | Some(RDKafkaErrorCode::UnknownTopic) => Err(TopicProblem::Missing),
-        Some(code) => Err(TopicProblem::Other(code.to_string())),
+/// The start-up check of a topic: where it looks and, for its error messages, how long it was allowed.
+pub(crate) struct TopicCheck<'a> {
+    /// The `bootstrap.servers` list.
+    pub servers: &'a str,
+    /// The configured start-up timeout.
+    pub timeout_secs: u32,
+    /// The last transport error the client reported, if any.
+    pub last_trouble: Box<dyn Fn() -> Option<String> + 'a>,
+}
+
+impl TopicCheck<'_> {
+    /// Asks the brokers for `topic`'s metadata within `timeout`; returns its partition count.
+    pub fn run<C: ClientContext>(
+        &self,
+        client: &Client<C>,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<usize, KafkaConnectError> {
+        let missing = || KafkaConnectError::TopicMissing {
+            topic: topic.to_string(),
+            servers: self.servers.to_string(),
+        };
+        let metadata = client.fetch_metadata(Some(topic), timeout).map_err(|e| {
+            KafkaConnectError::Unreachable {
+                servers: self.servers.to_string(),
+                timeout_secs: self.timeout_secs,
+                reason: match (self.last_trouble)() {
+                    Some(last) => format!("{e} (last error: {last})"),
+                    None => e.to_string(),
+                },
+            }
+        })?;
+        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            return Err(missing());
+        };
+        match found.error().map(RDKafkaErrorCode::from) {
+            None if !found.partitions().is_empty() => Ok(found.partitions().len()),
+            None
+            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+            | Some(RDKafkaErrorCode::UnknownTopic) => Err(missing()),
+            Some(code) => Err(KafkaConnectError::Topic {
+                topic: topic.to_string(),
+                reason: code.to_string(),
+            }),
+        }
     }
 }
 
