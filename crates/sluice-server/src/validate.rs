@@ -2,10 +2,12 @@
 //!
 //! [`validate_connector_config`] is the single entry point: it deserializes the JSON as a
 //! [`ConnectorConfig`], refuses the transports users may not create, runs [`ConnectorConfig::validate`], and
-//! checks the librdkafka options of Kafka transports. Errors name the field by its path in the request body
-//! (`config.transport.config.topic`). Warnings (accepted settings that have no effect) are logged.
+//! checks the librdkafka options of Kafka transports (`kafka_output` and `kafka_input`). Errors name the field by
+//! its path in the request body (`config.transport.config.topic`). Warnings (accepted settings that have no effect)
+//! are logged.
 
 use serde_json::Value;
+use sluice_transports::kafka_input::validate_input_config;
 use sluice_transports::kafka_output::validate_config;
 use sluice_types::{ConnectorConfig, TransportConfig};
 
@@ -32,19 +34,18 @@ pub fn validate_connector_config(
         });
     }
     let mut warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
-    match &parsed.transport {
-        TransportConfig::KafkaOutput(kafka) => {
-            // librdkafka itself checks every option, without a network.
-            let kafka_warnings = validate_config(kafka)
-                .map_err(|e| e.within("transport.config"))
-                .map_err(|e| invalid(&e.field, e.reason))?;
-            for warning in kafka_warnings {
-                if !warnings.contains(&warning) {
-                    warnings.push(warning);
-                }
-            }
+    // librdkafka itself checks every option of a Kafka transport, without a network.
+    let kafka_warnings = match &parsed.transport {
+        TransportConfig::KafkaOutput(kafka) => validate_config(kafka),
+        TransportConfig::KafkaInput(kafka) => validate_input_config(kafka),
+        TransportConfig::HttpInput | TransportConfig::HttpOutput => Ok(Vec::new()),
+    }
+    .map_err(|e| e.within("transport.config"))
+    .map_err(|e| invalid(&e.field, e.reason))?;
+    for warning in kafka_warnings {
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
         }
-        TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
     }
     for warning in &warnings {
         tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
@@ -149,6 +150,44 @@ mod tests {
         assert_eq!(field_of(c), "config.max_queued_records");
 
         assert_eq!(field_of(json!(3)), "config");
+    }
+
+    fn kafka_input() -> Value {
+        json!({
+            "transport": {"name": "kafka_input", "config": {
+                "bootstrap.servers": "example.com:9092", "auto.offset.reset": "earliest", "topics": ["orders"]}},
+            "format": {"name": "json", "config": {"update_format": "raw"}}
+        })
+    }
+
+    #[test]
+    fn kafka_input_is_valid_and_its_errors_name_the_field_in_the_body() {
+        let (parsed, warnings) = validate_connector_config(&kafka_input()).unwrap();
+        assert_eq!(parsed.transport.name(), "kafka_input");
+        assert!(warnings.is_empty(), "{warnings:?}");
+
+        let mut c = kafka_input();
+        c["transport"]["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("topics");
+        assert_eq!(field_of(c), "config.transport.config.topics");
+
+        let mut c = kafka_input();
+        c["transport"]["config"]["topics"] = json!([""]);
+        assert_eq!(field_of(c), "config.transport.config.topics");
+
+        let mut c = kafka_input();
+        c["transport"]["config"]["auto.offset.reset"] = json!("oldest");
+        assert_eq!(field_of(c), "config.transport.config.auto.offset.reset");
+
+        let mut c = kafka_input();
+        c["transport"]["config"]["no.such.option"] = json!("1");
+        assert_eq!(field_of(c), "config.transport.config.no.such.option");
+
+        let mut c = kafka_input();
+        c["transport"]["config"]["start_from"] = json!("earliest");
+        assert_eq!(field_of(c), "config.transport.config.start_from");
     }
 
     #[test]

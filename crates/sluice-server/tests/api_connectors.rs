@@ -15,6 +15,7 @@ both_backends!(
     body_errors_have_the_json_error_shape,
     routing_errors_have_the_json_error_shape,
     names_are_validated,
+    kafka_input_connectors_are_validated_and_stored_normalized,
 );
 
 async fn connector_put_creates_then_replaces_keeping_the_id(backend: Backend) {
@@ -388,5 +389,49 @@ async fn names_are_validated(backend: Backend) {
     );
     let (_, list) = s.get("/v0/connectors").await;
     assert_eq!(list, json!([]));
+    s.stop().await;
+}
+
+async fn kafka_input_connectors_are_validated_and_stored_normalized(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let body = |transport: serde_json::Value| {
+        json!({"description": "orders in", "config": {
+            "transport": {"name": "kafka_input", "config": transport},
+            "format": {"name": "json", "config": {"update_format": "raw"}}}})
+    };
+    let good = json!({"bootstrap.servers": "example.com:9092", "topics": ["orders"],
+                      "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100});
+    let (status, created) = s.put("/v0/connectors/orders-in", body(good.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    let (_, got) = s.get("/v0/connectors/orders-in").await;
+    assert_eq!(
+        got["config"]["transport"],
+        json!({"name": "kafka_input", "config": {
+            "auto.offset.reset": "earliest", "bootstrap.servers": "example.com:9092",
+            "fetch.wait.max.ms": "100", "topics": ["orders"], "log_level": null,
+            "group_join_timeout_secs": 10}})
+    );
+
+    for (key, value) in [
+        ("topics", json!([])),
+        ("auto.offset.reset", json!("oldest")),
+        ("fetch.wait.max.msx", json!("10")),
+    ] {
+        let mut transport = good.clone();
+        transport[key] = value;
+        let e = assert_error(
+            &s.put("/v0/connectors/bad", body(transport)).await,
+            400,
+            "InvalidConnectorConfig",
+        );
+        assert_eq!(
+            e["details"]["field"],
+            format!("config.transport.config.{key}"),
+            "{e}"
+        );
+    }
+    let (_, list) = s.get("/v0/connectors").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     s.stop().await;
 }

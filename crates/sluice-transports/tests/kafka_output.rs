@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 use sluice_data::{Field, Relation, Row, SqlType, Value};
 use sluice_formats::{build_encoder, MessageLimits, SinkError};
-use sluice_transports::kafka_output::{EndpointHealth, KafkaOutputEndpoint, KafkaOutputError};
+use sluice_transports::kafka_output::{
+    EndpointHealth, KafkaConnectError, KafkaOutputEndpoint, KafkaOutputError,
+};
 use sluice_transports::kafka_tools::{self, read_topic, ConsumedMessage};
 use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
 use sluice_types::{ConnectorConfig, KafkaOutputConfig, TransportConfig};
@@ -259,10 +261,10 @@ fn unreachable_broker_is_reported_naming_the_servers() {
     assert!(
         matches!(
             err,
-            KafkaOutputError::Unreachable {
+            KafkaOutputError::Connect(KafkaConnectError::Unreachable {
                 timeout_secs: 2,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -281,7 +283,10 @@ fn missing_topic_is_reported_naming_the_topic() {
     let endpoint = KafkaOutputEndpoint::new("missing", &config).unwrap();
     let err = endpoint.connect().unwrap_err();
     assert!(
-        matches!(err, KafkaOutputError::TopicMissing { .. }),
+        matches!(
+            err,
+            KafkaOutputError::Connect(KafkaConnectError::TopicMissing { .. })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains(&topic), "{err}");

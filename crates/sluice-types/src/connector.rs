@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::format::csv::CsvEncoderConfig;
 use crate::format::json::JsonEncoderConfig;
 use crate::transport::kafka::KafkaOutputConfig;
+use crate::transport::kafka_input::KafkaInputConfig;
 use crate::ConfigError;
 
 /// Whether a connector feeds a table or drains a view.
@@ -48,6 +49,8 @@ const fn default_max_queued_records() -> u64 {
 pub enum TransportConfig {
     /// Write to a Kafka topic.
     KafkaOutput(KafkaOutputConfig),
+    /// Read from Kafka topics.
+    KafkaInput(KafkaInputConfig),
     /// The pipeline's HTTP ingress; created by the pipeline itself, never by users.
     HttpInput,
     /// The pipeline's HTTP egress; created by the pipeline itself, never by users.
@@ -59,6 +62,7 @@ impl TransportConfig {
     pub fn name(&self) -> &'static str {
         match self {
             TransportConfig::KafkaOutput(_) => "kafka_output",
+            TransportConfig::KafkaInput(_) => "kafka_input",
             TransportConfig::HttpInput => "http_input",
             TransportConfig::HttpOutput => "http_output",
         }
@@ -67,7 +71,7 @@ impl TransportConfig {
     /// Whether the transport reads into tables or writes out views.
     pub fn direction(&self) -> Direction {
         match self {
-            TransportConfig::HttpInput => Direction::Input,
+            TransportConfig::KafkaInput(_) | TransportConfig::HttpInput => Direction::Input,
             TransportConfig::KafkaOutput(_) | TransportConfig::HttpOutput => Direction::Output,
         }
     }
@@ -140,11 +144,19 @@ impl ConnectorConfig {
             TransportConfig::KafkaOutput(kafka) => {
                 warnings.extend(kafka.validate().map_err(|e| e.within("transport.config"))?);
             }
+            TransportConfig::KafkaInput(kafka) => {
+                warnings.extend(kafka.validate().map_err(|e| e.within("transport.config"))?);
+            }
             TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
         }
         let direction = self.transport.direction();
         match (&self.format, direction) {
-            (None, Direction::Output) if self.transport != TransportConfig::HttpOutput => {
+            (None, _)
+                if matches!(
+                    self.transport,
+                    TransportConfig::KafkaOutput(_) | TransportConfig::KafkaInput(_)
+                ) =>
+            {
                 return Err(ConfigError::new(
                     "format",
                     format!(
@@ -282,6 +294,66 @@ mod tests {
         v["max_queued_records"] = json!(0);
         let config: ConnectorConfig = serde_json::from_value(v).unwrap();
         assert_eq!(config.validate().unwrap_err().field, "max_queued_records");
+    }
+
+    fn kafka_input_seed() -> serde_json::Value {
+        json!({
+            "transport": {"name": "kafka_input", "config": {
+                "bootstrap.servers": "example.com:9092",
+                "auto.offset.reset": "earliest",
+                "topics": ["orders"]
+            }},
+            "format": {"name": "json", "config": {"update_format": "raw"}}
+        })
+    }
+
+    #[test]
+    fn kafka_input_is_an_input_transport_named_kafka_input() {
+        let config: ConnectorConfig = serde_json::from_value(kafka_input_seed()).unwrap();
+        assert_eq!(config.transport.name(), "kafka_input");
+        assert_eq!(config.transport.direction(), Direction::Input);
+        // `raw` is an input-only update format: accepted because the connector is an input.
+        assert_eq!(config.validate(), Ok(vec![]));
+        let out = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            out["transport"],
+            json!({"name": "kafka_input", "config": {
+                "auto.offset.reset": "earliest",
+                "bootstrap.servers": "example.com:9092",
+                "topics": ["orders"],
+                "log_level": null,
+                "group_join_timeout_secs": 10
+            }})
+        );
+    }
+
+    #[test]
+    fn kafka_input_errors_name_the_field_under_transport_config() {
+        let mut v = kafka_input_seed();
+        v["transport"]["config"]["topics"] = json!([]);
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "transport.config.topics"
+        );
+
+        let mut v = kafka_input_seed();
+        v["transport"]["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("topics");
+        let err = serde_json::from_value::<ConnectorConfig>(v)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("transport.config.topics: required"), "{err}");
+    }
+
+    #[test]
+    fn kafka_input_without_format_is_rejected() {
+        let mut v = kafka_input_seed();
+        v.as_object_mut().unwrap().remove("format");
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(config.validate().unwrap_err().field, "format");
     }
 
     #[test]

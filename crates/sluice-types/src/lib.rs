@@ -1,6 +1,7 @@
 //! The public configuration and error shapes of Sluice.
 //!
-//! A connector is a [`ConnectorConfig`]: a transport (where bytes go, e.g. [`KafkaOutputConfig`]) and a format
+//! A connector is a [`ConnectorConfig`]: a transport (where bytes go, e.g. [`KafkaOutputConfig`], or come from, e.g.
+//! [`KafkaInputConfig`]) and a format
 //! (how a view's changes become bytes, e.g. [`JsonEncoderConfig`]), tagged as `{"name": ..., "config": ...}` exactly as
 //! Feldera's connector API spells them. [`ConnectorConfig::validate`] checks everything that can be checked
 //! without a network and without the view's schema; librdkafka option validation is done by `sluice-transports`,
@@ -22,3 +23,4 @@ pub use error::{ConfigError, ErrorResponse};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
 pub use transport::kafka::{KafkaHeader, KafkaLogLevel, KafkaOutputConfig};
+pub use transport::kafka_input::KafkaInputConfig;

@@ -1,7 +1,8 @@
 //! Property: a connector config read from JSON and written back is a fixed point with every default filled in.
 //!
-//! For random configs (random librdkafka options given as strings, numbers or booleans; random headers of text,
-//! bytes or no value; random format settings, each present or left to its default):
+//! For random configs (`kafka_output` or `kafka_input`; random librdkafka options given as strings, numbers or
+//! booleans; random headers of text, bytes or no value; random topic lists; random format settings, each present or
+//! left to its default):
 //! - parse → serialize → parse gives the same value (nothing is lost or changed by storing a config);
 //! - serialize is idempotent (what GET returns, PUT accepts unchanged);
 //! - the serialized form names every field, defaults included.
@@ -31,6 +32,10 @@ fn header() -> impl Strategy<Value = Value> {
 }
 
 fn transport() -> impl Strategy<Value = Value> {
+    prop_oneof![kafka_output(), kafka_input()]
+}
+
+fn kafka_output() -> impl Strategy<Value = Value> {
     (
         "[a-zA-Z0-9._-]{1,20}",
         prop::collection::btree_map("[a-z]{1,8}\\.[a-z]{1,8}", option_value(), 0..5),
@@ -54,6 +59,29 @@ fn transport() -> impl Strategy<Value = Value> {
                 config.insert("log_level".into(), json!(l));
             }
             json!({"name": "kafka_output", "config": config})
+        })
+}
+
+fn kafka_input() -> impl Strategy<Value = Value> {
+    (
+        prop::collection::vec("[a-zA-Z0-9._-]{1,20}", 1..4),
+        prop::collection::btree_map("[a-z]{1,8}\\.[a-z]{1,8}", option_value(), 0..5),
+        prop::option::of(1u32..600),
+        prop::option::of(prop::sample::select(vec![
+            "error", "warning", "info", "debug",
+        ])),
+    )
+        .prop_map(|(topics, options, timeout, log_level)| {
+            let mut config: Map<String, Value> = options.into_iter().collect();
+            config.insert("bootstrap.servers".into(), json!("127.0.0.1:9092"));
+            config.insert("topics".into(), json!(topics));
+            if let Some(t) = timeout {
+                config.insert("group_join_timeout_secs".into(), json!(t));
+            }
+            if let Some(l) = log_level {
+                config.insert("log_level".into(), json!(l));
+            }
+            json!({"name": "kafka_input", "config": config})
         })
 }
 
@@ -120,8 +148,12 @@ proptest! {
 
         prop_assert!(stored.get("max_queued_records").is_some());
         let t = &stored["transport"]["config"];
-        for field in ["topic", "headers", "log_level", "initialization_timeout_secs"] {
-            prop_assert!(t.get(field).is_some(), "missing {}", field);
+        let expected: &[&str] = match stored["transport"]["name"].as_str() {
+            Some("kafka_output") => &["topic", "headers", "log_level", "initialization_timeout_secs"],
+            _ => &["topics", "log_level", "group_join_timeout_secs"],
+        };
+        for field in expected {
+            prop_assert!(t.get(*field).is_some(), "missing {}", field);
         }
         let f = &stored["format"]["config"];
         let expected: &[&str] = match stored["format"]["name"].as_str() {

@@ -15,11 +15,10 @@
 
 use std::collections::BTreeMap;
 
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DefaultProducerContext};
-use rdkafka::ClientConfig;
-use sluice_types::{ConfigError, KafkaLogLevel, KafkaOutputConfig};
+use sluice_types::{ConfigError, KafkaOutputConfig};
+
+use crate::kafka_common::{apply_defaults, check_options};
 
 /// Bytes of a Kafka message's framing (record headers, lengths, CRC, timestamps) that `message.max.bytes` must
 /// also hold besides key, value and headers. Encoders get `message.max.bytes` minus this and the static headers.
@@ -42,34 +41,8 @@ pub(crate) fn producer_options(
     config: &KafkaOutputConfig,
 ) -> (BTreeMap<String, String>, Vec<String>) {
     let (mut options, warnings) = config.producer_options();
-    for (key, value) in SLUICE_DEFAULTS {
-        options
-            .entry((*key).to_string())
-            .or_insert_with(|| (*value).to_string());
-    }
+    apply_defaults(&mut options, SLUICE_DEFAULTS);
     (options, warnings)
-}
-
-/// A librdkafka `ClientConfig` holding `options` and the log level.
-pub(crate) fn client_config(
-    options: &BTreeMap<String, String>,
-    log_level: Option<KafkaLogLevel>,
-) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    for (key, value) in options {
-        client.set(key, value);
-    }
-    client.set_log_level(match log_level {
-        Some(KafkaLogLevel::Emerg) => RDKafkaLogLevel::Emerg,
-        Some(KafkaLogLevel::Alert) => RDKafkaLogLevel::Alert,
-        Some(KafkaLogLevel::Critical) => RDKafkaLogLevel::Critical,
-        Some(KafkaLogLevel::Error) => RDKafkaLogLevel::Error,
-        Some(KafkaLogLevel::Warning) | None => RDKafkaLogLevel::Warning,
-        Some(KafkaLogLevel::Notice) => RDKafkaLogLevel::Notice,
-        Some(KafkaLogLevel::Info) => RDKafkaLogLevel::Info,
-        Some(KafkaLogLevel::Debug) => RDKafkaLogLevel::Debug,
-    });
-    client
 }
 
 /// The largest key + value an encoder may hand to this transport: `message.max.bytes` less the framing and the
@@ -111,49 +84,10 @@ pub(crate) fn max_payload_bytes(
 /// Field paths in errors are relative to the transport's `config` (`message.max.bytes`, `topic`).
 pub fn validate_config(config: &KafkaOutputConfig) -> Result<Vec<String>, ConfigError> {
     let warnings = config.validate()?;
-    let (mut options, _) = producer_options(config);
+    let (options, _) = producer_options(config);
     max_payload_bytes(&options, config)?;
-    validate_bootstrap_servers(options.get("bootstrap.servers").map(String::as_str))?;
-    // Without brokers librdkafka opens no connection; it still parses and cross-checks every option.
-    options.remove("bootstrap.servers");
-    let mut client = client_config(&options, config.log_level);
-    client.set_log_level(RDKafkaLogLevel::Emerg);
-    match client
-        .create_with_context::<_, BaseProducer<DefaultProducerContext>>(DefaultProducerContext)
-    {
-        Ok(_) => Ok(warnings),
-        Err(KafkaError::ClientConfig(_, reason, key, _)) => Err(ConfigError::new(
-            key,
-            format!("librdkafka rejects this option: {reason}"),
-        )),
-        Err(KafkaError::ClientCreation(reason)) => Err(ConfigError::new(
-            "",
-            format!("librdkafka rejects the producer options: {reason}"),
-        )),
-        Err(other) => Err(ConfigError::new(
-            "",
-            format!("librdkafka rejects the producer options: {other}"),
-        )),
-    }
-}
-
-/// `host:port[,host:port...]`, each entry non-empty and free of spaces; a port, when given, is a number.
-fn validate_bootstrap_servers(servers: Option<&str>) -> Result<(), ConfigError> {
-    let err = |reason: String| ConfigError::new("bootstrap.servers", reason);
-    let servers =
-        servers.ok_or_else(|| err("required: a comma-separated list of host:port".into()))?;
-    for entry in servers.split(',').map(str::trim) {
-        let address = entry.rsplit_once("://").map_or(entry, |(_, a)| a);
-        if address.is_empty() || address.contains(char::is_whitespace) {
-            return Err(err(format!("'{entry}' is not a host:port address")));
-        }
-        if let Some((_, port)) = address.rsplit_once(':') {
-            if !address.ends_with(']') && port.parse::<u16>().is_err() {
-                return Err(err(format!("'{entry}': '{port}' is not a port number")));
-            }
-        }
-    }
-    Ok(())
+    check_options::<BaseProducer<DefaultProducerContext>>(options, "producer")?;
+    Ok(warnings)
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::ProducerContext;
 
-use super::errors::{classify, Severity};
 use super::stats::{Counters, MessageSize};
+use crate::kafka_common::errors::{classify, Severity};
+use crate::kafka_common::forward_log;
 
 /// A message whose delivery failed transiently, waiting to be sent again by the endpoint.
 pub(crate) struct Retry {
@@ -33,23 +34,7 @@ pub(crate) struct OutputContext {
 
 impl ClientContext for OutputContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", topic = %self.shared.topic, "{facility} {message}")
-            }
-            RDKafkaLogLevel::Warning => {
-                tracing::warn!(target: "librdkafka", topic = %self.shared.topic, "{facility} {message}")
-            }
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", topic = %self.shared.topic, "{facility} {message}")
-            }
-            RDKafkaLogLevel::Debug => {
-                tracing::debug!(target: "librdkafka", topic = %self.shared.topic, "{facility} {message}")
-            }
-        }
+        forward_log(level, facility, message, &self.shared.topic);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

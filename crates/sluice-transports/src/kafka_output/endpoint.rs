@@ -9,10 +9,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use sluice_types::{ConfigError, KafkaOutputConfig};
 
-use super::client_config::{client_config, max_payload_bytes, producer_options};
+use super::client_config::{max_payload_bytes, producer_options};
 use super::context::{OutputContext, Retry, Shared};
-use super::errors::{classify_code, Severity};
 use super::stats::{KafkaOutputStats, MessageSize};
+use crate::kafka_common::errors::{classify_code, Severity};
+use crate::kafka_common::{client_config, KafkaConnectError, TopicCheck};
 
 /// Why the endpoint could not start or could not take a message.
 #[derive(Debug, thiserror::Error)]
@@ -28,32 +29,9 @@ pub enum KafkaOutputError {
         /// librdkafka's reason.
         reason: String,
     },
-    /// No broker answered within `initialization_timeout_secs`.
-    #[error("Kafka broker(s) '{servers}' did not answer within {timeout_secs} s: {reason}")]
-    Unreachable {
-        /// The `bootstrap.servers` list.
-        servers: String,
-        /// The timeout that expired.
-        timeout_secs: u32,
-        /// librdkafka's reason, with the last connection error when there was one.
-        reason: String,
-    },
-    /// The broker answered but does not have the topic.
-    #[error("Kafka topic '{topic}' does not exist on broker(s) '{servers}'; create it first (Sluice does not auto-create topics)")]
-    TopicMissing {
-        /// The destination topic.
-        topic: String,
-        /// The `bootstrap.servers` list.
-        servers: String,
-    },
-    /// The broker reported an error for the topic (e.g. not authorized).
-    #[error("Kafka topic '{topic}' cannot be used: {reason}")]
-    Topic {
-        /// The destination topic.
-        topic: String,
-        /// What the broker said.
-        reason: String,
-    },
+    /// No broker answered within `initialization_timeout_secs`, or the topic is missing or unusable.
+    #[error(transparent)]
+    Connect(#[from] KafkaConnectError),
     /// One message is larger than the producer allows; the encoder should have split it.
     #[error("a {size}-byte message exceeds the {limit}-byte limit of topic '{topic}'")]
     TooLarge {
@@ -142,40 +120,13 @@ impl KafkaOutputEndpoint {
     /// Checks that a broker answers within `initialization_timeout_secs` and that the topic exists. Returns the
     /// topic's partition count.
     pub fn connect(&self) -> Result<usize, KafkaOutputError> {
-        let topic = &self.shared.topic;
-        let timeout = Duration::from_secs(u64::from(self.initialization_timeout));
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(|e| KafkaOutputError::Unreachable {
-                servers: self.servers.clone(),
-                timeout_secs: self.initialization_timeout,
-                reason: match self.shared.counters.last_trouble() {
-                    Some(last) => format!("{e} (last error: {last})"),
-                    None => e.to_string(),
-                },
-            })?;
-        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-            return Err(self.topic_missing());
+        let check = TopicCheck {
+            servers: &self.servers,
+            timeout_secs: self.initialization_timeout,
+            last_trouble: Box::new(|| self.shared.counters.last_trouble()),
         };
-        match found.error().map(RDKafkaErrorCode::from) {
-            None if !found.partitions().is_empty() => Ok(found.partitions().len()),
-            None
-            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
-            | Some(RDKafkaErrorCode::UnknownTopic) => Err(self.topic_missing()),
-            Some(code) => Err(KafkaOutputError::Topic {
-                topic: topic.clone(),
-                reason: code.to_string(),
-            }),
-        }
-    }
-
-    fn topic_missing(&self) -> KafkaOutputError {
-        KafkaOutputError::TopicMissing {
-            topic: self.shared.topic.clone(),
-            servers: self.servers.clone(),
-        }
+        let timeout = Duration::from_secs(u64::from(self.initialization_timeout));
+        Ok(check.run(self.producer.client(), &self.shared.topic, timeout)?)
     }
 
     /// The largest key + value this endpoint takes: `message.max.bytes` less framing and static headers.

@@ -1,7 +1,6 @@
 //! The `kafka_output` transport: a librdkafka producer with acknowledged-delivery accounting.
 //!
 //! - `client_config`: connector config → librdkafka config, Sluice's defaults, network-free validation.
-//! - `errors`: the one place that sorts librdkafka error codes into transient and permanent.
 //! - `context`: the producer context that receives delivery reports and client errors.
 //! - `stats`: counters and the endpoint's health (running, stalled since when and why, failed).
 //! - `endpoint`: [`KafkaOutputEndpoint`], what the pipeline calls.
@@ -9,9 +8,9 @@
 mod client_config;
 mod context;
 mod endpoint;
-mod errors;
 mod stats;
 
+pub use crate::kafka_common::KafkaConnectError;
 pub use client_config::{validate_config, MESSAGE_OVERHEAD_BYTES};
 pub use endpoint::{effective_options, KafkaOutputEndpoint, KafkaOutputError};
 pub use stats::{EndpointHealth, KafkaOutputStats, TransportErrorRecord};

@@ -5,15 +5,14 @@
 //! again). In flight = accepted − transmitted − failed − requeued. Nothing is counted as transmitted before the
 //! broker acknowledged it.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
-/// How many recent transport errors an endpoint remembers.
-const MAX_REMEMBERED_ERRORS: usize = 100;
+use crate::kafka_common::{epoch_ms, RecentErrors};
+pub use crate::kafka_common::{EndpointHealth, TransportErrorRecord};
 
 /// A message's size, carried through librdkafka as the delivery opaque.
 #[derive(Clone, Copy, Debug)]
@@ -42,38 +41,6 @@ impl Triple {
             self.bytes.load(Relaxed),
         )
     }
-}
-
-/// One transport error, for the stats' recent-errors list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TransportErrorRecord {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// What librdkafka or the endpoint said.
-    pub message: String,
-}
-
-/// The endpoint's condition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum EndpointHealth {
-    /// Delivering (or idle).
-    Running,
-    /// Messages are waiting and the broker is not acknowledging them; they are kept and will be delivered when it
-    /// recovers.
-    Stalled {
-        /// The latest transport error, or why the queue is not draining.
-        reason: String,
-        /// When delivery stopped progressing, in milliseconds since the Unix epoch.
-        since_ms: u64,
-    },
-    /// A permanent error: the endpoint accepts no more messages.
-    Failed {
-        /// The first permanent error, naming topic and cause.
-        error: String,
-        /// When it happened, in milliseconds since the Unix epoch.
-        since_ms: u64,
-    },
 }
 
 /// A snapshot of an endpoint's counters.
@@ -115,7 +82,7 @@ struct Trouble {
 struct Health {
     failed: Option<(String, SystemTime)>,
     trouble: Option<Trouble>,
-    errors: VecDeque<TransportErrorRecord>,
+    errors: RecentErrors,
     /// When the sender started waiting for room in a full local queue.
     queue_full_since: Option<(Instant, SystemTime)>,
 }
@@ -135,11 +102,6 @@ pub(crate) struct Counters {
     has_failed: AtomicBool,
     has_trouble: AtomicBool,
     queue_waiting: AtomicBool,
-}
-
-fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Counters {
@@ -244,13 +206,7 @@ impl Counters {
     fn error(&self, message: String) {
         self.transport_errors.fetch_add(1, Relaxed);
         if let Ok(mut h) = self.health.lock() {
-            if h.errors.len() == MAX_REMEMBERED_ERRORS {
-                h.errors.pop_front();
-            }
-            h.errors.push_back(TransportErrorRecord {
-                at_ms: epoch_ms(SystemTime::now()),
-                message,
-            });
+            h.errors.push(message);
         }
     }
 
@@ -306,7 +262,7 @@ impl Counters {
             failed_records: fr,
             retried_messages: rm,
             num_transport_errors: self.transport_errors.load(Relaxed),
-            transport_errors: h.errors.iter().cloned().collect(),
+            transport_errors: h.errors.to_vec(),
             health,
         }
     }

@@ -86,7 +86,7 @@ const CONSUMER_ONLY_OPTIONS: &[&str] = &[
     "check.crcs",
 ];
 
-/// Feldera-specific fields that Sluice does not use, with what to do instead.
+/// Feldera-specific fields of `kafka_output` that Sluice does not use, with what to do instead.
 const FOREIGN_FIELDS: &[(&str, &str)] = &[
     (
         "max_inflight_messages",
@@ -96,6 +96,10 @@ const FOREIGN_FIELDS: &[(&str, &str)] = &[
         "fault_tolerance",
         "exactly-once (transactional) output is not supported yet; remove this field (output is at-least-once with an idempotent producer)",
     ),
+];
+
+/// Feldera-specific fields of both Kafka transports that Sluice does not use, with what to do instead.
+pub(crate) const FOREIGN_KAFKA_FIELDS: &[(&str, &str)] = &[
     (
         "kafka_service",
         "the services API does not exist in Sluice; put bootstrap.servers and the security options in this config",
@@ -123,9 +127,7 @@ impl KafkaOutputConfig {
 
     /// The `bootstrap.servers` option, if set.
     pub fn bootstrap_servers(&self) -> Option<&str> {
-        self.kafka_options
-            .get("bootstrap.servers")
-            .map(String::as_str)
+        bootstrap_servers(&self.kafka_options)
     }
 
     /// The librdkafka options meant for a producer, and a warning for each consumer-only option left out.
@@ -154,21 +156,7 @@ impl KafkaOutputConfig {
                 "must be at least 1 second",
             ));
         }
-        match self.bootstrap_servers() {
-            None => {
-                return Err(ConfigError::new(
-                    "bootstrap.servers",
-                    "required: a comma-separated list of host:port broker addresses",
-                ))
-            }
-            Some(servers) if servers.split(',').all(|s| s.trim().is_empty()) => {
-                return Err(ConfigError::new(
-                    "bootstrap.servers",
-                    "must name at least one broker as host:port",
-                ))
-            }
-            Some(_) => {}
-        }
+        validate_bootstrap_servers_present(&self.kafka_options)?;
         if self.kafka_options.contains_key("transactional.id") {
             return Err(ConfigError::new(
                 "transactional.id",
@@ -179,10 +167,32 @@ impl KafkaOutputConfig {
     }
 }
 
+/// The `bootstrap.servers` librdkafka option, if set.
+pub(crate) fn bootstrap_servers(options: &BTreeMap<String, String>) -> Option<&str> {
+    options.get("bootstrap.servers").map(String::as_str)
+}
+
+/// `bootstrap.servers` is set and names at least one broker (its syntax is checked by the transport).
+pub(crate) fn validate_bootstrap_servers_present(
+    options: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    match bootstrap_servers(options) {
+        None => Err(ConfigError::new(
+            "bootstrap.servers",
+            "required: a comma-separated list of host:port broker addresses",
+        )),
+        Some(servers) if servers.split(',').all(|s| s.trim().is_empty()) => Err(ConfigError::new(
+            "bootstrap.servers",
+            "must name at least one broker as host:port",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Kafka's own rule for topic names: 1 to 249 characters from `[a-zA-Z0-9._-]`, and not `.` or `..`.
-fn validate_topic_name(topic: &str) -> Result<(), String> {
+pub(crate) fn validate_topic_name(topic: &str) -> Result<(), String> {
     if topic.is_empty() {
-        return Err("required: the name of the Kafka topic to write to".into());
+        return Err("required: the name of a Kafka topic".into());
     }
     if topic.len() > 249 {
         return Err(format!(
@@ -216,8 +226,7 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
         };
         let mut topic = None;
         for (key, value) in map {
-            let field_err =
-                |e: serde_json::Error| D::Error::custom(format!("transport.config.{key}: {e}"));
+            let field_err = |e: serde_json::Error| field_error::<D::Error>(&key, e);
             match key.as_str() {
                 "topic" => {
                     topic = Some(String::deserialize(&value).map_err(field_err)?);
@@ -240,18 +249,7 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
                         u32::deserialize(&value).map_err(field_err)?;
                 }
                 _ => {
-                    if let Some((_, advice)) = FOREIGN_FIELDS.iter().find(|(f, _)| *f == key) {
-                        return Err(D::Error::custom(format!(
-                            "transport.config.{key}: {advice}"
-                        )));
-                    }
-                    let text = option_value_text(&value).ok_or_else(|| {
-                        D::Error::custom(format!(
-                            "transport.config.{key}: librdkafka option values must be strings \
-                             (numbers and booleans are converted), found {}",
-                            json_kind(&value)
-                        ))
-                    })?;
+                    let text = librdkafka_option(&key, &value, FOREIGN_FIELDS)?;
                     config.kafka_options.insert(key, text);
                 }
             }
@@ -261,6 +259,37 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
         })?;
         Ok(config)
     }
+}
+
+/// A deserialization error about `transport.config.<key>`.
+pub(crate) fn field_error<E: serde::de::Error>(key: &str, reason: impl std::fmt::Display) -> E {
+    E::custom(format!("transport.config.{key}: {reason}"))
+}
+
+/// The value of a key that is not a first-class field: a librdkafka option, as text. A Feldera-only field (in
+/// `foreign` or common to both Kafka transports) is rejected with advice; a value without a text form is rejected
+/// naming the key.
+pub(crate) fn librdkafka_option<E: serde::de::Error>(
+    key: &str,
+    value: &serde_json::Value,
+    foreign: &[(&str, &str)],
+) -> Result<String, E> {
+    if let Some((_, advice)) = foreign
+        .iter()
+        .chain(FOREIGN_KAFKA_FIELDS)
+        .find(|(f, _)| *f == key)
+    {
+        return Err(field_error(key, advice));
+    }
+    option_value_text(value).ok_or_else(|| {
+        field_error(
+            key,
+            format!(
+                "librdkafka option values must be strings (numbers and booleans are converted), found {}",
+                json_kind(value)
+            ),
+        )
+    })
 }
 
 /// The predictable text form of a librdkafka option value, or `None` for a value that has none.

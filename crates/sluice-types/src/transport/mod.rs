@@ -1,3 +1,4 @@
 //! Transport configs, one module per transport family.
 
 pub mod kafka;
+pub mod kafka_input;

@@ -1,0 +1,260 @@
+//! What the Kafka producer and consumer endpoints share: building a librdkafka config from options and a log level,
+//! checking options with librdkafka without a network, checking a topic's metadata, forwarding librdkafka's log,
+//! sorting errors into transient and permanent (`errors`), and the health and recent-errors parts of their stats.
+
+pub(crate) mod errors;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::client::{Client, ClientContext};
+use rdkafka::config::{FromClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::ClientConfig;
+use serde::Serialize;
+use sluice_types::{ConfigError, KafkaLogLevel};
+
+/// Sets each of `defaults` in `options` unless the user set it.
+pub(crate) fn apply_defaults(options: &mut BTreeMap<String, String>, defaults: &[(&str, &str)]) {
+    for (key, value) in defaults {
+        options
+            .entry((*key).to_string())
+            .or_insert_with(|| (*value).to_string());
+    }
+}
+
+/// A librdkafka `ClientConfig` holding `options` and the log level.
+pub(crate) fn client_config(
+    options: &BTreeMap<String, String>,
+    log_level: Option<KafkaLogLevel>,
+) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in options {
+        client.set(key, value);
+    }
+    client.set_log_level(match log_level {
+        Some(KafkaLogLevel::Emerg) => RDKafkaLogLevel::Emerg,
+        Some(KafkaLogLevel::Alert) => RDKafkaLogLevel::Alert,
+        Some(KafkaLogLevel::Critical) => RDKafkaLogLevel::Critical,
+        Some(KafkaLogLevel::Error) => RDKafkaLogLevel::Error,
+        Some(KafkaLogLevel::Warning) | None => RDKafkaLogLevel::Warning,
+        Some(KafkaLogLevel::Notice) => RDKafkaLogLevel::Notice,
+        Some(KafkaLogLevel::Info) => RDKafkaLogLevel::Info,
+        Some(KafkaLogLevel::Debug) => RDKafkaLogLevel::Debug,
+    });
+    client
+}
+
+/// Checks `options` with librdkafka itself, without opening a connection: builds a client of type `T` (a producer
+/// or a consumer, named by `role` in errors) from them minus `bootstrap.servers`, whose syntax is checked here.
+/// librdkafka parses every option name and value and cross-checks them.
+pub(crate) fn check_options<T: FromClientConfig>(
+    mut options: BTreeMap<String, String>,
+    role: &str,
+) -> Result<(), ConfigError> {
+    validate_bootstrap_servers(options.get("bootstrap.servers").map(String::as_str))?;
+    // Without brokers librdkafka opens no connection.
+    options.remove("bootstrap.servers");
+    let mut client = client_config(&options, None);
+    client.set_log_level(RDKafkaLogLevel::Emerg);
+    match client.create::<T>() {
+        Ok(_) => Ok(()),
+        Err(KafkaError::ClientConfig(_, reason, key, _)) => Err(ConfigError::new(
+            key,
+            format!("librdkafka rejects this option: {reason}"),
+        )),
+        Err(KafkaError::ClientCreation(reason)) => Err(ConfigError::new(
+            "",
+            format!("librdkafka rejects the {role} options: {reason}"),
+        )),
+        Err(other) => Err(ConfigError::new(
+            "",
+            format!("librdkafka rejects the {role} options: {other}"),
+        )),
+    }
+}
+
+/// `host:port[,host:port...]`, each entry non-empty and free of spaces; a port, when given, is a number.
+fn validate_bootstrap_servers(servers: Option<&str>) -> Result<(), ConfigError> {
+    let err = |reason: String| ConfigError::new("bootstrap.servers", reason);
+    let servers =
+        servers.ok_or_else(|| err("required: a comma-separated list of host:port".into()))?;
+    for entry in servers.split(',').map(str::trim) {
+        let address = entry.rsplit_once("://").map_or(entry, |(_, a)| a);
+        if address.is_empty() || address.contains(char::is_whitespace) {
+            return Err(err(format!("'{entry}' is not a host:port address")));
+        }
+        if let Some((_, port)) = address.rsplit_once(':') {
+            if !address.ends_with(']') && port.parse::<u16>().is_err() {
+                return Err(err(format!("'{entry}': '{port}' is not a port number")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a Kafka endpoint could not start on a topic: no broker answering, or the topic missing or unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaConnectError {
+    /// No broker answered within the endpoint's start-up timeout.
+    #[error("Kafka broker(s) '{servers}' did not answer within {timeout_secs} s: {reason}")]
+    Unreachable {
+        /// The `bootstrap.servers` list.
+        servers: String,
+        /// The timeout that expired.
+        timeout_secs: u32,
+        /// librdkafka's reason, with the last connection error when there was one.
+        reason: String,
+    },
+    /// The broker answered but does not have the topic.
+    #[error("Kafka topic '{topic}' does not exist on broker(s) '{servers}'; create it first (Sluice does not auto-create topics)")]
+    TopicMissing {
+        /// The topic.
+        topic: String,
+        /// The `bootstrap.servers` list.
+        servers: String,
+    },
+    /// The broker reported an error for the topic (e.g. not authorized).
+    #[error("Kafka topic '{topic}' cannot be used: {reason}")]
+    Topic {
+        /// The topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
+}
+
+/// The start-up check of a topic: where it looks and, for its error messages, how long it was allowed.
+pub(crate) struct TopicCheck<'a> {
+    /// The `bootstrap.servers` list.
+    pub servers: &'a str,
+    /// The configured start-up timeout.
+    pub timeout_secs: u32,
+    /// The last transport error the client reported, if any.
+    pub last_trouble: Box<dyn Fn() -> Option<String> + 'a>,
+}
+
+impl TopicCheck<'_> {
+    /// Asks the brokers for `topic`'s metadata within `timeout`; returns its partition count.
+    pub fn run<C: ClientContext>(
+        &self,
+        client: &Client<C>,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<usize, KafkaConnectError> {
+        let missing = || KafkaConnectError::TopicMissing {
+            topic: topic.to_string(),
+            servers: self.servers.to_string(),
+        };
+        let metadata = client.fetch_metadata(Some(topic), timeout).map_err(|e| {
+            KafkaConnectError::Unreachable {
+                servers: self.servers.to_string(),
+                timeout_secs: self.timeout_secs,
+                reason: match (self.last_trouble)() {
+                    Some(last) => format!("{e} (last error: {last})"),
+                    None => e.to_string(),
+                },
+            }
+        })?;
+        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            return Err(missing());
+        };
+        match found.error().map(RDKafkaErrorCode::from) {
+            None if !found.partitions().is_empty() => Ok(found.partitions().len()),
+            None
+            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+            | Some(RDKafkaErrorCode::UnknownTopic) => Err(missing()),
+            Some(code) => Err(KafkaConnectError::Topic {
+                topic: topic.to_string(),
+                reason: code.to_string(),
+            }),
+        }
+    }
+}
+
+/// Forwards one librdkafka log line to `tracing` under the `librdkafka` target, tagged with what the client
+/// serves (`topic`).
+pub(crate) fn forward_log(level: RDKafkaLogLevel, facility: &str, message: &str, topic: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", topic = %topic, "{facility} {message}")
+        }
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", topic = %topic, "{facility} {message}")
+        }
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", topic = %topic, "{facility} {message}")
+        }
+        RDKafkaLogLevel::Debug => {
+            tracing::debug!(target: "librdkafka", topic = %topic, "{facility} {message}")
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One transport error, for the stats' recent-errors list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransportErrorRecord {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What librdkafka or the endpoint said.
+    pub message: String,
+}
+
+/// How many recent transport errors an endpoint remembers.
+const MAX_REMEMBERED_ERRORS: usize = 100;
+
+/// The most recent transport errors, oldest first, at most [`MAX_REMEMBERED_ERRORS`].
+#[derive(Default)]
+pub(crate) struct RecentErrors(VecDeque<TransportErrorRecord>);
+
+impl RecentErrors {
+    pub fn push(&mut self, message: String) {
+        if self.0.len() == MAX_REMEMBERED_ERRORS {
+            self.0.pop_front();
+        }
+        self.0.push_back(TransportErrorRecord {
+            at_ms: epoch_ms(SystemTime::now()),
+            message,
+        });
+    }
+
+    pub fn to_vec(&self) -> Vec<TransportErrorRecord> {
+        self.0.iter().cloned().collect()
+    }
+
+    pub fn last(&self) -> Option<&TransportErrorRecord> {
+        self.0.back()
+    }
+}
+
+/// A Kafka endpoint's condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EndpointHealth {
+    /// Moving data (or idle).
+    Running,
+    /// The broker is not answering: a producer's messages are kept unacknowledged, a consumer receives nothing.
+    /// Both continue when the broker recovers.
+    Stalled {
+        /// The latest transport error, or why the queue is not draining.
+        reason: String,
+        /// When progress stopped, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+    /// A permanent error: the endpoint moves no more data.
+    Failed {
+        /// The first permanent error, naming topic and cause.
+        error: String,
+        /// When it happened, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+}

@@ -1,0 +1,20 @@
+//! The `kafka_input` transport: a librdkafka consumer that reads every partition of a list of topics.
+//!
+//! - `client_config`: connector config → librdkafka consumer config, Sluice's defaults, network-free validation.
+//! - `context`: the consumer context: client errors, logs, and the consumer group's partition assignments.
+//! - `stats`: counters and the endpoint's health (running, stalled since when and why, failed).
+//! - `endpoint`: [`KafkaInputEndpoint`], what the pipeline calls.
+//!
+//! The endpoint joins a consumer group (`subscribe`), which the local test broker (tansu 0.6) supports: the
+//! broker assigns the partitions, and a second connector with the same `group.id` shares them. No offsets are
+//! committed; on every start reading begins where `auto.offset.reset` says.
+
+mod client_config;
+mod context;
+mod endpoint;
+mod stats;
+
+pub use crate::kafka_common::{EndpointHealth, KafkaConnectError, TransportErrorRecord};
+pub use client_config::{effective_input_options, validate_input_config};
+pub use endpoint::{InputMessage, KafkaInputEndpoint, KafkaInputError};
+pub use stats::KafkaInputStats;
