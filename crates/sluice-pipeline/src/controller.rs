@@ -660,15 +660,15 @@ fn run_steps(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 /// One step: the inputs into the engine, the view deltas out to connectors and watchers.
 fn step(shared: &Shared, engine: &mut Engine, inputs: Vec<Vec<(Row, i64)>>) -> Result<(), String> {
     let program = &shared.program;
-    for ((table, rows), counters) in program.tables.iter().zip(inputs).zip(&shared.tables) {
+    let mut pushed = Vec::with_capacity(inputs.len());
+    for (table, rows) in program.tables.iter().zip(inputs) {
+        pushed.push(rows.len() as u64);
         if rows.is_empty() {
             continue;
         }
-        let n = rows.len() as u64;
         engine
             .push(&table.relation.name, rows)
             .map_err(|e| format!("table {}: {e}", table.relation.name))?;
-        counters.processed_records.fetch_add(n, Relaxed);
     }
     let mut deltas = engine.step().map_err(|e| e.to_string())?;
     let step = shared.steps.fetch_add(1, Relaxed) + 1;
@@ -700,6 +700,11 @@ fn step(shared: &Shared, engine: &mut Engine, inputs: Vec<Vec<(Row, i64)>>) -> R
                 }
             }
         });
+    }
+    // Counted only now, so that a client that sees its records processed also sees their changes handed to
+    // every output connector and watcher (a watch opened afterwards starts with the next step).
+    for (n, counters) in pushed.into_iter().zip(&shared.tables) {
+        counters.processed_records.fetch_add(n, Relaxed);
     }
     Ok(())
 }

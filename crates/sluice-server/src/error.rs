@@ -239,12 +239,6 @@ pub enum ApiError {
         /// Its current status.
         current_status: String,
     },
-    /// This build has no pipeline runtime, so pipelines cannot be started.
-    #[error("Pipeline '{pipeline_name}' passed validation, but this build of Sluice has no pipeline runtime yet, so it cannot be started")]
-    PipelineRuntimeUnavailable {
-        /// The pipeline.
-        pipeline_name: String,
-    },
     /// The running pipeline's program has no table of that name.
     #[error("Pipeline '{pipeline_name}' has no table '{table}'")]
     UnknownTable {
@@ -374,7 +368,6 @@ impl ApiError {
             UnknownTable { .. } | UnknownView { .. } => StatusCode::NOT_FOUND,
             InvalidFormat { .. } | InvalidRecords { .. } => StatusCode::BAD_REQUEST,
             PipelineFailed { .. } => StatusCode::CONFLICT,
-            PipelineRuntimeUnavailable { .. } => StatusCode::NOT_IMPLEMENTED,
             Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -415,7 +408,6 @@ impl ApiError {
             InvalidPipelineAction { .. } => "InvalidPipelineAction",
             IllegalPipelineStateTransition { .. } => "IllegalPipelineStateTransition",
             PipelineNotRunning { .. } => "PipelineNotRunning",
-            PipelineRuntimeUnavailable { .. } => "PipelineRuntimeUnavailable",
             UnknownTable { .. } => "UnknownTable",
             UnknownView { .. } => "UnknownView",
             InvalidFormat { .. } => "InvalidFormat",
@@ -446,10 +438,7 @@ impl ApiError {
                 json!({"program_name": program_name})
             }
             UnknownProgram { program_id } => json!({"program_id": program_id}),
-            UnknownPipelineName { pipeline_name }
-            | PipelineRuntimeUnavailable { pipeline_name } => {
-                json!({"pipeline_name": pipeline_name})
-            }
+            UnknownPipelineName { pipeline_name } => json!({"pipeline_name": pipeline_name}),
             UnknownPipeline { pipeline_id } => json!({"pipeline_id": pipeline_id}),
             UnknownTable {
                 pipeline_name,

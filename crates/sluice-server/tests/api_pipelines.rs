@@ -4,7 +4,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
+use common::{
+    action, assert_error, compiled, reaches, seed_connector, Backend, Options, TestDb, TestServer,
+};
 use serde_json::{json, Value};
 use sluice_server::compiler::UnavailableCompiler;
 
@@ -429,9 +431,17 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
         "UnknownPipelineName",
     );
 
-    // States a runtime would produce, written directly: the lifecycle rules still apply.
-    db.execute("UPDATE pipeline SET current_status = 'Running', desired_status = 'Running'")
+    s.stop().await;
+
+    // The lifecycle rules against the real runtime: a pipeline with a table and no connectors needs no broker.
+    let s = start_compiling(&db).await;
+    let (status, body) = s
+        .put("/v0/programs/prog", program("CREATE TABLE t (x INT);"))
         .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(compiled(&s, "prog").await["status"], "Success");
+    action(&s, "p", "start").await;
+    reaches(&s, "p", "Running").await;
     let e = assert_error(
         &s.delete("/v0/pipelines/p").await,
         400,
@@ -442,14 +452,22 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("Cannot delete a running pipeline"));
-    assert_eq!(s.post_empty("/v0/pipelines/p/pause").await.0, 202);
+    action(&s, "p", "pause").await;
     let (_, got) = s.get("/v0/pipelines/p").await;
     assert_eq!(got["state"]["desired_status"], "Paused");
+    reaches(&s, "p", "Paused").await;
+    let (status, stats) = s.get("/v0/pipelines/p/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["global_metrics"]["state"], "Paused");
+    action(&s, "p", "shutdown").await;
+    reaches(&s, "p", "Shutdown").await;
     assert_error(
         &s.get("/v0/pipelines/p/stats").await,
-        501,
-        "PipelineRuntimeUnavailable",
+        409,
+        "PipelineNotRunning",
     );
+
+    // A failure, written directly (no reconciliation is pending now): it must be shut down before a restart.
     db.execute("UPDATE pipeline SET current_status = 'Failed', desired_status = 'Running'")
         .await;
     let e = assert_error(
@@ -462,7 +480,10 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
         .unwrap()
         .contains("Cannot restart a failed pipeline"));
     assert_eq!(e["details"]["requested_status"], "Running");
-    assert_eq!(s.post_empty("/v0/pipelines/p/shutdown").await.0, 202);
+    action(&s, "p", "shutdown").await;
+    reaches(&s, "p", "Shutdown").await;
+    db.execute("UPDATE pipeline SET current_status = 'ShuttingDown', desired_status = 'Shutdown'")
+        .await;
     let e = assert_error(
         &s.post_empty("/v0/pipelines/p/start").await,
         400,
@@ -531,14 +552,22 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
             json!("Pipeline successfully validated.")
         )
     );
-    let e = assert_error(
-        &s.post_empty("/v0/pipelines/p/start").await,
-        501,
-        "PipelineRuntimeUnavailable",
+    // Nothing listens on the connector's broker address: the start is accepted and the pipeline fails, naming
+    // the connector. (Starts that succeed are in tests/pipeline_runtime.rs, with a real broker.)
+    let mut unreachable = seed_connector();
+    unreachable["config"]["transport"]["config"]["bootstrap.servers"] = json!("127.0.0.1:1");
+    unreachable["config"]["transport"]["config"]["initialization_timeout_secs"] = json!(2);
+    assert_eq!(s.put("/v0/connectors/out", unreachable).await.0, 200);
+    action(&s, "p", "start").await;
+    let got = reaches(&s, "p", "Failed").await;
+    let error = &got["state"]["error"];
+    assert_eq!(error["error_code"], "PipelineStartFailed", "{got}");
+    assert!(
+        error["message"].as_str().unwrap().contains("'o'"),
+        "the error names the attachment: {got}"
     );
-    assert_eq!(e["details"]["pipeline_name"], "p");
-    let (_, got) = s.get("/v0/pipelines/p").await;
-    assert_eq!(got["state"]["desired_status"], "Shutdown");
+    action(&s, "p", "shutdown").await;
+    reaches(&s, "p", "Shutdown").await;
 
     // Attachments stored against an uncompiled program are checked at start.
     s.put(

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_error, compiled, Backend, TestDb, TestServer};
+use common::{action, assert_error, compiled, reaches, Backend, TestDb, TestServer};
 use serde_json::{json, Value};
 use sluice_transports::kafka_tools::read_topic;
 use sluice_transports::testing::{brokers, TestTopic};
@@ -56,27 +56,6 @@ async fn book_fair(s: &TestServer, servers: &str, topic: &str) {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-}
-
-/// Polls the pipeline until its current status is `want`; returns the pipeline.
-async fn reaches(s: &TestServer, name: &str, want: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        let (_, p) = s.get(&format!("/v0/pipelines/{name}")).await;
-        if p["state"]["current_status"] == want {
-            return p;
-        }
-        last = p;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("pipeline {name} did not reach {want}: {last}");
-}
-
-async fn action(s: &TestServer, name: &str, action: &str) {
-    let (status, body) = s
-        .post_empty(&format!("/v0/pipelines/{name}/{action}"))
-        .await;
-    assert_eq!(status, 202, "{action}: {body}");
 }
 
 async fn ingress(s: &TestServer, path: &str, body: &str) -> (u16, Value) {

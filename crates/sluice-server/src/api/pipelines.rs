@@ -1,9 +1,9 @@
 //! `/v0/pipelines`: pipelines (a program, a runtime config and attached connectors) and their lifecycle.
 //!
 //! Lifecycle requests set the desired status after the checks of [`crate::pipeline_state`]. Deploying (leaving
-//! `Shutdown`) also needs a compiled program whose schema has every attached relation. This build has no
-//! pipeline runtime yet, so a deployment that passes every check is answered 501 `PipelineRuntimeUnavailable`
-//! and changes nothing, rather than pretending to run.
+//! `Shutdown`) also needs a compiled program whose schema has every attached relation. The request answers
+//! `202 Accepted` once the desired status is stored; [`crate::runner::Runner`] then moves the current status
+//! towards it in the background (`Provisioning` → `Running`, or `Failed` with the reason).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -322,3 +322,25 @@ pub async fn compiled(s: &TestServer, name: &str) -> Value {
     }
     panic!("program {name} did not compile");
 }
+
+/// Polls the pipeline until its current status is `want`; returns the pipeline.
+pub async fn reaches(s: &TestServer, name: &str, want: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (_, p) = s.get(&format!("/v0/pipelines/{name}")).await;
+        if p["state"]["current_status"] == want {
+            return p;
+        }
+        last = p;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("pipeline {name} did not reach {want}: {last}");
+}
+
+/// Posts a lifecycle action and checks it was accepted.
+pub async fn action(s: &TestServer, name: &str, action: &str) {
+    let (status, body) = s
+        .post_empty(&format!("/v0/pipelines/{name}/{action}"))
+        .await;
+    assert_eq!(status, 202, "{action}: {body}");
+}
