@@ -17,7 +17,6 @@
 //! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
 //! output connectors hold.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -31,11 +30,10 @@ use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
 use sluice_types::ConnectorConfig;
 
+use crate::input::{InputConnector, InputConnectorStats, InputError, InputSpec};
 use crate::output::{OutputConnector, OutputConnectorStats, OutputError};
-use crate::util::{lock, now_ms};
+use crate::util::{lock, now_ms, ErrorRecord, RecentErrors};
 
-/// How many recent input errors a table lists in the stats.
-const MAX_LISTED_ERRORS: usize = 100;
 /// Batches a watcher may fall behind before it is disconnected.
 const WATCH_QUEUE_BATCHES: usize = 1024;
 
@@ -83,6 +81,8 @@ pub struct PipelineSpec {
     pub program: Program,
     /// Batching and bounds.
     pub config: ControllerConfig,
+    /// Input connectors (Kafka topics into tables); HTTP ingress needs none.
+    pub inputs: Vec<InputSpec>,
     /// Output connectors.
     pub outputs: Vec<OutputSpec>,
 }
@@ -100,6 +100,9 @@ pub enum PipelineError {
     /// An output connector could not start.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// An input connector could not start.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// The engine could not start.
     #[error("the engine could not start: {0}")]
     Engine(String),
@@ -137,15 +140,6 @@ pub enum PipelineState {
     Stopped,
 }
 
-/// One input error, as listed in the stats.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct InputErrorRecord {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// The error, naming the table, the record and the column.
-    pub message: String,
-}
-
 /// Counters of one table's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TableInputStats {
@@ -162,7 +156,7 @@ pub struct TableInputStats {
     /// Records rejected (parse errors, invalid values).
     pub num_parse_errors: u64,
     /// The most recent errors, oldest first.
-    pub parse_errors: Vec<InputErrorRecord>,
+    pub parse_errors: Vec<ErrorRecord>,
 }
 
 /// Pipeline-wide counters.
@@ -197,6 +191,8 @@ pub struct PipelineStats {
     pub global_metrics: GlobalStats,
     /// One entry per table.
     pub inputs: Vec<TableInputStats>,
+    /// One entry per input connector.
+    pub input_connectors: Vec<InputConnectorStats>,
     /// One entry per output connector.
     pub outputs: Vec<OutputConnectorStats>,
 }
@@ -221,7 +217,7 @@ struct TableCounters {
     total_bytes: AtomicU64,
     processed_records: AtomicU64,
     parse_errors: AtomicU64,
-    errors: Mutex<VecDeque<InputErrorRecord>>,
+    errors: RecentErrors,
 }
 
 /// The input buffer and the lifecycle flags, under one lock so the controller's wait sees both.
@@ -235,7 +231,7 @@ struct Buffer {
     stall: Option<(u64, String)>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     name: String,
     program: Arc<Program>,
     config: ControllerConfig,
@@ -251,10 +247,131 @@ struct Shared {
     output_records: AtomicU64,
 }
 
+impl Shared {
+    /// [`Pipeline::ingest`] into the table with index `t`.
+    pub(crate) fn ingest(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), PipelineError> {
+        let records = self.validate(t, records)?;
+        self.admit(t, records, bytes, wait).map_err(|(e, _)| e)
+    }
+
+    /// Checks every record against the table; if any is invalid, counts and lists the errors and returns them.
+    pub(crate) fn validate(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+    ) -> Result<Vec<(Row, i64)>, PipelineError> {
+        let relation = &self.program.tables[t].relation;
+        let mut valid = Vec::with_capacity(records.len());
+        let mut invalid = Vec::new();
+        for (i, (row, weight)) in records.into_iter().enumerate() {
+            match sluice_engine::validate_row(relation, row) {
+                Ok(row) => valid.push((row, weight)),
+                Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
+            }
+        }
+        if !invalid.is_empty() {
+            self.record_errors(t, &invalid);
+            return Err(PipelineError::InvalidRecords(invalid.join("; ")));
+        }
+        Ok(valid)
+    }
+
+    /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room. A refusal gives the records
+    /// back, so that a caller holding them (an input connector) can offer them again without copying.
+    pub(crate) fn admit(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), (PipelineError, Vec<(Row, i64)>)> {
+        let s = self;
+        let n = records.len() as u64;
+        let deadline = Instant::now() + wait;
+        let mut buffer = lock(&s.buffer);
+        loop {
+            if let Some(error) = &buffer.failed {
+                return Err((PipelineError::Failed(error.clone()), records));
+            }
+            if buffer.stopping {
+                return Err((PipelineError::Stopped, records));
+            }
+            // A request larger than the whole buffer is let in once the buffer is empty, so it cannot wait forever.
+            if buffer.buffered == 0 || buffer.buffered + n <= s.config.max_buffered_records {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let reason = match (&buffer.stall, buffer.paused) {
+                    (_, true) => "the pipeline is paused".to_string(),
+                    (Some((_, why)), _) => why.clone(),
+                    _ => "the engine is still processing earlier input".to_string(),
+                };
+                return Err((
+                    PipelineError::Busy {
+                        buffered: buffer.buffered,
+                        limit: s.config.max_buffered_records,
+                        reason,
+                    },
+                    records,
+                ));
+            }
+            buffer = s
+                .room
+                .wait_timeout(buffer, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        buffer.pending[t].extend(records);
+        buffer.buffered += n;
+        buffer.oldest.get_or_insert_with(Instant::now);
+        s.tables[t].total_records.fetch_add(n, Relaxed);
+        s.tables[t].total_bytes.fetch_add(bytes, Relaxed);
+        s.step_due.notify_all();
+        Ok(())
+    }
+
+    /// [`Pipeline::record_errors`] for the table with index `t`.
+    pub(crate) fn record_errors(&self, t: usize, errors: &[String]) {
+        let counters = &self.tables[t];
+        counters
+            .parse_errors
+            .fetch_add(errors.len() as u64, Relaxed);
+        for message in errors {
+            counters.errors.push(message.clone());
+        }
+    }
+
+    /// The schema of the table with index `t`.
+    pub(crate) fn table(&self, t: usize) -> &Relation {
+        &self.program.tables[t].relation
+    }
+
+    /// Whether stepping is paused (input connectors then stop reading).
+    pub(crate) fn paused(&self) -> bool {
+        lock(&self.buffer).paused
+    }
+
+    /// Marks the pipeline failed with `error` (the first failure wins) and wakes everyone waiting.
+    pub(crate) fn fail(&self, error: String) {
+        let mut b = lock(&self.buffer);
+        b.failed.get_or_insert(error);
+        self.room.notify_all();
+        self.step_due.notify_all();
+    }
+}
+
 /// A running pipeline. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Pipeline {
     shared: Arc<Shared>,
     controller: Mutex<Option<JoinHandle<()>>>,
+    inputs: Mutex<Vec<InputConnector>>,
 }
 
 impl Pipeline {
@@ -266,6 +383,13 @@ impl Pipeline {
         for o in &spec.outputs {
             let view = view_relation(&program, &o.view)?;
             outputs.push(OutputConnector::start(&o.name, view, &o.config)?);
+        }
+        // Inputs connect (broker, topics, consumer group) before anything runs, so a failure names the connector
+        // and leaves nothing behind; they start reading once the controller is there to take their records.
+        let mut inputs = Vec::new();
+        for i in &spec.inputs {
+            let t = table_index(&program, &i.table)?;
+            inputs.push(InputConnector::connect(i, t, &program.tables[t].relation)?);
         }
         let engine = Engine::start(
             (*program).clone(),
@@ -300,9 +424,14 @@ impl Pipeline {
                 .spawn(move || control(&shared, engine))
                 .map_err(|e| PipelineError::Engine(e.to_string()))?
         };
+        let inputs = inputs
+            .into_iter()
+            .map(|i| i.run(shared.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Pipeline {
             shared,
             controller: Mutex::new(Some(controller)),
+            inputs: Mutex::new(inputs),
         })
     }
 
@@ -336,82 +465,14 @@ impl Pipeline {
         bytes: u64,
         wait: Duration,
     ) -> Result<(), PipelineError> {
-        let s = &self.shared;
-        let t = table_index(&s.program, table)?;
-        let relation = &s.program.tables[t].relation;
-        let mut valid = Vec::with_capacity(records.len());
-        let mut invalid = Vec::new();
-        for (i, (row, weight)) in records.into_iter().enumerate() {
-            match sluice_engine::validate_row(relation, row) {
-                Ok(row) => valid.push((row, weight)),
-                Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
-            }
-        }
-        if !invalid.is_empty() {
-            self.record_errors(table, &invalid);
-            return Err(PipelineError::InvalidRecords(invalid.join("; ")));
-        }
-        let records = valid;
-        let n = records.len() as u64;
-        let deadline = Instant::now() + wait;
-        let mut buffer = lock(&s.buffer);
-        loop {
-            if let Some(error) = &buffer.failed {
-                return Err(PipelineError::Failed(error.clone()));
-            }
-            if buffer.stopping {
-                return Err(PipelineError::Stopped);
-            }
-            // A request larger than the whole buffer is let in once the buffer is empty, so it cannot wait forever.
-            if buffer.buffered == 0 || buffer.buffered + n <= s.config.max_buffered_records {
-                break;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                let reason = match (&buffer.stall, buffer.paused) {
-                    (_, true) => "the pipeline is paused".to_string(),
-                    (Some((_, why)), _) => why.clone(),
-                    _ => "the engine is still processing earlier input".to_string(),
-                };
-                return Err(PipelineError::Busy {
-                    buffered: buffer.buffered,
-                    limit: s.config.max_buffered_records,
-                    reason,
-                });
-            }
-            buffer = s
-                .room
-                .wait_timeout(buffer, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        buffer.pending[t].extend(records);
-        buffer.buffered += n;
-        buffer.oldest.get_or_insert_with(Instant::now);
-        s.tables[t].total_records.fetch_add(n, Relaxed);
-        s.tables[t].total_bytes.fetch_add(bytes, Relaxed);
-        s.step_due.notify_all();
-        Ok(())
+        let t = table_index(&self.shared.program, table)?;
+        self.shared.ingest(t, records, bytes, wait)
     }
 
     /// Counts and lists input errors of `table` found before [`Pipeline::ingest`] (by a parser).
     pub fn record_errors(&self, table: &str, errors: &[String]) {
-        let Ok(t) = table_index(&self.shared.program, table) else {
-            return;
-        };
-        let counters = &self.shared.tables[t];
-        counters
-            .parse_errors
-            .fetch_add(errors.len() as u64, Relaxed);
-        let mut list = lock(&counters.errors);
-        for message in errors {
-            if list.len() == MAX_LISTED_ERRORS {
-                list.pop_front();
-            }
-            list.push_back(InputErrorRecord {
-                at_ms: now_ms(),
-                message: message.clone(),
-            });
+        if let Ok(t) = table_index(&self.shared.program, table) {
+            self.shared.record_errors(t, errors);
         }
     }
 
@@ -477,7 +538,7 @@ impl Pipeline {
                 buffered_records,
                 processed_records: c.processed_records.load(Relaxed),
                 num_parse_errors: c.parse_errors.load(Relaxed),
-                parse_errors: lock(&c.errors).iter().cloned().collect(),
+                parse_errors: c.errors.snapshot(),
             })
             .collect();
         PipelineStats {
@@ -494,6 +555,7 @@ impl Pipeline {
                 watchers: lock(&s.watchers).len() as u64,
             },
             inputs,
+            input_connectors: lock(&self.inputs).iter().map(|i| i.stats()).collect(),
             outputs: lock(&s.outputs).iter().map(|o| o.stats()).collect(),
         }
     }
@@ -502,6 +564,15 @@ impl Pipeline {
     /// output connectors hold, waiting at most `timeout` for acknowledgements. Errors list what was not
     /// delivered. Calling it twice is harmless.
     pub fn shutdown(&self, timeout: Duration) -> Result<PipelineStats, Vec<String>> {
+        // Inputs first: they hand over what they read while the controller still steps, then stop reading.
+        let mut errors = Vec::new();
+        let inputs = std::mem::take(&mut *lock(&self.inputs));
+        let mut input_stats = Vec::new();
+        for i in inputs {
+            let (stats, error) = i.shutdown();
+            errors.extend(error);
+            input_stats.push(stats);
+        }
         {
             let mut b = lock(&self.shared.buffer);
             b.stopping = true;
@@ -512,8 +583,8 @@ impl Pipeline {
             let _ = handle.join();
         }
         let mut stats = self.stats();
+        stats.input_connectors = input_stats;
         let outputs = std::mem::take(&mut *lock(&self.shared.outputs));
-        let mut errors = Vec::new();
         // The snapshot above was taken before the flush: replace each connector's entry with its final counters.
         for (o, entry) in outputs.into_iter().zip(stats.outputs.iter_mut()) {
             match o.shutdown(timeout) {
@@ -574,10 +645,7 @@ fn control(shared: &Shared, mut engine: Engine) {
         }
     };
     tracing::error!(pipeline = %shared.name, %error, "Pipeline failed.");
-    let mut b = lock(&shared.buffer);
-    b.failed.get_or_insert(error);
-    shared.room.notify_all();
-    drop(b);
+    shared.fail(error);
     // The engine may be what failed: dropping it on this thread is what its contract asks.
     drop(engine);
 }

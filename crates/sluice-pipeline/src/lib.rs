@@ -2,6 +2,8 @@
 //!
 //! - [`controller::Pipeline`] owns the engine (on a controller thread), the per-table input buffer, batching
 //!   (`min_batch_size_records`, `max_buffering_delay`), pause/resume, backpressure, watchers and stats.
+//! - [`input::InputConnector`] reads a Kafka topic into a table on a thread of its own: parse, check, hand over
+//!   to the controller's buffer, pause the consumer while the pipeline is paused or the buffer is full.
 //! - [`output::OutputConnector`] sits between a view's deltas and a transport endpoint: it owns the queue, the
 //!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
 //!   delta and the transport sees only bytes.
@@ -10,6 +12,7 @@
 //! depends on the engine, `sluice-formats` and `sluice-transports`, never the other way round.
 
 pub mod controller;
+pub mod input;
 pub mod output;
 mod util;
 
@@ -17,3 +20,4 @@ pub use controller::{
     ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
     PipelineStats, WatchEvent,
 };
+pub use input::{InputConnectorStats, InputSpec};

@@ -22,10 +22,8 @@ use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
 use sluice_transports::kafka_output::{validate_config, KafkaOutputEndpoint, KafkaOutputStats};
 use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
 
-use crate::util::{lock, now_ms};
-
-/// How many recent encode errors a connector lists.
-const MAX_LISTED_ERRORS: usize = 100;
+pub use crate::util::ErrorRecord;
+use crate::util::{lock, RecentErrors};
 
 /// Why an output connector could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -64,15 +62,6 @@ pub enum OutputError {
         /// Why (the transport's failure or the timeout).
         reason: String,
     },
-}
-
-/// One encode error, as listed in the stats.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ErrorRecord {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// The error, naming view and record.
-    pub message: String,
 }
 
 /// A snapshot of an output connector's state.
@@ -127,7 +116,7 @@ struct Shared {
     processed_records: AtomicU64,
     encoded_messages: AtomicU64,
     encode_errors: AtomicU64,
-    errors: Mutex<VecDeque<ErrorRecord>>,
+    errors: RecentErrors,
     fatal: Mutex<Option<String>>,
     endpoint: KafkaOutputEndpoint,
 }
@@ -191,7 +180,7 @@ impl OutputConnector {
             processed_records: AtomicU64::new(0),
             encoded_messages: AtomicU64::new(0),
             encode_errors: AtomicU64::new(0),
-            errors: Mutex::new(VecDeque::new()),
+            errors: RecentErrors::default(),
             fatal: Mutex::new(None),
             endpoint,
         });
@@ -245,7 +234,7 @@ impl OutputConnector {
             processed_records: s.processed_records.load(Relaxed),
             encoded_messages: s.encoded_messages.load(Relaxed),
             num_encode_errors: s.encode_errors.load(Relaxed),
-            encode_errors: lock(&s.errors).iter().cloned().collect(),
+            encode_errors: s.errors.snapshot(),
             fatal_error: lock(&s.fatal).clone(),
             transport: s.endpoint.stats(),
         }
@@ -336,16 +325,9 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
             Ok(errors) => {
                 if !errors.is_empty() {
                     shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
-                    let mut list = lock(&shared.errors);
                     for e in errors {
                         tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
-                        if list.len() == MAX_LISTED_ERRORS {
-                            list.pop_front();
-                        }
-                        list.push_back(ErrorRecord {
-                            at_ms: now_ms(),
-                            message: e.to_string(),
-                        });
+                        shared.errors.push(e.to_string());
                     }
                 }
                 lock(&shared.queue).batches.pop_front();

@@ -46,6 +46,7 @@ fn spec(name: &str, outputs: Vec<OutputSpec>, config: ControllerConfig) -> Pipel
         name: name.into(),
         program: Program::compile(BOOK_FAIR).unwrap(),
         config,
+        inputs: Vec::new(),
         outputs,
     }
 }

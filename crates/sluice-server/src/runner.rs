@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineState};
+use sluice_pipeline::{
+    ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineSpec, PipelineState,
+};
 use sluice_sql::Program;
 use sluice_types::{ConnectorConfig, ErrorResponse};
 
@@ -245,7 +247,7 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
         .await
         .map_err(|e| format!("compiling: {e}"))?
         .map_err(|e| format!("program '{program_name}' does not compile: {e}"))?;
-    let mut outputs = Vec::new();
+    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
     for a in &d.attached_connectors {
         let connector = crate::db::connectors::get(state.db(), &a.connector_name)
             .await
@@ -254,13 +256,12 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
             .map_err(|e| format!("connector '{}': stored config: {e}", a.connector_name))?;
         let relation = canonical_identifier(&a.relation_name);
         if a.is_input {
-            return Err(format!(
-                "input connector '{}': transport '{}' is not supported as a pipeline input by this version; \
-                 send input through POST /v0/pipelines/{}/ingress/{relation}",
-                a.name,
-                config.transport.name(),
-                d.name
-            ));
+            inputs.push(InputSpec {
+                name: a.name.clone(),
+                table: relation,
+                config,
+            });
+            continue;
         }
         outputs.push(OutputSpec {
             name: a.name.clone(),
@@ -272,6 +273,7 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
         name: d.name.clone(),
         program,
         config: controller_config(&d.config),
+        inputs,
         outputs,
     })
 }

@@ -266,6 +266,182 @@ async fn a_start_that_cannot_reach_the_topic_fails_the_pipeline(backend: Backend
     s.stop().await;
 }
 
+fn kafka_in(servers: &str, topic: &str) -> Value {
+    json!({
+        "description": "",
+        "config": {
+            "transport": {"name": "kafka_input", "config": {
+                "bootstrap.servers": servers, "topics": [topic], "auto.offset.reset": "earliest",
+                "group_join_timeout_secs": 20}},
+            "format": {"name": "json", "config": {"update_format": "insert_delete"}}
+        }
+    })
+}
+
+/// Writes `lines` to `topic`, one message each, off the test's runtime threads.
+fn produce(servers: &str, topic: &str, lines: &[&str]) {
+    let (servers, topic) = (servers.to_string(), topic.to_string());
+    let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+    std::thread::spawn(move || {
+        let payloads: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        sluice_transports::kafka_tools::produce(&servers, &topic, &payloads).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+/// Waits until `n` input records in all have been stepped; returns the stats.
+async fn processed(s: &TestServer, name: &str, n: u64) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (status, stats) = s.get(&format!("/v0/pipelines/{name}/stats")).await;
+        assert_eq!(status, 200, "{stats}");
+        if stats["global_metrics"]["total_processed_records"] == n {
+            return stats;
+        }
+        last = stats;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pipeline {name} did not process {n} records: {last}");
+}
+
+/// The shape of Feldera's tutorial: tables fed by `kafka_input` connectors, a view sent by `kafka_output`, and
+/// inserts, deletes and updates (through the primary key) flowing from topic to topic.
+async fn kafka_topics_in_and_out_with_deletes_and_updates(backend: Backend) {
+    let servers = brokers();
+    let out = TestTopic::new(&servers, "tutorial-out", 1);
+    let books_in = TestTopic::new(&servers, "tutorial-books", 1);
+    let sales_in = TestTopic::new(&servers, "tutorial-sales", 2);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &out.name).await;
+    for (name, topic) in [("books-in", &books_in.name), ("sales-in", &sales_in.name)] {
+        let (status, body) = s
+            .put(&format!("/v0/connectors/{name}"), kafka_in(&servers, topic))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let attached = json!([
+        {"name": "total-sales", "is_input": false, "connector_name": "total-sales", "relation_name": "total_sales"},
+        {"name": "books-in", "is_input": true, "connector_name": "books-in", "relation_name": "books"},
+        {"name": "sales-in", "is_input": true, "connector_name": "sales-in", "relation_name": "sales"},
+    ]);
+    let (status, body) = s
+        .patch("/v0/pipelines/fair", json!({"connectors": attached}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    action(&s, "fair", "start").await;
+    reaches(&s, "fair", "Running").await;
+
+    produce(
+        &servers,
+        &books_in.name,
+        &[
+            r#"{"insert": {"id": 1, "title": "Dune", "price": 10}}"#,
+            r#"{"insert": {"id": 2, "title": "Emma", "price": 5.5}}"#,
+        ],
+    );
+    processed(&s, "fair", 2).await;
+    // One message with two records: one step.
+    produce(
+        &servers,
+        &sales_in.name,
+        &["{\"insert\": {\"book_id\": 1, \"copies\": 2}}\n{\"insert\": {\"book_id\": 2, \"copies\": 1}}"],
+    );
+    processed(&s, "fair", 4).await;
+    // A message with a record that misses a NOT NULL column is rejected whole; its good record is not applied.
+    produce(
+        &servers,
+        &sales_in.name,
+        &["{\"insert\": {\"book_id\": 1, \"copies\": 7}}\n{\"insert\": {\"book_id\": 1}}"],
+    );
+    produce(
+        &servers,
+        &sales_in.name,
+        &[r#"{"delete": {"book_id": 2, "copies": 1}}"#],
+    );
+    processed(&s, "fair", 5).await;
+    // The two messages may sit on different partitions: wait for the rejection too.
+    let mut sales = Value::Null;
+    for _ in 0..300 {
+        let (_, stats) = s.get("/v0/pipelines/fair/stats").await;
+        sales = stats["input_connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["endpoint_name"] == "sales-in")
+            .unwrap()
+            .clone();
+        if sales["total_messages"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = processed(&s, "fair", 5).await;
+    assert_eq!(sales["num_rejected_messages"], 1, "{sales}");
+    assert_eq!(sales["total_records"], 3, "{stats}");
+    let rejection = sales["rejected_messages"][0]["message"].as_str().unwrap();
+    assert!(rejection.contains("copies"), "{rejection}");
+    assert!(rejection.contains(&sales_in.name), "{rejection}");
+    // An update through the primary key: the new price replaces the old row.
+    produce(
+        &servers,
+        &books_in.name,
+        &[r#"{"insert": {"id": 1, "title": "Dune", "price": 12}}"#],
+    );
+    processed(&s, "fair", 6).await;
+
+    action(&s, "fair", "shutdown").await;
+    let p = reaches(&s, "fair", "Shutdown").await;
+    assert!(p["state"]["error"].is_null(), "{p}");
+    let got = topic_text(&servers, &out.name, 5);
+    let mut first = got[..2].to_vec();
+    first.sort();
+    assert_eq!(
+        first,
+        vec![
+            r#"{"insert":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"insert":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+        ]
+    );
+    assert_eq!(
+        got[2..].to_vec(),
+        vec![
+            r#"{"delete":{"title":"Emma","copies":1,"revenue":5.5}}"#,
+            r#"{"delete":{"title":"Dune","copies":2,"revenue":20}}"#,
+            r#"{"insert":{"title":"Dune","copies":2,"revenue":24}}"#,
+        ]
+    );
+    s.stop().await;
+}
+
+async fn a_kafka_input_on_a_missing_topic_fails_the_start(backend: Backend) {
+    let servers = brokers();
+    let out = TestTopic::new(&servers, "missing-in-out", 1);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &out.name).await;
+    let mut config = kafka_in(&servers, "sluice-no-such-input-topic");
+    config["config"]["transport"]["config"]["group_join_timeout_secs"] = json!(3);
+    assert_eq!(s.put("/v0/connectors/sales-in", config).await.0, 201);
+    let attached = json!([
+        {"name": "total-sales", "is_input": false, "connector_name": "total-sales", "relation_name": "total_sales"},
+        {"name": "sales-in", "is_input": true, "connector_name": "sales-in", "relation_name": "sales"},
+    ]);
+    let (status, body) = s
+        .patch("/v0/pipelines/fair", json!({"connectors": attached}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    action(&s, "fair", "start").await;
+    let p = reaches(&s, "fair", "Failed").await;
+    let message = p["state"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("input connector 'sales-in'"), "{p}");
+    assert!(message.contains("sluice-no-such-input-topic"), "{p}");
+    action(&s, "fair", "shutdown").await;
+    reaches(&s, "fair", "Shutdown").await;
+    s.stop().await;
+}
+
 async fn running_pipelines_restart_with_the_server(backend: Backend) {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "fair-restart", 1);
@@ -300,4 +476,6 @@ both_backends!(
     book_fair_end_to_end,
     a_start_that_cannot_reach_the_topic_fails_the_pipeline,
     running_pipelines_restart_with_the_server,
+    kafka_topics_in_and_out_with_deletes_and_updates,
+    a_kafka_input_on_a_missing_topic_fails_the_start,
 );

@@ -1,5 +1,5 @@
-//! Small Kafka utilities for the CLI, the demo and the tests: wait for a broker, create and delete topics, read a
-//! topic back from the beginning.
+//! Small Kafka utilities for the CLI, the demo and the tests: wait for a broker, create and delete topics, write
+//! messages to a topic, read a topic back from the beginning.
 //!
 //! These are blocking helpers around librdkafka's admin client and a group-less consumer (partitions assigned
 //! explicitly, no offsets committed), so they work against any Kafka-compatible broker without consumer-group
@@ -88,6 +88,36 @@ pub fn create_topic(servers: &str, topic: &str, partitions: i32) -> Result<(), T
         }
     }
     Ok(())
+}
+
+/// Writes one message per payload to `topic` (partitions chosen by librdkafka) and waits until none is outstanding
+/// (librdkafka's flush). A test and demo helper: a message the broker finally rejects is not reported one by one.
+pub fn produce(servers: &str, topic: &str, payloads: &[&[u8]]) -> Result<(), ToolError> {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = config(servers).create().map_err(|e| {
+        ToolError(format!(
+            "cannot create a Kafka producer for '{servers}': {e}"
+        ))
+    })?;
+    for payload in payloads {
+        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(*payload);
+        // A full local queue only means the broker is behind: serve the delivery reports and retry.
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(100));
+                }
+                Err((e, _)) => {
+                    return Err(ToolError(format!("cannot write to topic '{topic}': {e}")))
+                }
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .map_err(|e| ToolError(format!("topic '{topic}': messages not acknowledged: {e}")))
 }
 
 /// Deletes `topic`; a missing topic is fine.

@@ -1,0 +1,409 @@
+//! [`InputConnector`]: a Kafka topic → parser → a table of the pipeline, on a thread of its own.
+//!
+//! The thread polls the consumer, parses each message with the connector's format and hands the records to the
+//! controller's input buffer. Each message is all or nothing, like an HTTP ingress request: if any record of it
+//! is malformed or does not fit the table, none of its records is applied, and the error (with topic, partition
+//! and offset) is counted and listed for the table and for the connector.
+//!
+//! # Backpressure and pause
+//! While the input buffer is full (an output connector stalled, or the engine is behind) the thread keeps the
+//! records it holds, pauses the consumer and offers them again; it never drops them. Pausing the pipeline pauses
+//! the consumer too. The consumer keeps being polled while paused, as the group protocol requires.
+//!
+//! # Failure and shutdown
+//! A permanent transport error (topic deleted, authorization revoked) fails the whole pipeline with a message that
+//! names the connector: a pipeline that silently stops reading one of its inputs would be worse. At shutdown the
+//! thread offers what it holds one last time, then stops; offsets are not committed (see docs/kafka-input.md).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+use sluice_data::{Relation, Row};
+use sluice_formats::{build_parser, Parser};
+use sluice_transports::kafka_input::{
+    validate_input_config, InputMessage, KafkaInputEndpoint, KafkaInputStats,
+};
+use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
+
+use crate::controller::{PipelineError, Shared};
+use crate::util::{lock, ErrorRecord, RecentErrors};
+
+/// How long one poll of the consumer waits for a message.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long one offer of records to a full input buffer waits before the thread polls again.
+const OFFER_WAIT: Duration = Duration::from_millis(100);
+/// How long the last offer at shutdown waits for room.
+const FINAL_OFFER_WAIT: Duration = Duration::from_secs(5);
+
+/// An input connector to attach: its name, the table it feeds, and its config.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    /// The attachment's name, shown in stats and errors.
+    pub name: String,
+    /// The table.
+    pub table: String,
+    /// The connector's config.
+    pub config: ConnectorConfig,
+}
+
+/// Why an input connector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The connector config is invalid for this table.
+    #[error("input connector '{name}': invalid config: {error}")]
+    Config {
+        /// Connector (endpoint) name.
+        name: String,
+        /// What is wrong, with the field path.
+        error: ConfigError,
+    },
+    /// The transport cannot feed a table from inside the pipeline.
+    #[error("input connector '{name}': transport '{transport}' cannot be attached to a table (send HTTP input to /v0/pipelines/{{name}}/ingress/{{table}})")]
+    Unsupported {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The transport's name.
+        transport: &'static str,
+    },
+    /// The transport failed to start (broker unreachable, topic missing, group not joined, ...).
+    #[error("input connector '{name}': {error}")]
+    Transport {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The transport's error, naming the topics and the cause.
+        error: String,
+    },
+}
+
+/// A snapshot of an input connector's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputConnectorStats {
+    /// The attachment's name.
+    pub endpoint_name: String,
+    /// The table it feeds.
+    pub table: String,
+    /// Messages taken from the transport.
+    pub total_messages: u64,
+    /// Records handed to the pipeline (accepted into the input buffer).
+    pub total_records: u64,
+    /// Bytes of the messages whose records were accepted.
+    pub total_bytes: u64,
+    /// Records read but not yet accepted because the input buffer is full.
+    pub pending_records: u64,
+    /// Messages rejected because a record was malformed or did not fit the table.
+    pub num_rejected_messages: u64,
+    /// The most recent rejections, with topic, partition, offset and reason.
+    pub rejected_messages: Vec<ErrorRecord>,
+    /// Why the connector is not reading right now (`None` while it reads).
+    pub paused_reason: Option<String>,
+    /// The permanent error that stopped the connector (and failed the pipeline).
+    pub fatal_error: Option<String>,
+    /// The transport's own counters and health.
+    pub transport: KafkaInputStats,
+}
+
+struct Counters {
+    messages: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+    pending: AtomicU64,
+    rejected: AtomicU64,
+    rejections: RecentErrors,
+    paused_reason: Mutex<Option<String>>,
+    fatal: Mutex<Option<String>>,
+    transport: Mutex<KafkaInputStats>,
+}
+
+impl Counters {
+    fn new(transport: KafkaInputStats) -> Self {
+        Counters {
+            messages: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            rejections: RecentErrors::default(),
+            paused_reason: Mutex::new(None),
+            fatal: Mutex::new(None),
+            transport: Mutex::new(transport),
+        }
+    }
+}
+
+/// A connected input connector that does not read yet; [`ConnectedInput::run`] starts its thread.
+pub(crate) struct ConnectedInput {
+    name: String,
+    table: String,
+    t: usize,
+    endpoint: KafkaInputEndpoint,
+    parser: Box<dyn Parser>,
+}
+
+/// A running input connector.
+pub(crate) struct InputConnector {
+    name: String,
+    table: String,
+    stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl InputConnector {
+    /// Checks the config against the table, creates the consumer and connects it: the broker answers, every topic
+    /// exists, and the group assigned partitions. `t` is the table's index in the program.
+    pub(crate) fn connect(
+        spec: &InputSpec,
+        t: usize,
+        table: &Relation,
+    ) -> Result<ConnectedInput, InputError> {
+        let name = spec.name.as_str();
+        let config_err = |error: ConfigError| InputError::Config {
+            name: name.to_string(),
+            error,
+        };
+        spec.config.validate().map_err(config_err)?;
+        let TransportConfig::KafkaInput(kafka) = &spec.config.transport else {
+            return Err(InputError::Unsupported {
+                name: name.to_string(),
+                transport: spec.config.transport.name(),
+            });
+        };
+        validate_input_config(kafka).map_err(|e| config_err(e.within("transport.config")))?;
+        let format = spec.config.format.as_ref().ok_or_else(|| {
+            config_err(ConfigError::new(
+                "format",
+                "an input connector needs a format",
+            ))
+        })?;
+        let parser = build_parser(format, table).map_err(config_err)?;
+        let transport_err = |e: &dyn std::fmt::Display| InputError::Transport {
+            name: name.to_string(),
+            error: e.to_string(),
+        };
+        let endpoint = KafkaInputEndpoint::new(name, kafka).map_err(|e| transport_err(&e))?;
+        endpoint.connect().map_err(|e| transport_err(&e))?;
+        Ok(ConnectedInput {
+            name: name.to_string(),
+            table: table.name.clone(),
+            t,
+            endpoint,
+            parser,
+        })
+    }
+
+    /// Counters and state now.
+    pub(crate) fn stats(&self) -> InputConnectorStats {
+        snapshot(&self.name, &self.table, &self.counters)
+    }
+
+    /// Stops reading after offering the held records one last time; returns the final counters and, when
+    /// records read from Kafka could not be handed over, an error that says how many.
+    pub(crate) fn shutdown(mut self) -> (InputConnectorStats, Option<String>) {
+        self.stop.store(true, Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let stats = self.stats();
+        let error = (stats.pending_records > 0).then(|| {
+            format!(
+                "input connector '{}': {} records read from Kafka were not applied at shutdown (the input buffer stayed full); \
+                 they are read again after a restart only if auto.offset.reset reaches them",
+                self.name, stats.pending_records
+            )
+        });
+        (stats, error)
+    }
+}
+
+impl Drop for InputConnector {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl ConnectedInput {
+    /// Starts reading into the pipeline behind `shared`.
+    pub(crate) fn run(self, shared: Arc<Shared>) -> Result<InputConnector, PipelineError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::new(self.endpoint.stats()));
+        let (name, table) = (self.name.clone(), self.table.clone());
+        let thread = {
+            let (stop, counters) = (stop.clone(), counters.clone());
+            std::thread::Builder::new()
+                .name(format!("input-{name}"))
+                .spawn(move || self.read(&shared, &stop, &counters))
+                .map_err(|e| PipelineError::Engine(format!("input connector thread: {e}")))?
+        };
+        Ok(InputConnector {
+            name,
+            table,
+            stop,
+            counters,
+            thread: Some(thread),
+        })
+    }
+
+    /// The thread: poll, parse, offer; pause the consumer while the pipeline is paused or its buffer is full.
+    fn read(mut self, shared: &Shared, stop: &AtomicBool, counters: &Counters) {
+        // Records of accepted messages not yet in the buffer, with the bytes that carried them.
+        let mut held: Vec<(Row, i64)> = Vec::new();
+        let mut held_bytes = 0u64;
+        let mut consumer_paused = false;
+        while !stop.load(Relaxed) {
+            let reason = if shared.paused() {
+                Some("the pipeline is paused".to_string())
+            } else if !held.is_empty() {
+                match self.offer(shared, &mut held, &mut held_bytes, OFFER_WAIT, counters) {
+                    Ok(()) => None,
+                    Err(PipelineError::Busy { reason, .. }) => {
+                        Some(format!("the pipeline's input buffer is full: {reason}"))
+                    }
+                    // Failed or stopping: nothing more can be handed over.
+                    Err(_) => break,
+                }
+            } else {
+                None
+            };
+            let want_paused = reason.is_some();
+            if want_paused != consumer_paused {
+                let result = if want_paused {
+                    self.endpoint.pause()
+                } else {
+                    self.endpoint.resume()
+                };
+                match result {
+                    Ok(()) => consumer_paused = want_paused,
+                    Err(e) => {
+                        tracing::warn!(endpoint = %self.name, error = %e, "Cannot pause or resume the consumer.")
+                    }
+                }
+            }
+            *lock(&counters.paused_reason) = reason;
+            *lock(&counters.transport) = self.endpoint.stats();
+            match self.endpoint.poll(POLL_TIMEOUT) {
+                Ok(Some(message)) => {
+                    self.accept(shared, &message, &mut held, &mut held_bytes, counters)
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let error = format!("input connector '{}': {e}", self.name);
+                    tracing::error!(endpoint = %self.name, %error, "Input connector failed.");
+                    *lock(&counters.fatal) = Some(error.clone());
+                    shared.fail(error);
+                    break;
+                }
+            }
+        }
+        if !held.is_empty() {
+            let _ = self.offer(
+                shared,
+                &mut held,
+                &mut held_bytes,
+                FINAL_OFFER_WAIT,
+                counters,
+            );
+        }
+        *lock(&counters.transport) = self.endpoint.stats();
+    }
+
+    /// Parses one message; its records join `held` only if every one of them is valid.
+    fn accept(
+        &mut self,
+        shared: &Shared,
+        message: &InputMessage,
+        held: &mut Vec<(Row, i64)>,
+        held_bytes: &mut u64,
+        counters: &Counters,
+    ) {
+        counters.messages.fetch_add(1, Relaxed);
+        let mut records = Vec::new();
+        let mut errors: Vec<String> = self
+            .parser
+            .parse(&message.payload, &mut records)
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        let relation = shared.table(self.t);
+        let mut checked = Vec::with_capacity(records.len());
+        for (i, (row, weight)) in records.into_iter().enumerate() {
+            match sluice_engine::validate_row(relation, row) {
+                Ok(row) => checked.push((row, weight)),
+                Err(e) => errors.push(format!("record {}: {e}", i + 1)),
+            }
+        }
+        if !errors.is_empty() {
+            let at = format!(
+                "input connector '{}', topic '{}' partition {} offset {}",
+                self.name, message.topic, message.partition, message.offset
+            );
+            let listed: Vec<String> = errors.iter().map(|e| format!("{at}: {e}")).collect();
+            tracing::warn!(endpoint = %self.name, topic = %message.topic, partition = message.partition,
+                offset = message.offset, errors = errors.len(), "Message rejected: no record of it was applied.");
+            shared.record_errors(self.t, &listed);
+            counters.rejected.fetch_add(1, Relaxed);
+            counters.rejections.push(format!(
+                "{at}: {} invalid record(s), none of the message applied; first: {}",
+                errors.len(),
+                errors[0]
+            ));
+            return;
+        }
+        held.extend(checked);
+        *held_bytes += message.payload.len() as u64;
+        counters.pending.store(held.len() as u64, Relaxed);
+        // Hand over at once when there is room; otherwise the loop keeps offering.
+        let _ = self.offer(shared, held, held_bytes, Duration::ZERO, counters);
+    }
+
+    /// Offers the held records to the input buffer, waiting up to `wait` for room.
+    fn offer(
+        &self,
+        shared: &Shared,
+        held: &mut Vec<(Row, i64)>,
+        held_bytes: &mut u64,
+        wait: Duration,
+        counters: &Counters,
+    ) -> Result<(), PipelineError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let n = held.len() as u64;
+        // `ingest` consumes the records only when it accepts them; a refusal leaves them here.
+        let records = std::mem::take(held);
+        match shared.admit(self.t, records, *held_bytes, wait) {
+            Ok(()) => {
+                counters.records.fetch_add(n, Relaxed);
+                counters.bytes.fetch_add(*held_bytes, Relaxed);
+                counters.pending.store(0, Relaxed);
+                *held_bytes = 0;
+                Ok(())
+            }
+            Err((e, records)) => {
+                *held = records;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn snapshot(name: &str, table: &str, c: &Counters) -> InputConnectorStats {
+    InputConnectorStats {
+        endpoint_name: name.to_string(),
+        table: table.to_string(),
+        total_messages: c.messages.load(Relaxed),
+        total_records: c.records.load(Relaxed),
+        total_bytes: c.bytes.load(Relaxed),
+        pending_records: c.pending.load(Relaxed),
+        num_rejected_messages: c.rejected.load(Relaxed),
+        rejected_messages: c.rejections.snapshot(),
+        paused_reason: lock(&c.paused_reason).clone(),
+        fatal_error: lock(&c.fatal).clone(),
+        transport: lock(&c.transport).clone(),
+    }
+}
