@@ -435,6 +435,11 @@ impl Pipeline {
         })
     }
 
+    /// The pipeline's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// The program the pipeline runs (table and view schemas).
     pub fn program(&self) -> &Program {
         &self.shared.program

@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod names;
+pub mod pipeline_metrics;
 pub mod pipeline_state;
 pub mod runner;
 pub mod validate;

@@ -86,6 +86,27 @@ async fn settled(s: &TestServer, name: &str) -> Value {
     panic!("pipeline {name} did not settle");
 }
 
+/// Polls `/metrics` until it has the line `line` (acknowledgements are counted as they arrive); returns the text.
+async fn metrics_with(s: &TestServer, line: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..300 {
+        text = s
+            .client
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.lines().any(|l| l == line) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/metrics never showed {line}:\n{text}");
+}
+
 fn topic_text(servers: &str, topic: &str, n: usize) -> Vec<String> {
     let servers = servers.to_string();
     let topic = topic.to_string();
@@ -190,6 +211,21 @@ async fn book_fair_end_to_end(backend: Backend) {
     assert_eq!(sales["num_parse_errors"], 1, "{stats}");
     let got = topic_text(&servers, &topic.name, 5);
     assert_eq!(got.len(), 5, "{got:?}");
+
+    // /metrics shows the same figures, labelled by pipeline, table and connector.
+    let text = metrics_with(
+        &s,
+        r#"sluice_output_connector_transmitted_messages_total{pipeline="fair",connector="total-sales",view="total_sales"} 5"#,
+    )
+    .await;
+    for line in [
+        r#"sluice_table_input_records_total{pipeline="fair",table="sales"} 4"#,
+        r#"sluice_table_rejected_records_total{pipeline="fair",table="sales"} 1"#,
+        r#"sluice_pipeline_running{pipeline="fair"} 1"#,
+        "# TYPE sluice_pipeline_steps_total counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
     let mut first = got[..2].to_vec();
     first.sort();
     assert_eq!(

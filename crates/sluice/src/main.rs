@@ -26,10 +26,7 @@ enum Command {
     /// Manage API keys without a running server.
     #[command(subcommand)]
     ApiKey(cmd::api_key::Command),
-    /// Stream example view changes through the JSON encoder and kafka_output into a local topic, and print them
-    /// back as a consumer sees them.
-    Demo(cmd::demo::Args),
-    /// Kafka tools: wait for a broker, create or delete a topic, read a topic.
+    /// Kafka tools: wait for a broker, create or delete a topic, write lines to a topic, read a topic.
     #[command(subcommand)]
     Kafka(cmd::kafka::Command),
 }
@@ -44,7 +41,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::ApiKey(command) => cmd::api_key::run(command),
-        Command::Demo(args) => cmd::demo::run(args),
         Command::Kafka(command) => cmd::kafka::run(command),
     };
     match result {

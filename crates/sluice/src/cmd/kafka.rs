@@ -41,6 +41,15 @@ pub enum Command {
         #[arg(long, env = "SLUICE_KAFKA_BROKERS", default_value = DEFAULT_BROKERS)]
         brokers: String,
     },
+    /// Write each line of standard input to a topic as one message (empty lines are skipped), and wait until the
+    /// broker has them.
+    Produce {
+        /// Topic name.
+        topic: String,
+        /// Broker list (host:port, comma-separated).
+        #[arg(long, env = "SLUICE_KAFKA_BROKERS", default_value = DEFAULT_BROKERS)]
+        brokers: String,
+    },
     /// Print a topic's messages from the beginning, one per line (`key<TAB>value` when a key is set).
     Consume {
         /// Topic name.
@@ -77,6 +86,19 @@ pub fn run(command: Command) -> Result<()> {
         Command::DeleteTopic { topic, brokers } => {
             kafka_tools::delete_topic(&brokers, &topic)?;
             println!("topic '{topic}' deleted from {brokers}");
+        }
+        Command::Produce { topic, brokers } => {
+            let lines: Vec<String> = std::io::stdin().lines().collect::<std::io::Result<_>>()?;
+            let payloads: Vec<&[u8]> = lines
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.as_bytes())
+                .collect();
+            kafka_tools::produce(&brokers, &topic, &payloads)?;
+            println!(
+                "{} message(s) written to '{topic}' on {brokers}",
+                payloads.len()
+            );
         }
         Command::Consume {
             topic,

@@ -1,7 +1,6 @@
 //! One module per subcommand.
 
 pub mod api_key;
-pub mod demo;
 pub mod kafka;
 pub mod serve;
 
