@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{action, assert_error, compiled, reaches, Backend, TestDb, TestServer};
 use serde_json::{json, Value};
 use sluice_transports::kafka_tools::read_topic;
-use sluice_transports::testing::{brokers, TestTopic};
+use sluice_transports::testing::{brokers, PrivateBroker, TestTopic};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -478,6 +478,173 @@ async fn a_kafka_input_on_a_missing_topic_fails_the_start(backend: Backend) {
     s.stop().await;
 }
 
+/// Two pipelines of one server, each with its own program, connector and topic: both run at once, and shutting
+/// one down leaves the other running and accepting input.
+async fn two_pipelines_run_in_parallel(backend: Backend) {
+    let servers = brokers();
+    let (ta, tb) = (
+        TestTopic::new(&servers, "par-a", 1),
+        TestTopic::new(&servers, "par-b", 1),
+    );
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &ta.name).await;
+    let (status, body) = s
+        .put("/v0/connectors/sales-b", connector(&servers, &tb.name))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let attached = json!([{"name": "out", "is_input": false, "connector_name": "sales-b", "relation_name": "total_sales"}]);
+    let (status, body) = s
+        .put(
+            "/v0/pipelines/fair-b",
+            json!({"description": "", "program_name": "book-fair", "connectors": attached,
+                   "config": {"workers": 2}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    action(&s, "fair", "start").await;
+    action(&s, "fair-b", "start").await;
+    reaches(&s, "fair", "Running").await;
+    reaches(&s, "fair-b", "Running").await;
+    for (name, copies) in [("fair", 1), ("fair-b", 7)] {
+        let (status, body) = ingress(
+            &s,
+            &format!("/v0/pipelines/{name}/ingress/books?format=csv"),
+            "1,Dune,10\n",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = ingress(
+            &s,
+            &format!("/v0/pipelines/{name}/ingress/sales?format=csv"),
+            &format!("1,{copies}\n"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    action(&s, "fair", "shutdown").await;
+    reaches(&s, "fair", "Shutdown").await;
+    assert_eq!(
+        topic_text(&servers, &ta.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":1,"revenue":10}}"#]
+    );
+    // fair-b is untouched by the other's shutdown.
+    let (_, p) = s.get("/v0/pipelines/fair-b").await;
+    assert_eq!(p["state"]["current_status"], "Running", "{p}");
+    let (status, body) =
+        ingress(&s, "/v0/pipelines/fair-b/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(status, 200, "{body}");
+    settled(&s, "fair-b").await;
+    action(&s, "fair-b", "shutdown").await;
+    reaches(&s, "fair-b", "Shutdown").await;
+    assert_eq!(
+        topic_text(&servers, &tb.name, 3),
+        vec![
+            r#"{"insert":{"title":"Dune","copies":7,"revenue":70}}"#,
+            r#"{"delete":{"title":"Dune","copies":7,"revenue":70}}"#,
+            r#"{"insert":{"title":"Dune","copies":8,"revenue":80}}"#,
+        ]
+    );
+    s.stop().await;
+}
+
+/// The broker stops mid-stream and comes back: with the default idempotent producer, the topic holds every
+/// acknowledged change exactly once, and replaying it gives the view's final contents.
+async fn a_broker_restart_mid_stream_loses_and_duplicates_nothing(backend: Backend) {
+    let broker = std::sync::Arc::new(
+        tokio::task::spawn_blocking(PrivateBroker::start)
+            .await
+            .unwrap(),
+    );
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "restart", 1);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair(&s, &servers, &topic.name).await;
+    let mut c = connector(&servers, &topic.name);
+    c["config"]["transport"]["config"]["reconnect.backoff.max.ms"] = json!("500");
+    assert_eq!(s.put("/v0/connectors/total-sales", c).await.0, 200);
+    action(&s, "fair", "start").await;
+    reaches(&s, "fair", "Running").await;
+    let (status, _) = ingress(
+        &s,
+        "/v0/pipelines/fair/ingress/books?format=csv",
+        "1,Dune,1\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut total = 0;
+    for copies in 1..=30 {
+        if copies == 10 || copies == 20 {
+            let b = broker.clone();
+            tokio::task::spawn_blocking(move || if copies == 10 { b.down() } else { b.up() })
+                .await
+                .unwrap();
+        }
+        let (status, body) = ingress(
+            &s,
+            "/v0/pipelines/fair/ingress/sales?format=csv",
+            &format!("1,{copies}\n"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        total += copies;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Wait until every change is acknowledged.
+    let mut acknowledged = 0;
+    for _ in 0..600 {
+        let (_, stats) = s.get("/v0/pipelines/fair/stats").await;
+        let out = &stats["outputs"][0];
+        let g = &stats["global_metrics"];
+        if g["total_processed_records"] == 31
+            && out["queued_records"] == 0
+            && out["transport"]["transmitted_records"] == g["total_output_records"]
+        {
+            acknowledged = out["transport"]["transmitted_messages"].as_u64().unwrap() as usize;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(acknowledged > 0, "the changes were never all acknowledged");
+    action(&s, "fair", "shutdown").await;
+    let p = reaches(&s, "fair", "Shutdown").await;
+    assert!(p["state"]["error"].is_null(), "{p}");
+
+    let got = topic_text(&servers, &topic.name, acknowledged);
+    let (servers2, name) = (servers.clone(), topic.name.clone());
+    let all = std::thread::spawn(move || {
+        read_topic(&servers2, &name, acknowledged + 1, Duration::from_secs(2)).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        all.len(),
+        acknowledged,
+        "more messages on the topic than acknowledged: duplicates"
+    );
+    // Replaying the changes gives the view's final contents: one row with every sale counted once.
+    let mut rows: Vec<Value> = Vec::new();
+    for m in &got {
+        let m: Value = serde_json::from_str(m).unwrap();
+        if let Some(row) = m.get("insert") {
+            rows.push(row.clone());
+        } else {
+            let row = &m["delete"];
+            let at = rows.iter().position(|r| r == row);
+            rows.remove(
+                at.unwrap_or_else(|| panic!("delete of a row not present: {row}; {got:?}")),
+            );
+        }
+    }
+    assert_eq!(
+        rows,
+        vec![json!({"title": "Dune", "copies": total, "revenue": total})],
+        "{got:?}"
+    );
+    s.stop().await;
+}
+
 async fn running_pipelines_restart_with_the_server(backend: Backend) {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "fair-restart", 1);
@@ -514,4 +681,6 @@ both_backends!(
     running_pipelines_restart_with_the_server,
     kafka_topics_in_and_out_with_deletes_and_updates,
     a_kafka_input_on_a_missing_topic_fails_the_start,
+    two_pipelines_run_in_parallel,
+    a_broker_restart_mid_stream_loses_and_duplicates_nothing,
 );
