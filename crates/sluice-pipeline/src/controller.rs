@@ -546,6 +546,13 @@ impl Pipeline {
                 parse_errors: c.errors.snapshot(),
             })
             .collect();
+        // One lock at a time: a step holds `outputs` while it takes `watchers`, so holding `watchers` here while
+        // taking `outputs` (as one struct expression would, its guards living to the end) can deadlock.
+        let watchers = lock(&s.watchers).len() as u64;
+        let outputs: Vec<OutputConnectorStats> =
+            lock(&s.outputs).iter().map(|o| o.stats()).collect();
+        let input_connectors: Vec<InputConnectorStats> =
+            lock(&self.inputs).iter().map(|i| i.stats()).collect();
         PipelineStats {
             global_metrics: GlobalStats {
                 state,
@@ -557,11 +564,11 @@ impl Pipeline {
                 total_output_records: s.output_records.load(Relaxed),
                 stalled_since_ms: stall.as_ref().map(|(at, _)| *at),
                 stall_reason: stall.map(|(_, why)| why),
-                watchers: lock(&s.watchers).len() as u64,
+                watchers,
             },
             inputs,
-            input_connectors: lock(&self.inputs).iter().map(|i| i.stats()).collect(),
-            outputs: lock(&s.outputs).iter().map(|o| o.stats()).collect(),
+            input_connectors,
+            outputs,
         }
     }
 

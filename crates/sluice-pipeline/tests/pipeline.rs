@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::json;
 use sluice_data::{Row, Value};
 use sluice_pipeline::{
-    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState, WatchEvent,
+    ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
+    WatchEvent,
 };
 use sluice_sql::Program;
-use sluice_transports::kafka_tools::read_topic;
+use sluice_transports::kafka_tools::{self, read_topic};
 use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
 use sluice_types::ConnectorConfig;
 
@@ -394,5 +395,67 @@ fn two_pipelines_run_side_by_side() {
     assert_eq!(
         topic_text(&servers, &b.name, 1),
         vec![r#"{"insert":{"title":"Dune","copies":7,"revenue":70}}"#]
+    );
+}
+
+#[test]
+fn a_kafka_input_reads_only_while_the_pipeline_runs() {
+    let servers = brokers();
+    let input = TestTopic::new(&servers, "in-paused", 1);
+    let out = TestTopic::new(&servers, "out-paused", 1);
+    let config: ConnectorConfig = serde_json::from_value(json!({
+        "transport": {"name": "kafka_input", "config": {
+            "bootstrap.servers": servers, "topics": [input.name], "auto.offset.reset": "earliest",
+            "group_join_timeout_secs": 20}},
+        "format": {"name": "csv"}
+    }))
+    .unwrap();
+    let mut spec = spec(
+        "paused-input",
+        vec![output(kafka(&servers, &out.name, json!({})))],
+        ControllerConfig::default(),
+    );
+    spec.inputs.push(InputSpec {
+        name: "sales-in".into(),
+        table: "sales".into(),
+        config,
+    });
+    let p = Pipeline::start(spec, true).unwrap();
+    ingest(&p, "books", vec![(book(1, "Dune", 100), 1)]);
+    let payloads: Vec<&[u8]> = vec![b"1,2\n", b"1,x\n"];
+    kafka_tools::produce(&servers, &input.name, &payloads).unwrap();
+    let connector = || p.stats().input_connectors[0].clone();
+    assert!(eventually(TIMEOUT, || connector().paused_reason.is_some()));
+    assert_eq!(
+        connector().paused_reason.as_deref(),
+        Some("the pipeline is paused")
+    );
+    // The messages are on the topic, but a paused pipeline's connector does not take them.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(connector().total_messages, 0, "{:?}", connector());
+
+    p.resume();
+    assert!(eventually(TIMEOUT, || {
+        let c = connector();
+        c.total_records == 1 && c.num_rejected_messages == 1
+    }));
+    settle(&p);
+    // A message of two records is one step.
+    kafka_tools::produce(&servers, &input.name, &[b"1,3\n1,4\n"]).unwrap();
+    assert!(eventually(TIMEOUT, || connector().total_records == 3));
+    settle(&p);
+    let c = connector();
+    assert_eq!(c.paused_reason, None, "{c:?}");
+    assert_eq!((c.total_records, c.num_rejected_messages), (3, 1), "{c:?}");
+    assert!(c.rejected_messages[0].message.contains("offset 1"), "{c:?}");
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    assert_eq!(stats.input_connectors[0].total_records, 3);
+    assert_eq!(
+        topic_text(&servers, &out.name, 3),
+        vec![
+            r#"{"insert":{"title":"Dune","copies":2,"revenue":2}}"#,
+            r#"{"delete":{"title":"Dune","copies":2,"revenue":2}}"#,
+            r#"{"insert":{"title":"Dune","copies":9,"revenue":9}}"#,
+        ]
     );
 }
