@@ -279,6 +279,20 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
 }
 
 fn controller_config(c: &RuntimeConfig) -> ControllerConfig {
+    let defaults = RuntimeConfig::default();
+    let ignored = [
+        ("storage", c.storage != defaults.storage),
+        ("cpu_profiler", c.cpu_profiler != defaults.cpu_profiler),
+        ("tracing", c.tracing != defaults.tracing),
+        ("resources", c.resources != defaults.resources),
+        ("min_storage_bytes", c.min_storage_bytes.is_some()),
+    ];
+    for (field, _) in ignored.iter().filter(|(_, set)| *set) {
+        tracing::warn!(
+            field,
+            "Pipeline config setting accepted for compatibility; it has no effect in this version."
+        );
+    }
     ControllerConfig {
         workers: usize::from(c.workers.max(1)),
         min_batch_size_records: c.min_batch_size_records,
