@@ -67,11 +67,10 @@ for topic in total-sales book-sales; do
   "$sluice" kafka create-topic "$topic" >/dev/null
 done
 
-step "PUT /v0/programs/book-fair: the SQL"
-call -X PUT "$api/v0/programs/book-fair" -H 'Content-Type: application/json' -d @- <<'EOF'
-{"description": "Revenue per book at the book fair",
- "code": "CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price DECIMAL(8, 2) NOT NULL);\nCREATE TABLE sales (book_id BIGINT NOT NULL, copies BIGINT NOT NULL);\nCREATE VIEW total_sales AS\n  SELECT b.title, SUM(s.copies) AS copies, SUM(s.copies * b.price) AS revenue\n  FROM sales s JOIN books b ON s.book_id = b.id\n  GROUP BY b.title;"}
-EOF
+step "PUT /v0/programs/book-fair: the SQL of examples/book-fair.sql"
+grep -v '^--' examples/book-fair.sql
+python3 -c 'import json, sys; print(json.dumps({"description": "Revenue per book at the book fair", "code": open(sys.argv[1]).read()}))' \
+  examples/book-fair.sql | call -X PUT "$api/v0/programs/book-fair" -H 'Content-Type: application/json' -d @-
 wait_for /v0/programs/book-fair 'd["status"]' '"Success"'
 echo "compiled: status Success"
 

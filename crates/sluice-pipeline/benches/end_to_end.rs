@@ -55,13 +55,7 @@ use sluice_transports::kafka_output::effective_options;
 use sluice_transports::kafka_tools;
 use sluice_types::{ConnectorConfig, KafkaOutputConfig};
 
-const BOOK_FAIR: &str = "
-    CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price DECIMAL(8, 2) NOT NULL);
-    CREATE TABLE sales (book_id BIGINT NOT NULL, copies BIGINT NOT NULL);
-    CREATE VIEW total_sales AS
-        SELECT b.title, SUM(s.copies) AS copies, SUM(s.copies * b.price) AS revenue
-        FROM sales s JOIN books b ON s.book_id = b.id
-        GROUP BY b.title;";
+const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
 
 const BOOKS: u64 = 10_000;
 const SALES: u64 = 500_000;

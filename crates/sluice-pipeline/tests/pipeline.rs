@@ -18,13 +18,7 @@ use sluice_types::ConnectorConfig;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The book fair: revenue and copies per book, from a join and a GROUP BY.
-const BOOK_FAIR: &str = "
-    CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price DECIMAL(8, 2) NOT NULL);
-    CREATE TABLE sales (book_id BIGINT NOT NULL, copies BIGINT NOT NULL);
-    CREATE VIEW total_sales AS
-        SELECT b.title, SUM(s.copies) AS copies, SUM(s.copies * b.price) AS revenue
-        FROM sales s JOIN books b ON s.book_id = b.id
-        GROUP BY b.title;";
+const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
 
 fn kafka(servers: &str, topic: &str, extra: serde_json::Value) -> ConnectorConfig {
     let mut transport =
