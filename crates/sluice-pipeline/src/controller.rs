@@ -245,6 +245,9 @@ pub(crate) struct Shared {
     watchers: Mutex<Vec<(usize, SyncSender<WatchEvent>)>>,
     steps: AtomicU64,
     output_records: AtomicU64,
+    /// Test-only: panic at the next step.
+    #[cfg(feature = "fault-injection")]
+    panic_next_step: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -416,6 +419,8 @@ impl Pipeline {
             watchers: Mutex::new(Vec::new()),
             steps: AtomicU64::new(0),
             output_records: AtomicU64::new(0),
+            #[cfg(feature = "fault-injection")]
+            panic_next_step: Default::default(),
         });
         let controller = {
             let shared = shared.clone();
@@ -433,6 +438,13 @@ impl Pipeline {
             controller: Mutex::new(Some(controller)),
             inputs: Mutex::new(inputs),
         })
+    }
+
+    /// Test-only (feature `fault-injection`): the controller panics at its next step, as a bug in the engine
+    /// would make it.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panic(&self) {
+        self.shared.panic_next_step.store(true, Relaxed);
     }
 
     /// The pipeline's name.
@@ -739,6 +751,10 @@ fn run_steps(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 
 /// One step: the inputs into the engine, the view deltas out to connectors and watchers.
 fn step(shared: &Shared, engine: &mut Engine, inputs: Vec<Vec<(Row, i64)>>) -> Result<(), String> {
+    #[cfg(feature = "fault-injection")]
+    if shared.panic_next_step.swap(false, Relaxed) {
+        panic!("fault injected by a test");
+    }
     let program = &shared.program;
     let mut pushed = Vec::with_capacity(inputs.len());
     for (table, rows) in program.tables.iter().zip(inputs) {

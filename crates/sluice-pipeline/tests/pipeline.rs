@@ -453,3 +453,63 @@ fn a_kafka_input_reads_only_while_the_pipeline_runs() {
         ]
     );
 }
+
+#[test]
+fn a_panic_fails_only_its_own_pipeline() {
+    let servers = brokers();
+    let (ta, tb) = (
+        TestTopic::new(&servers, "panic-a", 1),
+        TestTopic::new(&servers, "panic-b", 1),
+    );
+    let start = |name: &str, topic: &str| {
+        Pipeline::start(
+            spec(
+                name,
+                vec![output(kafka(&servers, topic, json!({})))],
+                ControllerConfig::default(),
+            ),
+            false,
+        )
+        .unwrap()
+    };
+    let (a, b) = (start("a", &ta.name), start("b", &tb.name));
+    ingest(&a, "books", vec![(book(1, "Dune", 100), 1)]);
+    ingest(&a, "sales", vec![(sale(1, 1), 1)]);
+    settle(&a);
+    a.inject_panic();
+    a.ingest("sales", vec![(sale(1, 2), 1)], 0, TIMEOUT)
+        .unwrap();
+    assert!(eventually(TIMEOUT, || a.state().0 == PipelineState::Failed));
+    let error = a.state().1.unwrap();
+    assert!(
+        error.contains("panicked") && error.contains("fault injected"),
+        "{error}"
+    );
+    assert_eq!(
+        a.stats().global_metrics.error.as_deref(),
+        Some(error.as_str())
+    );
+    let refused = a.ingest("sales", vec![(sale(1, 3), 1)], 0, TIMEOUT);
+    assert!(
+        matches!(refused, Err(PipelineError::Failed(_))),
+        "{refused:?}"
+    );
+
+    // The other pipeline in the same process is untouched.
+    ingest(&b, "books", vec![(book(1, "Dune", 100), 1)]);
+    ingest(&b, "sales", vec![(sale(1, 5), 1)]);
+    settle(&b);
+    assert_eq!(b.state().0, PipelineState::Running);
+    b.shutdown(TIMEOUT).unwrap();
+    assert_eq!(
+        topic_text(&servers, &tb.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":5,"revenue":5}}"#]
+    );
+    // Shutting the failed one down still delivers what its output connector held, and reports the failure.
+    let errors = a.shutdown(TIMEOUT).unwrap_err();
+    assert!(errors[0].contains("fault injected"), "{errors:?}");
+    assert_eq!(
+        topic_text(&servers, &ta.name, 1),
+        vec![r#"{"insert":{"title":"Dune","copies":1,"revenue":1}}"#]
+    );
+}

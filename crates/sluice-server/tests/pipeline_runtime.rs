@@ -639,6 +639,68 @@ async fn a_broker_restart_mid_stream_loses_and_duplicates_nothing(backend: Backe
     s.stop().await;
 }
 
+/// A panic inside one pipeline (injected: no input is known to make the engine panic) marks that
+/// pipeline `Failed` with the error; the server and the other pipelines keep running.
+async fn a_failing_pipeline_does_not_stop_the_others(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, body) = s
+        .put(
+            "/v0/programs/book-fair",
+            json!({"description": "", "code": BOOK_FAIR}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    compiled(&s, "book-fair").await;
+    for name in ["doomed", "fine"] {
+        let (status, body) = s
+            .put(
+                &format!("/v0/pipelines/{name}"),
+                json!({"description": "", "program_name": "book-fair"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        action(&s, name, "start").await;
+        reaches(&s, name, "Running").await;
+    }
+    let (_, doomed) = s.get("/v0/pipelines/doomed").await;
+    let id = doomed["state"]["pipeline_id"].as_str().unwrap().to_string();
+    s.state.runner().get(&id).unwrap().inject_panic();
+    let (status, body) =
+        ingress(&s, "/v0/pipelines/doomed/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(status, 200, "{body}");
+    let p = reaches(&s, "doomed", "Failed").await;
+    assert_eq!(p["state"]["error"]["error_code"], "PipelineFailed", "{p}");
+    assert!(
+        p["state"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fault injected"),
+        "{p}"
+    );
+    let (status, body) =
+        ingress(&s, "/v0/pipelines/doomed/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (409, json!("PipelineFailed")),
+        "{body}"
+    );
+
+    // The other pipeline and the server are unaffected.
+    let (status, body) = ingress(&s, "/v0/pipelines/fine/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(status, 200, "{body}");
+    settled(&s, "fine").await;
+    let (_, fine) = s.get("/v0/pipelines/fine").await;
+    assert_eq!(fine["state"]["current_status"], "Running", "{fine}");
+    assert_eq!(s.get("/healthz").await.0, 200);
+
+    for name in ["doomed", "fine"] {
+        action(&s, name, "shutdown").await;
+        reaches(&s, name, "Shutdown").await;
+    }
+    s.stop().await;
+}
+
 async fn running_pipelines_restart_with_the_server(backend: Backend) {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "fair-restart", 1);
@@ -677,4 +739,5 @@ both_backends!(
     a_kafka_input_on_a_missing_topic_fails_the_start,
     two_pipelines_run_in_parallel,
     a_broker_restart_mid_stream_loses_and_duplicates_nothing,
+    a_failing_pipeline_does_not_stop_the_others,
 );

@@ -136,6 +136,8 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The server's state, for tests that reach into the runtime (fault injection).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -175,13 +177,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(sluice_server::run(listener, state, async move {
+        let task = tokio::spawn(sluice_server::run(listener, state.clone(), async move {
             let _ = rx.await;
         }));
         TestServer {
             base,
             client: reqwest::Client::new(),
             db: handle,
+            state,
             shutdown: Some(tx),
             handle: Some(task),
         }
