@@ -39,20 +39,28 @@ impl Aggregator<DRow, (), ZWeight> for GroupFn {
         DRow: Erase<KTrait>,
         ZWeight: Erase<RTrait>,
     {
-        let mut rows: Vec<(DRow, i64)> = Vec::new();
+        // The group's values go into one flat arena (one allocation per group, not per row): cloning a row's
+        // scalars is cheap, allocating a `Vec` for each row of every changed group was not.
+        let mut values: Vec<Value> = Vec::new();
+        let mut rows: Vec<(usize, usize, i64)> = Vec::new();
         while cursor.key_valid() {
             let mut weight: ZWeight = 0;
             // SAFETY: the cursor iterates a batch whose keys are `DRow` and weights `ZWeight`, as the bounds say.
             cursor.map_times(&mut |_t, w| weight += *unsafe { w.downcast::<ZWeight>() });
             if weight != 0 {
-                rows.push((unsafe { cursor.key().downcast::<DRow>() }.clone(), weight));
+                let row = unsafe { cursor.key().downcast::<DRow>() }.values();
+                rows.push((values.len(), row.len(), weight));
+                values.extend_from_slice(row);
             }
             cursor.step_key();
         }
         if rows.is_empty() {
             return None;
         }
-        let view: Vec<(&[Value], i64)> = rows.iter().map(|(r, w)| (r.values(), *w)).collect();
+        let view: Vec<(&[Value], i64)> = rows
+            .iter()
+            .map(|&(start, len, w)| (&values[start..start + len], w))
+            .collect();
         Some((self.0)(&view))
     }
 

@@ -102,24 +102,76 @@ pub struct WindowCall {
     pub frame: Frame,
 }
 
-/// A row copy with its evaluated sort keys.
-struct Sorted<'a> {
+/// A partition in window order, one entry per row copy, with each row's sort keys evaluated once into one flat
+/// vector (no allocation per row).
+struct SortedPartition<'a> {
     keys: Vec<Value>,
-    row: &'a [Value],
+    width: usize,
+    /// (index of the row's keys, the row), one per copy.
+    copies: Vec<(usize, &'a [Value])>,
 }
 
-/// Sorts a partition (evaluating each row's keys once) and expands multiplicities: one entry per row copy.
-fn sorted_copies<'a>(rows: &[(&'a [Value], i64)], order: &[SortKey]) -> Vec<Sorted<'a>> {
-    let mut keyed: Vec<(Vec<Value>, &'a [Value], i64)> = rows
-        .iter()
-        .map(|(r, w)| (order.iter().map(|k| k.expr.eval(r)).collect(), *r, *w))
-        .collect();
-    keyed.sort_by(|a, b| compare_keys(order, &a.0, &b.0).then_with(|| a.1.cmp(b.1)));
-    keyed
-        .into_iter()
-        .flat_map(|(keys, row, w)| std::iter::repeat_n((keys, row), w.max(0) as usize))
-        .map(|(keys, row)| Sorted { keys, row })
-        .collect()
+impl<'a> SortedPartition<'a> {
+    fn len(&self) -> usize {
+        self.copies.len()
+    }
+
+    fn keys(&self, i: usize) -> &[Value] {
+        let k = self.copies[i].0 * self.width;
+        &self.keys[k..k + self.width]
+    }
+
+    fn row(&self, i: usize) -> &'a [Value] {
+        self.copies[i].1
+    }
+}
+
+/// Sorts a partition and expands multiplicities. With `limit`, only the first `limit` copies are kept, and only
+/// the rows that can be among them are sorted (a selection first: top-k and `ROW_NUMBER() … <= k` over large
+/// partitions cost O(n + k log k) instead of O(n log n)). Ties on the keys are broken by the whole row, so the
+/// order is total and the same on every worker.
+fn sorted_copies<'a>(
+    rows: &[(&'a [Value], i64)],
+    order: &[SortKey],
+    limit: Option<usize>,
+) -> SortedPartition<'a> {
+    let width = order.len();
+    let mut keys = Vec::with_capacity(rows.len() * width);
+    for (r, _) in rows {
+        keys.extend(order.iter().map(|k| k.expr.eval(r)));
+    }
+    let mut index: Vec<usize> = (0..rows.len()).collect();
+    {
+        let key = |i: usize| &keys[i * width..(i + 1) * width];
+        let cmp = |a: &usize, b: &usize| {
+            compare_keys(order, key(*a), key(*b)).then_with(|| rows[*a].0.cmp(rows[*b].0))
+        };
+        match limit {
+            // The first `m` copies come from at most `m` distinct rows.
+            Some(m) if m < index.len() => {
+                if m > 0 {
+                    index.select_nth_unstable_by(m - 1, cmp);
+                }
+                index.truncate(m);
+                index.sort_unstable_by(cmp);
+            }
+            _ => index.sort_unstable_by(cmp),
+        }
+    }
+    let mut copies = Vec::new();
+    'rows: for i in index {
+        for _ in 0..rows[i].1.max(0) {
+            if limit.is_some_and(|m| copies.len() >= m) {
+                break 'rows;
+            }
+            copies.push((i, rows[i].0));
+        }
+    }
+    SortedPartition {
+        keys,
+        width,
+        copies,
+    }
 }
 
 fn compare_keys(order: &[SortKey], a: &[Value], b: &[Value]) -> std::cmp::Ordering {
@@ -139,14 +191,12 @@ pub fn top_k(
     fetch: usize,
 ) -> Vec<(Vec<Value>, i64)> {
     let mut out: Vec<(Vec<Value>, i64)> = Vec::new();
-    for s in sorted_copies(rows, order)
-        .into_iter()
-        .skip(skip)
-        .take(fetch)
-    {
+    let sorted = sorted_copies(rows, order, Some(skip.saturating_add(fetch)));
+    for i in skip..sorted.len() {
+        let row = sorted.row(i);
         match out.last_mut() {
-            Some((last, w)) if last.as_slice() == s.row => *w += 1,
-            _ => out.push((s.row.to_vec(), 1)),
+            Some((last, w)) if last.as_slice() == row => *w += 1,
+            _ => out.push((row.to_vec(), 1)),
         }
     }
     out
@@ -162,8 +212,19 @@ pub fn window(
     calls: &[WindowCall],
     rank_limit: Option<i64>,
 ) -> Vec<(Vec<Value>, i64)> {
-    let copies = sorted_copies(rows, order);
-    let peers = |i: usize, j: usize| compare_keys(order, &copies[i].keys, &copies[j].keys).is_eq();
+    // `ROW_NUMBER() … <= k` alone needs only the first k copies; ranks with ties and aggregates need them all.
+    let limit = match rank_limit {
+        Some(k)
+            if calls
+                .iter()
+                .all(|c| matches!(c.func, WindowFunc::RowNumber)) =>
+        {
+            Some(usize::try_from(k.max(0)).unwrap_or(usize::MAX))
+        }
+        _ => None,
+    };
+    let copies = sorted_copies(rows, order, limit);
+    let peers = |i: usize, j: usize| compare_keys(order, copies.keys(i), copies.keys(j)).is_eq();
     // Peer-group boundaries: first[i] and last[i] are the first and last index of row i's peers.
     let n = copies.len();
     let mut first = vec![0; n];
@@ -182,8 +243,9 @@ pub fn window(
         .iter()
         .map(|c| {
             copies
+                .copies
                 .iter()
-                .map(|s| c.args.iter().map(|a| a.eval(s.row)).collect())
+                .map(|(_, row)| c.args.iter().map(|a| a.eval(row)).collect())
                 .collect()
         })
         .collect();
@@ -193,7 +255,7 @@ pub fn window(
         if first[i] == i {
             dense += 1;
         }
-        let mut row = copies[i].row.to_vec();
+        let mut row = copies.row(i).to_vec();
         for (c, call) in calls.iter().enumerate() {
             row.push(match &call.func {
                 WindowFunc::RowNumber => Value::BigInt(i as i64 + 1),
