@@ -84,11 +84,20 @@ impl Builder {
                 self.stream(input)
                     .filter(move |r: &DRow| p.test(r.values()))
             }
+            // A projection of a filter is one operator: a separate filter would copy every row it keeps into an
+            // intermediate batch only for the projection to read it once.
             Node::Map { input, exprs } => {
                 let exprs = exprs.clone();
-                self.stream(input).map(move |r: &DRow| {
-                    DRow::of(exprs.iter().map(|e| e.eval(r.values())).collect())
-                })
+                let project =
+                    move |r: &DRow| DRow::of(exprs.iter().map(|e| e.eval(r.values())).collect());
+                match input.as_ref() {
+                    Node::Filter { input, predicate } => {
+                        let p = predicate.clone();
+                        self.stream(input)
+                            .flat_map(move |r: &DRow| p.test(r.values()).then(|| project(r)))
+                    }
+                    _ => self.stream(input).map(project),
+                }
             }
             Node::Distinct(input) => self.stream(input).distinct(),
             Node::UnionAll(inputs) => {
