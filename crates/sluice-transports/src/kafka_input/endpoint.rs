@@ -1,12 +1,13 @@
 //! [`KafkaInputEndpoint`]: what the pipeline calls to read messages from Kafka topics.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
 use sluice_types::{ConfigError, KafkaInputConfig};
 
 use super::client_config::consumer_options;
@@ -97,6 +98,8 @@ pub struct KafkaInputEndpoint {
     /// Messages that arrived while `connect` waited for the group to assign partitions.
     pending: Mutex<VecDeque<InputMessage>>,
     last_probe: Mutex<Option<Instant>>,
+    /// The next offset to read per (topic, partition): one past the last message taken from librdkafka.
+    next_offsets: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl KafkaInputEndpoint {
@@ -127,6 +130,7 @@ impl KafkaInputEndpoint {
             join_timeout_secs: config.group_join_timeout_secs,
             pending: Mutex::new(VecDeque::new()),
             last_probe: Mutex::new(None),
+            next_offsets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -169,8 +173,10 @@ impl KafkaInputEndpoint {
     /// after which every call fails the same way.
     pub fn poll(&self, timeout: Duration) -> Result<Option<InputMessage>, KafkaInputError> {
         self.check_failed()?;
-        if let Some(message) = self.lock_pending().pop_front() {
-            return Ok(Some(message));
+        if !self.counters.paused() {
+            if let Some(message) = self.lock_pending().pop_front() {
+                return Ok(Some(message));
+            }
         }
         let deadline = Instant::now() + timeout;
         self.probe_if_stalled(timeout);
@@ -183,6 +189,13 @@ impl KafkaInputEndpoint {
             Some(Ok(m)) => {
                 let message = InputMessage::from_kafka(&m);
                 self.counters.received(message.payload.len());
+                self.next_offsets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(
+                        (message.topic.clone(), message.partition),
+                        message.offset + 1,
+                    );
                 Some(message)
             }
             Some(Err(KafkaError::PartitionEOF(_))) => None,
@@ -237,21 +250,47 @@ impl KafkaInputEndpoint {
             .consumer
             .assignment()
             .map_err(|e| self.consumer_error("cannot read the assignment", e))?;
-        let result = if paused {
-            self.consumer.pause(&assignment)
-        } else {
-            self.consumer.resume(&assignment)
+        if paused {
+            // Take everything librdkafka already fetched (whole fetch responses, so the next offset starts a
+            // record batch) before pausing drops it; it is handed out after resume, before anything newer.
+            while let Some(message) = self.poll_consumer(Duration::ZERO)? {
+                self.lock_pending().push_back(message);
+            }
+            return self
+                .consumer
+                .pause(&assignment)
+                .map_err(|e| self.consumer_error("cannot pause", e));
+        }
+        self.consumer
+            .resume(&assignment)
+            .map_err(|e| self.consumer_error("cannot resume", e))?;
+        // Restart every partition read so far right after the last message taken from librdkafka, which is the
+        // start of a record batch (see pause). librdkafka on its own restarts after the last message handed out,
+        // possibly inside a batch, and a broker that cannot serve a fetch from inside a batch (tansu 0.6) then
+        // returns nothing, for ever.
+        let positions = {
+            let next = self.next_offsets.lock().unwrap_or_else(|p| p.into_inner());
+            let mut tpl = TopicPartitionList::new();
+            for e in assignment.elements() {
+                if let Some(offset) = next.get(&(e.topic().to_string(), e.partition())) {
+                    tpl.add_partition_offset(e.topic(), e.partition(), Offset::Offset(*offset))
+                        .map_err(|e| self.consumer_error("cannot resume", e))?;
+                }
+            }
+            tpl
         };
-        result.map_err(|e| {
-            self.consumer_error(
-                if paused {
-                    "cannot pause"
-                } else {
-                    "cannot resume"
-                },
-                e,
-            )
-        })
+        if positions.count() > 0 {
+            let result = self
+                .consumer
+                .seek_partitions(positions, Duration::from_secs(10))
+                .map_err(|e| self.consumer_error("cannot seek after resume", e))?;
+            for e in result.elements() {
+                if let Err(error) = e.error() {
+                    return Err(self.consumer_error("cannot seek after resume", error));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The endpoint's counters and health.
