@@ -269,20 +269,10 @@ impl Shared {
         t: usize,
         records: Vec<(Row, i64)>,
     ) -> Result<Vec<(Row, i64)>, PipelineError> {
-        let relation = &self.program.tables[t].relation;
-        let mut valid = Vec::with_capacity(records.len());
-        let mut invalid = Vec::new();
-        for (i, (row, weight)) in records.into_iter().enumerate() {
-            match sluice_engine::validate_row(relation, row) {
-                Ok(row) => valid.push((row, weight)),
-                Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
-            }
-        }
-        if !invalid.is_empty() {
+        check_rows(&self.program.tables[t].relation, records).map_err(|invalid| {
             self.record_errors(t, &invalid);
-            return Err(PipelineError::InvalidRecords(invalid.join("; ")));
-        }
-        Ok(valid)
+            PipelineError::InvalidRecords(invalid.join("; "))
+        })
     }
 
     /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room. A refusal gives the records
@@ -633,6 +623,27 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.shutdown(Duration::from_secs(10));
+    }
+}
+
+/// Checks every record against `relation`: the checked records, or one message per invalid record (numbered
+/// from 1) when any is invalid.
+pub(crate) fn check_rows(
+    relation: &Relation,
+    records: Vec<(Row, i64)>,
+) -> Result<Vec<(Row, i64)>, Vec<String>> {
+    let mut valid = Vec::with_capacity(records.len());
+    let mut invalid = Vec::new();
+    for (i, (row, weight)) in records.into_iter().enumerate() {
+        match sluice_engine::validate_row(relation, row) {
+            Ok(row) => valid.push((row, weight)),
+            Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(valid)
+    } else {
+        Err(invalid)
     }
 }
 

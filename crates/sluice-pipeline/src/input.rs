@@ -28,7 +28,7 @@ use sluice_transports::kafka_input::{
 };
 use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
 
-use crate::controller::{PipelineError, Shared};
+use crate::controller::{check_rows, PipelineError, Shared};
 use crate::util::{lock, ErrorRecord, RecentErrors};
 
 /// How long one poll of the consumer waits for a message.
@@ -329,14 +329,13 @@ impl ConnectedInput {
             .into_iter()
             .map(|e| e.message)
             .collect();
-        let relation = shared.table(self.t);
-        let mut checked = Vec::with_capacity(records.len());
-        for (i, (row, weight)) in records.into_iter().enumerate() {
-            match sluice_engine::validate_row(relation, row) {
-                Ok(row) => checked.push((row, weight)),
-                Err(e) => errors.push(format!("record {}: {e}", i + 1)),
+        let checked = match check_rows(shared.table(self.t), records) {
+            Ok(checked) => checked,
+            Err(invalid) => {
+                errors.extend(invalid);
+                Vec::new()
             }
-        }
+        };
         if !errors.is_empty() {
             let at = format!(
                 "input connector '{}', topic '{}' partition {} offset {}",
