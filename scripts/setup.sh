@@ -6,7 +6,7 @@
 set -euo pipefail
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
-APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 curl postgresql)
+APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests curl postgresql)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -32,11 +32,13 @@ else
   log "installing tansu $TANSU_VERSION (cargo install, about 13 minutes on two cores, once per machine)"
   cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore,libsql
 fi
-# Python's requests, for the end-to-end test that runs the documentation's Python example verbatim.
+# Python's requests, for the end-to-end test that runs the documentation's Python example verbatim. Debian's
+# python3-requests (above) covers the system interpreter; pip is only the fallback for a `python3` that is not
+# Debian's (pyenv, a virtualenv) and so cannot see the Debian package.
 if python3 -c 'import requests' >/dev/null 2>&1; then
   log "python requests present"
 else
-  log "installing python requests (pip)"
+  log "installing python requests for $(command -v python3) (pip)"
   python3 -m pip install --quiet requests 2>/dev/null || python3 -m pip install --quiet --break-system-packages requests
 fi
 log "done"
