@@ -54,9 +54,10 @@ impl KeyedTable {
         }
     }
 
-    /// Checks that `key` has the key columns' count and types (and normalises nothing: keys are compared as given
-    /// after the same validation rows get).
-    pub fn check_key(&self, table: &Relation, key: &Row) -> Result<(), EngineError> {
+    /// Checks that `key` has the key columns' count and types and returns it normalised the way stored rows are
+    /// (an INT column given a BIGINT value, a DECIMAL at its declared scale): stored keys are compared by value
+    /// representation, so an unnormalised key would match nothing.
+    pub fn check_key(&self, table: &Relation, key: Row) -> Result<Row, EngineError> {
         if key.0.len() != self.key_columns.len() {
             return Err(EngineError::KeyArity {
                 table: table.name.clone(),
@@ -72,7 +73,7 @@ impl KeyedTable {
                 .map(|&i| table.fields[i].clone())
                 .collect(),
         );
-        validate::validate(&key_relation, key.clone()).map(|_| ())
+        validate::validate(&key_relation, key)
     }
 }
 

@@ -233,9 +233,10 @@ impl Engine {
         let k = self.keyed[t]
             .as_mut()
             .ok_or_else(|| EngineError::NoPrimaryKey(table.to_string()))?;
-        for key in &keys {
-            k.check_key(&relation, key)?;
-        }
+        let keys = keys
+            .into_iter()
+            .map(|key| k.check_key(&relation, key))
+            .collect::<Result<Vec<_>, _>>()?;
         for key in keys {
             k.delete(&key.0, &mut self.pending[t]);
         }
