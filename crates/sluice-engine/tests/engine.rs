@@ -113,6 +113,26 @@ fn restore_then_continue_equals_never_stopping() {
     assert_eq!(got, expected);
 }
 
+/// A key given in another integer width or decimal scale than the column's still finds its row: keys are
+/// normalised like rows before the lookup.
+#[test]
+fn delete_by_key_normalises_the_key_like_a_row() {
+    let program = Program::compile(
+        "CREATE TABLE p (id INT NOT NULL, price DECIMAL(10,2) NOT NULL, name VARCHAR, PRIMARY KEY (id, price));
+         CREATE VIEW v AS SELECT * FROM p;",
+    )
+    .unwrap();
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    let stored = row(vec![Value::Int(1), dec("2.50"), "a".into()]);
+    e.upsert("p", vec![stored.clone()]).unwrap();
+    e.step().unwrap();
+    // BIGINT 1 for the INT column, 2.5 at scale 1 for the DECIMAL(10,2) column.
+    e.delete_by_key("p", vec![row(vec![Value::BigInt(1), dec("2.5")])])
+        .unwrap();
+    let d = e.step().unwrap();
+    assert_eq!(d["v"], vec![(stored, -1)]);
+}
+
 #[test]
 fn primary_key_insert_replaces_and_delete_by_key_removes() {
     let program = Program::compile(PROGRAM).unwrap();
@@ -199,6 +219,78 @@ fn invalid_rows_are_rejected_with_table_column_and_value() {
     assert!(d.values().all(|delta| delta
         .iter()
         .all(|(r, _)| r.0 == vec![Value::BigInt(0), Value::Null])));
+}
+
+/// Division by zero, a failed CAST and a DECIMAL overflow yield NULL instead of failing the view, so the
+/// columns they feed must be nullable even over NOT NULL inputs; columns they cannot reach stay NOT NULL. Every
+/// row the view emits is checked against the schema it reports.
+#[test]
+fn columns_that_can_yield_null_are_nullable_and_rows_obey_the_schema() {
+    let program = Program::compile(
+        "CREATE TABLE t (a INT NOT NULL, b INT NOT NULL, s VARCHAR NOT NULL, d DECIMAL(4,2) NOT NULL);
+         CREATE VIEW v AS SELECT a / b AS q, a + b AS r, CAST(s AS INT) AS c, CAST(a AS BIGINT) AS w,
+                                 d * d AS dd, a % b AS m FROM t;
+         CREATE VIEW v2 AS SELECT q + 1 AS q1, r * 2 AS r2 FROM v;
+         CREATE VIEW v3 AS SELECT a, SUM(a / b) AS s, COUNT(a / b) AS n FROM t GROUP BY a;",
+    )
+    .unwrap();
+    let nullable = |view: &str| -> Vec<(String, bool)> {
+        let v = program
+            .views
+            .iter()
+            .find(|v| v.relation.name == view)
+            .unwrap();
+        v.relation
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.nullable))
+            .collect()
+    };
+    let flags = |pairs: &[(&str, bool)]| -> Vec<(String, bool)> {
+        pairs.iter().map(|(n, b)| (n.to_string(), *b)).collect()
+    };
+    assert_eq!(
+        nullable("v"),
+        flags(&[
+            ("q", true),
+            ("r", false),
+            ("c", true),
+            ("w", false),
+            ("dd", true),
+            ("m", true)
+        ])
+    );
+    assert_eq!(nullable("v2"), flags(&[("q1", true), ("r2", false)]));
+    assert_eq!(
+        nullable("v3"),
+        flags(&[("a", false), ("s", true), ("n", false)])
+    );
+    let mut e = Engine::start(program.clone(), EngineConfig::with_workers(1)).unwrap();
+    e.push(
+        "t",
+        vec![(
+            row(vec![Value::Int(7), Value::Int(0), "x".into(), dec("99.99")]),
+            1,
+        )],
+    )
+    .unwrap();
+    let deltas = e.step().unwrap();
+    for v in &program.views {
+        let rows = &deltas[&v.relation.name];
+        assert!(!rows.is_empty(), "view {} emitted nothing", v.relation.name);
+        for (r, _) in rows {
+            for (f, value) in v.relation.fields.iter().zip(r.values()) {
+                assert!(
+                    f.nullable || !value.is_null(),
+                    "view {} emitted NULL in NOT NULL column {}: {r}",
+                    v.relation.name,
+                    f.name
+                );
+            }
+        }
+    }
+    // The division really did yield NULL: the schema change above is needed, not merely allowed.
+    assert!(deltas["v"][0].0.values()[0].is_null());
 }
 
 #[test]

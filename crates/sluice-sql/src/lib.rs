@@ -17,6 +17,7 @@ pub mod agg;
 mod error;
 pub mod expr;
 mod lower;
+mod nullability;
 pub mod plan;
 mod program;
 mod types;

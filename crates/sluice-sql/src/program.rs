@@ -210,7 +210,9 @@ impl Compiler {
         }
         let mut fields = Vec::new();
         let mut arrow = Vec::new();
+        let extra_nulls = crate::nullability::extra_nulls(&plan);
         for (i, f) in df_schema.fields().iter().enumerate() {
+            let nullable = f.is_nullable() || extra_nulls[i];
             let col = v
                 .columns
                 .get(i)
@@ -226,9 +228,9 @@ impl Compiler {
             arrow.push(ArrowField::new(
                 col.clone(),
                 f.data_type().clone(),
-                f.is_nullable(),
+                nullable,
             ));
-            fields.push(Field::new(col, sql_type, f.is_nullable()));
+            fields.push(Field::new(col, sql_type, nullable));
         }
         let node = lower(&plan, &self.sources)?;
         self.register(&name, Arc::new(Schema::new(arrow)))?;

@@ -130,6 +130,16 @@ impl Harness {
             let name = &v.relation.name;
             let got = &self.views[name];
             let want = &expected[name];
+            // Every row must obey the schema the view reports: encoders reject a NULL in a NOT NULL column.
+            for row in got.keys() {
+                for (f, value) in v.relation.fields.iter().zip(row.values()) {
+                    assert!(
+                        f.nullable || !value.is_null(),
+                        "view {name} holds NULL in NOT NULL column {} ({context}): {row}",
+                        f.name
+                    );
+                }
+            }
             assert_eq!(
                 got, want,
                 "view {name} differs from DataFusion ({context})\nsql: {}",
