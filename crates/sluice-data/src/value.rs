@@ -213,6 +213,12 @@ mod tests {
     }
 
     #[test]
+    fn a_value_takes_four_words() {
+        // Rows are vectors of values: every byte here is paid once per column of every stored row.
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
     fn row_display_quotes_strings_and_shows_null() {
         let row = Row(vec![Value::Int(1), Value::from("it's"), Value::Null]);
         assert_eq!(row.to_string(), "(1, 'it''s', NULL)");
