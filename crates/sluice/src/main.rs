@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// The engine allocates a row (a `Vec` of values) for most rows that flow through a step; with glibc's
+/// allocator that was about a tenth of the engine's time in the throughput benchmark (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sluice: a streaming SQL engine that keeps views up to date and streams their changes to Kafka.
 #[derive(Parser)]
 #[command(version, about)]
