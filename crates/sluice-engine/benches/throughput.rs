@@ -10,16 +10,25 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use dbsp::algebra::UnimplementedSemigroup;
-use dbsp::operator::Fold;
+use dbsp::dynamic::DowncastTrait;
+use dbsp::operator::{Fold, OutputHandle};
+use dbsp::trace::{BatchReader as _, Cursor as _};
+use dbsp::typed_batch::{BatchReader as _, SpineSnapshot};
 use dbsp::utils::{Tup2, Tup3};
-use dbsp::{Runtime, ZSetHandle};
+use dbsp::{OrdZSet, Runtime, ZSetHandle};
 use sluice_data::{Row, Value};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
 
+/// The allocator the `sluice` binary runs with, so the engine is measured as it runs in production; the typed
+/// baseline in the same process gets it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PRELOAD: usize = 100_000;
 const BATCH: usize = 10_000;
-const STEPS: usize = 10;
+/// Enough steps that the fastest scenario runs for a few hundred milliseconds, long enough to time steadily.
+const STEPS: usize = 30;
 const GROUPS: i64 = 1_000;
 
 const TABLES: &str = "CREATE TABLE t (id BIGINT NOT NULL, k BIGINT NOT NULL, x BIGINT NOT NULL);
@@ -60,13 +69,56 @@ impl Scenario {
     }
 }
 
+/// Input rows per second of the timed steps, by wall clock and by the CPU time of the whole process (all
+/// threads). On a machine busy with other work the wall-clock figure swings by tens of percent from run to run
+/// while the CPU-time figure stays put, so the ratio is reported both ways.
+#[derive(Clone, Copy)]
+struct Rate {
+    wall: f64,
+    cpu: f64,
+}
+
+struct Clock {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Clock {
+    fn now() -> Self {
+        Clock {
+            wall: Instant::now(),
+            cpu: process_cpu_seconds(),
+        }
+    }
+
+    fn rate(&self) -> Rate {
+        let rows = (STEPS * BATCH) as f64;
+        Rate {
+            wall: rows / self.wall.elapsed().as_secs_f64(),
+            cpu: rows / (process_cpu_seconds() - self.cpu),
+        }
+    }
+}
+
+/// User plus system CPU time of this process so far.
+fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut u = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// Deterministic input: row `i` of `t`.
 fn t_row(i: usize) -> (i64, i64, i64) {
     let i = i as i64;
     (i, (i * 7919) % GROUPS, (i * 104_729) % 10_007)
 }
 
-fn dynamic(s: Scenario, workers: usize) -> f64 {
+fn dynamic(s: Scenario, workers: usize) -> Rate {
     let program = Program::compile(&format!("{TABLES}{}", s.view())).expect("compile");
     let mut e = Engine::start(program, EngineConfig::with_workers(workers)).expect("start");
     let rows = |from: usize, n: usize| -> Vec<(Row, i64)> {
@@ -86,18 +138,36 @@ fn dynamic(s: Scenario, workers: usize) -> f64 {
     e.push("u", u).expect("push");
     e.push("t", rows(0, PRELOAD)).expect("push");
     black_box(e.step().expect("step"));
-    let start = Instant::now();
+    let start = Clock::now();
     for step in 0..STEPS {
         e.push("t", rows(PRELOAD + step * BATCH, BATCH))
             .expect("push");
         black_box(e.step().expect("step"));
     }
-    (STEPS * BATCH) as f64 / start.elapsed().as_secs_f64()
+    start.rate()
 }
 
 type T3 = Tup3<i64, i64, i64>;
 
-fn typed(s: Scenario, workers: usize) -> f64 {
+/// The view's changes as owned rows with weights, read the way the engine reads them (a cursor over the
+/// workers' snapshots), so that both sides hand the caller the same thing.
+fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<T3>>>) -> Vec<(T3, i64)> {
+    let snapshot = out.concat();
+    let mut cursor = snapshot.inner().cursor();
+    let mut delta = Vec::new();
+    while cursor.key_valid() {
+        // SAFETY: the output is a Z-set of `T3` with i64 weights.
+        let row = *unsafe { cursor.key().downcast::<T3>() };
+        while cursor.val_valid() {
+            delta.push((row, *unsafe { cursor.weight().downcast::<i64>() }));
+            cursor.step_val();
+        }
+        cursor.step_key();
+    }
+    delta
+}
+
+fn typed(s: Scenario, workers: usize) -> Rate {
     let (mut dbsp, (t, u, out)) = Runtime::init_circuit(workers, move |c| {
         let (t, th) = c.add_input_zset::<T3>();
         let (u, uh) = c.add_input_zset::<Tup2<i64, i64>>();
@@ -169,36 +239,62 @@ fn typed(s: Scenario, workers: usize) -> f64 {
     u.append(&mut uv);
     push(&t, 0, PRELOAD);
     dbsp.transaction().expect("step");
-    black_box(out.concat().consolidate());
-    let start = Instant::now();
+    black_box(read_delta(&out));
+    let start = Clock::now();
     for step in 0..STEPS {
         push(&t, PRELOAD + step * BATCH, BATCH);
         dbsp.transaction().expect("step");
-        black_box(out.concat().consolidate());
+        black_box(read_delta(&out));
     }
-    let rate = (STEPS * BATCH) as f64 / start.elapsed().as_secs_f64();
+    let rate = start.rate();
     let _ = dbsp.kill();
     rate
 }
 
+/// `throughput [FILTER] [dynamic|typed]`: only the scenarios whose name contains FILTER (for profiling one
+/// shape), and optionally only one side. Flags cargo passes (`--bench`) are ignored.
 fn main() {
-    println!("| scenario | workers | dynamic (rows/s) | typed (rows/s) | typed / dynamic |");
-    println!("|---|---|---|---|---|");
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let filter = args.first().cloned().unwrap_or_default();
+    let side = args.get(1).cloned().unwrap_or_default();
+    println!(
+        "| scenario | workers | dynamic (rows/s) | typed (rows/s) | typed / dynamic | typed / dynamic by CPU time |"
+    );
+    println!("|---|---|---|---|---|---|");
     for s in [
         Scenario::FilterProject,
         Scenario::Join,
         Scenario::GroupBy,
         Scenario::TopK,
-    ] {
+    ]
+    .into_iter()
+    .filter(|s| s.name().contains(filter.as_str()))
+    {
         for workers in [1, 2] {
-            let d = dynamic(s, workers);
-            let t = typed(s, workers);
+            let none = Rate {
+                wall: f64::NAN,
+                cpu: f64::NAN,
+            };
+            let d = if side == "typed" {
+                none
+            } else {
+                dynamic(s, workers)
+            };
+            let t = if side == "dynamic" {
+                none
+            } else {
+                typed(s, workers)
+            };
             println!(
-                "| {} | {workers} | {:.0} | {:.0} | {:.2}x |",
+                "| {} | {workers} | {:.0} | {:.0} | {:.2}x | {:.2}x |",
                 s.name(),
-                d,
-                t,
-                t / d
+                d.wall,
+                t.wall,
+                t.wall / d.wall,
+                t.cpu / d.cpu
             );
         }
     }

@@ -9,6 +9,7 @@ use dbsp::operator::OutputHandle;
 use dbsp::typed_batch::SpineSnapshot;
 use dbsp::{OrdZSet, RootCircuit, Stream, ZSetHandle};
 use sluice_data::Value;
+use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
 use sluice_sql::{agg, window, Program};
 
@@ -17,6 +18,9 @@ use crate::row::DRow;
 
 /// A stream of row Z-sets.
 pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
+
+/// A stream of rows indexed by a key (a join side).
+type KeyedStream = Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, DRow>>;
 
 /// The handles the controller keeps after building the circuit.
 pub struct CircuitHandles {
@@ -87,16 +91,18 @@ impl Builder {
             // A projection of a filter is one operator: a separate filter would copy every row it keeps into an
             // intermediate batch only for the projection to read it once.
             Node::Map { input, exprs } => {
-                let exprs = exprs.clone();
-                let project =
-                    move |r: &DRow| DRow::of(exprs.iter().map(|e| e.eval(r.values())).collect());
+                let project = projection(exprs);
                 match input.as_ref() {
                     Node::Filter { input, predicate } => {
                         let p = predicate.clone();
-                        self.stream(input)
-                            .flat_map(move |r: &DRow| p.test(r.values()).then(|| project(r)))
+                        self.stream(input).flat_map(move |r: &DRow| {
+                            p.test(r.values()).then(|| project(r.values()))
+                        })
                     }
-                    _ => self.stream(input).map(project),
+                    // The projection over an inner join runs inside the join: the joined rows are never
+                    // stored, only the projected ones.
+                    Node::Join(j) if j.kind == JoinKind::Inner => self.inner_join(j, Some(exprs)),
+                    _ => self.stream(input).map(move |r: &DRow| project(r.values())),
                 }
             }
             Node::Distinct(input) => self.stream(input).distinct(),
@@ -114,14 +120,10 @@ impl Builder {
                 args,
                 aggs,
             } => {
-                let (keys, args, aggs2) = (keys.clone(), args.clone(), aggs.clone());
-                let grouped = self.stream(input).map_index(move |r: &DRow| {
-                    let v = r.values();
-                    (
-                        DRow::of(keys.iter().map(|k| k.eval(v)).collect()),
-                        DRow::of(args.iter().map(|a| a.eval(v)).collect()),
-                    )
-                });
+                let (key_of, args_of, aggs2) = (projection(keys), projection(args), aggs.clone());
+                let grouped = self
+                    .stream(input)
+                    .map_index(move |r: &DRow| (key_of(r.values()), args_of(r.values())));
                 let body = GroupFn(Arc::new(move |rows| DRow::of(agg::evaluate(&aggs2, rows))));
                 let out = grouped
                     .aggregate(body)
@@ -174,32 +176,99 @@ impl Builder {
     fn per_partition(
         &self,
         input: &Node,
-        partition: &[sluice_sql::expr::Scalar],
+        partition: &[Scalar],
         f: impl Fn(&[(&[Value], i64)]) -> Vec<(Vec<Value>, i64)> + Send + Sync + 'static,
     ) -> RowStream {
-        let partition = partition.to_vec();
+        let partition_of = projection(partition);
         self.stream(input)
-            .map_index(move |r: &DRow| {
-                (
-                    DRow::of(partition.iter().map(|p| p.eval(r.values())).collect()),
-                    r.clone(),
-                )
-            })
+            .map_index(move |r: &DRow| (partition_of(r.values()), r.clone()))
             .aggregate(GroupFn(Arc::new(move |rows| pack(f(rows)))))
             .flat_map(|(_, packed): (&DRow, &DRow)| unpack(packed))
     }
 
-    fn join(&self, j: &JoinNode) -> RowStream {
-        let (left, right) = (self.stream(&j.left), self.stream(&j.right));
-        let key_of = |keys: Vec<sluice_sql::expr::Scalar>, null_equal: bool| {
-            move |r: &DRow| {
-                let k: Vec<Value> = keys.iter().map(|k| k.eval(r.values())).collect();
-                // SQL equality never matches NULL; set operations (null_equal) do.
-                (null_equal || !k.iter().any(Value::is_null)).then(|| (DRow::of(k), r.clone()))
-            }
+    /// An inner join, with the projection above it (if any) applied to each pair as it is made.
+    ///
+    /// Each side is indexed by its key in one operator together with the projection and filter under it (the
+    /// columns DataFusion pushes down), and the output row is picked column by column from the two sides when
+    /// the projection only selects columns, so neither the side's projected rows nor the joined rows are stored
+    /// as batches of their own.
+    fn inner_join(&self, j: &JoinNode, projected: Option<&[Scalar]>) -> RowStream {
+        let l_idx = self.keyed(&j.left, &j.left_keys, j.null_equal);
+        let r_idx = self.keyed(&j.right, &j.right_keys, j.null_equal);
+        let lw = j.left_width;
+        let picks: Option<Vec<(bool, usize)>> = match (&j.residual, projected) {
+            (None, Some(exprs)) => exprs
+                .iter()
+                .map(|e| {
+                    e.as_column()
+                        .map(|c| if c < lw { (true, c) } else { (false, c - lw) })
+                })
+                .collect(),
+            _ => None,
         };
-        let l_idx = left.flat_map_index(key_of(j.left_keys.clone(), j.null_equal));
-        let r_idx = right.flat_map_index(key_of(j.right_keys.clone(), j.null_equal));
+        if let Some(picks) = picks {
+            return l_idx.join(&r_idx, move |_k, l: &DRow, r: &DRow| {
+                let (l, r) = (l.values(), r.values());
+                DRow::of(
+                    picks
+                        .iter()
+                        .map(|&(left, c)| if left { l[c].clone() } else { r[c].clone() })
+                        .collect(),
+                )
+            });
+        }
+        let residual = j.residual.clone();
+        let project = projected.map(projection);
+        l_idx.join_flatmap(&r_idx, move |_k, l: &DRow, r: &DRow| {
+            let row = concat(l.values(), r.values());
+            if !residual.as_ref().is_none_or(|c| c.test(&row)) {
+                return None;
+            }
+            Some(match &project {
+                Some(p) => p(&row),
+                None => DRow::of(row),
+            })
+        })
+    }
+
+    /// `node` indexed by `keys` (rows with a NULL key left out unless `null_equal`), with a projection and
+    /// filter directly under it fused into the indexing operator.
+    fn keyed(&self, node: &Node, keys: &[Scalar], null_equal: bool) -> KeyedStream {
+        let key_of = key_fn(keys.to_vec(), null_equal);
+        let (source, predicate, project) = match node {
+            Node::Map { input, exprs } => match input.as_ref() {
+                Node::Filter { input, predicate } => (
+                    input.as_ref(),
+                    Some(predicate.clone()),
+                    Some(projection(exprs)),
+                ),
+                other => (other, None, Some(projection(exprs))),
+            },
+            other => (other, None, None),
+        };
+        self.stream(source).flat_map_index(move |r: &DRow| {
+            if !predicate.as_ref().is_none_or(|p| p.test(r.values())) {
+                return None;
+            }
+            let row = match &project {
+                Some(p) => p(r.values()),
+                None => r.clone(),
+            };
+            Some((key_of(row.values())?, row))
+        })
+    }
+
+    fn join(&self, j: &JoinNode) -> RowStream {
+        if j.kind == JoinKind::Inner {
+            return self.inner_join(j, None);
+        }
+        let (left, right) = (self.stream(&j.left), self.stream(&j.right));
+        let side = |keys: &[Scalar]| {
+            let key_of = key_fn(keys.to_vec(), j.null_equal);
+            move |r: &DRow| Some((key_of(r.values())?, r.clone()))
+        };
+        let l_idx = left.flat_map_index(side(&j.left_keys));
+        let r_idx = right.flat_map_index(side(&j.right_keys));
         let pairs: RowStream = match &j.residual {
             None => l_idx.join(&r_idx, |_k, l: &DRow, r: &DRow| {
                 DRow::of(concat(l.values(), r.values()))
@@ -243,6 +312,29 @@ impl Builder {
             JoinKind::RightAnti => unmatched(&right, &matched_right()),
         }
     }
+}
+
+/// A row's join key, or `None` when it has a NULL component and NULLs do not match (SQL equality never
+/// matches NULL; set operations, `null_equal`, do).
+fn key_fn(keys: Vec<Scalar>, null_equal: bool) -> impl Fn(&[Value]) -> Option<DRow> + Clone {
+    move |r: &[Value]| {
+        let k: Vec<Value> = keys.iter().map(|k| value_of(k, r)).collect();
+        (null_equal || !k.iter().any(Value::is_null)).then(|| DRow::of(k))
+    }
+}
+
+/// `e` over `row`, copying the value directly when `e` only reads a column.
+fn value_of(e: &Scalar, row: &[Value]) -> Value {
+    match e.as_column() {
+        Some(i) => row[i].clone(),
+        None => e.eval(row),
+    }
+}
+
+/// The row of `exprs` over a row.
+fn projection(exprs: &[Scalar]) -> impl Fn(&[Value]) -> DRow + Clone + 'static {
+    let exprs = exprs.to_vec();
+    move |r: &[Value]| DRow::of(exprs.iter().map(|e| value_of(e, r)).collect())
 }
 
 fn by_row(s: &RowStream) -> Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, ()>> {

@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use dbsp::circuit::{CircuitConfig, CircuitStorageConfig, StorageConfig, StorageOptions};
-use dbsp::typed_batch::IndexedZSetReader;
+use dbsp::dynamic::DowncastTrait;
+use dbsp::operator::OutputHandle;
+use dbsp::trace::{BatchReader, Cursor};
+use dbsp::typed_batch::{BatchReader as _, SpineSnapshot};
 use dbsp::utils::Tup2;
-use dbsp::{DBSPHandle, Runtime};
+use dbsp::{DBSPHandle, OrdZSet, Runtime};
 use sluice_data::Delta;
 use sluice_sql::Program;
 
@@ -133,16 +136,28 @@ fn step(
     }
     dbsp.transaction()
         .map_err(|e| EngineError::Dbsp(e.to_string()))?;
-    // `accumulate_output` holds every step of the transaction on every worker; concat + consolidate merges them.
-    Ok(handles
-        .views
-        .iter()
-        .map(|out| {
-            out.concat()
-                .consolidate()
-                .iter()
-                .map(|(row, (), w)| (row.0, w))
-                .collect()
-        })
-        .collect())
+    Ok(handles.views.iter().map(read_delta).collect())
+}
+
+/// The view's changes in this transaction, each row once with its net weight.
+///
+/// `accumulate_output` holds one snapshot per worker, each possibly of several batches. A cursor over their
+/// concatenation already merges equal rows and skips those whose weights cancel, so the rows are read straight
+/// out of it and cloned once; `consolidate` would first copy every batch into a merged one.
+fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
+    let snapshot = out.concat();
+    let mut cursor = snapshot.inner().cursor();
+    let mut delta = Vec::new();
+    while cursor.key_valid() {
+        // SAFETY: the circuit's views are Z-sets of `DRow` with `ZWeight` (i64) weights, so the erased key and
+        // weight are exactly these types.
+        let row = unsafe { cursor.key().downcast::<DRow>() }.clone();
+        while cursor.val_valid() {
+            let weight = *unsafe { cursor.weight().downcast::<i64>() };
+            delta.push((row.0.clone(), weight));
+            cursor.step_val();
+        }
+        cursor.step_key();
+    }
+    delta
 }

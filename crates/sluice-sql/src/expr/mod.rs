@@ -34,6 +34,9 @@ pub struct Scalar {
     f: Arc<EvalFn>,
     /// The Arrow type DataFusion gives the result; values follow Sluice's representation of it.
     pub data_type: DataType,
+    /// `Some(i)` when the expression only reads column `i`: the circuit then copies the value without calling
+    /// the closure, and can pick it from either side of a join without building the joined row.
+    column: Option<usize>,
 }
 
 impl fmt::Debug for Scalar {
@@ -47,12 +50,21 @@ impl Scalar {
         Scalar {
             f: Arc::new(f),
             data_type,
+            column: None,
         }
     }
 
     /// The expression that returns column `index` of the row.
     pub fn column(index: usize, data_type: DataType) -> Self {
-        Scalar::new(data_type, move |row| row[index].clone())
+        Scalar {
+            column: Some(index),
+            ..Scalar::new(data_type, move |row| row[index].clone())
+        }
+    }
+
+    /// The column this expression reads unchanged, if that is all it does.
+    pub fn as_column(&self) -> Option<usize> {
+        self.column
     }
 
     /// Evaluates the expression over one row.
