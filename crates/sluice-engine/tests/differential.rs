@@ -10,6 +10,7 @@ CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2), f 
                 dt DATE, ts TIMESTAMP);
 CREATE TABLE u (k INT, name VARCHAR, y INT);
 CREATE TABLE p (pk INT NOT NULL PRIMARY KEY, k INT, v DECIMAL(8,2));
+CREATE TABLE misc (id INT NOT NULL, ti TINYINT, si SMALLINT, r REAL, tm TIME, c CHAR(3), tx TEXT, bin VARBINARY);
 ";
 
 const SEEDS: u64 = 3;
@@ -236,5 +237,35 @@ fn two_different_windows_in_one_select() {
         "CREATE VIEW v AS SELECT pk, k, SUM(v) OVER (PARTITION BY k ORDER BY pk) AS by_k,
                 COUNT(*) OVER (ORDER BY pk ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS last3
          FROM p;",
+    );
+}
+
+#[test]
+fn small_integers_reals_times_chars_text_and_bytes() {
+    check(
+        "CREATE VIEW o1 AS SELECT id, ti + 1 AS ti1, si * 2 AS si2, ti - si AS d, r * 2 AS r2, r + ti AS rti,
+                tm, c, tx, bin, UPPER(c) AS uc, LENGTH(tx) AS lt, c = tx AS same
+         FROM misc WHERE tm > TIME '06:00:00' OR si < 2 OR r >= 1.5;
+         CREATE VIEW o2 AS SELECT c, MIN(tm) AS mn, MAX(tm) AS mx, SUM(ti) AS sti, SUM(si) AS ssi, AVG(r) AS ar,
+                MIN(r) AS mr, COUNT(bin) AS nb, MAX(tx) AS mt FROM misc GROUP BY c;
+         CREATE VIEW o3 AS SELECT bin, COUNT(*) AS n, MIN(ti) AS mt FROM misc GROUP BY bin;
+         CREATE VIEW o4 AS SELECT a.id, b.id AS id2, a.bin FROM misc a JOIN misc b ON a.c = b.c AND a.bin = b.bin;
+         CREATE VIEW o5 AS SELECT id, CAST(ti AS INT) AS tii, CAST(si AS VARCHAR) AS ss, CAST(r AS DOUBLE) AS rd,
+                CAST(ti AS SMALLINT) AS tis, CAST(c AS VARCHAR) AS cv FROM misc;
+         CREATE VIEW o6 AS SELECT tm, COUNT(*) AS n FROM misc WHERE tm IS NOT NULL GROUP BY tm HAVING COUNT(*) > 0;",
+    );
+}
+
+/// RANGE frames treat rows with equal ORDER BY values (peers) as one: every peer sees the same frame. The
+/// order column `v` has a small domain, so ties are common.
+#[test]
+fn range_frames_over_tied_order_values() {
+    check(
+        "CREATE VIEW r1 AS SELECT pk, k, v, SUM(v) OVER (PARTITION BY k ORDER BY v) AS run,
+                COUNT(*) OVER (PARTITION BY k ORDER BY v RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS rest,
+                MAX(pk) OVER (PARTITION BY k ORDER BY v RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS mpk
+         FROM p;
+         CREATE VIEW r2 AS SELECT pk, MIN(pk) OVER (ORDER BY v DESC RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS m,
+                COUNT(*) OVER (PARTITION BY k ORDER BY v DESC) AS c FROM p;",
     );
 }
