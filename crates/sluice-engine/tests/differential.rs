@@ -269,3 +269,23 @@ fn range_frames_over_tied_order_values() {
                 COUNT(*) OVER (PARTITION BY k ORDER BY v DESC) AS c FROM p;",
     );
 }
+
+/// Every extraction field and string function docs/sql.md lists, beyond the common ones tested above.
+#[test]
+fn every_listed_date_part_and_string_function() {
+    check(
+        "CREATE VIEW parts AS SELECT id, EXTRACT(QUARTER FROM dt) AS q, EXTRACT(WEEK FROM dt) AS wk,
+                EXTRACT(DOY FROM dt) AS doy, EXTRACT(SECOND FROM ts) AS sec, EXTRACT(MILLISECOND FROM ts) AS ms,
+                EXTRACT(MICROSECOND FROM ts) AS us, EXTRACT(EPOCH FROM ts) AS ep, DATE_PART('year', ts) AS yr,
+                DATE_PART('dow', dt) AS dw, ts - INTERVAL '3' DAY AS before, dt + INTERVAL '1' YEAR AS next_year
+         FROM t;
+         CREATE VIEW strs AS SELECT id, SUBSTR(s, 2) AS s2, SUBSTRING(s FROM 1 FOR 2) AS s12,
+                CHAR_LENGTH(s) AS cl, CHARACTER_LENGTH(s) AS cl2, BTRIM(s, 'a') AS bt, LTRIM(s, 'b') AS lt,
+                RTRIM(s, 'c') AS rt, CONCAT(s, '-', k) AS ck, s ILIKE 'A%' AS il, LOWER(UPPER(s)) AS lu
+         FROM t;
+         CREATE VIEW logic AS SELECT id, b IS TRUE AS it, b IS NOT TRUE AS nt, b IS FALSE AS isf,
+                b IS NOT FALSE AS nf, CAST(CASE WHEN k > 2 THEN 'true' ELSE 'false' END AS BOOLEAN) AS sb, CAST(k AS BOOLEAN) AS kb,
+                CAST(ts AS TIME) AS tt, CAST(CAST(ts AS TIME) AS VARCHAR) AS ttv
+         FROM t;",
+    );
+}
