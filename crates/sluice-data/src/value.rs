@@ -16,9 +16,58 @@ macro_rules! total_float {
         ///
         /// Equality and order follow IEEE 754 `totalOrder`, so NaN equals itself and `-0.0 < 0.0`: a Z-set needs a
         /// total order, and a row must always compare equal to itself.
-        #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-        #[serde(transparent)]
+        ///
+        /// Serialized as a plain number when finite and as the string `"NaN"`, `"Infinity"` or `"-Infinity"`
+        /// otherwise: JSON has no number for those, and serde_json would write `null` and then fail to read it back.
+        #[derive(Clone, Copy, Debug, Default)]
         pub struct $name(pub $t);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let x = self.0;
+                if x.is_finite() {
+                    x.serialize(s)
+                } else if x.is_nan() {
+                    s.serialize_str("NaN")
+                } else if x > 0.0 {
+                    s.serialize_str("Infinity")
+                } else {
+                    s.serialize_str("-Infinity")
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
+                    }
+                    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<$t, E> {
+                        Ok(v as $t)
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$t, E> {
+                        Ok(v as $t)
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$t, E> {
+                        Ok(v as $t)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$t, E> {
+                        match v {
+                            "NaN" => Ok(<$t>::NAN),
+                            "Infinity" => Ok(<$t>::INFINITY),
+                            "-Infinity" => Ok(<$t>::NEG_INFINITY),
+                            other => {
+                                Err(E::invalid_value(serde::de::Unexpected::Str(other), &self))
+                            }
+                        }
+                    }
+                }
+                d.deserialize_any(V).map($name)
+            }
+        }
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
@@ -210,6 +259,24 @@ mod tests {
         assert_eq!(F64(f64::NAN), F64(f64::NAN));
         assert!(F64(-0.0) < F64(0.0));
         assert_ne!(F64(-0.0), F64(0.0));
+    }
+
+    #[test]
+    fn non_finite_floats_survive_json() {
+        let values = vec![
+            Value::Double(F64(f64::NAN)),
+            Value::Double(F64(f64::INFINITY)),
+            Value::Real(F32(f32::NEG_INFINITY)),
+            Value::Double(F64(-0.5)),
+            Value::Real(F32(2.0)),
+        ];
+        let text = serde_json::to_string(&values).unwrap();
+        assert_eq!(
+            text,
+            r#"[{"Double":"NaN"},{"Double":"Infinity"},{"Real":"-Infinity"},{"Double":-0.5},{"Real":2.0}]"#
+        );
+        let back: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, values);
     }
 
     #[test]
