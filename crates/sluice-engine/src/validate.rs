@@ -49,6 +49,19 @@ fn conform(t: &SqlType, v: &Value) -> Result<Option<Value>, String> {
     let int = sluice_sql::expr::as_int;
     let out_of_range = || format!("out of range for {}", t.sql_name());
     Ok(Some(match (t, v) {
+        // SQL refuses a value longer than VARCHAR(n) rather than cut it; CHAR(n) is not checked (docs/sql.md).
+        (SqlType::Varchar { length: Some(n) }, Value::String(s))
+            if s.chars().count() > *n as usize =>
+        {
+            return Err(format!(
+                "{} characters, longer than {}",
+                s.chars().count(),
+                t.sql_name()
+            ))
+        }
+        (SqlType::Varbinary { length: Some(n) }, Value::Bytes(b)) if b.len() > *n as usize => {
+            return Err(format!("{} bytes, longer than {}", b.len(), t.sql_name()))
+        }
         (SqlType::Boolean, Value::Bool(_))
         | (SqlType::Real, Value::Real(_))
         | (SqlType::Double, Value::Double(_))
@@ -116,6 +129,31 @@ mod tests {
         .unwrap();
         assert_eq!(row.0[0], Value::Int(1));
         assert_eq!(row.0[1], Value::Decimal("1.50".parse().unwrap()));
+    }
+
+    #[test]
+    fn values_longer_than_varchar_or_varbinary_are_refused() {
+        let t = Relation::new(
+            "t",
+            vec![
+                Field::new("s", SqlType::Varchar { length: Some(3) }, true),
+                Field::new("b", SqlType::Varbinary { length: Some(2) }, true),
+            ],
+        );
+        assert!(validate(&t, Row(vec![Value::from("abc"), Value::Bytes(vec![1, 2])])).is_ok());
+        // Characters, not bytes: three two-byte characters fit in VARCHAR(3).
+        assert!(validate(&t, Row(vec![Value::from("äöü"), Value::Null])).is_ok());
+        let err = validate(&t, Row(vec![Value::from("abcd"), Value::Null]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("column s") && err.contains("4 characters, longer than VARCHAR(3)"),
+            "{err}"
+        );
+        let err = validate(&t, Row(vec![Value::Null, Value::Bytes(vec![1, 2, 3])]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column b") && err.contains("3 bytes"), "{err}");
     }
 
     #[test]
