@@ -176,7 +176,9 @@ impl KafkaOutputEndpoint {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
                 let next = retries.pop_front();
-                self.shared.counters.set_queued(retries.len());
+                if let Some(retry) = &next {
+                    self.shared.counters.retry_taken(retry.size, retries.len());
+                }
                 next
             };
             let Some(Retry { key, payload, size }) = next else {
