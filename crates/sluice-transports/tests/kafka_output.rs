@@ -293,6 +293,84 @@ fn missing_topic_is_reported_naming_the_topic() {
 }
 
 #[test]
+fn flush_timeout_names_the_unacknowledged_messages_and_counts_none_as_delivered() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "flush", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"reconnect.backoff.max.ms": 500}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("flush", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let message = |i: usize| format!(r#"{{"insert":{{"id":{i},"s":"flush"}}}}"#);
+    let bytes = |ids: std::ops::Range<usize>| ids.map(|i| message(i).len() as u64).sum::<u64>();
+
+    for i in 0..5 {
+        endpoint.send(None, message(i).as_bytes(), 1).unwrap();
+    }
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    // With the broker gone, nothing sent from now on can be acknowledged.
+    broker.down();
+    for i in 5..15 {
+        endpoint.send(None, message(i).as_bytes(), 1).unwrap();
+    }
+    let err = endpoint.flush(Duration::from_secs(1)).unwrap_err();
+    assert!(
+        matches!(err, KafkaOutputError::FlushTimeout { in_flight: 10, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("10 messages") && text.contains(&topic.name),
+        "{text}"
+    );
+    let stats = endpoint.stats();
+    assert_eq!(
+        (stats.transmitted_messages, stats.transmitted_bytes),
+        (5, bytes(0..5)),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.in_flight_messages,
+            stats.in_flight_records,
+            stats.in_flight_bytes
+        ),
+        (10, 10, bytes(5..15)),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.queued_messages,
+            stats.queued_bytes,
+            stats.failed_messages
+        ),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+
+    // The timeout dropped nothing: once the broker is back, the same messages are delivered, once each.
+    broker.up();
+    endpoint.flush(Duration::from_secs(60)).unwrap();
+    let stats = endpoint.stats();
+    assert_eq!(
+        (
+            stats.transmitted_messages,
+            stats.transmitted_bytes,
+            stats.in_flight_bytes
+        ),
+        (15, bytes(0..15), 0),
+        "{stats:?}"
+    );
+    let got = read_topic(&servers, &topic.name, 15, READ_TIMEOUT).unwrap();
+    assert_eq!(payloads(&got), (0..15).map(message).collect::<Vec<_>>());
+}
+
+#[test]
 fn broker_restart_mid_stream_stalls_applies_backpressure_then_delivers_everything_once() {
     let broker = PrivateBroker::start();
     let servers = broker.address();
