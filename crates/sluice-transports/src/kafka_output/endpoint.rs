@@ -181,11 +181,32 @@ impl KafkaOutputEndpoint {
                 }
                 next
             };
-            let Some(Retry { key, payload, size }) = next else {
+            let Some(retry) = next else {
                 return Ok(());
             };
-            self.produce(key.as_deref(), &payload, size)?;
+            if let Err(error) = self.produce(retry.key.as_deref(), &retry.payload, retry.size) {
+                self.give_back(retry);
+                return Err(error);
+            }
         }
+    }
+
+    /// A retry that could not be sent again: counted as failed if the endpoint has failed, otherwise put back at
+    /// the front of the queue. Never forgotten.
+    fn give_back(&self, retry: Retry) {
+        let counters = &self.shared.counters;
+        if counters.failure().is_some() {
+            counters.retry_abandoned(retry.size);
+            return;
+        }
+        let mut retries = self
+            .shared
+            .retries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let size = retry.size;
+        retries.push_front(retry);
+        counters.retry_queued(size, retries.len());
     }
 
     fn produce(

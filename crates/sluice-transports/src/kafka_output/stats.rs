@@ -141,6 +141,13 @@ impl Counters {
         self.queued.store(len as u64, Relaxed);
     }
 
+    /// A message taken from the retry queue that cannot be sent again because the endpoint failed. Counted as
+    /// one more attempt that failed, so that in flight = accepted − transmitted − failed − requeued stays exact.
+    pub fn retry_abandoned(&self, size: MessageSize) {
+        self.accepted.add(size);
+        self.failed.add(size);
+    }
+
     /// Messages waiting to be sent again (kept in step with the retry queue under its lock).
     pub fn queued(&self) -> u64 {
         self.queued.load(Relaxed)
