@@ -293,6 +293,51 @@ fn missing_topic_is_reported_naming_the_topic() {
 }
 
 #[test]
+fn message_over_the_size_limit_fails_the_endpoint_like_a_broker_refusal() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "too-large", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"message.max.bytes": 1000}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("too-large", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let limit = endpoint.max_payload_bytes();
+    endpoint.send(None, &vec![b'x'; limit], 1).unwrap();
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    // One byte over Sluice's limit, still under librdkafka's own: refused by the endpoint itself.
+    let err = endpoint.send(None, &vec![b'y'; limit + 1], 1).unwrap_err();
+    assert!(
+        matches!(err, KafkaOutputError::TooLarge { size, .. } if size == limit + 1),
+        "{err}"
+    );
+    let stats = endpoint.stats();
+    match &stats.health {
+        EndpointHealth::Failed { error, .. } => {
+            assert_eq!(error, &err.to_string());
+            assert!(error.contains(&topic.name), "{error}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    // Failed means failed: a message of a fitting size is refused too, and nothing else was sent.
+    let again = endpoint.send(None, b"{}", 1).unwrap_err();
+    assert!(matches!(again, KafkaOutputError::Failed(_)), "{again}");
+    assert_eq!(
+        (
+            stats.transmitted_messages,
+            stats.in_flight_messages,
+            stats.failed_messages
+        ),
+        (1, 0, 0)
+    );
+    let got = read_topic(&servers, &topic.name, 1, READ_TIMEOUT).unwrap();
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
 fn flush_timeout_names_the_unacknowledged_messages_and_counts_none_as_delivered() {
     let broker = PrivateBroker::start();
     let servers = broker.address();
