@@ -252,7 +252,7 @@ fn splitting_at_a_small_message_max_bytes_loses_and_duplicates_nothing() {
 }
 
 #[test]
-fn unreachable_broker_is_reported_naming_the_servers() {
+fn unreachable_broker_is_reported_naming_the_servers_and_the_timeout() {
     // Nothing listens on port 1 of the loopback interface.
     let mut config = KafkaOutputConfig::new("127.0.0.1:1", "nowhere");
     config.initialization_timeout_secs = 2;
@@ -270,26 +270,32 @@ fn unreachable_broker_is_reported_naming_the_servers() {
     );
     let text = err.to_string();
     assert!(
-        text.contains("127.0.0.1:1") && text.contains("did not answer within 2 s"),
+        text.contains("broker(s) '127.0.0.1:1'") && text.contains("did not answer within 2 s"),
         "{text}"
     );
 }
 
 #[test]
-fn missing_topic_is_reported_naming_the_topic() {
+fn missing_topic_is_reported_naming_the_topic_the_brokers_and_librdkafkas_reason() {
     let servers = brokers();
     let topic = format!("missing-{:08x}", rand::random::<u32>());
-    let config = KafkaOutputConfig::new(&servers, &topic);
+    let mut config = KafkaOutputConfig::new(&servers, &topic);
+    config.initialization_timeout_secs = 5;
     let endpoint = KafkaOutputEndpoint::new("missing", &config).unwrap();
     let err = endpoint.connect().unwrap_err();
+    let KafkaOutputError::Connect(KafkaConnectError::TopicMissing { reason, .. }) = &err else {
+        panic!("expected TopicMissing, got {err:?}");
+    };
+    let reason = reason
+        .clone()
+        .expect("the broker's metadata carries an error for the topic");
+    let text = err.to_string();
     assert!(
-        matches!(
-            err,
-            KafkaOutputError::Connect(KafkaConnectError::TopicMissing { .. })
-        ),
-        "{err}"
+        text.contains(&format!("topic '{topic}'"))
+            && text.contains(&format!("broker(s) '{servers}'"))
+            && text.contains(&reason),
+        "{text}"
     );
-    assert!(err.to_string().contains(&topic), "{err}");
 }
 
 #[test]
