@@ -6,8 +6,10 @@
 #   scripts/broker.sh status [--port P]
 #
 # Defaults: port $SLUICE_KAFKA_PORT or 19092, in-memory storage, state under target/broker/<port>.
-# `start` is idempotent: when a broker already answers on the port it does nothing. It returns once the broker
-# accepts connections (then `sluice kafka wait` checks that it answers metadata requests).
+# `start` is idempotent: when a broker already listens on the port it starts nothing. Either way it returns only
+# once the broker answers a Kafka metadata request listing at least one broker (within 30 s), and fails otherwise.
+# (`kcat -L` cannot be the probe: the kcat Debian ships, librdkafka 2.0.2, fails tansu's ApiVersions handshake.)
+# `status` only checks that something listens on the port.
 # tansu does not auto-create topics: create them with `sluice kafka create-topic` (the admin API).
 set -euo pipefail
 
@@ -30,6 +32,45 @@ logfile="$dir/tansu.log"
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Sends one Kafka Metadata request (v0, all topics) to 127.0.0.1:$1 and succeeds when the answer carries our
+# correlation id and lists at least one broker. Gives up on a silent connection after 2 s.
+answers_metadata() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, struct, sys
+client = b"sluice-broker-sh"
+request = struct.pack(">hhih", 3, 0, 0x51CE, len(client)) + client + struct.pack(">i", 0)
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+    s.settimeout(2)
+    s.sendall(struct.pack(">i", len(request)) + request)
+    def read(n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                sys.exit(1)
+            data += chunk
+        return data
+    (size,) = struct.unpack(">i", read(4))
+    correlation, brokers = struct.unpack(">ii", read(size)[:8])
+    sys.exit(0 if correlation == 0x51CE and brokers > 0 else 1)
+PY
+}
+
+# Waits up to 30 s until the broker on $1 answers metadata requests; $2 is tansu's pid when this script started it.
+wait_for_metadata() {
+  local deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if answers_metadata "$1"; then return 0; fi
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+      echo "broker.sh: tansu exited during startup; its log:" >&2; cat "$logfile" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  echo "broker.sh: 127.0.0.1:$1 did not answer a Kafka metadata request within 30 s" >&2
+  if [ -n "${2:-}" ]; then echo "its log:" >&2; cat "$logfile" >&2; fi
+  exit 1
+}
+
 tansu_bin() {
   if command -v tansu >/dev/null 2>&1; then command -v tansu
   elif [ -x "$HOME/.cargo/bin/tansu" ]; then echo "$HOME/.cargo/bin/tansu"
@@ -39,7 +80,10 @@ tansu_bin() {
 
 case "$cmd" in
   start)
-    if answers "$port"; then echo "broker already listening on 127.0.0.1:$port"; exit 0; fi
+    if answers "$port"; then
+      wait_for_metadata "$port"
+      echo "broker already running on 127.0.0.1:$port (answers metadata requests)"; exit 0
+    fi
     mkdir -p "$dir"
     case "$storage" in
       memory) engine="memory://tansu/" ;;
@@ -54,14 +98,8 @@ case "$cmd" in
         --advertised-listener-url "tcp://127.0.0.1:$port" \
         --storage-engine "$engine" </dev/null >"$logfile" 2>&1 ) &
     echo $! >"$pidfile"
-    for _ in $(seq 1 200); do
-      if answers "$port"; then echo "broker listening on 127.0.0.1:$port ($storage storage, log $logfile)"; exit 0; fi
-      if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        echo "broker.sh: tansu exited during startup; its log:" >&2; cat "$logfile" >&2; exit 1
-      fi
-      sleep 0.05
-    done
-    echo "broker.sh: tansu did not open 127.0.0.1:$port within 10 s; its log:" >&2; cat "$logfile" >&2; exit 1
+    wait_for_metadata "$port" "$(cat "$pidfile")"
+    echo "broker running on 127.0.0.1:$port, answering metadata requests ($storage storage, log $logfile)"
     ;;
   stop)
     if [ -f "$pidfile" ]; then

@@ -233,6 +233,24 @@ pub fn render(pipelines: &[(String, PipelineStats)], out: &mut String) {
                 &l,
                 t.in_flight_messages,
             );
+            f.gauge(
+                "sluice_output_connector_in_flight_bytes",
+                "Payload bytes sent and not yet acknowledged.",
+                &l,
+                t.in_flight_bytes,
+            );
+            f.gauge(
+                "sluice_output_connector_retry_queued_messages",
+                "Messages whose delivery failed transiently, waiting to be sent again.",
+                &l,
+                t.queued_messages,
+            );
+            f.gauge(
+                "sluice_output_connector_retry_queued_bytes",
+                "Payload bytes of messages waiting to be sent again.",
+                &l,
+                t.queued_bytes,
+            );
             f.counter(
                 "sluice_output_connector_failed_messages_total",
                 "Messages the destination finally refused.",

@@ -217,9 +217,18 @@ async fn book_fair_end_to_end(backend: Backend) {
         r#"sluice_table_rejected_records_total{pipeline="fair",table="sales"} 1"#,
         r#"sluice_pipeline_running{pipeline="fair"} 1"#,
         "# TYPE sluice_pipeline_steps_total counter",
+        r#"sluice_output_connector_in_flight_bytes{pipeline="fair",connector="total-sales",view="total_sales"} 0"#,
+        r#"sluice_output_connector_retry_queued_bytes{pipeline="fair",connector="total-sales",view="total_sales"} 0"#,
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }
+    // All five messages acknowledged: their bytes are transmitted, none in flight or waiting for a retry.
+    let (_, stats) = s.get("/v0/pipelines/fair/stats").await;
+    let transport = &stats["outputs"][0]["transport"];
+    let payload_bytes: usize = got.iter().map(String::len).sum();
+    assert_eq!(transport["transmitted_bytes"], payload_bytes, "{stats}");
+    assert_eq!(transport["in_flight_bytes"], 0, "{stats}");
+    assert_eq!(transport["queued_bytes"], 0, "{stats}");
     let mut first = got[..2].to_vec();
     first.sort();
     assert_eq!(

@@ -180,7 +180,9 @@ fn missing_topic_fails_connect_naming_the_topic() {
     let started = Instant::now();
     let err = endpoint.connect().unwrap_err();
     match &err {
-        KafkaInputError::Connect(KafkaConnectError::TopicMissing { topic, servers: s }) => {
+        KafkaInputError::Connect(KafkaConnectError::TopicMissing {
+            topic, servers: s, ..
+        }) => {
             assert_eq!(topic, &missing);
             assert_eq!(s, &servers);
         }

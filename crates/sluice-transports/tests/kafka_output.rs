@@ -252,7 +252,7 @@ fn splitting_at_a_small_message_max_bytes_loses_and_duplicates_nothing() {
 }
 
 #[test]
-fn unreachable_broker_is_reported_naming_the_servers() {
+fn unreachable_broker_is_reported_naming_the_servers_and_the_timeout() {
     // Nothing listens on port 1 of the loopback interface.
     let mut config = KafkaOutputConfig::new("127.0.0.1:1", "nowhere");
     config.initialization_timeout_secs = 2;
@@ -270,26 +270,155 @@ fn unreachable_broker_is_reported_naming_the_servers() {
     );
     let text = err.to_string();
     assert!(
-        text.contains("127.0.0.1:1") && text.contains("did not answer within 2 s"),
+        text.contains("broker(s) '127.0.0.1:1'") && text.contains("did not answer within 2 s"),
         "{text}"
     );
 }
 
 #[test]
-fn missing_topic_is_reported_naming_the_topic() {
+fn missing_topic_is_reported_naming_the_topic_the_brokers_and_librdkafkas_reason() {
     let servers = brokers();
     let topic = format!("missing-{:08x}", rand::random::<u32>());
-    let config = KafkaOutputConfig::new(&servers, &topic);
+    let mut config = KafkaOutputConfig::new(&servers, &topic);
+    config.initialization_timeout_secs = 5;
     let endpoint = KafkaOutputEndpoint::new("missing", &config).unwrap();
     let err = endpoint.connect().unwrap_err();
+    let KafkaOutputError::Connect(KafkaConnectError::TopicMissing { reason, .. }) = &err else {
+        panic!("expected TopicMissing, got {err:?}");
+    };
+    let reason = reason
+        .clone()
+        .expect("the broker's metadata carries an error for the topic");
+    let text = err.to_string();
     assert!(
-        matches!(
-            err,
-            KafkaOutputError::Connect(KafkaConnectError::TopicMissing { .. })
-        ),
+        text.contains(&format!("topic '{topic}'"))
+            && text.contains(&format!("broker(s) '{servers}'"))
+            && text.contains(&reason),
+        "{text}"
+    );
+}
+
+#[test]
+fn message_over_the_size_limit_fails_the_endpoint_like_a_broker_refusal() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "too-large", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"message.max.bytes": 1000}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("too-large", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let limit = endpoint.max_payload_bytes();
+    endpoint.send(None, &vec![b'x'; limit], 1).unwrap();
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    // One byte over Sluice's limit, still under librdkafka's own: refused by the endpoint itself.
+    let err = endpoint.send(None, &vec![b'y'; limit + 1], 1).unwrap_err();
+    assert!(
+        matches!(err, KafkaOutputError::TooLarge { size, .. } if size == limit + 1),
         "{err}"
     );
-    assert!(err.to_string().contains(&topic), "{err}");
+    let stats = endpoint.stats();
+    match &stats.health {
+        EndpointHealth::Failed { error, .. } => {
+            assert_eq!(error, &err.to_string());
+            assert!(error.contains(&topic.name), "{error}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    // Failed means failed: a message of a fitting size is refused too, and nothing else was sent.
+    let again = endpoint.send(None, b"{}", 1).unwrap_err();
+    assert!(matches!(again, KafkaOutputError::Failed(_)), "{again}");
+    assert_eq!(
+        (
+            stats.transmitted_messages,
+            stats.in_flight_messages,
+            stats.failed_messages
+        ),
+        (1, 0, 0)
+    );
+    let got = read_topic(&servers, &topic.name, 1, READ_TIMEOUT).unwrap();
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
+fn flush_timeout_names_the_unacknowledged_messages_and_counts_none_as_delivered() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "flush", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"reconnect.backoff.max.ms": 500}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("flush", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let message = |i: usize| format!(r#"{{"insert":{{"id":{i},"s":"flush"}}}}"#);
+    let bytes = |ids: std::ops::Range<usize>| ids.map(|i| message(i).len() as u64).sum::<u64>();
+
+    for i in 0..5 {
+        endpoint.send(None, message(i).as_bytes(), 1).unwrap();
+    }
+    endpoint.flush(READ_TIMEOUT).unwrap();
+
+    // With the broker gone, nothing sent from now on can be acknowledged.
+    broker.down();
+    for i in 5..15 {
+        endpoint.send(None, message(i).as_bytes(), 1).unwrap();
+    }
+    let err = endpoint.flush(Duration::from_secs(1)).unwrap_err();
+    assert!(
+        matches!(err, KafkaOutputError::FlushTimeout { in_flight: 10, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("10 messages") && text.contains(&topic.name),
+        "{text}"
+    );
+    let stats = endpoint.stats();
+    assert_eq!(
+        (stats.transmitted_messages, stats.transmitted_bytes),
+        (5, bytes(0..5)),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.in_flight_messages,
+            stats.in_flight_records,
+            stats.in_flight_bytes
+        ),
+        (10, 10, bytes(5..15)),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.queued_messages,
+            stats.queued_bytes,
+            stats.failed_messages
+        ),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+
+    // The timeout dropped nothing: once the broker is back, the same messages are delivered, once each.
+    broker.up();
+    endpoint.flush(Duration::from_secs(60)).unwrap();
+    let stats = endpoint.stats();
+    assert_eq!(
+        (
+            stats.transmitted_messages,
+            stats.transmitted_bytes,
+            stats.in_flight_bytes
+        ),
+        (15, bytes(0..15), 0),
+        "{stats:?}"
+    );
+    let got = read_topic(&servers, &topic.name, 15, READ_TIMEOUT).unwrap();
+    assert_eq!(payloads(&got), (0..15).map(message).collect::<Vec<_>>());
 }
 
 #[test]

@@ -281,6 +281,19 @@ mod tests {
     }
 
     #[test]
+    fn weighted_update_format_is_rejected_for_output() {
+        let mut v = seed();
+        v["format"]["config"]["update_format"] = json!("weighted");
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field, "format.config.update_format");
+        assert_eq!(
+            err.reason,
+            "'weighted' is an input format; output supports 'insert_delete', 'snowflake' and 'debezium'"
+        );
+    }
+
+    #[test]
     fn debezium_in_arrays_is_rejected() {
         let mut v = seed();
         v["format"]["config"] = json!({"update_format": "debezium", "array": true});

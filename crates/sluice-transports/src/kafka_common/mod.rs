@@ -107,12 +107,17 @@ pub enum KafkaConnectError {
         reason: String,
     },
     /// The broker answered but does not have the topic.
-    #[error("Kafka topic '{topic}' does not exist on broker(s) '{servers}'; create it first (Sluice does not auto-create topics)")]
+    #[error(
+        "Kafka topic '{topic}' does not exist on broker(s) '{servers}'{}; create it first (Sluice does not auto-create topics)",
+        .reason.as_ref().map(|r| format!(" (librdkafka: {r})")).unwrap_or_default()
+    )]
     TopicMissing {
         /// The topic.
         topic: String,
         /// The `bootstrap.servers` list.
         servers: String,
+        /// librdkafka's reason, when the metadata carried an error for the topic.
+        reason: Option<String>,
     },
     /// The broker reported an error for the topic (e.g. not authorized).
     #[error("Kafka topic '{topic}' cannot be used: {reason}")]
@@ -142,9 +147,10 @@ impl TopicCheck<'_> {
         topic: &str,
         timeout: Duration,
     ) -> Result<usize, KafkaConnectError> {
-        let missing = || KafkaConnectError::TopicMissing {
+        let missing = |reason: Option<RDKafkaErrorCode>| KafkaConnectError::TopicMissing {
             topic: topic.to_string(),
             servers: self.servers.to_string(),
+            reason: reason.map(|code| code.to_string()),
         };
         let metadata = client.fetch_metadata(Some(topic), timeout).map_err(|e| {
             KafkaConnectError::Unreachable {
@@ -157,13 +163,14 @@ impl TopicCheck<'_> {
             }
         })?;
         let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-            return Err(missing());
+            return Err(missing(None));
         };
         match found.error().map(RDKafkaErrorCode::from) {
             None if !found.partitions().is_empty() => Ok(found.partitions().len()),
-            None
-            | Some(RDKafkaErrorCode::UnknownTopicOrPartition)
-            | Some(RDKafkaErrorCode::UnknownTopic) => Err(missing()),
+            None => Err(missing(None)),
+            Some(
+                code @ (RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic),
+            ) => Err(missing(Some(code))),
             Some(code) => Err(KafkaConnectError::Topic {
                 topic: topic.to_string(),
                 reason: code.to_string(),

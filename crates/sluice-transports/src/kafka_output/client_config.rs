@@ -20,9 +20,28 @@ use sluice_types::{ConfigError, KafkaOutputConfig};
 
 use crate::kafka_common::{apply_defaults, check_options};
 
-/// Bytes of a Kafka message's framing (record headers, lengths, CRC, timestamps) that `message.max.bytes` must
-/// also hold besides key, value and headers. Encoders get `message.max.bytes` minus this and the static headers.
-pub const MESSAGE_OVERHEAD_BYTES: usize = 64;
+/// Bytes of framing that `message.max.bytes` must hold besides a message's key, value and headers, in the worst
+/// case. Encoders get `message.max.bytes` minus this and [`HEADER_OVERHEAD_BYTES`] per static header, minus the
+/// headers' keys and values.
+///
+/// The broker compares `message.max.bytes` with the size of a whole record batch (Kafka protocol, message format
+/// v2, KIP-98), and a message alone in a batch must pass. So the allowance is one batch header plus one record's
+/// framing at its widest:
+///
+/// - RecordBatch header, fixed size: baseOffset 8 + batchLength 4 + partitionLeaderEpoch 4 + magic 1 + crc 4 +
+///   attributes 2 + lastOffsetDelta 4 + baseTimestamp 8 + maxTimestamp 8 + producerId 8 + producerEpoch 2 +
+///   baseSequence 4 + record count 4 = **61** bytes.
+/// - Record framing, all varints at their longest: length 5 + attributes 1 + timestampDelta 10 (a varlong) +
+///   offsetDelta 5 + key length 5 + value length 5 + header count 5 = **36** bytes. This is also the figure
+///   librdkafka checks a message against locally (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`).
+///
+/// 61 + 36 = 97. librdkafka always puts a message in a batch even when the batch would then be over
+/// `message.max.bytes`, and sends a batch uncompressed when compression would make it larger, so a message within
+/// this limit is never refused for size by a broker whose limit is at least the producer's `message.max.bytes`.
+pub const MESSAGE_OVERHEAD_BYTES: usize = 61 + 36;
+
+/// Framing of one record header besides its key and value: two length varints at their longest (5 + 5).
+pub const HEADER_OVERHEAD_BYTES: usize = 5 + 5;
 
 /// librdkafka's default `message.max.bytes`.
 const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
@@ -60,11 +79,10 @@ pub(crate) fn max_payload_bytes(
             )
         })?,
     };
-    // Each header costs its key and value plus a few bytes of length varints.
     let headers: usize = config
         .headers
         .iter()
-        .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len) + 12)
+        .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len) + HEADER_OVERHEAD_BYTES)
         .sum();
     let overhead = MESSAGE_OVERHEAD_BYTES + headers;
     if max <= overhead + 16 {
@@ -159,7 +177,7 @@ mod tests {
         let (options, _) = producer_options(&c);
         assert_eq!(
             max_payload_bytes(&options, &c),
-            Ok(1000 - 64 - (1 + 2 + 12))
+            Ok(1000 - 97 - (1 + 2 + 10))
         );
     }
 }

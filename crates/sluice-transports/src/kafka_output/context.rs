@@ -93,7 +93,7 @@ impl ProducerContext for OutputContext {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
                 retries.push_back(retry);
-                counters.set_queued(retries.len());
+                counters.retry_queued(size, retries.len());
             }
         }
     }

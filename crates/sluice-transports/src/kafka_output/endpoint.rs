@@ -140,7 +140,9 @@ impl KafkaOutputEndpoint {
     }
 
     /// Sends one message carrying `records` records. Blocks while the local queue is full; fails only when the
-    /// endpoint has failed permanently or the message is too large.
+    /// endpoint has failed permanently or the message is too large. A message over
+    /// [`KafkaOutputEndpoint::max_payload_bytes`] fails the endpoint, as the broker's refusal of one would: the
+    /// encoder broke the size contract, and going on would leave a hole in the stream.
     pub fn send(
         &self,
         key: Option<&[u8]>,
@@ -153,7 +155,21 @@ impl KafkaOutputEndpoint {
             records: records as u64,
             bytes: (payload.len() + key.map_or(0, <[u8]>::len)) as u64,
         };
+        if size.bytes > self.max_payload_bytes as u64 {
+            return Err(self.too_large(size));
+        }
         self.produce(key, payload, size)
+    }
+
+    /// Fails the endpoint because of a message over the size limit, and returns the error for the caller.
+    fn too_large(&self, size: MessageSize) -> KafkaOutputError {
+        let error = KafkaOutputError::TooLarge {
+            topic: self.shared.topic.clone(),
+            size: size.bytes as usize,
+            limit: self.max_payload_bytes,
+        };
+        self.shared.counters.fail(error.to_string());
+        error
     }
 
     fn check_failed(&self) -> Result<(), KafkaOutputError> {
@@ -176,14 +192,37 @@ impl KafkaOutputEndpoint {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
                 let next = retries.pop_front();
-                self.shared.counters.set_queued(retries.len());
+                if let Some(retry) = &next {
+                    self.shared.counters.retry_taken(retry.size, retries.len());
+                }
                 next
             };
-            let Some(Retry { key, payload, size }) = next else {
+            let Some(retry) = next else {
                 return Ok(());
             };
-            self.produce(key.as_deref(), &payload, size)?;
+            if let Err(error) = self.produce(retry.key.as_deref(), &retry.payload, retry.size) {
+                self.give_back(retry);
+                return Err(error);
+            }
         }
+    }
+
+    /// A retry that could not be sent again: counted as failed if the endpoint has failed, otherwise put back at
+    /// the front of the queue. Never forgotten.
+    fn give_back(&self, retry: Retry) {
+        let counters = &self.shared.counters;
+        if counters.failure().is_some() {
+            counters.retry_abandoned(retry.size);
+            return;
+        }
+        let mut retries = self
+            .shared
+            .retries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let size = retry.size;
+        retries.push_front(retry);
+        counters.retry_queued(size, retries.len());
     }
 
     fn produce(
@@ -218,11 +257,8 @@ impl KafkaOutputEndpoint {
                     backoff = (backoff * 2).min(MAX_QUEUE_BACKOFF);
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
-                    return Err(KafkaOutputError::TooLarge {
-                        topic: topic.to_string(),
-                        size: size.bytes as usize,
-                        limit: self.max_payload_bytes,
-                    });
+                    // librdkafka's own check (`send` checks first with a stricter limit, so this is a backstop).
+                    return Err(self.too_large(size));
                 }
                 Err((error, _)) => {
                     let message = format!("cannot send to Kafka topic '{topic}': {error}");

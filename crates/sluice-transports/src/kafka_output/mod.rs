@@ -11,6 +11,6 @@ mod endpoint;
 mod stats;
 
 pub use crate::kafka_common::KafkaConnectError;
-pub use client_config::{validate_config, MESSAGE_OVERHEAD_BYTES};
+pub use client_config::{validate_config, HEADER_OVERHEAD_BYTES, MESSAGE_OVERHEAD_BYTES};
 pub use endpoint::{effective_options, KafkaOutputEndpoint, KafkaOutputError};
 pub use stats::{EndpointHealth, KafkaOutputStats, TransportErrorRecord};

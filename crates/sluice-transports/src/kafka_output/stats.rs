@@ -2,8 +2,8 @@
 //!
 //! Counters are split by where a message is: *accepted* by librdkafka, *transmitted* (acknowledged by the broker),
 //! *failed* (permanently, or purged at shutdown) and *requeued* (a transient delivery failure the endpoint sends
-//! again). In flight = accepted − transmitted − failed − requeued. Nothing is counted as transmitted before the
-//! broker acknowledged it.
+//! again). In flight = accepted − transmitted − failed − requeued, in messages, records and bytes alike. Nothing is
+//! counted as transmitted before the broker acknowledged it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -56,8 +56,12 @@ pub struct KafkaOutputStats {
     pub in_flight_messages: u64,
     /// Records in those messages.
     pub in_flight_records: u64,
+    /// Key + value bytes of those messages.
+    pub in_flight_bytes: u64,
     /// Messages waiting to be (re)sent by the endpoint itself: transient delivery failures being retried.
     pub queued_messages: u64,
+    /// Key + value bytes of those messages.
+    pub queued_bytes: u64,
     /// Messages that failed permanently or were purged at shutdown; never counted as transmitted.
     pub failed_messages: u64,
     /// Records in those messages.
@@ -95,6 +99,7 @@ pub(crate) struct Counters {
     failed: Triple,
     requeued: Triple,
     queued: AtomicU64,
+    queued_bytes: AtomicU64,
     transport_errors: AtomicU64,
     health: Mutex<Health>,
     // Fast-path flags mirroring `health`, so that sending and acknowledging a message take no lock unless
@@ -124,8 +129,23 @@ impl Counters {
         self.requeued.add(size);
     }
 
-    pub fn set_queued(&self, n: usize) {
-        self.queued.store(n as u64, Relaxed);
+    /// A message joined the retry queue, which now holds `len` messages (called under the queue's lock).
+    pub fn retry_queued(&self, size: MessageSize, len: usize) {
+        self.queued_bytes.fetch_add(size.bytes, Relaxed);
+        self.queued.store(len as u64, Relaxed);
+    }
+
+    /// A message left the retry queue to be sent again; `len` are left (called under the queue's lock).
+    pub fn retry_taken(&self, size: MessageSize, len: usize) {
+        self.queued_bytes.fetch_sub(size.bytes, Relaxed);
+        self.queued.store(len as u64, Relaxed);
+    }
+
+    /// A message taken from the retry queue that cannot be sent again because the endpoint failed. Counted as
+    /// one more attempt that failed, so that in flight = accepted − transmitted − failed − requeued stays exact.
+    pub fn retry_abandoned(&self, size: MessageSize) {
+        self.accepted.add(size);
+        self.failed.add(size);
     }
 
     /// Messages waiting to be sent again (kept in step with the retry queue under its lock).
@@ -219,10 +239,10 @@ impl Counters {
     }
 
     pub fn snapshot(&self) -> KafkaOutputStats {
-        let (am, ar, _) = self.accepted.get();
+        let (am, ar, ab) = self.accepted.get();
         let (tm, tr, tb) = self.transmitted.get();
-        let (fm, fr, _) = self.failed.get();
-        let (rm, rr, _) = self.requeued.get();
+        let (fm, fr, fb) = self.failed.get();
+        let (rm, rr, rb) = self.requeued.get();
         let queued = self.queued.load(Relaxed);
         let in_flight_messages = am.saturating_sub(tm + fm + rm);
         let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
@@ -257,7 +277,9 @@ impl Counters {
             transmitted_bytes: tb,
             in_flight_messages,
             in_flight_records: ar.saturating_sub(tr + fr + rr),
+            in_flight_bytes: ab.saturating_sub(tb + fb + rb),
             queued_messages: queued,
+            queued_bytes: self.queued_bytes.load(Relaxed),
             failed_messages: fm,
             failed_records: fr,
             retried_messages: rm,
@@ -292,7 +314,39 @@ mod tests {
             ),
             (1, 2, 10)
         );
-        assert_eq!((s.in_flight_messages, s.in_flight_records), (1, 2));
+        assert_eq!(
+            (s.in_flight_messages, s.in_flight_records, s.in_flight_bytes),
+            (1, 2, 10)
+        );
+    }
+
+    #[test]
+    fn bytes_move_from_in_flight_to_the_retry_queue_and_back_never_to_transmitted() {
+        let c = Counters::default();
+        let big = MessageSize {
+            records: 1,
+            bytes: 300,
+        };
+        c.accepted(ONE);
+        c.accepted(big);
+        // The big message's delivery failed transiently: it leaves the in-flight figures for the retry queue.
+        c.requeued(big);
+        c.retry_queued(big, 1);
+        let s = c.snapshot();
+        assert_eq!((s.in_flight_messages, s.in_flight_bytes), (1, 10));
+        assert_eq!((s.queued_messages, s.queued_bytes), (1, 300));
+        assert_eq!(s.transmitted_bytes, 0);
+        // Sent again: back in flight, then acknowledged together with the other one.
+        c.retry_taken(big, 0);
+        c.accepted(big);
+        let s = c.snapshot();
+        assert_eq!((s.in_flight_messages, s.in_flight_bytes), (2, 310));
+        assert_eq!((s.queued_messages, s.queued_bytes), (0, 0));
+        c.transmitted(ONE);
+        c.transmitted(big);
+        let s = c.snapshot();
+        assert_eq!((s.transmitted_messages, s.transmitted_bytes), (2, 310));
+        assert_eq!((s.in_flight_messages, s.in_flight_bytes), (0, 0));
     }
 
     #[test]
