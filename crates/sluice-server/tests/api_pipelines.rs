@@ -7,6 +7,7 @@ use std::sync::Arc;
 use common::{
     action, assert_error, compiled, reaches, seed_connector, Backend, Options, TestDb, TestServer,
 };
+use reqwest::Method;
 use serde_json::{json, Value};
 use sluice_server::compiler::UnavailableCompiler;
 
@@ -16,6 +17,7 @@ both_backends!(
     pipeline_crud_and_validation,
     pipeline_lifecycle_errors,
     pipeline_relations_are_checked_against_a_compiled_program,
+    data_plane_errors_of_a_running_pipeline,
 );
 
 async fn start_compiling(db: &TestDb) -> TestServer {
@@ -604,5 +606,106 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         400,
         "ProgramFailedToCompile",
     );
+    s.stop().await;
+}
+
+/// Ingress and egress errors of a running pipeline (no connectors, so no broker): oversized body, unknown table
+/// or view, invalid format; none of them applies a record.
+async fn data_plane_errors_of_a_running_pipeline(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            max_body_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .await;
+    s.put(
+        "/v0/programs/prog",
+        program("CREATE TABLE t (x INT NOT NULL);\nCREATE VIEW v AS SELECT x FROM t;"),
+    )
+    .await;
+    assert_eq!(compiled(&s, "prog").await["status"], "Success");
+    s.put(
+        "/v0/pipelines/p",
+        json!({"description": "", "program_name": "prog"}),
+    )
+    .await;
+    action(&s, "p", "start").await;
+    reaches(&s, "p", "Running").await;
+    let ingress = |path: &str, body: String| {
+        let path = format!("/v0/pipelines/p/{path}");
+        let s = &s;
+        async move {
+            s.raw(Method::POST, &path, Some("text/plain"), body.into_bytes())
+                .await
+        }
+    };
+
+    // Over the limit: the JSON 413, not the framework's plain text.
+    let big = "{\"x\": 1}\n".repeat(500);
+    assert!(big.len() > 4096);
+    let e = assert_error(&ingress("ingress/t", big).await, 413, "PayloadTooLarge");
+    assert_eq!(e["details"]["limit_bytes"], 4096);
+
+    let e = assert_error(
+        &ingress("ingress/nope", "{\"x\": 1}".into()).await,
+        404,
+        "UnknownTable",
+    );
+    assert_eq!(e["details"], json!({"pipeline_name": "p", "table": "nope"}));
+    let e = assert_error(
+        &ingress("ingress/t?format=xml", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidFormat",
+    );
+    assert!(e["message"].as_str().unwrap().contains("xml"), "{e}");
+    assert_error(
+        &ingress("ingress/t?update_format=sideways", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidFormat",
+    );
+    assert_error(
+        &ingress("ingress/t?format=json&array=maybe", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidQuery",
+    );
+
+    for method in [Method::GET, Method::POST] {
+        let e = assert_error(
+            &s.call(method.clone(), "/v0/pipelines/p/egress/nope", None)
+                .await,
+            404,
+            "UnknownView",
+        );
+        assert_eq!(e["details"], json!({"pipeline_name": "p", "view": "nope"}));
+        let e = assert_error(
+            &s.call(
+                method.clone(),
+                "/v0/pipelines/p/egress/v?mode=snapshot",
+                None,
+            )
+            .await,
+            400,
+            "InvalidFormat",
+        );
+        assert_eq!(e["details"]["field"], "mode");
+        assert_error(
+            &s.call(method, "/v0/pipelines/p/egress/v?format=xml", None)
+                .await,
+            400,
+            "InvalidFormat",
+        );
+    }
+
+    // None of the rejected requests applied a record; a valid one still does.
+    let (status, stats) = s.get("/v0/pipelines/p/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["global_metrics"]["total_input_records"], 0, "{stats}");
+    let (status, body) = ingress("ingress/t?update_format=raw", "{\"x\": 1}".into()).await;
+    assert_eq!((status.as_u16(), body), (200, json!({"records": 1})));
+    action(&s, "p", "shutdown").await;
+    reaches(&s, "p", "Shutdown").await;
     s.stop().await;
 }

@@ -25,7 +25,7 @@ use crate::api::openapi::ErrorBody;
 use crate::compiler::canonical_identifier;
 use crate::db::pipelines as db;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, NamePath};
+use crate::extract::{ApiBytes, ApiQuery, NamePath};
 use crate::AppState;
 
 /// How long an ingress request waits for room in a full input buffer.
@@ -99,13 +99,14 @@ async fn running(state: &AppState, name: &str) -> Result<Arc<Pipeline>, ApiError
         (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied)"),
         (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable"),
         (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed"),
+        (status = 413, body = ErrorBody, description = "PayloadTooLarge (nothing applied)"),
         (status = 503, body = ErrorBody, description = "PipelineBusy (nothing applied; retry)")))]
 pub async fn ingress(
     State(state): State<AppState>,
     NamePath(name): NamePath,
     Path((_, table)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<FormatQuery>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<Value>, ApiError> {
     let live = running(&state, &name).await?;
     let table = canonical_identifier(&table);
