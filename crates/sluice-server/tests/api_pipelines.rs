@@ -199,6 +199,13 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
     s.stop().await;
 }
 
+/// A Kafka input connector; it is only stored, never started, so no broker is needed.
+fn kafka_input() -> Value {
+    json!({"description": "", "config": {
+        "transport": {"name": "kafka_input", "config": {"bootstrap.servers": "127.0.0.1:1", "topics": ["t"]}},
+        "format": {"name": "json", "config": {"update_format": "raw"}}}})
+}
+
 fn attach(name: &str, is_input: bool, connector: &str, relation: &str) -> Value {
     json!({"name": name, "is_input": is_input, "connector_name": connector, "relation_name": relation})
 }
@@ -538,6 +545,24 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         json!([["o2", "orders"]]),
         "a table is not a view"
     );
+    // Input attachments need tables: an unknown relation, and a view, are both TablesNotInSchema.
+    s.put("/v0/connectors/in", kafka_input()).await;
+    let e = assert_error(
+        &s.put(
+            "/v0/pipelines/p",
+            json!({"description": "", "program_name": "prog",
+            "connectors": [attach("i", true, "in", "nope"), attach("i2", true, "in", "totals"), attach("i3", true, "in", "orders")]}),
+        )
+        .await,
+        400,
+        "TablesNotInSchema",
+    );
+    assert_eq!(
+        e["details"]["missing"],
+        json!([["i", "nope"], ["i2", "totals"]])
+    );
+    assert!(e["message"].as_str().unwrap().contains("i -> nope"), "{e}");
+    assert_error(&s.get("/v0/pipelines/p").await, 404, "UnknownPipelineName");
     // Unquoted names are case-insensitive.
     let (status, _) = s
         .put(
