@@ -10,6 +10,7 @@ use sluice_server::auth::{create_api_key, AuthMode};
 both_backends!(
     api_key_crud,
     auth_on_requires_a_valid_key,
+    auth_on_covers_unknown_routes_and_wrong_methods,
     auth_off_ignores_the_header,
     health_config_openapi_and_metrics,
     everything_survives_a_restart,
@@ -177,6 +178,50 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
     let (_, auth) = s.get("/config/authentication").await;
     assert!(auth["ApiKey"].is_object(), "{auth}");
     assert_eq!(s.get("/api-doc/openapi.json").await.0, 200);
+    s.stop().await;
+}
+
+/// Under `/v0`, a request without a key learns nothing, not even whether the route exists: 401 before 404/405.
+async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    let wrong = format!("apikey:{}", "A".repeat(128));
+    for (method, path, with_key) in [
+        (Method::GET, "/v0/nothing", (404, "UnknownRoute")),
+        (Method::GET, "/v0", (404, "UnknownRoute")),
+        (Method::POST, "/v0/connectors/x", (405, "MethodNotAllowed")),
+        (Method::DELETE, "/v0/connectors", (405, "MethodNotAllowed")),
+    ] {
+        assert_error(
+            &s.call_with(method.clone(), path, None, None).await,
+            401,
+            "MissingCredentials",
+        );
+        assert_error(
+            &s.call_with(method.clone(), path, None, Some(&wrong)).await,
+            401,
+            "InvalidApiKey",
+        );
+        assert_error(
+            &s.call_with(method, path, None, Some(&key)).await,
+            with_key.0,
+            with_key.1,
+        );
+    }
+    // Outside /v0 nothing needs a key, errors included.
+    assert_error(&s.get("/").await, 404, "UnknownRoute");
+    assert_error(&s.get("/v1/connectors").await, 404, "UnknownRoute");
+    assert_error(&s.put("/healthz", json!({})).await, 405, "MethodNotAllowed");
+    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
     s.stop().await;
 }
 

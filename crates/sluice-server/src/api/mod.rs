@@ -22,7 +22,7 @@ use crate::AppState;
 /// Every route over `state`: `/v0/...` (behind the API-key check when enabled) and the public
 /// `/healthz`, `/config/authentication`, `/api-doc/openapi.json` and `/metrics`.
 pub fn router(state: AppState) -> Router {
-    let mut v0 = Router::new()
+    let v0 = Router::new()
         .route(
             "/v0/connectors",
             get(connectors::list).post(connectors::create),
@@ -67,23 +67,26 @@ pub fn router(state: AppState) -> Router {
             "/v0/api_keys/{name}",
             get(api_keys::get_one).delete(api_keys::delete),
         );
-    if state.config().auth == AuthMode::ApiKey {
-        v0 = v0.route_layer(from_fn_with_state(state.clone(), require_api_key));
-    }
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/config/authentication", get(health::authentication))
         .route("/api-doc/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics));
-    v0.merge(public)
+    let mut app = v0
+        .merge(public)
         .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            crate::metrics::count_requests,
-        ))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes()))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    if state.config().auth == AuthMode::ApiKey {
+        // `layer`, not `route_layer`, and after the fallbacks: it also wraps the unknown-route and wrong-method
+        // answers, so under /v0 they are 401 without a key. It lets paths outside /v0 through.
+        app = app.layer(from_fn_with_state(state.clone(), require_api_key));
+    }
+    app.route_layer(from_fn_with_state(
+        state.clone(),
+        crate::metrics::count_requests,
+    ))
+    .layer(DefaultBodyLimit::max(state.max_body_bytes()))
+    .with_state(state)
 }
 
 async fn unknown_route(uri: Uri) -> ApiError {
