@@ -13,6 +13,7 @@ both_backends!(
     auth_on_covers_unknown_routes_and_wrong_methods,
     auth_off_ignores_the_header,
     health_config_openapi_and_metrics,
+    every_served_route_is_in_the_openapi_document,
     everything_survives_a_restart,
     fifty_concurrent_puts_make_one_connector,
     concurrent_puts_of_programs_and_pipelines,
@@ -289,6 +290,98 @@ async fn health_config_openapi_and_metrics(backend: Backend) {
     ), "{text}");
     assert!(text.contains("\nsluice_connectors 1\n"), "{text}");
     assert!(text.contains("\nsluice_pipelines 0\n"), "{text}");
+    s.stop().await;
+}
+
+/// Walks the server's own route table (the list the router is built from): every method and path it serves is
+/// answered by a handler (not 404 `UnknownRoute` nor 405) and is an operation of the OpenAPI document, and the
+/// document has no operation the server does not serve. Also checks the error responses documented per kind.
+async fn every_served_route_is_in_the_openapi_document(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, doc) = s.get("/api-doc/openapi.json").await;
+    assert_eq!(status, 200);
+    let routes = sluice_server::api::route_table();
+    let mut served = std::collections::BTreeSet::new();
+    for (method, path) in &routes {
+        let verb = method.as_str().to_ascii_lowercase();
+        let operation = &doc["paths"][*path][&verb];
+        assert!(
+            operation.is_object(),
+            "{method} {path} is served but missing from the OpenAPI document"
+        );
+        served.insert((verb, path.to_string()));
+        let concrete = path
+            .replace("{name}", "x")
+            .replace("{table}", "t")
+            .replace("{view}", "v")
+            .replace("{action}", "start");
+        let response = s
+            .client
+            .request(method.clone(), s.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_ne!(status, 405, "{method} {concrete}: {text}");
+        assert!(
+            !text.contains("\"UnknownRoute\""),
+            "{method} {concrete}: {text}"
+        );
+    }
+    let mut documented = std::collections::BTreeSet::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            documented.insert((verb.clone(), path.clone()));
+            let id = operation["operationId"].as_str().unwrap().to_string();
+            assert!(
+                operation_ids.insert(id),
+                "{verb} {path}: duplicate operationId"
+            );
+        }
+    }
+    assert_eq!(
+        documented, served,
+        "documented operations the server does not serve"
+    );
+
+    let errors = |verb: &str, path: &str, status: &str| -> String {
+        let response = &doc["paths"][path][verb]["responses"][status];
+        assert_eq!(
+            response["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{verb} {path} {status}"
+        );
+        response["description"].as_str().unwrap().to_string()
+    };
+    assert!(errors("get", "/v0/connectors", "400").contains("InvalidUuidParam"));
+    assert!(errors("post", "/v0/programs", "400").contains("InvalidName"));
+    assert!(errors("put", "/v0/programs/{name}", "400").contains("InvalidName"));
+    assert!(errors("put", "/v0/pipelines/{name}", "400").contains("TablesNotInSchema"));
+    assert!(errors("put", "/v0/pipelines/{name}", "409").contains("ConcurrentModification"));
+    assert!(errors("patch", "/v0/pipelines/{name}", "400").contains("InvalidAttachedConnector"));
+    assert!(errors("patch", "/v0/pipelines/{name}", "409").contains("DuplicateName"));
+    assert!(errors("post", "/v0/api_keys", "400").contains("InvalidName"));
+    // Cross-cutting: 401 on every /v0 operation only, 413 with a body, 415 with a JSON body.
+    for (method, path) in &routes {
+        let verb = method.as_str().to_ascii_lowercase();
+        let responses = &doc["paths"][*path][&verb]["responses"];
+        assert_eq!(
+            responses["401"].is_object(),
+            path.starts_with("/v0"),
+            "{method} {path}: 401"
+        );
+    }
+    assert!(errors("put", "/v0/connectors/{name}", "413").contains("PayloadTooLarge"));
+    assert!(errors("put", "/v0/connectors/{name}", "415").contains("UnsupportedMediaType"));
+    assert!(
+        errors("post", "/v0/pipelines/{name}/ingress/{table}", "413").contains("PayloadTooLarge")
+    );
+    let ingress = &doc["paths"]["/v0/pipelines/{name}/ingress/{table}"]["post"]["responses"];
+    assert!(ingress["415"].is_null(), "ingress takes any content type");
+    assert!(doc["paths"]["/v0/connectors"]["get"]["responses"]["413"].is_null());
     s.stop().await;
 }
 

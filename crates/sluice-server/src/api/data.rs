@@ -96,7 +96,7 @@ async fn running(state: &AppState, name: &str) -> Result<Arc<Pipeline>, ApiError
     params(("name" = String, Path), ("table" = String, Path), FormatQuery),
     request_body(content = String, description = "Records in the chosen format", content_type = "text/plain"),
     responses((status = 200, body = Object, description = "{\"records\": n}: all records accepted"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied)"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied), InvalidQuery, InvalidName"),
         (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable"),
         (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed"),
         (status = 413, body = ErrorBody, description = "PayloadTooLarge (nothing applied)"),
@@ -176,10 +176,35 @@ fn ingest_error(name: &str, table: &str, e: PipelineError) -> ApiError {
 #[utoipa::path(post, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines",
     params(("name" = String, Path), ("view" = String, Path), FormatQuery),
     responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
         (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView"),
         (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed")))]
 pub async fn egress(
+    state: State<AppState>,
+    name: NamePath,
+    path: Path<(String, String)>,
+    query: ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    watch(state, name, path, query).await
+}
+
+/// The same stream as `POST`, for clients (browsers, `curl` without `-X`) that watch with `GET`.
+#[utoipa::path(get, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines", operation_id = "egress_get",
+    params(("name" = String, Path), ("view" = String, Path), FormatQuery),
+    responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView"),
+        (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed")))]
+pub async fn egress_get(
+    state: State<AppState>,
+    name: NamePath,
+    path: Path<(String, String)>,
+    query: ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    watch(state, name, path, query).await
+}
+
+async fn watch(
     State(state): State<AppState>,
     NamePath(name): NamePath,
     Path((_, view)): Path<(String, String)>,
@@ -258,8 +283,9 @@ pub async fn egress(
 }
 
 /// The running pipeline's statistics: per table, per output connector, and global.
-#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
+#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", operation_id = "pipeline_stats", params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
         (status = 409, body = ErrorBody, description = "PipelineNotRunning")))]
 pub async fn stats(
     State(state): State<AppState>,
