@@ -11,6 +11,7 @@ both_backends!(
     api_key_crud,
     auth_on_requires_a_valid_key,
     auth_on_covers_unknown_routes_and_wrong_methods,
+    auth_on_protects_programs_pipelines_actions_and_stats,
     auth_off_ignores_the_header,
     health_config_openapi_and_metrics,
     every_served_route_is_in_the_openapi_document,
@@ -223,6 +224,108 @@ async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
     assert_error(&s.put("/healthz", json!({})).await, 405, "MethodNotAllowed");
     let metrics = s.client.get(s.url("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
+    s.stop().await;
+}
+
+/// Programs, pipelines, a lifecycle action and stats with auth on: each is 401 without the key and changes
+/// nothing, and succeeds with it.
+async fn auth_on_protects_programs_pipelines_actions_and_stats(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    // Each request once without a key (401, MissingCredentials) and then with it (the given status).
+    let both = |method: Method, path: &'static str, body: Option<Value>, want: u16| {
+        let s = &s;
+        let key = key.clone();
+        async move {
+            assert_error(
+                &s.call_with(method.clone(), path, body.clone(), None).await,
+                401,
+                "MissingCredentials",
+            );
+            let (status, got) = s.call_with(method.clone(), path, body, Some(&key)).await;
+            assert_eq!(status.as_u16(), want, "{method} {path} with the key: {got}");
+            got
+        }
+    };
+    let keyed = |path: &'static str| {
+        let s = &s;
+        let key = key.clone();
+        async move { s.call_with(Method::GET, path, None, Some(&key)).await.1 }
+    };
+
+    let code = "CREATE TABLE t (x INT);";
+    both(
+        Method::PUT,
+        "/v0/programs/prog",
+        Some(json!({"description": "", "code": code})),
+        201,
+    )
+    .await;
+    both(Method::GET, "/v0/programs", None, 200).await;
+    let mut program = Value::Null;
+    for _ in 0..200 {
+        program = keyed("/v0/programs/prog").await;
+        if program["status"] == "Success" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(program["status"], "Success", "{program}");
+    both(
+        Method::PATCH,
+        "/v0/programs/prog",
+        Some(json!({"description": "patched"})),
+        200,
+    )
+    .await;
+    assert_eq!(keyed("/v0/programs/prog").await["description"], "patched");
+
+    both(
+        Method::PUT,
+        "/v0/pipelines/pipe",
+        Some(json!({"description": "", "program_name": "prog"})),
+        201,
+    )
+    .await;
+    let listed = both(Method::GET, "/v0/pipelines", None, 200).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    both(Method::GET, "/v0/pipelines/pipe/validate", None, 200).await;
+
+    // The refused start left the desired status alone; the accepted one changed it.
+    assert_error(
+        &s.call_with(Method::POST, "/v0/pipelines/pipe/start", None, None)
+            .await,
+        401,
+        "MissingCredentials",
+    );
+    assert_eq!(
+        keyed("/v0/pipelines/pipe").await["state"]["desired_status"],
+        "Shutdown"
+    );
+    let (status, _) = s
+        .call_with(Method::POST, "/v0/pipelines/pipe/start", None, Some(&key))
+        .await;
+    assert_eq!(status, 202);
+    let mut pipeline = Value::Null;
+    for _ in 0..300 {
+        pipeline = keyed("/v0/pipelines/pipe").await;
+        if pipeline["state"]["current_status"] == "Running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pipeline["state"]["current_status"], "Running", "{pipeline}");
+    let stats = both(Method::GET, "/v0/pipelines/pipe/stats", None, 200).await;
+    assert_eq!(stats["global_metrics"]["state"], "Running", "{stats}");
+    both(Method::POST, "/v0/pipelines/pipe/shutdown", None, 202).await;
     s.stop().await;
 }
 
