@@ -14,6 +14,7 @@ use sluice_server::compiler::UnavailableCompiler;
 both_backends!(
     program_crud_versions_and_pending_status,
     program_compilation_with_a_compiler,
+    program_schema_has_the_columns_and_rename_keeps_the_program,
     pipeline_crud_and_validation,
     pipeline_lifecycle_errors,
     pipeline_relations_are_checked_against_a_compiled_program,
@@ -204,6 +205,76 @@ fn kafka_input() -> Value {
     json!({"description": "", "config": {
         "transport": {"name": "kafka_input", "config": {"bootstrap.servers": "127.0.0.1:1", "topics": ["t"]}},
         "format": {"name": "json", "config": {"update_format": "raw"}}}})
+}
+
+async fn program_schema_has_the_columns_and_rename_keeps_the_program(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = start_compiling(&db).await;
+    let (_, created) = s
+        .put(
+            "/v0/programs/good",
+            program("CREATE TABLE Orders (id BIGINT NOT NULL, amount DECIMAL(10, 2), note VARCHAR(20));\nCREATE VIEW totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;"),
+        )
+        .await;
+    let got = compiled(&s, "good").await;
+    assert_eq!(got["status"], "Success", "{got}");
+    assert_eq!(
+        got["schema"],
+        json!({
+            "inputs": [{"name": "orders", "fields": [
+                {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
+                {"name": "amount", "columntype": {"type": "DECIMAL", "precision": 10, "scale": 2}, "nullable": true},
+                {"name": "note", "columntype": {"type": "VARCHAR", "length": 20}, "nullable": true},
+            ]}],
+            "outputs": [{"name": "totals", "fields": [
+                {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
+                {"name": "total", "columntype": {"type": "DECIMAL", "precision": 20, "scale": 2}, "nullable": true},
+            ]}],
+        })
+    );
+
+    // Rename through PATCH: same id, version and schema under the new name; the old name is gone, and a
+    // pipeline using the program shows the new name.
+    s.put(
+        "/v0/pipelines/pl",
+        json!({"description": "", "program_name": "good"}),
+    )
+    .await;
+    s.put("/v0/programs/other", program("")).await;
+    let (status, patched) = s
+        .patch("/v0/programs/good", json!({"name": "renamed"}))
+        .await;
+    assert_eq!((status.as_u16(), patched), (200, json!({"version": 1})));
+    assert_error(&s.get("/v0/programs/good").await, 404, "UnknownProgramName");
+    let (status, renamed) = s.get("/v0/programs/renamed").await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["program_id"], created["program_id"]);
+    assert_eq!(renamed["name"], "renamed");
+    assert_eq!(renamed["version"], 1);
+    assert_eq!(renamed["schema"], got["schema"]);
+    let (_, pl) = s.get("/v0/pipelines/pl").await;
+    assert_eq!(pl["descriptor"]["program_name"], "renamed");
+    assert_error(
+        &s.patch("/v0/programs/renamed", json!({"name": "other"}))
+            .await,
+        409,
+        "DuplicateName",
+    );
+    assert_error(
+        &s.patch("/v0/programs/renamed", json!({"name": "bad name"}))
+            .await,
+        400,
+        "InvalidName",
+    );
+    let (_, list) = s.get("/v0/programs").await;
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["renamed", "other"]);
+    s.stop().await;
 }
 
 fn attach(name: &str, is_input: bool, connector: &str, relation: &str) -> Value {
