@@ -112,7 +112,7 @@ pub async fn require_api_key(
     }
     let key = bearer_key(&request)?;
     if !key_is_valid(state.db(), key).await? {
-        return Err(ApiError::InvalidApiKey);
+        return Err(ApiError::InvalidKey);
     }
     Ok(next.run(request).await)
 }

@@ -106,9 +106,9 @@ pub enum ApiError {
         /// What was missing or malformed.
         reason: String,
     },
-    /// The API key is not known.
+    /// The API key is not known (Feldera's `InvalidKey`).
     #[error("Unauthorized API key")]
-    InvalidApiKey,
+    InvalidKey,
     /// See the message.
     #[error("Unknown connector name '{connector_name}'")]
     UnknownConnectorName {
@@ -350,7 +350,7 @@ impl ApiError {
             | IllegalPipelineStateTransition { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            MissingCredentials { .. } | InvalidApiKey => StatusCode::UNAUTHORIZED,
+            MissingCredentials { .. } | InvalidKey => StatusCode::UNAUTHORIZED,
             UnknownRoute { .. }
             | UnknownConnectorName { .. }
             | UnknownConnector { .. }
@@ -385,7 +385,7 @@ impl ApiError {
             InvalidName { .. } => "InvalidName",
             InvalidUuidParam { .. } => "InvalidUuidParam",
             MissingCredentials { .. } => "MissingCredentials",
-            InvalidApiKey => "InvalidApiKey",
+            InvalidKey => "InvalidKey",
             UnknownConnectorName { .. } => "UnknownConnectorName",
             UnknownConnector { .. } => "UnknownConnector",
             UnknownProgramName { .. } => "UnknownProgramName",
@@ -489,7 +489,7 @@ impl ApiError {
                 pipeline_name,
                 current_status,
             } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
-            InvalidApiKey
+            InvalidKey
             | DuplicateName
             | ConcurrentModification
             | ProgramNotSet
@@ -519,10 +519,18 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, axum::Json(self.to_error_response())).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        // The challenge Feldera sends: a bare `Bearer` when no usable credentials came, and the reason when a
+        // key came that is not known.
+        let challenge = match self {
+            ApiError::InvalidKey => Some(r#"Bearer error_description="Unauthorized API key""#),
+            ApiError::MissingCredentials { .. } => Some("Bearer"),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

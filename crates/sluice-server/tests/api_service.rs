@@ -121,7 +121,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         &s.call_with(Method::GET, "/v0/connectors", None, Some(&wrong))
             .await,
         401,
-        "InvalidApiKey",
+        "InvalidKey",
     );
     assert_error(
         &s.call_with(Method::GET, "/v0/connectors", None, Some("not-a-key"))
@@ -129,8 +129,20 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         401,
         "MissingCredentials",
     );
+    // The challenges Feldera sends: bare without credentials, with the reason for an unknown key.
     let response = s.client.get(s.url("/v0/connectors")).send().await.unwrap();
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = s
+        .client
+        .get(s.url("/v0/connectors"))
+        .bearer_auth(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error_description="Unauthorized API key""#
+    );
     // A wrong key on a write stores nothing.
     let (status, _) = s
         .call_with(
@@ -173,7 +185,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         &s.call_with(Method::GET, "/v0/connectors", None, Some(&key))
             .await,
         401,
-        "InvalidApiKey",
+        "InvalidKey",
     );
     // Public endpoints need no key.
     assert_eq!(s.get("/healthz").await.0, 200);
@@ -210,7 +222,7 @@ async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
         assert_error(
             &s.call_with(method.clone(), path, None, Some(&wrong)).await,
             401,
-            "InvalidApiKey",
+            "InvalidKey",
         );
         assert_error(
             &s.call_with(method, path, None, Some(&key)).await,

@@ -104,7 +104,7 @@ impl Modify for CommonErrors {
                     Self::add(
                         operation,
                         "401",
-                        "MissingCredentials, InvalidApiKey (only with --auth api-key)",
+                        "MissingCredentials, InvalidKey (only with --auth api-key)",
                     );
                 }
                 let Some(body) = &operation.request_body else {
