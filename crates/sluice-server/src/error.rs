@@ -231,9 +231,14 @@ pub enum ApiError {
         /// The status the request asked for.
         requested_status: Option<String>,
     },
-    /// The request needs a running pipeline.
-    #[error("Pipeline '{pipeline_name}' is not running (current status: {current_status})")]
-    PipelineNotRunning {
+    /// The request needs a running (or paused) pipeline, and this one has no running instance: shut down,
+    /// still provisioning, failed at start, or shutting down. Feldera's code and status for it.
+    #[error(
+        "Pipeline '{pipeline_name}' is not currently running (current status: {current_status})"
+    )]
+    PipelineShutdown {
+        /// The pipeline's id.
+        pipeline_id: String,
         /// The pipeline.
         pipeline_name: String,
         /// Its current status.
@@ -358,12 +363,12 @@ impl ApiError {
             | UnknownProgram { .. }
             | UnknownPipelineName { .. }
             | UnknownPipeline { .. }
-            | UnknownApiKey { .. } => StatusCode::NOT_FOUND,
+            | UnknownApiKey { .. }
+            | PipelineShutdown { .. } => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            DuplicateName
-            | OutdatedProgramVersion { .. }
-            | PipelineNotRunning { .. }
-            | ConcurrentModification => StatusCode::CONFLICT,
+            DuplicateName | OutdatedProgramVersion { .. } | ConcurrentModification => {
+                StatusCode::CONFLICT
+            }
             ProgramNotCompiled | PipelineBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             UnknownTable { .. } | UnknownView { .. } => StatusCode::NOT_FOUND,
             InvalidFormat { .. } | InvalidRecords { .. } => StatusCode::BAD_REQUEST,
@@ -407,7 +412,7 @@ impl ApiError {
             ViewsNotInSchema { .. } => "ViewsNotInSchema",
             InvalidPipelineAction { .. } => "InvalidPipelineAction",
             IllegalPipelineStateTransition { .. } => "IllegalPipelineStateTransition",
-            PipelineNotRunning { .. } => "PipelineNotRunning",
+            PipelineShutdown { .. } => "PipelineShutdown",
             UnknownTable { .. } => "UnknownTable",
             UnknownView { .. } => "UnknownView",
             InvalidFormat { .. } => "InvalidFormat",
@@ -485,10 +490,15 @@ impl ApiError {
                 "desired_status": desired_status,
                 "requested_status": requested_status,
             }),
-            PipelineNotRunning {
+            PipelineShutdown {
+                pipeline_id,
                 pipeline_name,
                 current_status,
-            } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
+            } => json!({
+                "pipeline_id": pipeline_id,
+                "pipeline_name": pipeline_name,
+                "current_status": current_status,
+            }),
             InvalidKey
             | DuplicateName
             | ConcurrentModification

@@ -501,10 +501,14 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
     assert_eq!((status.as_u16(), body), (202, Value::Null));
     let e = assert_error(
         &s.get("/v0/pipelines/p/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
-    assert_eq!(e["details"]["current_status"], "Shutdown");
+    let (_, pipeline) = s.get("/v0/pipelines/p").await;
+    assert_eq!(
+        e["details"],
+        json!({"pipeline_id": pipeline["descriptor"]["pipeline_id"], "pipeline_name": "p", "current_status": "Shutdown"})
+    );
     assert_error(
         &s.get("/v0/pipelines/zz/stats").await,
         404,
@@ -543,8 +547,8 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
     reaches(&s, "p", "Shutdown").await;
     assert_error(
         &s.get("/v0/pipelines/p/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
 
     // A failure, written directly (no reconciliation is pending now): it must be shut down before a restart.
@@ -803,5 +807,18 @@ async fn data_plane_errors_of_a_running_pipeline(backend: Backend) {
     assert_eq!((status.as_u16(), body), (200, json!({"records": 1})));
     action(&s, "p", "shutdown").await;
     reaches(&s, "p", "Shutdown").await;
+    // Shut down: the data plane is 404 PipelineShutdown, as in Feldera.
+    assert_error(
+        &ingress("ingress/t?update_format=raw", "{\"x\": 1}".into()).await,
+        404,
+        "PipelineShutdown",
+    );
+    for method in [Method::GET, Method::POST] {
+        assert_error(
+            &s.call(method, "/v0/pipelines/p/egress/v", None).await,
+            404,
+            "PipelineShutdown",
+        );
+    }
     s.stop().await;
 }
