@@ -15,6 +15,7 @@ both_backends!(
     auth_off_ignores_the_header,
     health_config_openapi_and_metrics,
     every_served_route_is_in_the_openapi_document,
+    json_responses_carry_cache_control_no_cache,
     everything_survives_a_restart,
     fifty_concurrent_puts_make_one_connector,
     concurrent_puts_of_programs_and_pipelines,
@@ -497,6 +498,51 @@ async fn every_served_route_is_in_the_openapi_document(backend: Backend) {
     let ingress = &doc["paths"]["/v0/pipelines/{name}/ingress/{table}"]["post"]["responses"];
     assert!(ingress["415"].is_null(), "ingress takes any content type");
     assert!(doc["paths"]["/v0/connectors"]["get"]["responses"]["413"].is_null());
+    s.stop().await;
+}
+
+/// Every JSON answer, success or error, carries `Cache-Control: no-cache`, as Feldera's did; the Prometheus text
+/// of `/metrics` is left alone.
+async fn json_responses_carry_cache_control_no_cache(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let cache_control = |method: Method, path: &'static str, body: Option<Value>| {
+        let s = &s;
+        async move {
+            let mut request = s.client.request(method, s.url(path));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let header = response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, header)
+        }
+    };
+    let no_cache = Some("no-cache".to_string());
+    for (method, path, body, status) in [
+        (Method::PUT, "/v0/connectors/c", Some(seed_connector()), 201),
+        (Method::GET, "/v0/connectors", None, 200),
+        (Method::GET, "/v0/connectors/c", None, 200),
+        (Method::GET, "/v0/connectors/nope", None, 404),
+        (Method::POST, "/v0/connectors", Some(json!({})), 400),
+        (Method::GET, "/v0/nothing", None, 404),
+        (Method::GET, "/healthz", None, 200),
+        (Method::GET, "/api-doc/openapi.json", None, 200),
+    ] {
+        assert_eq!(
+            cache_control(method.clone(), path, body).await,
+            (status, no_cache.clone()),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        cache_control(Method::GET, "/metrics", None).await,
+        (200, None)
+    );
     s.stop().await;
 }
 

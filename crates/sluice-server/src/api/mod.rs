@@ -11,8 +11,9 @@ pub mod programs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode, Uri};
-use axum::middleware::from_fn_with_state;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::Response;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
@@ -121,7 +122,30 @@ pub fn router(state: AppState) -> Router {
         crate::metrics::count_requests,
     ))
     .layer(DefaultBodyLimit::max(state.max_body_bytes()))
+    .layer(map_response(no_cache_json))
     .with_state(state)
+}
+
+/// `Cache-Control: no-cache` on every JSON answer (errors and the egress stream included), as Feldera sent on its
+/// JSON responses: the state of connectors and pipelines changes, and a cache must ask again.
+async fn no_cache_json(mut response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence == "application/json"
+                || essence == "application/x-ndjson"
+                || essence.ends_with("+json")
+        })
+        .unwrap_or(false);
+    if json && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
 }
 
 async fn unknown_route(uri: Uri) -> ApiError {
