@@ -94,15 +94,25 @@ fn bearer_key(request: &Request) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Middleware on `/v0` when [`AuthMode::ApiKey`] is on: 401 unless the request carries a stored key.
+/// Whether `path` is under `/v0`, the prefix API-key auth protects: every route there, and also unknown paths
+/// and wrong methods, so that without a key nothing about the API can be learnt (not even which routes exist).
+pub fn is_protected(path: &str) -> bool {
+    path == "/v0" || path.starts_with("/v0/")
+}
+
+/// Middleware on every request when [`AuthMode::ApiKey`] is on: a request under `/v0` ([`is_protected`]) is 401
+/// unless it carries a stored key; other paths pass.
 pub async fn require_api_key(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if !is_protected(request.uri().path()) {
+        return Ok(next.run(request).await);
+    }
     let key = bearer_key(&request)?;
     if !key_is_valid(state.db(), key).await? {
-        return Err(ApiError::InvalidApiKey);
+        return Err(ApiError::InvalidKey);
     }
     Ok(next.run(request).await)
 }
@@ -129,5 +139,22 @@ mod tests {
             hash_key("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn the_whole_v0_prefix_is_protected() {
+        for path in ["/v0", "/v0/", "/v0/connectors", "/v0/nothing/at/all"] {
+            assert!(is_protected(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/healthz",
+            "/metrics",
+            "/v0x",
+            "/v1/connectors",
+            "/api-doc/openapi.json",
+        ] {
+            assert!(!is_protected(path), "{path}");
+        }
     }
 }

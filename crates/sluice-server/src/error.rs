@@ -106,9 +106,9 @@ pub enum ApiError {
         /// What was missing or malformed.
         reason: String,
     },
-    /// The API key is not known.
+    /// The API key is not known (Feldera's `InvalidKey`).
     #[error("Unauthorized API key")]
-    InvalidApiKey,
+    InvalidKey,
     /// See the message.
     #[error("Unknown connector name '{connector_name}'")]
     UnknownConnectorName {
@@ -231,9 +231,14 @@ pub enum ApiError {
         /// The status the request asked for.
         requested_status: Option<String>,
     },
-    /// The request needs a running pipeline.
-    #[error("Pipeline '{pipeline_name}' is not running (current status: {current_status})")]
-    PipelineNotRunning {
+    /// The request needs a running (or paused) pipeline, and this one has no running instance: shut down,
+    /// still provisioning, failed at start, or shutting down. Feldera's code and status for it.
+    #[error(
+        "Pipeline '{pipeline_name}' is not currently running (current status: {current_status})"
+    )]
+    PipelineShutdown {
+        /// The pipeline's id.
+        pipeline_id: String,
         /// The pipeline.
         pipeline_name: String,
         /// Its current status.
@@ -350,7 +355,7 @@ impl ApiError {
             | IllegalPipelineStateTransition { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            MissingCredentials { .. } | InvalidApiKey => StatusCode::UNAUTHORIZED,
+            MissingCredentials { .. } | InvalidKey => StatusCode::UNAUTHORIZED,
             UnknownRoute { .. }
             | UnknownConnectorName { .. }
             | UnknownConnector { .. }
@@ -358,12 +363,12 @@ impl ApiError {
             | UnknownProgram { .. }
             | UnknownPipelineName { .. }
             | UnknownPipeline { .. }
-            | UnknownApiKey { .. } => StatusCode::NOT_FOUND,
+            | UnknownApiKey { .. }
+            | PipelineShutdown { .. } => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            DuplicateName
-            | OutdatedProgramVersion { .. }
-            | PipelineNotRunning { .. }
-            | ConcurrentModification => StatusCode::CONFLICT,
+            DuplicateName | OutdatedProgramVersion { .. } | ConcurrentModification => {
+                StatusCode::CONFLICT
+            }
             ProgramNotCompiled | PipelineBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             UnknownTable { .. } | UnknownView { .. } => StatusCode::NOT_FOUND,
             InvalidFormat { .. } | InvalidRecords { .. } => StatusCode::BAD_REQUEST,
@@ -385,7 +390,7 @@ impl ApiError {
             InvalidName { .. } => "InvalidName",
             InvalidUuidParam { .. } => "InvalidUuidParam",
             MissingCredentials { .. } => "MissingCredentials",
-            InvalidApiKey => "InvalidApiKey",
+            InvalidKey => "InvalidKey",
             UnknownConnectorName { .. } => "UnknownConnectorName",
             UnknownConnector { .. } => "UnknownConnector",
             UnknownProgramName { .. } => "UnknownProgramName",
@@ -407,7 +412,7 @@ impl ApiError {
             ViewsNotInSchema { .. } => "ViewsNotInSchema",
             InvalidPipelineAction { .. } => "InvalidPipelineAction",
             IllegalPipelineStateTransition { .. } => "IllegalPipelineStateTransition",
-            PipelineNotRunning { .. } => "PipelineNotRunning",
+            PipelineShutdown { .. } => "PipelineShutdown",
             UnknownTable { .. } => "UnknownTable",
             UnknownView { .. } => "UnknownView",
             InvalidFormat { .. } => "InvalidFormat",
@@ -485,11 +490,16 @@ impl ApiError {
                 "desired_status": desired_status,
                 "requested_status": requested_status,
             }),
-            PipelineNotRunning {
+            PipelineShutdown {
+                pipeline_id,
                 pipeline_name,
                 current_status,
-            } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
-            InvalidApiKey
+            } => json!({
+                "pipeline_id": pipeline_id,
+                "pipeline_name": pipeline_name,
+                "current_status": current_status,
+            }),
+            InvalidKey
             | DuplicateName
             | ConcurrentModification
             | ProgramNotSet
@@ -519,10 +529,18 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, axum::Json(self.to_error_response())).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        // The challenge Feldera sends: a bare `Bearer` when no usable credentials came, and the reason when a
+        // key came that is not known.
+        let challenge = match self {
+            ApiError::InvalidKey => Some(r#"Bearer error_description="Unauthorized API key""#),
+            ApiError::MissingCredentials { .. } => Some("Bearer"),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

@@ -3,7 +3,8 @@
 //! [`ApiJson`] replaces axum's `Json`: a missing or non-JSON `Content-Type` is 415 `UnsupportedMediaType`, a body
 //! over the limit 413 `PayloadTooLarge`, and a body that does not deserialize 400 with one of the
 //! [`BodyErrorCode`]s, naming the field by its dotted path (`config.transport.config.topic`) through
-//! `serde_path_to_error`. [`ApiQuery`] and [`NamePath`] do the same for query strings and path names.
+//! `serde_path_to_error`. [`ApiBytes`] is a body of any type with the same 413. [`ApiQuery`] and [`NamePath`] do
+//! the same for query strings and path names.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -31,17 +32,46 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json_content_type(&content_type) {
             return Err(ApiError::UnsupportedMediaType { content_type });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit_bytes: state.max_body_bytes(),
-                }
-            } else {
-                ApiError::body(BodyErrorCode::InvalidJson, "", e.body_text())
-            }
-        })?;
+        let bytes = read_body(req, state, |reason| {
+            ApiError::body(BodyErrorCode::InvalidJson, "", reason)
+        })
+        .await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A request body of any content type (the records of an ingress request), read up to the body limit.
+pub struct ApiBytes(pub Bytes);
+
+impl FromRequest<AppState> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req, state, |reason| ApiError::InvalidFormat {
+            field: "body".into(),
+            reason,
+        })
+        .await
+        .map(ApiBytes)
+    }
+}
+
+/// Reads the whole body: a body over the limit is 413 `PayloadTooLarge`, any other failure to read it
+/// `unreadable(reason)`.
+async fn read_body(
+    req: Request,
+    state: &AppState,
+    unreadable: impl FnOnce(String) -> ApiError,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit_bytes: state.max_body_bytes(),
+            }
+        } else {
+            unreadable(e.body_text())
+        }
+    })
 }
 
 fn is_json_content_type(content_type: &str) -> bool {

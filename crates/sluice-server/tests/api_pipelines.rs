@@ -7,15 +7,18 @@ use std::sync::Arc;
 use common::{
     action, assert_error, compiled, reaches, seed_connector, Backend, Options, TestDb, TestServer,
 };
+use reqwest::Method;
 use serde_json::{json, Value};
 use sluice_server::compiler::UnavailableCompiler;
 
 both_backends!(
     program_crud_versions_and_pending_status,
     program_compilation_with_a_compiler,
+    program_schema_has_the_columns_and_rename_keeps_the_program,
     pipeline_crud_and_validation,
     pipeline_lifecycle_errors,
     pipeline_relations_are_checked_against_a_compiled_program,
+    data_plane_errors_of_a_running_pipeline,
 );
 
 async fn start_compiling(db: &TestDb) -> TestServer {
@@ -194,6 +197,83 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
     let got = compiled(&s, "good").await;
     assert_eq!(got["version"], 2);
     assert_eq!(got["schema"]["inputs"][0]["name"], "x");
+    s.stop().await;
+}
+
+/// A Kafka input connector; it is only stored, never started, so no broker is needed.
+fn kafka_input() -> Value {
+    json!({"description": "", "config": {
+        "transport": {"name": "kafka_input", "config": {"bootstrap.servers": "127.0.0.1:1", "topics": ["t"]}},
+        "format": {"name": "json", "config": {"update_format": "raw"}}}})
+}
+
+async fn program_schema_has_the_columns_and_rename_keeps_the_program(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = start_compiling(&db).await;
+    let (_, created) = s
+        .put(
+            "/v0/programs/good",
+            program("CREATE TABLE Orders (id BIGINT NOT NULL, amount DECIMAL(10, 2), note VARCHAR(20));\nCREATE VIEW totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;"),
+        )
+        .await;
+    let got = compiled(&s, "good").await;
+    assert_eq!(got["status"], "Success", "{got}");
+    assert_eq!(
+        got["schema"],
+        json!({
+            "inputs": [{"name": "orders", "fields": [
+                {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
+                {"name": "amount", "columntype": {"type": "DECIMAL", "precision": 10, "scale": 2}, "nullable": true},
+                {"name": "note", "columntype": {"type": "VARCHAR", "length": 20}, "nullable": true},
+            ]}],
+            "outputs": [{"name": "totals", "fields": [
+                {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
+                {"name": "total", "columntype": {"type": "DECIMAL", "precision": 20, "scale": 2}, "nullable": true},
+            ]}],
+        })
+    );
+
+    // Rename through PATCH: same id, version and schema under the new name; the old name is gone, and a
+    // pipeline using the program shows the new name.
+    s.put(
+        "/v0/pipelines/pl",
+        json!({"description": "", "program_name": "good"}),
+    )
+    .await;
+    s.put("/v0/programs/other", program("")).await;
+    let (status, patched) = s
+        .patch("/v0/programs/good", json!({"name": "renamed"}))
+        .await;
+    assert_eq!((status.as_u16(), patched), (200, json!({"version": 1})));
+    assert_error(&s.get("/v0/programs/good").await, 404, "UnknownProgramName");
+    let (status, renamed) = s.get("/v0/programs/renamed").await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["program_id"], created["program_id"]);
+    assert_eq!(renamed["name"], "renamed");
+    assert_eq!(renamed["version"], 1);
+    assert_eq!(renamed["schema"], got["schema"]);
+    let (_, pl) = s.get("/v0/pipelines/pl").await;
+    assert_eq!(pl["descriptor"]["program_name"], "renamed");
+    assert_error(
+        &s.patch("/v0/programs/renamed", json!({"name": "other"}))
+            .await,
+        409,
+        "DuplicateName",
+    );
+    assert_error(
+        &s.patch("/v0/programs/renamed", json!({"name": "bad name"}))
+            .await,
+        400,
+        "InvalidName",
+    );
+    let (_, list) = s.get("/v0/programs").await;
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["renamed", "other"]);
     s.stop().await;
 }
 
@@ -421,10 +501,14 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
     assert_eq!((status.as_u16(), body), (202, Value::Null));
     let e = assert_error(
         &s.get("/v0/pipelines/p/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
-    assert_eq!(e["details"]["current_status"], "Shutdown");
+    let (_, pipeline) = s.get("/v0/pipelines/p").await;
+    assert_eq!(
+        e["details"],
+        json!({"pipeline_id": pipeline["descriptor"]["pipeline_id"], "pipeline_name": "p", "current_status": "Shutdown"})
+    );
     assert_error(
         &s.get("/v0/pipelines/zz/stats").await,
         404,
@@ -463,8 +547,8 @@ async fn pipeline_lifecycle_errors(backend: Backend) {
     reaches(&s, "p", "Shutdown").await;
     assert_error(
         &s.get("/v0/pipelines/p/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
 
     // A failure, written directly (no reconciliation is pending now): it must be shut down before a restart.
@@ -536,6 +620,24 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         json!([["o2", "orders"]]),
         "a table is not a view"
     );
+    // Input attachments need tables: an unknown relation, and a view, are both TablesNotInSchema.
+    s.put("/v0/connectors/in", kafka_input()).await;
+    let e = assert_error(
+        &s.put(
+            "/v0/pipelines/p",
+            json!({"description": "", "program_name": "prog",
+            "connectors": [attach("i", true, "in", "nope"), attach("i2", true, "in", "totals"), attach("i3", true, "in", "orders")]}),
+        )
+        .await,
+        400,
+        "TablesNotInSchema",
+    );
+    assert_eq!(
+        e["details"]["missing"],
+        json!([["i", "nope"], ["i2", "totals"]])
+    );
+    assert!(e["message"].as_str().unwrap().contains("i -> nope"), "{e}");
+    assert_error(&s.get("/v0/pipelines/p").await, 404, "UnknownPipelineName");
     // Unquoted names are case-insensitive.
     let (status, _) = s
         .put(
@@ -604,5 +706,119 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         400,
         "ProgramFailedToCompile",
     );
+    s.stop().await;
+}
+
+/// Ingress and egress errors of a running pipeline (no connectors, so no broker): oversized body, unknown table
+/// or view, invalid format; none of them applies a record.
+async fn data_plane_errors_of_a_running_pipeline(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            max_body_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .await;
+    s.put(
+        "/v0/programs/prog",
+        program("CREATE TABLE t (x INT NOT NULL);\nCREATE VIEW v AS SELECT x FROM t;"),
+    )
+    .await;
+    assert_eq!(compiled(&s, "prog").await["status"], "Success");
+    s.put(
+        "/v0/pipelines/p",
+        json!({"description": "", "program_name": "prog"}),
+    )
+    .await;
+    action(&s, "p", "start").await;
+    reaches(&s, "p", "Running").await;
+    let ingress = |path: &str, body: String| {
+        let path = format!("/v0/pipelines/p/{path}");
+        let s = &s;
+        async move {
+            s.raw(Method::POST, &path, Some("text/plain"), body.into_bytes())
+                .await
+        }
+    };
+
+    // Over the limit: the JSON 413, not the framework's plain text.
+    let big = "{\"x\": 1}\n".repeat(500);
+    assert!(big.len() > 4096);
+    let e = assert_error(&ingress("ingress/t", big).await, 413, "PayloadTooLarge");
+    assert_eq!(e["details"]["limit_bytes"], 4096);
+
+    let e = assert_error(
+        &ingress("ingress/nope", "{\"x\": 1}".into()).await,
+        404,
+        "UnknownTable",
+    );
+    assert_eq!(e["details"], json!({"pipeline_name": "p", "table": "nope"}));
+    let e = assert_error(
+        &ingress("ingress/t?format=xml", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidFormat",
+    );
+    assert!(e["message"].as_str().unwrap().contains("xml"), "{e}");
+    assert_error(
+        &ingress("ingress/t?update_format=sideways", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidFormat",
+    );
+    assert_error(
+        &ingress("ingress/t?format=json&array=maybe", "{\"x\": 1}".into()).await,
+        400,
+        "InvalidQuery",
+    );
+
+    for method in [Method::GET, Method::POST] {
+        let e = assert_error(
+            &s.call(method.clone(), "/v0/pipelines/p/egress/nope", None)
+                .await,
+            404,
+            "UnknownView",
+        );
+        assert_eq!(e["details"], json!({"pipeline_name": "p", "view": "nope"}));
+        let e = assert_error(
+            &s.call(
+                method.clone(),
+                "/v0/pipelines/p/egress/v?mode=snapshot",
+                None,
+            )
+            .await,
+            400,
+            "InvalidFormat",
+        );
+        assert_eq!(e["details"]["field"], "mode");
+        assert_error(
+            &s.call(method, "/v0/pipelines/p/egress/v?format=xml", None)
+                .await,
+            400,
+            "InvalidFormat",
+        );
+    }
+
+    // None of the rejected requests applied a record; a valid one still does.
+    let (status, stats) = s.get("/v0/pipelines/p/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["global_metrics"]["total_input_records"], 0, "{stats}");
+    let (status, body) = ingress("ingress/t?update_format=raw", "{\"x\": 1}".into()).await;
+    assert_eq!((status.as_u16(), body), (200, json!({"records": 1})));
+    action(&s, "p", "shutdown").await;
+    reaches(&s, "p", "Shutdown").await;
+    // Shut down: the data plane is 404 PipelineShutdown, as in Feldera.
+    assert_error(
+        &ingress("ingress/t?update_format=raw", "{\"x\": 1}".into()).await,
+        404,
+        "PipelineShutdown",
+    );
+    for method in [Method::GET, Method::POST] {
+        assert_error(
+            &s.call(method, "/v0/pipelines/p/egress/v", None).await,
+            404,
+            "PipelineShutdown",
+        );
+    }
     s.stop().await;
 }

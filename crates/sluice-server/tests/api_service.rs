@@ -10,8 +10,12 @@ use sluice_server::auth::{create_api_key, AuthMode};
 both_backends!(
     api_key_crud,
     auth_on_requires_a_valid_key,
+    auth_on_covers_unknown_routes_and_wrong_methods,
+    auth_on_protects_programs_pipelines_actions_and_stats,
     auth_off_ignores_the_header,
     health_config_openapi_and_metrics,
+    every_served_route_is_in_the_openapi_document,
+    json_responses_carry_cache_control_no_cache,
     everything_survives_a_restart,
     fifty_concurrent_puts_make_one_connector,
     concurrent_puts_of_programs_and_pipelines,
@@ -118,7 +122,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         &s.call_with(Method::GET, "/v0/connectors", None, Some(&wrong))
             .await,
         401,
-        "InvalidApiKey",
+        "InvalidKey",
     );
     assert_error(
         &s.call_with(Method::GET, "/v0/connectors", None, Some("not-a-key"))
@@ -126,8 +130,20 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         401,
         "MissingCredentials",
     );
+    // The challenges Feldera sends: bare without credentials, with the reason for an unknown key.
     let response = s.client.get(s.url("/v0/connectors")).send().await.unwrap();
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = s
+        .client
+        .get(s.url("/v0/connectors"))
+        .bearer_auth(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error_description="Unauthorized API key""#
+    );
     // A wrong key on a write stores nothing.
     let (status, _) = s
         .call_with(
@@ -170,13 +186,159 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
         &s.call_with(Method::GET, "/v0/connectors", None, Some(&key))
             .await,
         401,
-        "InvalidApiKey",
+        "InvalidKey",
     );
     // Public endpoints need no key.
     assert_eq!(s.get("/healthz").await.0, 200);
     let (_, auth) = s.get("/config/authentication").await;
     assert!(auth["ApiKey"].is_object(), "{auth}");
     assert_eq!(s.get("/api-doc/openapi.json").await.0, 200);
+    s.stop().await;
+}
+
+/// Under `/v0`, a request without a key learns nothing, not even whether the route exists: 401 before 404/405.
+async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    let wrong = format!("apikey:{}", "A".repeat(128));
+    for (method, path, with_key) in [
+        (Method::GET, "/v0/nothing", (404, "UnknownRoute")),
+        (Method::GET, "/v0", (404, "UnknownRoute")),
+        (Method::POST, "/v0/connectors/x", (405, "MethodNotAllowed")),
+        (Method::DELETE, "/v0/connectors", (405, "MethodNotAllowed")),
+    ] {
+        assert_error(
+            &s.call_with(method.clone(), path, None, None).await,
+            401,
+            "MissingCredentials",
+        );
+        assert_error(
+            &s.call_with(method.clone(), path, None, Some(&wrong)).await,
+            401,
+            "InvalidKey",
+        );
+        assert_error(
+            &s.call_with(method, path, None, Some(&key)).await,
+            with_key.0,
+            with_key.1,
+        );
+    }
+    // Outside /v0 nothing needs a key, errors included.
+    assert_error(&s.get("/").await, 404, "UnknownRoute");
+    assert_error(&s.get("/v1/connectors").await, 404, "UnknownRoute");
+    assert_error(&s.put("/healthz", json!({})).await, 405, "MethodNotAllowed");
+    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    s.stop().await;
+}
+
+/// Programs, pipelines, a lifecycle action and stats with auth on: each is 401 without the key and changes
+/// nothing, and succeeds with it.
+async fn auth_on_protects_programs_pipelines_actions_and_stats(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start_with(
+        &db,
+        Options {
+            auth: AuthMode::ApiKey,
+            ..Options::default()
+        },
+    )
+    .await;
+    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    // Each request once without a key (401, MissingCredentials) and then with it (the given status).
+    let both = |method: Method, path: &'static str, body: Option<Value>, want: u16| {
+        let s = &s;
+        let key = key.clone();
+        async move {
+            assert_error(
+                &s.call_with(method.clone(), path, body.clone(), None).await,
+                401,
+                "MissingCredentials",
+            );
+            let (status, got) = s.call_with(method.clone(), path, body, Some(&key)).await;
+            assert_eq!(status.as_u16(), want, "{method} {path} with the key: {got}");
+            got
+        }
+    };
+    let keyed = |path: &'static str| {
+        let s = &s;
+        let key = key.clone();
+        async move { s.call_with(Method::GET, path, None, Some(&key)).await.1 }
+    };
+
+    let code = "CREATE TABLE t (x INT);";
+    both(
+        Method::PUT,
+        "/v0/programs/prog",
+        Some(json!({"description": "", "code": code})),
+        201,
+    )
+    .await;
+    both(Method::GET, "/v0/programs", None, 200).await;
+    let mut program = Value::Null;
+    for _ in 0..200 {
+        program = keyed("/v0/programs/prog").await;
+        if program["status"] == "Success" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(program["status"], "Success", "{program}");
+    both(
+        Method::PATCH,
+        "/v0/programs/prog",
+        Some(json!({"description": "patched"})),
+        200,
+    )
+    .await;
+    assert_eq!(keyed("/v0/programs/prog").await["description"], "patched");
+
+    both(
+        Method::PUT,
+        "/v0/pipelines/pipe",
+        Some(json!({"description": "", "program_name": "prog"})),
+        201,
+    )
+    .await;
+    let listed = both(Method::GET, "/v0/pipelines", None, 200).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    both(Method::GET, "/v0/pipelines/pipe/validate", None, 200).await;
+
+    // The refused start left the desired status alone; the accepted one changed it.
+    assert_error(
+        &s.call_with(Method::POST, "/v0/pipelines/pipe/start", None, None)
+            .await,
+        401,
+        "MissingCredentials",
+    );
+    assert_eq!(
+        keyed("/v0/pipelines/pipe").await["state"]["desired_status"],
+        "Shutdown"
+    );
+    let (status, _) = s
+        .call_with(Method::POST, "/v0/pipelines/pipe/start", None, Some(&key))
+        .await;
+    assert_eq!(status, 202);
+    let mut pipeline = Value::Null;
+    for _ in 0..300 {
+        pipeline = keyed("/v0/pipelines/pipe").await;
+        if pipeline["state"]["current_status"] == "Running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pipeline["state"]["current_status"], "Running", "{pipeline}");
+    let stats = both(Method::GET, "/v0/pipelines/pipe/stats", None, 200).await;
+    assert_eq!(stats["global_metrics"]["state"], "Running", "{stats}");
+    both(Method::POST, "/v0/pipelines/pipe/shutdown", None, 202).await;
     s.stop().await;
 }
 
@@ -244,6 +406,143 @@ async fn health_config_openapi_and_metrics(backend: Backend) {
     ), "{text}");
     assert!(text.contains("\nsluice_connectors 1\n"), "{text}");
     assert!(text.contains("\nsluice_pipelines 0\n"), "{text}");
+    s.stop().await;
+}
+
+/// Walks the server's own route table (the list the router is built from): every method and path it serves is
+/// answered by a handler (not 404 `UnknownRoute` nor 405) and is an operation of the OpenAPI document, and the
+/// document has no operation the server does not serve. Also checks the error responses documented per kind.
+async fn every_served_route_is_in_the_openapi_document(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let (status, doc) = s.get("/api-doc/openapi.json").await;
+    assert_eq!(status, 200);
+    let routes = sluice_server::api::route_table();
+    let mut served = std::collections::BTreeSet::new();
+    for (method, path) in &routes {
+        let verb = method.as_str().to_ascii_lowercase();
+        let operation = &doc["paths"][*path][&verb];
+        assert!(
+            operation.is_object(),
+            "{method} {path} is served but missing from the OpenAPI document"
+        );
+        served.insert((verb, path.to_string()));
+        let concrete = path
+            .replace("{name}", "x")
+            .replace("{table}", "t")
+            .replace("{view}", "v")
+            .replace("{action}", "start");
+        let response = s
+            .client
+            .request(method.clone(), s.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_ne!(status, 405, "{method} {concrete}: {text}");
+        assert!(
+            !text.contains("\"UnknownRoute\""),
+            "{method} {concrete}: {text}"
+        );
+    }
+    let mut documented = std::collections::BTreeSet::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            documented.insert((verb.clone(), path.clone()));
+            let id = operation["operationId"].as_str().unwrap().to_string();
+            assert!(
+                operation_ids.insert(id),
+                "{verb} {path}: duplicate operationId"
+            );
+        }
+    }
+    assert_eq!(
+        documented, served,
+        "documented operations the server does not serve"
+    );
+
+    let errors = |verb: &str, path: &str, status: &str| -> String {
+        let response = &doc["paths"][path][verb]["responses"][status];
+        assert_eq!(
+            response["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{verb} {path} {status}"
+        );
+        response["description"].as_str().unwrap().to_string()
+    };
+    assert!(errors("get", "/v0/connectors", "400").contains("InvalidUuidParam"));
+    assert!(errors("post", "/v0/programs", "400").contains("InvalidName"));
+    assert!(errors("put", "/v0/programs/{name}", "400").contains("InvalidName"));
+    assert!(errors("put", "/v0/pipelines/{name}", "400").contains("TablesNotInSchema"));
+    assert!(errors("put", "/v0/pipelines/{name}", "409").contains("ConcurrentModification"));
+    assert!(errors("patch", "/v0/pipelines/{name}", "400").contains("InvalidAttachedConnector"));
+    assert!(errors("patch", "/v0/pipelines/{name}", "409").contains("DuplicateName"));
+    assert!(errors("post", "/v0/api_keys", "400").contains("InvalidName"));
+    // Cross-cutting: 401 on every /v0 operation only, 413 with a body, 415 with a JSON body.
+    for (method, path) in &routes {
+        let verb = method.as_str().to_ascii_lowercase();
+        let responses = &doc["paths"][*path][&verb]["responses"];
+        assert_eq!(
+            responses["401"].is_object(),
+            path.starts_with("/v0"),
+            "{method} {path}: 401"
+        );
+    }
+    assert!(errors("put", "/v0/connectors/{name}", "413").contains("PayloadTooLarge"));
+    assert!(errors("put", "/v0/connectors/{name}", "415").contains("UnsupportedMediaType"));
+    assert!(
+        errors("post", "/v0/pipelines/{name}/ingress/{table}", "413").contains("PayloadTooLarge")
+    );
+    let ingress = &doc["paths"]["/v0/pipelines/{name}/ingress/{table}"]["post"]["responses"];
+    assert!(ingress["415"].is_null(), "ingress takes any content type");
+    assert!(doc["paths"]["/v0/connectors"]["get"]["responses"]["413"].is_null());
+    s.stop().await;
+}
+
+/// Every JSON answer, success or error, carries `Cache-Control: no-cache`, as Feldera's did; the Prometheus text
+/// of `/metrics` is left alone.
+async fn json_responses_carry_cache_control_no_cache(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let cache_control = |method: Method, path: &'static str, body: Option<Value>| {
+        let s = &s;
+        async move {
+            let mut request = s.client.request(method, s.url(path));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let header = response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, header)
+        }
+    };
+    let no_cache = Some("no-cache".to_string());
+    for (method, path, body, status) in [
+        (Method::PUT, "/v0/connectors/c", Some(seed_connector()), 201),
+        (Method::GET, "/v0/connectors", None, 200),
+        (Method::GET, "/v0/connectors/c", None, 200),
+        (Method::GET, "/v0/connectors/nope", None, 404),
+        (Method::POST, "/v0/connectors", Some(json!({})), 400),
+        (Method::GET, "/v0/nothing", None, 404),
+        (Method::GET, "/healthz", None, 200),
+        (Method::GET, "/api-doc/openapi.json", None, 200),
+    ] {
+        assert_eq!(
+            cache_control(method.clone(), path, body).await,
+            (status, no_cache.clone()),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        cache_control(Method::GET, "/metrics", None).await,
+        (200, None)
+    );
     s.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! Property test: random JSON bodies, and random mutations of a valid connector body, thrown at the connector
 //! endpoints. Whatever the body, the server never answers 5xx, every 4xx has the JSON error shape, and a rejected
-//! request leaves the stored connectors exactly as they were. Runs on SQLite and PostgreSQL.
+//! request leaves the stored connectors exactly as they were. PATCH always targets `existing`, which is re-created
+//! after a PATCH renames it, so every PATCH case updates a stored connector. Runs on SQLite and PostgreSQL.
 
 mod common;
 
@@ -131,7 +132,7 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-/// A request body: random JSON, a mutated valid body, or bytes that may not be JSON at all.
+/// A request body: random JSON, a mutated valid body, bytes that may not be JSON at all, or a rename.
 #[derive(Clone, Debug)]
 enum Body {
     Json(Value),
@@ -149,6 +150,8 @@ fn arb_body() -> impl Strategy<Value = Body> {
             Body::Json(body)
         }),
         1 => ".{0,40}".prop_map(Body::Raw),
+        // A rename (valid for PATCH only), so that the re-creation of `existing` is exercised.
+        1 => "[a-z][a-z0-9_-]{0,6}".prop_map(|name| Body::Json(serde_json::json!({"name": name}))),
     ]
 }
 
@@ -207,6 +210,19 @@ async fn check(
         );
     } else {
         prop_assert!(status.is_success(), "{status}: {text}");
+        // A successful PATCH may have renamed `existing`: put it back, so later PATCH cases keep testing an
+        // update rather than a 404.
+        if s.get("/v0/connectors/existing").await.0 == 404 {
+            let (status, body) = s.put("/v0/connectors/existing", seed_connector()).await;
+            prop_assert_eq!(status.as_u16(), 201, "re-creating 'existing': {}", body);
+        }
+    }
+    if let Endpoint::Patch = endpoint {
+        prop_assert!(
+            status != 404,
+            "PATCH of 'existing' found no connector: {}",
+            text
+        );
     }
     Ok(())
 }

@@ -124,8 +124,8 @@ async fn book_fair_end_to_end(backend: Backend) {
     book_fair(&s, &servers, &topic.name).await;
     assert_error(
         &s.get("/v0/pipelines/fair/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
     action(&s, "fair", "start").await;
     reaches(&s, "fair", "Running").await;
@@ -279,11 +279,11 @@ async fn book_fair_end_to_end(backend: Backend) {
     );
     assert_error(
         &s.get("/v0/pipelines/fair/stats").await,
-        409,
-        "PipelineNotRunning",
+        404,
+        "PipelineShutdown",
     );
     let got = s.post("/v0/pipelines/fair/ingress/sales", json!({})).await;
-    assert_error(&got, 409, "PipelineNotRunning");
+    assert_error(&got, 404, "PipelineShutdown");
     s.stop().await;
 }
 

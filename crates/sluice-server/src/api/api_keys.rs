@@ -61,8 +61,9 @@ pub struct ApiKeyQuery {
 }
 
 /// Lists keys, or finds one by name.
-#[utoipa::path(get, path = "/v0/api_keys", tag = "API keys", params(ApiKeyQuery),
-    responses((status = 200, body = Vec<ApiKeyDescr>), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
+#[utoipa::path(get, path = "/v0/api_keys", tag = "API keys", operation_id = "list_api_keys", params(ApiKeyQuery),
+    responses((status = 200, body = Vec<ApiKeyDescr>), (status = 400, body = ErrorBody, description = "InvalidQuery"),
+        (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ApiKeyQuery>,
@@ -71,8 +72,9 @@ pub async fn list(
 }
 
 /// Creates a key and shows it once.
-#[utoipa::path(post, path = "/v0/api_keys", tag = "API keys", request_body = NewApiKeyRequest,
-    responses((status = 201, body = NewApiKey), (status = 409, body = ErrorBody, description = "DuplicateName")))]
+#[utoipa::path(post, path = "/v0/api_keys", tag = "API keys", operation_id = "create_api_key", request_body = NewApiKeyRequest,
+    responses((status = 201, body = NewApiKey), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
+        (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewApiKeyRequest>,
@@ -82,8 +84,9 @@ pub async fn create(
 }
 
 /// Returns one key's description.
-#[utoipa::path(get, path = "/v0/api_keys/{name}", tag = "API keys", params(("name" = String, Path)),
-    responses((status = 200, body = ApiKeyDescr), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
+#[utoipa::path(get, path = "/v0/api_keys/{name}", tag = "API keys", operation_id = "get_api_key", params(("name" = String, Path)),
+    responses((status = 200, body = ApiKeyDescr), (status = 400, body = ErrorBody, description = "InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -93,8 +96,8 @@ pub async fn get_one(
 }
 
 /// Deletes a key; requests with it are refused from then on.
-#[utoipa::path(delete, path = "/v0/api_keys/{name}", tag = "API keys", params(("name" = String, Path)),
-    responses((status = 200), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
+#[utoipa::path(delete, path = "/v0/api_keys/{name}", tag = "API keys", operation_id = "delete_api_key", params(("name" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody, description = "InvalidName"), (status = 404, body = ErrorBody, description = "UnknownApiKey")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

@@ -88,8 +88,9 @@ fn normalized(config: &Value) -> Result<String, ApiError> {
 }
 
 /// Lists connectors, or finds one by `id` or `name`.
-#[utoipa::path(get, path = "/v0/connectors", tag = "Connectors", params(ListFilter),
-    responses((status = 200, body = Vec<ConnectorDescr>), (status = 404, body = ErrorBody, description = "UnknownConnector / UnknownConnectorName")))]
+#[utoipa::path(get, path = "/v0/connectors", tag = "Connectors", operation_id = "list_connectors", params(ListFilter),
+    responses((status = 200, body = Vec<ConnectorDescr>), (status = 400, body = ErrorBody, description = "InvalidUuidParam, InvalidQuery"),
+        (status = 404, body = ErrorBody, description = "UnknownConnector / UnknownConnectorName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
@@ -98,7 +99,7 @@ pub async fn list(
 }
 
 /// Creates a connector.
-#[utoipa::path(post, path = "/v0/connectors", tag = "Connectors", request_body = NewConnectorRequest,
+#[utoipa::path(post, path = "/v0/connectors", tag = "Connectors", operation_id = "new_connector", request_body = NewConnectorRequest,
     responses((status = 201, body = ConnectorIdResponse), (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
         (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
@@ -115,8 +116,9 @@ pub async fn create(
 }
 
 /// Returns one connector.
-#[utoipa::path(get, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
-    responses((status = 200, body = ConnectorDescr), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
+#[utoipa::path(get, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "get_connector", params(("name" = String, Path)),
+    responses((status = 200, body = ConnectorDescr), (status = 400, body = ErrorBody, description = "InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -125,7 +127,7 @@ pub async fn get_one(
 }
 
 /// Creates the connector (201) or replaces it keeping its id (200).
-#[utoipa::path(put, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "create_or_replace_connector", params(("name" = String, Path)),
     request_body = CreateOrReplaceConnectorRequest,
     responses((status = 201, body = ConnectorIdResponse, description = "Created"), (status = 200, body = ConnectorIdResponse, description = "Replaced"),
         (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
@@ -142,10 +144,11 @@ pub async fn create_or_replace(
 }
 
 /// Changes the given fields (a `name` renames).
-#[utoipa::path(patch, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
+#[utoipa::path(patch, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "update_connector", params(("name" = String, Path)),
     request_body = UpdateConnectorRequest,
     responses((status = 200, body = UpdateConnectorResponse), (status = 404, body = ErrorBody, description = "UnknownConnectorName"),
-        (status = 409, body = ErrorBody, description = "DuplicateName (rename clash)"), (status = 400, body = ErrorBody, description = "InvalidConnectorConfig")))]
+        (status = 409, body = ErrorBody, description = "DuplicateName (rename clash)"),
+        (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -167,8 +170,8 @@ pub async fn update(
 }
 
 /// Deletes the connector and detaches it from every pipeline.
-#[utoipa::path(delete, path = "/v0/connectors/{name}", tag = "Connectors", params(("name" = String, Path)),
-    responses((status = 200), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
+#[utoipa::path(delete, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "delete_connector", params(("name" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody, description = "InvalidName"), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

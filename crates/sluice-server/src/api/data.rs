@@ -25,7 +25,7 @@ use crate::api::openapi::ErrorBody;
 use crate::compiler::canonical_identifier;
 use crate::db::pipelines as db;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, NamePath};
+use crate::extract::{ApiBytes, ApiQuery, NamePath};
 use crate::AppState;
 
 /// How long an ingress request waits for room in a full input buffer.
@@ -71,24 +71,29 @@ fn invalid_format(e: ConfigError) -> ApiError {
     }
 }
 
-/// The running instance of pipeline `name`, or why there is none.
-async fn running(state: &AppState, name: &str) -> Result<Arc<Pipeline>, ApiError> {
+/// The id and the instance in this process of pipeline `name`, or 404 `PipelineShutdown` when it has none.
+async fn instance(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>), ApiError> {
     let p = db::get(state.db(), name).await?;
-    let live =
-        state
-            .runner()
-            .get(&p.state.pipeline_id)
-            .ok_or_else(|| ApiError::PipelineNotRunning {
-                pipeline_name: name.to_string(),
-                current_status: p.state.current_status.as_str().to_string(),
-            })?;
+    match state.runner().get(&p.state.pipeline_id) {
+        Some(live) => Ok((p.state.pipeline_id, live)),
+        None => Err(ApiError::PipelineShutdown {
+            pipeline_id: p.state.pipeline_id,
+            pipeline_name: name.to_string(),
+            current_status: p.state.current_status.as_str().to_string(),
+        }),
+    }
+}
+
+/// [`instance`], and 409 `PipelineFailed` when the instance failed.
+async fn running(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>), ApiError> {
+    let (pipeline_id, live) = instance(state, name).await?;
     if let (PipelineState::Failed, Some(error)) = live.state() {
         return Err(ApiError::PipelineFailed {
             pipeline_name: name.to_string(),
             error,
         });
     }
-    Ok(live)
+    Ok((pipeline_id, live))
 }
 
 /// Pushes the body's records into a table of a running pipeline.
@@ -96,18 +101,19 @@ async fn running(state: &AppState, name: &str) -> Result<Arc<Pipeline>, ApiError
     params(("name" = String, Path), ("table" = String, Path), FormatQuery),
     request_body(content = String, description = "Records in the chosen format", content_type = "text/plain"),
     responses((status = 200, body = Object, description = "{\"records\": n}: all records accepted"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied)"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable"),
-        (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied), InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable, PipelineShutdown"),
+        (status = 409, body = ErrorBody, description = "PipelineFailed"),
+        (status = 413, body = ErrorBody, description = "PayloadTooLarge (nothing applied)"),
         (status = 503, body = ErrorBody, description = "PipelineBusy (nothing applied; retry)")))]
 pub async fn ingress(
     State(state): State<AppState>,
     NamePath(name): NamePath,
     Path((_, table)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<FormatQuery>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<Value>, ApiError> {
-    let live = running(&state, &name).await?;
+    let (pipeline_id, live) = running(&state, &name).await?;
     let table = canonical_identifier(&table);
     let relation = live
         .table(&table)
@@ -137,14 +143,14 @@ pub async fn ingress(
         let n = records.len();
         live.ingest(&table, records, body.len() as u64, INGRESS_WAIT)
             .map(|()| n)
-            .map_err(|e| ingest_error(&name, &table, e))
+            .map_err(|e| ingest_error(&pipeline_id, &name, &table, e))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("ingress task: {e}")))??;
     Ok(Json(json!({"records": result})))
 }
 
-fn ingest_error(name: &str, table: &str, e: PipelineError) -> ApiError {
+fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) -> ApiError {
     let pipeline_name = name.to_string();
     match e {
         PipelineError::InvalidRecords(message) => ApiError::InvalidRecords {
@@ -161,7 +167,8 @@ fn ingest_error(name: &str, table: &str, e: PipelineError) -> ApiError {
             pipeline_name,
             error,
         },
-        PipelineError::Stopped => ApiError::PipelineNotRunning {
+        PipelineError::Stopped => ApiError::PipelineShutdown {
+            pipeline_id: pipeline_id.to_string(),
             pipeline_name,
             current_status: "ShuttingDown".into(),
         },
@@ -175,10 +182,35 @@ fn ingest_error(name: &str, table: &str, e: PipelineError) -> ApiError {
 #[utoipa::path(post, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines",
     params(("name" = String, Path), ("view" = String, Path), FormatQuery),
     responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView"),
-        (status = 409, body = ErrorBody, description = "PipelineNotRunning, PipelineFailed")))]
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
+        (status = 409, body = ErrorBody, description = "PipelineFailed")))]
 pub async fn egress(
+    state: State<AppState>,
+    name: NamePath,
+    path: Path<(String, String)>,
+    query: ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    watch(state, name, path, query).await
+}
+
+/// The same stream as `POST`, for clients (browsers, `curl` without `-X`) that watch with `GET`.
+#[utoipa::path(get, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines", operation_id = "egress_get",
+    params(("name" = String, Path), ("view" = String, Path), FormatQuery),
+    responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
+        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
+        (status = 409, body = ErrorBody, description = "PipelineFailed")))]
+pub async fn egress_get(
+    state: State<AppState>,
+    name: NamePath,
+    path: Path<(String, String)>,
+    query: ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    watch(state, name, path, query).await
+}
+
+async fn watch(
     State(state): State<AppState>,
     NamePath(name): NamePath,
     Path((_, view)): Path<(String, String)>,
@@ -192,7 +224,7 @@ pub async fn egress(
             ),
         });
     }
-    let live = running(&state, &name).await?;
+    let (_, live) = running(&state, &name).await?;
     let view = canonical_identifier(&view);
     let relation = live
         .view(&view)
@@ -257,22 +289,14 @@ pub async fn egress(
 }
 
 /// The running pipeline's statistics: per table, per output connector, and global.
-#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
-        (status = 409, body = ErrorBody, description = "PipelineNotRunning")))]
+#[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", operation_id = "pipeline_stats", params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, PipelineShutdown (no running instance)")))]
 pub async fn stats(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<Json<Value>, ApiError> {
-    let p = db::get(state.db(), &name).await?;
-    let live =
-        state
-            .runner()
-            .get(&p.state.pipeline_id)
-            .ok_or_else(|| ApiError::PipelineNotRunning {
-                pipeline_name: name.clone(),
-                current_status: p.state.current_status.as_str().to_string(),
-            })?;
+    let (_, live) = instance(&state, &name).await?;
     serde_json::to_value(live.stats())
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))

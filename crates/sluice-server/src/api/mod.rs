@@ -10,80 +10,142 @@ pub mod pipelines;
 pub mod programs;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, Uri};
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::Response;
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use crate::auth::{require_api_key, AuthMode};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Every route over `state`: `/v0/...` (behind the API-key check when enabled) and the public
-/// `/healthz`, `/config/authentication`, `/api-doc/openapi.json` and `/metrics`.
-pub fn router(state: AppState) -> Router {
-    let mut v0 = Router::new()
-        .route(
-            "/v0/connectors",
-            get(connectors::list).post(connectors::create),
-        )
-        .route(
-            "/v0/connectors/{name}",
-            get(connectors::get_one)
-                .put(connectors::create_or_replace)
-                .patch(connectors::update)
-                .delete(connectors::delete),
-        )
-        .route("/v0/programs", get(programs::list).post(programs::create))
-        .route(
-            "/v0/programs/{name}",
-            get(programs::get_one)
-                .put(programs::create_or_replace)
-                .patch(programs::update)
-                .delete(programs::delete),
-        )
-        .route("/v0/programs/{name}/compile", post(programs::compile))
-        .route(
-            "/v0/pipelines",
-            get(pipelines::list).post(pipelines::create),
-        )
-        .route(
-            "/v0/pipelines/{name}",
-            get(pipelines::get_one)
-                .put(pipelines::create_or_replace)
-                .patch(pipelines::update)
-                .delete(pipelines::delete),
-        )
-        .route("/v0/pipelines/{name}/stats", get(data::stats))
-        .route("/v0/pipelines/{name}/ingress/{table}", post(data::ingress))
-        .route(
-            "/v0/pipelines/{name}/egress/{view}",
-            post(data::egress).get(data::egress),
-        )
-        .route("/v0/pipelines/{name}/validate", get(pipelines::validate))
-        .route("/v0/pipelines/{name}/{action}", post(pipelines::action))
-        .route("/v0/api_keys", get(api_keys::list).post(api_keys::create))
-        .route(
-            "/v0/api_keys/{name}",
-            get(api_keys::get_one).delete(api_keys::delete),
-        );
-    if state.config().auth == AuthMode::ApiKey {
-        v0 = v0.route_layer(from_fn_with_state(state.clone(), require_api_key));
+/// One method on one path the server answers.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// The route template, as in the OpenAPI document (`/v0/connectors/{name}`).
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn endpoint<H, T>(method: Method, path: &'static str, handler: H) -> Endpoint
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+    Endpoint {
+        method,
+        path,
+        handler: on(filter, handler),
     }
-    let public = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/config/authentication", get(health::authentication))
-        .route("/api-doc/openapi.json", get(openapi::openapi_json))
-        .route("/metrics", get(metrics::metrics));
-    v0.merge(public)
+}
+
+/// Every endpoint of the server: the one list [`router`] is built from, so a test can check that each of them is
+/// in the OpenAPI document. `/v0/...` is behind the API-key check when enabled; `/healthz`,
+/// `/config/authentication`, `/api-doc/openapi.json` and `/metrics` are public.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        endpoint(M::GET, "/v0/connectors", connectors::list),
+        endpoint(M::POST, "/v0/connectors", connectors::create),
+        endpoint(M::GET, "/v0/connectors/{name}", connectors::get_one),
+        endpoint(
+            M::PUT,
+            "/v0/connectors/{name}",
+            connectors::create_or_replace,
+        ),
+        endpoint(M::PATCH, "/v0/connectors/{name}", connectors::update),
+        endpoint(M::DELETE, "/v0/connectors/{name}", connectors::delete),
+        endpoint(M::GET, "/v0/programs", programs::list),
+        endpoint(M::POST, "/v0/programs", programs::create),
+        endpoint(M::GET, "/v0/programs/{name}", programs::get_one),
+        endpoint(M::PUT, "/v0/programs/{name}", programs::create_or_replace),
+        endpoint(M::PATCH, "/v0/programs/{name}", programs::update),
+        endpoint(M::DELETE, "/v0/programs/{name}", programs::delete),
+        endpoint(M::POST, "/v0/programs/{name}/compile", programs::compile),
+        endpoint(M::GET, "/v0/pipelines", pipelines::list),
+        endpoint(M::POST, "/v0/pipelines", pipelines::create),
+        endpoint(M::GET, "/v0/pipelines/{name}", pipelines::get_one),
+        endpoint(M::PUT, "/v0/pipelines/{name}", pipelines::create_or_replace),
+        endpoint(M::PATCH, "/v0/pipelines/{name}", pipelines::update),
+        endpoint(M::DELETE, "/v0/pipelines/{name}", pipelines::delete),
+        endpoint(M::GET, "/v0/pipelines/{name}/stats", data::stats),
+        endpoint(
+            M::POST,
+            "/v0/pipelines/{name}/ingress/{table}",
+            data::ingress,
+        ),
+        endpoint(M::POST, "/v0/pipelines/{name}/egress/{view}", data::egress),
+        endpoint(
+            M::GET,
+            "/v0/pipelines/{name}/egress/{view}",
+            data::egress_get,
+        ),
+        endpoint(M::GET, "/v0/pipelines/{name}/validate", pipelines::validate),
+        endpoint(M::POST, "/v0/pipelines/{name}/{action}", pipelines::action),
+        endpoint(M::GET, "/v0/api_keys", api_keys::list),
+        endpoint(M::POST, "/v0/api_keys", api_keys::create),
+        endpoint(M::GET, "/v0/api_keys/{name}", api_keys::get_one),
+        endpoint(M::DELETE, "/v0/api_keys/{name}", api_keys::delete),
+        endpoint(M::GET, "/healthz", health::healthz),
+        endpoint(M::GET, "/config/authentication", health::authentication),
+        endpoint(M::GET, "/api-doc/openapi.json", openapi::openapi_json),
+        endpoint(M::GET, "/metrics", metrics::metrics),
+    ]
+}
+
+/// The method and path of every endpoint, in [`endpoints`] order.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    endpoints()
+        .into_iter()
+        .map(|e| (e.method, e.path))
+        .collect()
+}
+
+/// Every route over `state`, from [`endpoints`], with JSON answers for unknown routes and wrong methods.
+pub fn router(state: AppState) -> Router {
+    let mut app = endpoints()
+        .into_iter()
+        .fold(Router::new(), |r, e| r.route(e.path, e.handler))
         .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            crate::metrics::count_requests,
-        ))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes()))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    if state.config().auth == AuthMode::ApiKey {
+        // `layer`, not `route_layer`, and after the fallbacks: it also wraps the unknown-route and wrong-method
+        // answers, so under /v0 they are 401 without a key. It lets paths outside /v0 through.
+        app = app.layer(from_fn_with_state(state.clone(), require_api_key));
+    }
+    app.route_layer(from_fn_with_state(
+        state.clone(),
+        crate::metrics::count_requests,
+    ))
+    .layer(DefaultBodyLimit::max(state.max_body_bytes()))
+    .layer(map_response(no_cache_json))
+    .with_state(state)
+}
+
+/// `Cache-Control: no-cache` on every JSON answer (errors and the egress stream included), as Feldera sent on its
+/// JSON responses: the state of connectors and pipelines changes, and a cache must ask again.
+async fn no_cache_json(mut response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence == "application/json"
+                || essence == "application/x-ndjson"
+                || essence.ends_with("+json")
+        })
+        .unwrap_or(false);
+    if json && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
 }
 
 async fn unknown_route(uri: Uri) -> ApiError {

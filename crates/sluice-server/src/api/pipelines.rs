@@ -216,8 +216,9 @@ fn check_names(
 }
 
 /// Lists pipelines, or finds one by `id` or `name`.
-#[utoipa::path(get, path = "/v0/pipelines", tag = "Pipelines", params(ListFilter),
-    responses((status = 200, body = Vec<Pipeline>), (status = 404, body = ErrorBody, description = "UnknownPipeline / UnknownPipelineName")))]
+#[utoipa::path(get, path = "/v0/pipelines", tag = "Pipelines", operation_id = "list_pipelines", params(ListFilter),
+    responses((status = 200, body = Vec<Pipeline>), (status = 400, body = ErrorBody, description = "InvalidUuidParam, InvalidQuery"),
+        (status = 404, body = ErrorBody, description = "UnknownPipeline / UnknownPipelineName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
@@ -226,10 +227,11 @@ pub async fn list(
 }
 
 /// Creates a pipeline.
-#[utoipa::path(post, path = "/v0/pipelines", tag = "Pipelines", request_body = NewPipelineRequest,
+#[utoipa::path(post, path = "/v0/pipelines", tag = "Pipelines", operation_id = "new_pipeline", request_body = NewPipelineRequest,
     responses((status = 201, body = PipelineIdResponse),
-        (status = 400, body = ErrorBody, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema"),
-        (status = 404, body = ErrorBody, description = "UnknownProgramName, UnknownConnectorName"), (status = 409, body = ErrorBody, description = "DuplicateName")))]
+        (status = 400, body = ErrorBody, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName, UnknownConnectorName"),
+        (status = 409, body = ErrorBody, description = "DuplicateName, ConcurrentModification (a referenced program or connector was deleted meanwhile; retry)")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewPipelineRequest>,
@@ -253,8 +255,9 @@ pub async fn create(
 }
 
 /// Returns one pipeline.
-#[utoipa::path(get, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200, body = Pipeline), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
+#[utoipa::path(get, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "get_pipeline", params(("name" = String, Path)),
+    responses((status = 200, body = Pipeline), (status = 400, body = ErrorBody, description = "InvalidName"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -263,9 +266,12 @@ pub async fn get_one(
 }
 
 /// Creates the pipeline (201) or replaces it keeping its id and state (200).
-#[utoipa::path(put, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "create_or_replace_pipeline", params(("name" = String, Path)),
     request_body = CreateOrReplacePipelineRequest,
-    responses((status = 201, body = PipelineIdResponse), (status = 200, body = PipelineIdResponse)))]
+    responses((status = 201, body = PipelineIdResponse, description = "Created"), (status = 200, body = PipelineIdResponse, description = "Replaced"),
+        (status = 400, body = ErrorBody, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName, UnknownConnectorName"),
+        (status = 409, body = ErrorBody, description = "ConcurrentModification (a referenced program or connector was deleted meanwhile; retry)")))]
 pub async fn create_or_replace(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -291,9 +297,11 @@ pub async fn create_or_replace(
 }
 
 /// Changes the given fields.
-#[utoipa::path(patch, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
+#[utoipa::path(patch, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "update_pipeline", params(("name" = String, Path)),
     request_body = UpdatePipelineRequest,
-    responses((status = 200, body = UpdatePipelineResponse), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
+    responses((status = 200, body = UpdatePipelineResponse), (status = 400, body = ErrorBody, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownProgramName, UnknownConnectorName"),
+        (status = 409, body = ErrorBody, description = "DuplicateName (rename clash), ConcurrentModification (retry)")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -322,8 +330,8 @@ fn illegal(p: &Pipeline, error: &str, requested: Option<PipelineStatus>) -> ApiE
 }
 
 /// Deletes the pipeline; only when it is shut down.
-#[utoipa::path(delete, path = "/v0/pipelines/{name}", tag = "Pipelines", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody, description = "IllegalPipelineStateTransition"), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
+#[utoipa::path(delete, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "delete_pipeline", params(("name" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody, description = "IllegalPipelineStateTransition, InvalidName"), (status = 404, body = ErrorBody, description = "UnknownPipelineName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -357,9 +365,9 @@ async fn check_deployable(state: &AppState, p: &Pipeline) -> Result<(), ApiError
 
 /// `start`, `pause` or `shutdown`: records the desired status (202) when the lifecycle allows it; the runner then
 /// moves the current status there in the background (see [`crate::runner`]).
-#[utoipa::path(post, path = "/v0/pipelines/{name}/{action}", tag = "Pipelines",
+#[utoipa::path(post, path = "/v0/pipelines/{name}/{action}", tag = "Pipelines", operation_id = "pipeline_action",
     params(("name" = String, Path), ("action" = String, Path, description = "start, pause or shutdown")),
-    responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidPipelineAction, IllegalPipelineStateTransition, ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
+    responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidPipelineAction, IllegalPipelineStateTransition, ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema, InvalidName"),
         (status = 404, body = ErrorBody, description = "UnknownPipelineName"),
         (status = 503, body = ErrorBody, description = "ProgramNotCompiled")))]
 pub async fn action(
@@ -381,9 +389,9 @@ pub async fn action(
 }
 
 /// Checks that the pipeline could be deployed now: its program compiled and has every attached relation.
-#[utoipa::path(get, path = "/v0/pipelines/{name}/validate", tag = "Pipelines", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/v0/pipelines/{name}/validate", tag = "Pipelines", operation_id = "pipeline_validate", params(("name" = String, Path)),
     responses((status = 200, body = String, description = "\"Pipeline successfully validated.\""),
-        (status = 400, body = ErrorBody, description = "ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema"),
+        (status = 400, body = ErrorBody, description = "ProgramNotSet, ProgramFailedToCompile, TablesNotInSchema, ViewsNotInSchema, InvalidName"),
         (status = 404, body = ErrorBody, description = "UnknownPipelineName"), (status = 503, body = ErrorBody, description = "ProgramNotCompiled")))]
 pub async fn validate(
     State(state): State<AppState>,

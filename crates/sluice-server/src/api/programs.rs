@@ -206,8 +206,9 @@ fn after_write(state: &AppState, written: &Written) {
 }
 
 /// Lists programs, or finds one by `id` or `name`.
-#[utoipa::path(get, path = "/v0/programs", tag = "Programs", params(ProgramListQuery),
-    responses((status = 200, body = Vec<ProgramDescr>), (status = 404, body = ErrorBody, description = "UnknownProgram / UnknownProgramName")))]
+#[utoipa::path(get, path = "/v0/programs", tag = "Programs", operation_id = "list_programs", params(ProgramListQuery),
+    responses((status = 200, body = Vec<ProgramDescr>), (status = 400, body = ErrorBody, description = "InvalidUuidParam, InvalidQuery"),
+        (status = 404, body = ErrorBody, description = "UnknownProgram / UnknownProgramName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ProgramListQuery>,
@@ -220,8 +221,9 @@ pub async fn list(
 }
 
 /// Creates a program at version 1.
-#[utoipa::path(post, path = "/v0/programs", tag = "Programs", request_body = NewProgramRequest,
-    responses((status = 201, body = ProgramIdResponse), (status = 409, body = ErrorBody, description = "DuplicateName")))]
+#[utoipa::path(post, path = "/v0/programs", tag = "Programs", operation_id = "new_program", request_body = NewProgramRequest,
+    responses((status = 201, body = ProgramIdResponse), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
+        (status = 409, body = ErrorBody, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewProgramRequest>,
@@ -248,8 +250,9 @@ pub async fn create(
 }
 
 /// Returns one program.
-#[utoipa::path(get, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path), WithCode),
-    responses((status = 200, body = ProgramDescr), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
+#[utoipa::path(get, path = "/v0/programs/{name}", tag = "Programs", operation_id = "get_program", params(("name" = String, Path), WithCode),
+    responses((status = 200, body = ProgramDescr), (status = 400, body = ErrorBody, description = "InvalidName, InvalidQuery"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -259,9 +262,10 @@ pub async fn get_one(
 }
 
 /// Creates the program (201) or replaces it keeping its id (200).
-#[utoipa::path(put, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/v0/programs/{name}", tag = "Programs", operation_id = "create_or_replace_program", params(("name" = String, Path)),
     request_body = CreateOrReplaceProgramRequest,
-    responses((status = 201, body = ProgramIdResponse), (status = 200, body = ProgramIdResponse)))]
+    responses((status = 201, body = ProgramIdResponse, description = "Created"), (status = 200, body = ProgramIdResponse, description = "Replaced"),
+        (status = 400, body = ErrorBody, description = "InvalidName, body errors")))]
 pub async fn create_or_replace(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -288,9 +292,10 @@ pub async fn create_or_replace(
 }
 
 /// Changes the given fields.
-#[utoipa::path(patch, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path)),
+#[utoipa::path(patch, path = "/v0/programs/{name}", tag = "Programs", operation_id = "update_program", params(("name" = String, Path)),
     request_body = UpdateProgramRequest,
-    responses((status = 200, body = UpdateProgramResponse), (status = 404, body = ErrorBody, description = "UnknownProgramName"),
+    responses((status = 200, body = UpdateProgramResponse), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName"),
         (status = 409, body = ErrorBody, description = "OutdatedProgramVersion, DuplicateName")))]
 pub async fn update(
     State(state): State<AppState>,
@@ -315,9 +320,10 @@ pub async fn update(
 }
 
 /// Asks for the latest version to be compiled.
-#[utoipa::path(post, path = "/v0/programs/{name}/compile", tag = "Programs", params(("name" = String, Path)),
+#[utoipa::path(post, path = "/v0/programs/{name}/compile", tag = "Programs", operation_id = "compile_program", params(("name" = String, Path)),
     request_body = CompileProgramRequest,
-    responses((status = 202), (status = 409, body = ErrorBody, description = "OutdatedProgramVersion")))]
+    responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
+        (status = 404, body = ErrorBody, description = "UnknownProgramName"), (status = 409, body = ErrorBody, description = "OutdatedProgramVersion")))]
 pub async fn compile(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -334,8 +340,8 @@ pub async fn compile(
 }
 
 /// Deletes the program, unless a pipeline uses it.
-#[utoipa::path(delete, path = "/v0/programs/{name}", tag = "Programs", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody, description = "ProgramInUseByPipeline"), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
+#[utoipa::path(delete, path = "/v0/programs/{name}", tag = "Programs", operation_id = "delete_program", params(("name" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody, description = "ProgramInUseByPipeline, InvalidName"), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,
