@@ -40,7 +40,7 @@ macro_rules! total_float {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
-                impl serde::de::Visitor<'_> for V {
+                impl<'de> serde::de::Visitor<'de> for V {
                     type Value = $t;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                         f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
@@ -53,6 +53,22 @@ macro_rules! total_float {
                     }
                     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$t, E> {
                         Ok(v as $t)
+                    }
+                    // serde_json with `arbitrary_precision` (which another crate of the build may enable)
+                    // hands a number to `deserialize_any` as a one-entry map holding its text.
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$t, A::Error> {
+                        let (_, text) = map
+                            .next_entry::<String, String>()?
+                            .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                        text.parse().map_err(|_| {
+                            serde::de::Error::invalid_value(
+                                serde::de::Unexpected::Str(&text),
+                                &self,
+                            )
+                        })
                     }
                     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$t, E> {
                         match v {

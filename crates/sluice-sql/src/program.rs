@@ -199,7 +199,7 @@ impl Compiler {
         let query = DFStatement::Statement(Box::new(Statement::Query(v.query.clone())));
         let plan = futures::executor::block_on(state.statement_to_plan(query))
             .and_then(|p| state.optimize(&p))
-            .map_err(|e| Unsupported::new(clean_df_error(&e.to_string())))?;
+            .map_err(|e| planning_error(&e.to_string()))?;
         let df_schema = plan.schema();
         if !v.columns.is_empty() && v.columns.len() != df_schema.fields().len() {
             return Err(Unsupported::new(format!(
@@ -372,6 +372,36 @@ fn parse_error(message: &str) -> SqlError {
             text.trim_start_matches("sql parser error: ")
         ),
     )
+}
+
+/// A DataFusion planning error, positioned at the name it complains about when it names one (an unknown
+/// column or table) rather than at the start of the statement.
+fn planning_error(message: &str) -> Unsupported {
+    let message = clean_df_error(message);
+    match named_in_error(&message) {
+        Some(name) => Unsupported::at_keyword(message, name),
+        None => Unsupported::new(message),
+    }
+}
+
+/// The unqualified, unquoted name in "No field named t.nope. Valid fields are …" or "table 'x' not found".
+fn named_in_error(message: &str) -> Option<String> {
+    let raw = if let Some(rest) = message.strip_prefix("No field named ") {
+        // The name ends at the first '.' that ends the sentence (qualifiers have no space after their dot).
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| {
+                c == '.' && rest[i + 1..].chars().next().is_none_or(char::is_whitespace)
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        &rest[..end]
+    } else if let Some(rest) = message.strip_prefix("table '") {
+        rest.split('\'').next()?
+    } else {
+        return None;
+    };
+    let last = raw.rsplit('.').next()?.trim_matches('"');
+    (!last.is_empty()).then(|| last.to_string())
 }
 
 /// DataFusion prefixes errors with their layer ("Error during planning: …"); keep the substance.

@@ -27,10 +27,15 @@ fn syntax_errors_carry_the_parser_position() {
 }
 
 #[test]
-fn unknown_columns_point_at_the_view() {
-    let e = single("CREATE VIEW v AS\n  SELECT nope FROM t;");
-    assert_eq!((e.line, e.column), (2, 1));
+fn unknown_columns_and_tables_point_at_the_name() {
+    let e = single("CREATE VIEW v AS\n  SELECT id, nope FROM t;");
+    assert_eq!((e.line, e.column), (3, 14), "{e:?}");
     assert!(e.message.contains("nope"), "{e:?}");
+    let e = single("CREATE VIEW v AS SELECT t.id, t.\"Nope\" FROM t;");
+    assert_eq!((e.line, e.column), (2, 34), "{e:?}");
+    let e = single("CREATE VIEW v AS SELECT id\n  FROM missing_table;");
+    assert_eq!((e.line, e.column), (3, 8), "{e:?}");
+    assert!(e.message.contains("missing_table"), "{e:?}");
 }
 
 #[test]
