@@ -158,9 +158,8 @@ fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<T3>>>) -> Vec<(T3, i64)> 
     while cursor.key_valid() {
         // SAFETY: the output is a Z-set of `T3` with i64 weights.
         let row = *unsafe { cursor.key().downcast::<T3>() };
-        while cursor.val_valid() {
+        if cursor.val_valid() {
             delta.push((row, *unsafe { cursor.weight().downcast::<i64>() }));
-            cursor.step_val();
         }
         cursor.step_key();
     }

@@ -151,11 +151,11 @@ fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
     while cursor.key_valid() {
         // SAFETY: the circuit's views are Z-sets of `DRow` with `ZWeight` (i64) weights, so the erased key and
         // weight are exactly these types.
-        let row = unsafe { cursor.key().downcast::<DRow>() }.clone();
-        while cursor.val_valid() {
+        // A Z-set has one (unit) value per key: one weight per row.
+        if cursor.val_valid() {
             let weight = *unsafe { cursor.weight().downcast::<i64>() };
+            let row = unsafe { cursor.key().downcast::<DRow>() };
             delta.push((row.0.clone(), weight));
-            cursor.step_val();
         }
         cursor.step_key();
     }
