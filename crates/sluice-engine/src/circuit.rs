@@ -80,7 +80,7 @@ impl Builder {
             Node::Table(i) => self.tables[*i].clone(),
             Node::View(i) => self.views[*i].clone(),
             Node::Constant(rows) => {
-                let rows: Vec<DRow> = rows.iter().cloned().map(DRow).collect();
+                let rows: Vec<DRow> = rows.iter().cloned().map(DRow::from).collect();
                 self.unit.flat_map(move |_| rows.clone())
             }
             Node::Filter { input, predicate } => {
@@ -209,12 +209,10 @@ impl Builder {
         if let Some(picks) = picks {
             return l_idx.join(&r_idx, move |_k, l: &DRow, r: &DRow| {
                 let (l, r) = (l.values(), r.values());
-                DRow::of(
-                    picks
-                        .iter()
-                        .map(|&(left, c)| if left { l[c].clone() } else { r[c].clone() })
-                        .collect(),
-                )
+                picks
+                    .iter()
+                    .map(|&(left, c)| if left { l[c].clone() } else { r[c].clone() })
+                    .collect()
             });
         }
         let residual = j.residual.clone();
@@ -318,8 +316,8 @@ impl Builder {
 /// matches NULL; set operations, `null_equal`, do).
 fn key_fn(keys: Vec<Scalar>, null_equal: bool) -> impl Fn(&[Value]) -> Option<DRow> + Clone {
     move |r: &[Value]| {
-        let k: Vec<Value> = keys.iter().map(|k| value_of(k, r)).collect();
-        (null_equal || !k.iter().any(Value::is_null)).then(|| DRow::of(k))
+        let k: DRow = keys.iter().map(|k| value_of(k, r)).collect();
+        (null_equal || !k.values().iter().any(Value::is_null)).then_some(k)
     }
 }
 
@@ -334,7 +332,7 @@ fn value_of(e: &Scalar, row: &[Value]) -> Value {
 /// The row of `exprs` over a row.
 fn projection(exprs: &[Scalar]) -> impl Fn(&[Value]) -> DRow + Clone + 'static {
     let exprs = exprs.to_vec();
-    move |r: &[Value]| DRow::of(exprs.iter().map(|e| value_of(e, r)).collect())
+    move |r: &[Value]| exprs.iter().map(|e| value_of(e, r)).collect()
 }
 
 fn by_row(s: &RowStream) -> Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, ()>> {

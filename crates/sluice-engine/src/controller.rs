@@ -155,7 +155,7 @@ fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
         if cursor.val_valid() {
             let weight = *unsafe { cursor.weight().downcast::<i64>() };
             let row = unsafe { cursor.key().downcast::<DRow>() };
-            delta.push((row.0.clone(), weight));
+            delta.push((row.to_row(), weight));
         }
         cursor.step_key();
     }

@@ -42,15 +42,15 @@ impl KeyedTable {
             if old == row {
                 return;
             }
-            out.push((DRow(old), -1));
+            out.push((DRow::from(old), -1));
         }
-        out.push((DRow(row), 1));
+        out.push((DRow::from(row), 1));
     }
 
     /// Removes the row with `key`, if any, recording the change in `out`.
     pub fn delete(&mut self, key: &[Value], out: &mut Vec<(DRow, i64)>) {
         if let Some(old) = self.rows.remove(key) {
-            out.push((DRow(old), -1));
+            out.push((DRow::from(old), -1));
         }
     }
 

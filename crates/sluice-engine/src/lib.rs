@@ -212,7 +212,7 @@ impl Engine {
                     }
                 }
             }
-            None => self.pending[t].extend(rows.into_iter().map(|(r, w)| (DRow(r), w))),
+            None => self.pending[t].extend(rows.into_iter().map(|(r, w)| (DRow::from(r), w))),
         }
         Ok(())
     }

@@ -18,20 +18,50 @@ use rkyv::vec::{ArchivedVec, VecResolver};
 use rkyv::{Archive, Archived, Deserialize, Fallible, Serialize};
 use size_of::{Context, SizeOf};
 use sluice_data::{Decimal, Row, Value, F32, F64};
+use smallvec::SmallVec;
+
+/// How many values a row keeps inline, without a heap allocation of its own.
+///
+/// Rows are stored by value in dbsp's batches; a row of up to this many values lives inside the batch, so
+/// building, comparing and dropping it touches no other memory. Wider rows spill to the heap as a `Vec` would.
+pub const INLINE_VALUES: usize = 3;
 
 /// A row as the circuit stores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DRow(pub Row);
+pub struct DRow(SmallVec<[Value; INLINE_VALUES]>);
 
 impl DRow {
     /// The row's values.
     pub fn values(&self) -> &[Value] {
-        &self.0 .0
+        &self.0
     }
 
     /// A row of the given values.
     pub fn of(values: Vec<Value>) -> Self {
-        DRow(Row(values))
+        DRow(SmallVec::from_vec(values))
+    }
+
+    /// The row as the rest of Sluice sees it.
+    pub fn to_row(&self) -> Row {
+        Row(self.0.to_vec())
+    }
+}
+
+impl From<Row> for DRow {
+    fn from(row: Row) -> Self {
+        DRow::of(row.0)
+    }
+}
+
+impl From<DRow> for Row {
+    fn from(row: DRow) -> Self {
+        Row(row.0.into_vec())
+    }
+}
+
+impl FromIterator<Value> for DRow {
+    fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Self {
+        DRow(iter.into_iter().collect())
     }
 }
 
@@ -55,7 +85,14 @@ impl dbsp::utils::SupportsRoaring for DRow {}
 
 impl SizeOf for DRow {
     fn size_of_children(&self, context: &mut Context) {
-        values_size(&self.0 .0, context);
+        if self.0.spilled() {
+            context.add_vectorlike(
+                self.0.len(),
+                self.0.capacity(),
+                std::mem::size_of::<Value>(),
+            );
+        }
+        values_children_size(&self.0, context);
     }
 }
 
@@ -65,6 +102,10 @@ fn values_size(values: &Vec<Value>, context: &mut Context) {
         values.capacity(),
         std::mem::size_of::<Value>(),
     );
+    values_children_size(values, context);
+}
+
+fn values_children_size(values: &[Value], context: &mut Context) {
     for v in values {
         match v {
             Value::String(s) => {
@@ -225,25 +266,25 @@ impl Archive for DRow {
     type Resolver = VecResolver;
 
     unsafe fn resolve(&self, pos: usize, resolver: Self::Resolver, out: *mut Self::Archived) {
-        ArchivedVec::resolve_from_len(self.0 .0.len(), pos, resolver, out);
+        ArchivedVec::resolve_from_len(self.0.len(), pos, resolver, out);
     }
 }
 
 impl<S: ScratchSpace + Serializer + ?Sized> Serialize<S> for DRow {
     fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
-        let datums: Vec<Datum> = self.0 .0.iter().map(Datum::from).collect();
+        let datums: Vec<Datum> = self.0.iter().map(Datum::from).collect();
         ArchivedVec::serialize_from_slice(&datums, serializer)
     }
 }
 
 impl<D: Fallible + ?Sized> Deserialize<DRow, D> for ArchivedVec<Archived<Datum>> {
     fn deserialize(&self, deserializer: &mut D) -> Result<DRow, D::Error> {
-        let mut values = Vec::with_capacity(self.len());
+        let mut values = SmallVec::with_capacity(self.len());
         for d in self.iter() {
             let datum: Datum = d.deserialize(deserializer)?;
             values.push(Value::from(datum));
         }
-        Ok(DRow(Row(values)))
+        Ok(DRow(values))
     }
 }
 
