@@ -55,6 +55,10 @@ use sluice_transports::kafka_output::effective_options;
 use sluice_transports::kafka_tools;
 use sluice_types::{ConnectorConfig, KafkaOutputConfig};
 
+/// The allocator the `sluice` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
 
 const BOOKS: u64 = 10_000;

@@ -102,16 +102,21 @@ async fn sqlx_dump(db: &TestDb) -> String {
     format!("{rows:?}")
 }
 
-async fn auth_on_requires_a_valid_key(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let s = TestServer::start_with(
-        &db,
+/// A server over `db` with `--auth api-key`.
+async fn start_with_auth(db: &TestDb) -> TestServer {
+    TestServer::start_with(
+        db,
         Options {
             auth: AuthMode::ApiKey,
             ..Options::default()
         },
     )
-    .await;
+    .await
+}
+
+async fn auth_on_requires_a_valid_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = start_with_auth(&db).await;
     // The first key, as `sluice api-key create` makes it: straight into the database.
     let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
 
@@ -199,14 +204,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
 /// Under `/v0`, a request without a key learns nothing, not even whether the route exists: 401 before 404/405.
 async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let s = TestServer::start_with(
-        &db,
-        Options {
-            auth: AuthMode::ApiKey,
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = start_with_auth(&db).await;
     let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
     let wrong = format!("apikey:{}", "A".repeat(128));
     for (method, path, with_key) in [
@@ -244,14 +242,7 @@ async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
 /// nothing, and succeeds with it.
 async fn auth_on_protects_programs_pipelines_actions_and_stats(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let s = TestServer::start_with(
-        &db,
-        Options {
-            auth: AuthMode::ApiKey,
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = start_with_auth(&db).await;
     let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
     // Each request once without a key (401, MissingCredentials) and then with it (the given status).
     let both = |method: Method, path: &'static str, body: Option<Value>, want: u16| {
@@ -573,14 +564,7 @@ async fn everything_survives_a_restart(backend: Backend) {
     let before = snapshot(&s).await;
     s.stop().await;
 
-    let s = TestServer::start_with(
-        &db,
-        Options {
-            auth: AuthMode::ApiKey,
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = start_with_auth(&db).await;
     let key = key["api_key"].as_str().unwrap();
     let (status, got) = s
         .call_with(Method::GET, "/v0/connectors/total-sales", None, Some(key))
