@@ -392,18 +392,23 @@ fn two_pipelines_run_side_by_side() {
     );
 }
 
+/// A `kafka_input` connector reading CSV from `topic` from its beginning.
+fn csv_kafka_input(servers: &str, topic: &str) -> ConnectorConfig {
+    serde_json::from_value(json!({
+        "transport": {"name": "kafka_input", "config": {
+            "bootstrap.servers": servers, "topics": [topic], "auto.offset.reset": "earliest",
+            "group_join_timeout_secs": 20}},
+        "format": {"name": "csv"}
+    }))
+    .unwrap()
+}
+
 #[test]
 fn a_kafka_input_reads_only_while_the_pipeline_runs() {
     let servers = brokers();
     let input = TestTopic::new(&servers, "in-paused", 1);
     let out = TestTopic::new(&servers, "out-paused", 1);
-    let config: ConnectorConfig = serde_json::from_value(json!({
-        "transport": {"name": "kafka_input", "config": {
-            "bootstrap.servers": servers, "topics": [input.name], "auto.offset.reset": "earliest",
-            "group_join_timeout_secs": 20}},
-        "format": {"name": "csv"}
-    }))
-    .unwrap();
+    let config = csv_kafka_input(&servers, &input.name);
     let mut spec = spec(
         "paused-input",
         vec![output(kafka(&servers, &out.name, json!({})))],
@@ -539,13 +544,7 @@ fn a_stalled_output_stops_kafka_input_and_loses_nothing() {
     let out = TestTopic::new(&out_servers, "bp-out", 1);
     let servers = brokers();
     let input = TestTopic::new(&servers, "bp-in", 1);
-    let config: ConnectorConfig = serde_json::from_value(json!({
-        "transport": {"name": "kafka_input", "config": {
-            "bootstrap.servers": servers, "topics": [input.name], "auto.offset.reset": "earliest",
-            "group_join_timeout_secs": 20}},
-        "format": {"name": "csv"}
-    }))
-    .unwrap();
+    let config = csv_kafka_input(&servers, &input.name);
     let out_config = kafka(
         &out_servers,
         &out.name,

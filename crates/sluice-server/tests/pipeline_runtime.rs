@@ -28,8 +28,8 @@ fn connector(servers: &str, topic: &str) -> Value {
     })
 }
 
-/// Program, connector and pipeline `fair` over `topic`.
-async fn book_fair(s: &TestServer, servers: &str, topic: &str) {
+/// The book fair program, stored and compiled.
+async fn book_fair_program(s: &TestServer) {
     let (status, body) = s
         .put(
             "/v0/programs/book-fair",
@@ -38,6 +38,11 @@ async fn book_fair(s: &TestServer, servers: &str, topic: &str) {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(compiled(s, "book-fair").await["status"], "Success");
+}
+
+/// Program, connector and pipeline `fair` over `topic`.
+async fn book_fair(s: &TestServer, servers: &str, topic: &str) {
+    book_fair_program(s).await;
     let (status, body) = s
         .put("/v0/connectors/total-sales", connector(servers, topic))
         .await;
@@ -653,14 +658,7 @@ async fn a_broker_restart_mid_stream_loses_and_duplicates_nothing(backend: Backe
 async fn a_failing_pipeline_does_not_stop_the_others(backend: Backend) {
     let db = TestDb::new(backend).await;
     let s = TestServer::start(&db).await;
-    let (status, body) = s
-        .put(
-            "/v0/programs/book-fair",
-            json!({"description": "", "code": BOOK_FAIR}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    compiled(&s, "book-fair").await;
+    book_fair_program(&s).await;
     for name in ["doomed", "fine"] {
         let (status, body) = s
             .put(
