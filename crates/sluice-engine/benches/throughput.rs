@@ -250,8 +250,8 @@ fn typed(s: Scenario, workers: usize) -> Rate {
     rate
 }
 
-/// `throughput [FILTER] [dynamic|typed]`: only the scenarios whose name contains FILTER (for profiling one
-/// shape), and optionally only one side. Flags cargo passes (`--bench`) are ignored.
+/// `throughput [FILTER] [dynamic|typed|both] [WORKERS]`: only the scenarios whose name contains FILTER (for
+/// profiling one shape), optionally only one side and one worker count. Flags cargo passes (`--bench`) are ignored.
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -259,6 +259,10 @@ fn main() {
         .collect();
     let filter = args.first().cloned().unwrap_or_default();
     let side = args.get(1).cloned().unwrap_or_default();
+    let worker_counts: Vec<usize> = match args.get(2) {
+        Some(n) => vec![n.parse().expect("workers: a number")],
+        None => vec![1, 2],
+    };
     println!(
         "| scenario | workers | dynamic (rows/s) | typed (rows/s) | typed / dynamic | typed / dynamic by CPU time |"
     );
@@ -272,7 +276,7 @@ fn main() {
     .into_iter()
     .filter(|s| s.name().contains(filter.as_str()))
     {
-        for workers in [1, 2] {
+        for &workers in &worker_counts {
             let none = Rate {
                 wall: f64::NAN,
                 cpu: f64::NAN,

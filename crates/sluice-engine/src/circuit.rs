@@ -12,6 +12,7 @@ use sluice_data::Value;
 use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
 use sluice_sql::{agg, window, Program};
+use smallvec::SmallVec;
 
 use crate::group::{pack, unpack, GroupFn};
 use crate::row::DRow;
@@ -83,26 +84,25 @@ impl Builder {
                 let rows: Vec<DRow> = rows.iter().cloned().map(DRow::from).collect();
                 self.unit.flat_map(move |_| rows.clone())
             }
-            Node::Filter { input, predicate } => {
-                let p = predicate.clone();
-                self.stream(input)
-                    .filter(move |r: &DRow| p.test(r.values()))
-            }
-            // A projection of a filter is one operator: a separate filter would copy every row it keeps into an
-            // intermediate batch only for the projection to read it once.
-            Node::Map { input, exprs } => {
-                let project = projection(exprs);
-                match input.as_ref() {
-                    Node::Filter { input, predicate } => {
-                        let p = predicate.clone();
-                        self.stream(input).flat_map(move |r: &DRow| {
-                            p.test(r.values()).then(|| project(r.values()))
-                        })
+            // The projection over an inner join runs inside the join: the joined rows are never stored, only the
+            // projected ones.
+            Node::Map { input, exprs } if is_inner_join(input) => match input.as_ref() {
+                Node::Join(j) => self.inner_join(j, Some(exprs)),
+                _ => unreachable!("is_inner_join checked the input"),
+            },
+            Node::Filter { .. } | Node::Map { .. } => {
+                let (source, chain) = RowChain::under(node);
+                let input = self.stream(source);
+                match chain.stages.as_ref() {
+                    [Stage::Filter(p)] => {
+                        let p = p.clone();
+                        input.filter(move |r: &DRow| p.test(r.values()))
                     }
-                    // The projection over an inner join runs inside the join: the joined rows are never
-                    // stored, only the projected ones.
-                    Node::Join(j) if j.kind == JoinKind::Inner => self.inner_join(j, Some(exprs)),
-                    _ => self.stream(input).map(move |r: &DRow| project(r.values())),
+                    [Stage::Map(exprs)] => {
+                        let project = projection(exprs);
+                        input.map(move |r: &DRow| project(r.values()))
+                    }
+                    _ => input.flat_map(move |r: &DRow| chain.apply(r)),
                 }
             }
             Node::Distinct(input) => self.stream(input).distinct(),
@@ -229,29 +229,13 @@ impl Builder {
         })
     }
 
-    /// `node` indexed by `keys` (rows with a NULL key left out unless `null_equal`), with a projection and
-    /// filter directly under it fused into the indexing operator.
+    /// `node` indexed by `keys` (rows with a NULL key left out unless `null_equal`), with the projections and
+    /// filters directly under it fused into the indexing operator.
     fn keyed(&self, node: &Node, keys: &[Scalar], null_equal: bool) -> KeyedStream {
         let key_of = key_fn(keys.to_vec(), null_equal);
-        let (source, predicate, project) = match node {
-            Node::Map { input, exprs } => match input.as_ref() {
-                Node::Filter { input, predicate } => (
-                    input.as_ref(),
-                    Some(predicate.clone()),
-                    Some(projection(exprs)),
-                ),
-                other => (other, None, Some(projection(exprs))),
-            },
-            other => (other, None, None),
-        };
+        let (source, chain) = RowChain::under(node);
         self.stream(source).flat_map_index(move |r: &DRow| {
-            if !predicate.as_ref().is_none_or(|p| p.test(r.values())) {
-                return None;
-            }
-            let row = match &project {
-                Some(p) => p(r.values()),
-                None => r.clone(),
-            };
+            let row = chain.apply(r)?;
             Some((key_of(row.values())?, row))
         })
     }
@@ -321,6 +305,95 @@ fn key_fn(keys: Vec<Scalar>, null_equal: bool) -> impl Fn(&[Value]) -> Option<DR
     }
 }
 
+fn is_inner_join(node: &Node) -> bool {
+    matches!(node, Node::Join(j) if j.kind == JoinKind::Inner)
+}
+
+/// One row-wise operator of a [`RowChain`].
+enum Stage {
+    Filter(Scalar),
+    Map(Vec<Scalar>),
+}
+
+/// Projections and filters stacked directly on each other, run row by row in one dbsp operator.
+///
+/// A query as plain as `SELECT id, x * 2 FROM t WHERE x > 0` plans as three row-wise nodes: the scan's column
+/// pruning, the filter and the projection. As separate operators each would sort and store a whole batch only
+/// for the next to read it once; fused, a row passes all stages on the stack and only the result is stored.
+#[derive(Clone)]
+struct RowChain {
+    /// In the order they apply (innermost first).
+    stages: Arc<[Stage]>,
+}
+
+/// Intermediate rows of a chain live on the stack up to this width.
+type Scratch = SmallVec<[Value; 8]>;
+
+impl RowChain {
+    /// The row-wise nodes at the top of `node` and the node they read. A projection over an inner join is
+    /// left to the join, which fuses it itself.
+    fn under(node: &Node) -> (&Node, RowChain) {
+        let mut stages = Vec::new();
+        let mut node = node;
+        loop {
+            match node {
+                Node::Filter { input, predicate } => {
+                    stages.push(Stage::Filter(predicate.clone()));
+                    node = input;
+                }
+                Node::Map { input, exprs } if !is_inner_join(input) => {
+                    stages.push(Stage::Map(exprs.clone()));
+                    node = input;
+                }
+                _ => break,
+            }
+        }
+        stages.reverse();
+        let chain = RowChain {
+            stages: stages.into(),
+        };
+        (node, chain)
+    }
+
+    /// The row that comes out of the chain for `row`, or `None` when a filter drops it.
+    ///
+    /// Intermediate rows are written into two stack buffers in turn (a projection reads one and fills the
+    /// other), so no row is moved or allocated between stages; the last projection builds the stored row.
+    fn apply(&self, row: &DRow) -> Option<DRow> {
+        let mut buffers: [Scratch; 2] = Default::default();
+        // Which buffer holds the current row; `None` while it is still the input row.
+        let mut current: Option<usize> = None;
+        let last = self.stages.len().saturating_sub(1);
+        for (i, stage) in self.stages.iter().enumerate() {
+            let [a, b] = &mut buffers;
+            let (from, to, written) = match current {
+                Some(0) => (a.as_slice(), b, 1),
+                Some(_) => (b.as_slice(), a, 0),
+                None => (row.values(), a, 0),
+            };
+            match stage {
+                Stage::Filter(p) => {
+                    if !p.test(from) {
+                        return None;
+                    }
+                }
+                Stage::Map(exprs) if i == last => {
+                    return Some(exprs.iter().map(|e| value_of(e, from)).collect());
+                }
+                Stage::Map(exprs) => {
+                    to.clear();
+                    to.extend(exprs.iter().map(|e| value_of(e, from)));
+                    current = Some(written);
+                }
+            }
+        }
+        Some(match current {
+            Some(i) => buffers[i].drain(..).collect(),
+            None => row.clone(),
+        })
+    }
+}
+
 /// `e` over `row`, copying the value directly when `e` only reads a column.
 fn value_of(e: &Scalar, row: &[Value]) -> Value {
     match e.as_column() {
@@ -349,4 +422,78 @@ fn unmatched(all: &RowStream, present: &RowStream) -> RowStream {
     by_row(all)
         .antijoin(&by_row(present))
         .map(|(k, _): (&DRow, &())| k.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::DataType;
+
+    use super::*;
+
+    fn col(i: usize) -> Scalar {
+        Scalar::column(i, DataType::Boolean)
+    }
+
+    fn chain(stages: Vec<Stage>) -> RowChain {
+        RowChain {
+            stages: stages.into(),
+        }
+    }
+
+    fn row(values: &[Value]) -> DRow {
+        values.iter().cloned().collect()
+    }
+
+    /// Every shape of chain gives what applying its stages one at a time gives: projections in a row (which
+    /// take turns between the two buffers), a filter after projections, filters alone and no stage at all.
+    #[test]
+    fn a_chain_applies_its_stages_in_order() {
+        let (t, f, one) = (Value::Bool(true), Value::Bool(false), Value::Int(1));
+        let input = row(&[one.clone(), t.clone(), f.clone()]);
+        let map = |cols: &[usize]| Stage::Map(cols.iter().map(|&c| col(c)).collect());
+        // [1, T, F] → [F, T, 1] → [T, 1, F] → keeps (first is true) → [F, T]
+        let three = chain(vec![
+            map(&[2, 1, 0]),
+            map(&[1, 2, 0]),
+            Stage::Filter(col(0)),
+            map(&[2, 0]),
+        ]);
+        assert_eq!(three.apply(&input), Some(row(&[f.clone(), t.clone()])));
+        // A filter last reads the second buffer's row and returns it.
+        let filter_last = chain(vec![
+            map(&[2, 1, 0]),
+            map(&[1, 2, 0]),
+            Stage::Filter(col(0)),
+        ]);
+        assert_eq!(
+            filter_last.apply(&input),
+            Some(row(&[t.clone(), one.clone(), f.clone()]))
+        );
+        // Three projections: the third writes back into the first buffer.
+        let back = chain(vec![
+            map(&[2, 1, 0]),
+            map(&[1, 2, 0]),
+            map(&[1, 2, 0]),
+            Stage::Filter(col(2)),
+        ]);
+        assert_eq!(
+            back.apply(&input),
+            Some(row(&[one.clone(), f.clone(), t.clone()]))
+        );
+        // Dropped by a filter over a projected row.
+        let dropped = chain(vec![map(&[2, 1, 0]), Stage::Filter(col(0)), map(&[0])]);
+        assert_eq!(dropped.apply(&input), None);
+        // Filters alone return the input row; so does an empty chain.
+        assert_eq!(
+            chain(vec![Stage::Filter(col(1))]).apply(&input),
+            Some(input.clone())
+        );
+        assert_eq!(chain(vec![Stage::Filter(col(2))]).apply(&input), None);
+        assert_eq!(chain(vec![]).apply(&input), Some(input.clone()));
+        // Rows wider than the stack buffers still come through whole.
+        let wide: Vec<usize> = (0..12).map(|i| i % 3).collect();
+        let widened = chain(vec![map(&wide), Stage::Filter(col(1)), map(&wide)]);
+        let expected: Vec<Value> = (0..12).map(|i| input.values()[i % 3].clone()).collect();
+        assert_eq!(widened.apply(&input), Some(row(&expected)));
+    }
 }

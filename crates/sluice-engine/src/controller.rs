@@ -14,20 +14,19 @@ use dbsp::dynamic::DowncastTrait;
 use dbsp::operator::OutputHandle;
 use dbsp::trace::{BatchReader, Cursor};
 use dbsp::typed_batch::{BatchReader as _, SpineSnapshot};
-use dbsp::utils::Tup2;
 use dbsp::{DBSPHandle, OrdZSet, Runtime};
 use sluice_data::Delta;
 use sluice_sql::Program;
 
 use crate::circuit::{build, CircuitHandles};
-use crate::row::DRow;
+use crate::row::{Changes, DRow};
 use crate::EngineError;
 
 /// A request to the controller thread.
 pub enum Command {
     /// Push the inputs (one batch per table), run one transaction, reply with one delta per view.
     Step {
-        inputs: Vec<Vec<(DRow, i64)>>,
+        inputs: Vec<Changes>,
         push_unit: bool,
         reply: Sender<Result<Vec<Delta>, EngineError>>,
     },
@@ -124,15 +123,14 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
 fn step(
     dbsp: &mut DBSPHandle,
     handles: &CircuitHandles,
-    inputs: Vec<Vec<(DRow, i64)>>,
+    inputs: Vec<Changes>,
     push_unit: bool,
 ) -> Result<Vec<Delta>, EngineError> {
     if push_unit {
         handles.unit.push(DRow::default(), 1);
     }
-    for (handle, batch) in handles.tables.iter().zip(inputs) {
-        let mut tuples: Vec<Tup2<DRow, i64>> = batch.into_iter().map(|(r, w)| Tup2(r, w)).collect();
-        handle.append(&mut tuples);
+    for (handle, mut batch) in handles.tables.iter().zip(inputs) {
+        handle.append(&mut batch);
     }
     dbsp.transaction()
         .map_err(|e| EngineError::Dbsp(e.to_string()))?;

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use sluice_data::{Relation, Row, Value};
 use sluice_sql::{Program, TableDef};
 
-use crate::row::DRow;
+use dbsp::utils::Tup2;
+
+use crate::row::{Changes, DRow};
 use crate::{validate, EngineError};
 
 /// The current rows of a table with a primary key.
@@ -36,21 +38,21 @@ impl KeyedTable {
     }
 
     /// Replaces the row with `row`'s key (if any) by `row`, recording the changes in `out`.
-    pub fn upsert(&mut self, row: Row, out: &mut Vec<(DRow, i64)>) {
+    pub fn upsert(&mut self, row: Row, out: &mut Changes) {
         let key = self.key_of(&row);
         if let Some(old) = self.rows.insert(key, row.clone()) {
             if old == row {
                 return;
             }
-            out.push((DRow::from(old), -1));
+            out.push(Tup2(DRow::from(old), -1));
         }
-        out.push((DRow::from(row), 1));
+        out.push(Tup2(DRow::from(row), 1));
     }
 
     /// Removes the row with `key`, if any, recording the change in `out`.
-    pub fn delete(&mut self, key: &[Value], out: &mut Vec<(DRow, i64)>) {
+    pub fn delete(&mut self, key: &[Value], out: &mut Changes) {
         if let Some(old) = self.rows.remove(key) {
-            out.push((DRow::from(old), -1));
+            out.push(Tup2(DRow::from(old), -1));
         }
     }
 

@@ -28,8 +28,9 @@ use sluice_data::{Delta, Row};
 use sluice_sql::Program;
 
 use controller::{Command, StorageSetup};
+use dbsp::utils::Tup2;
 use keys::{Checkpointed, KeyedTable};
-use row::DRow;
+use row::{Changes, DRow};
 
 pub use validate::validate as validate_row;
 
@@ -118,7 +119,7 @@ pub struct Engine {
     config: EngineConfig,
     commands: Option<Sender<Command>>,
     thread: Option<JoinHandle<()>>,
-    pending: Vec<Vec<(DRow, i64)>>,
+    pending: Vec<Changes>,
     keyed: Vec<Option<KeyedTable>>,
     unit_pushed: bool,
 }
@@ -196,23 +197,36 @@ impl Engine {
     pub fn push(&mut self, table: &str, rows: Vec<(Row, i64)>) -> Result<(), EngineError> {
         let t = self.table_index(table)?;
         let relation = &self.program.tables[t].relation;
+        let Some(k) = &mut self.keyed[t] else {
+            // Without a key, valid rows go straight into the pending batch; an invalid one takes back the rows
+            // of this call that went in before it.
+            let pending = &mut self.pending[t];
+            let before = pending.len();
+            pending.reserve(rows.len());
+            for (row, w) in rows.into_iter().filter(|(_, w)| *w != 0) {
+                match validate::validate(relation, row) {
+                    Ok(row) => pending.push(Tup2(DRow::from(row), w)),
+                    Err(e) => {
+                        pending.truncate(before);
+                        return Err(e);
+                    }
+                }
+            }
+            return Ok(());
+        };
+        // With a key, every row is checked before the key index changes.
         let rows = rows
             .into_iter()
             .filter(|(_, w)| *w != 0)
             .map(|(r, w)| Ok((validate::validate(relation, r)?, w)))
             .collect::<Result<Vec<_>, EngineError>>()?;
-        match &mut self.keyed[t] {
-            Some(k) => {
-                for (row, w) in rows {
-                    if w > 0 {
-                        k.upsert(row, &mut self.pending[t]);
-                    } else {
-                        let key = k.key_of(&row);
-                        k.delete(&key, &mut self.pending[t]);
-                    }
-                }
+        for (row, w) in rows {
+            if w > 0 {
+                k.upsert(row, &mut self.pending[t]);
+            } else {
+                let key = k.key_of(&row);
+                k.delete(&key, &mut self.pending[t]);
             }
-            None => self.pending[t].extend(rows.into_iter().map(|(r, w)| (DRow::from(r), w))),
         }
         Ok(())
     }

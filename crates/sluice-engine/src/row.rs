@@ -26,6 +26,9 @@ use smallvec::SmallVec;
 /// building, comparing and dropping it touches no other memory. Wider rows spill to the heap as a `Vec` would.
 pub const INLINE_VALUES: usize = 3;
 
+/// Changes to one table as the circuit's input handle takes them: rows with weights.
+pub(crate) type Changes = Vec<dbsp::utils::Tup2<DRow, i64>>;
+
 /// A row as the circuit stores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DRow(SmallVec<[Value; INLINE_VALUES]>);

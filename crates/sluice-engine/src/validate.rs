@@ -18,6 +18,15 @@ pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {
             expected: table.fields.len(),
         });
     }
+    // Nearly every row is already right: a tight loop finds that out without building any error context.
+    let plain = table
+        .fields
+        .iter()
+        .zip(&row.0)
+        .all(|(field, value)| already_conforms(field.nullable, &field.sql_type, value));
+    if plain {
+        return Ok(row);
+    }
     let mut row = row;
     for (field, value) in table.fields.iter().zip(row.0.iter_mut()) {
         let invalid = |value: &Value, message: String| EngineError::InvalidValue {
@@ -41,6 +50,30 @@ pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {
         }
     }
     Ok(row)
+}
+
+/// Whether `v` is stored as is in a column of type `t`: the common cases of [`conform`] returning `None`, and
+/// NULL where it is allowed. `false` only means "look closer".
+#[inline]
+fn already_conforms(nullable: bool, t: &SqlType, v: &Value) -> bool {
+    matches!(
+        (t, v),
+        (SqlType::BigInt, Value::BigInt(_))
+            | (SqlType::Int, Value::Int(_))
+            | (SqlType::Boolean, Value::Bool(_))
+            | (SqlType::Double, Value::Double(_))
+            | (SqlType::Real, Value::Real(_))
+            | (SqlType::Date, Value::Date(_))
+            | (SqlType::Timestamp, Value::Timestamp(_))
+            | (
+                SqlType::Varchar { length: None } | SqlType::Char { .. },
+                Value::String(_)
+            )
+            | (
+                SqlType::Varbinary { length: None } | SqlType::Binary { .. },
+                Value::Bytes(_)
+            )
+    ) || (nullable && v.is_null())
 }
 
 /// `None` when `v` already has the column's representation, else the converted value.
@@ -179,5 +212,72 @@ mod tests {
             err.contains("column price") && err.contains("DECIMAL(5, 2)"),
             "{err}"
         );
+    }
+
+    /// The fast path may only accept what the full check leaves unchanged: every type against every kind of
+    /// value, nullable or not.
+    #[test]
+    fn fast_path_accepts_only_what_the_full_check_keeps() {
+        let types = [
+            SqlType::Boolean,
+            SqlType::TinyInt,
+            SqlType::SmallInt,
+            SqlType::Int,
+            SqlType::BigInt,
+            SqlType::Real,
+            SqlType::Double,
+            SqlType::Decimal {
+                precision: 5,
+                scale: 2,
+            },
+            SqlType::Char { length: Some(2) },
+            SqlType::Varchar { length: None },
+            SqlType::Varchar { length: Some(2) },
+            SqlType::Date,
+            SqlType::Time,
+            SqlType::Timestamp,
+            SqlType::Binary { length: Some(2) },
+            SqlType::Varbinary { length: None },
+            SqlType::Varbinary { length: Some(2) },
+        ];
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::TinyInt(1),
+            Value::SmallInt(1),
+            Value::Int(1),
+            Value::BigInt(1),
+            Value::BigInt(i64::MAX),
+            Value::Real(sluice_data::F32(1.5)),
+            Value::Double(sluice_data::F64(1.5)),
+            Value::Decimal("1.5".parse().unwrap()),
+            Value::from("abc"),
+            Value::Date(1),
+            Value::Time(1),
+            Value::Time(86_400_000_000_000),
+            Value::Timestamp(1),
+            Value::Bytes(vec![1, 2, 3]),
+        ];
+        let mut fast = 0;
+        for t in &types {
+            for v in &values {
+                for nullable in [false, true] {
+                    if already_conforms(nullable, t, v) {
+                        fast += 1;
+                        let full = validate(
+                            &Relation::new("t", vec![Field::new("c", t.clone(), nullable)]),
+                            Row(vec![v.clone()]),
+                        );
+                        assert_eq!(
+                            full.ok(),
+                            Some(Row(vec![v.clone()])),
+                            "{t:?} {v:?} {nullable}"
+                        );
+                    }
+                }
+            }
+        }
+        // Not vacuous: the fast path does take the common cases.
+        assert!(fast > 30, "{fast}");
     }
 }

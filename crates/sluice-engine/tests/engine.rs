@@ -257,6 +257,35 @@ fn invalid_rows_are_rejected_with_table_column_and_value() {
         .all(|(r, _)| r.0 == vec![Value::BigInt(0), Value::Null])));
 }
 
+/// A push with an invalid row after valid ones applies none of them, with or without a primary key, while the
+/// changes of earlier pushes stay pending.
+#[test]
+fn a_rejected_push_takes_back_its_valid_rows() {
+    let program = Program::compile(
+        "CREATE TABLE plain (a INT NOT NULL);
+         CREATE TABLE keyed (a INT NOT NULL PRIMARY KEY);
+         CREATE VIEW both_tables AS SELECT a FROM plain UNION ALL SELECT a FROM keyed;",
+    )
+    .unwrap();
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    let int = |i| row(vec![Value::Int(i)]);
+    for table in ["plain", "keyed"] {
+        e.push(table, vec![(int(1), 1)]).unwrap();
+        let err = e
+            .push(
+                table,
+                vec![(int(2), 1), (int(3), 1), (row(vec![Value::Null]), 1)],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("NULL"), "{err}");
+    }
+    let d = e.step().unwrap();
+    assert_eq!(
+        consolidate(&d["both_tables"]),
+        [(int(1), 2)].into_iter().collect::<Bag>()
+    );
+}
+
 /// Division by zero, a failed CAST and a DECIMAL overflow yield NULL instead of failing the view, so the
 /// columns they feed must be nullable even over NOT NULL inputs; columns they cannot reach stay NOT NULL. Every
 /// row the view emits is checked against the schema it reports.
