@@ -145,7 +145,7 @@ fn step(
 fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
     let snapshot = out.concat();
     let mut cursor = snapshot.inner().cursor();
-    let mut delta = Vec::new();
+    let mut delta = Vec::with_capacity(snapshot.inner().len());
     while cursor.key_valid() {
         // SAFETY: the circuit's views are Z-sets of `DRow` with `ZWeight` (i64) weights, so the erased key and
         // weight are exactly these types.

@@ -9,6 +9,7 @@ mod func;
 mod ops;
 mod scalar_fn;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct Scalar {
     /// `Some(i)` when the expression only reads column `i`: the circuit then copies the value without calling
     /// the closure, and can pick it from either side of a join without building the joined row.
     column: Option<usize>,
+    /// `Some(v)` when the expression is the constant `v`.
+    literal: Option<Value>,
 }
 
 impl fmt::Debug for Scalar {
@@ -51,6 +54,7 @@ impl Scalar {
             f: Arc::new(f),
             data_type,
             column: None,
+            literal: None,
         }
     }
 
@@ -59,6 +63,16 @@ impl Scalar {
         Scalar {
             column: Some(index),
             ..Scalar::new(data_type, move |row| row[index].clone())
+        }
+    }
+
+    /// The value over one row, borrowed from the row or the literal when the expression is only that, so that
+    /// an operator over a column (`name = 'x'`, `x % 3`) reads it without cloning it.
+    pub fn eval_ref<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
+        match (self.column, &self.literal) {
+            (Some(i), _) => Cow::Borrowed(&row[i]),
+            (None, Some(v)) => Cow::Borrowed(v),
+            (None, None) => Cow::Owned(self.eval(row)),
         }
     }
 
@@ -74,7 +88,7 @@ impl Scalar {
 
     /// Whether the expression is true for the row (NULL and false both reject, as in `WHERE`).
     pub fn test(&self, row: &[Value]) -> bool {
-        matches!(self.eval(row), Value::Bool(true))
+        matches!(*self.eval_ref(row), Value::Bool(true))
     }
 }
 
@@ -93,7 +107,11 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
         }
         Expr::Literal(s, _) => {
             let v = scalar_value(s)?;
-            Scalar::new(out, move |_| v.clone())
+            let literal = Some(v.clone());
+            Scalar {
+                literal,
+                ..Scalar::new(out, move |_| v.clone())
+            }
         }
         Expr::BinaryExpr(b) => binary(b, schema, out)?,
         Expr::Not(e) => unary(e, schema, out, ops::not)?,
@@ -115,7 +133,9 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
             }
             let zero = Value::TinyInt(0);
             let t = out.clone();
-            Scalar::new(out, move |r| ops::arith(Arith::Sub, &zero, &e.eval(r), &t))
+            Scalar::new(out, move |r| {
+                ops::arith(Arith::Sub, &zero, &e.eval_ref(r), &t)
+            })
         }
         Expr::Between(b) => {
             let (x, lo, hi) = (
@@ -125,10 +145,10 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
             );
             let negated = b.negated;
             Scalar::new(out, move |r| {
-                let v = x.eval(r);
+                let v = x.eval_ref(r);
                 let inside = ops::and(
-                    &ops::cmp_value(&lo.eval(r), &v, |o| o.is_le()),
-                    &ops::cmp_value(&v, &hi.eval(r), |o| o.is_le()),
+                    &ops::cmp_value(&lo.eval_ref(r), &v, |o| o.is_le()),
+                    &ops::cmp_value(&v, &hi.eval_ref(r), |o| o.is_le()),
                 );
                 if negated {
                     ops::not(&inside)
@@ -150,10 +170,10 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
                 .collect::<LowerResult<Vec<_>>>()?;
             let negated = l.negated;
             Scalar::new(out, move |r| {
-                let v = x.eval(r);
+                let v = x.eval_ref(r);
                 let mut result = Value::Bool(false);
                 for item in &list {
-                    match ops::compare(&v, &item.eval(r)) {
+                    match ops::compare(&v, &item.eval_ref(r)) {
                         Some(o) if o.is_eq() => {
                             result = Value::Bool(true);
                             break;
@@ -210,7 +230,7 @@ fn unary(
     f: fn(&Value) -> Value,
 ) -> LowerResult<Scalar> {
     let e = compile(e, schema)?;
-    Ok(Scalar::new(out, move |r| f(&e.eval(r))))
+    Ok(Scalar::new(out, move |r| f(&e.eval_ref(r))))
 }
 
 fn is_numeric(t: &DataType) -> bool {
@@ -255,13 +275,13 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
     let cmp = |test: fn(std::cmp::Ordering) -> bool| {
         let (l, r) = (l.clone(), r.clone());
         Scalar::new(out.clone(), move |row| {
-            ops::cmp_value(&l.eval(row), &r.eval(row), test)
+            ops::cmp_value(&l.eval_ref(row), &r.eval_ref(row), test)
         })
     };
     let arith = |op: Arith| {
         let (l, r, t) = (l.clone(), r.clone(), out.clone());
         Scalar::new(out.clone(), move |row| {
-            ops::arith(op, &l.eval(row), &r.eval(row), &t)
+            ops::arith(op, &l.eval_ref(row), &r.eval_ref(row), &t)
         })
     };
     // Arithmetic is computed only between numbers; anything else (DATE - DATE, …) is rejected rather than
@@ -297,7 +317,7 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
         Operator::IsDistinctFrom | Operator::IsNotDistinctFrom => {
             let distinct = b.op == Operator::IsDistinctFrom;
             Scalar::new(out, move |row| {
-                let (a, c) = (l.eval(row), r.eval(row));
+                let (a, c) = (l.eval_ref(row), r.eval_ref(row));
                 let same = match (a.is_null(), c.is_null()) {
                     (true, true) => true,
                     (false, false) => ops::compare(&a, &c).is_some_and(|o| o.is_eq()),
@@ -306,8 +326,8 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
                 Value::Bool(same != distinct)
             })
         }
-        Operator::And => Scalar::new(out, move |row| ops::and(&l.eval(row), &r.eval(row))),
-        Operator::Or => Scalar::new(out, move |row| ops::or(&l.eval(row), &r.eval(row))),
+        Operator::And => Scalar::new(out, move |row| ops::and(&l.eval_ref(row), &r.eval_ref(row))),
+        Operator::Or => Scalar::new(out, move |row| ops::or(&l.eval_ref(row), &r.eval_ref(row))),
         Operator::Plus if numeric => arith(Arith::Add),
         Operator::Minus if numeric => arith(Arith::Sub),
         Operator::Multiply if numeric => arith(Arith::Mul),
@@ -391,7 +411,7 @@ fn interval_arith(
     let v = compile(value, schema)?;
     let t = out.clone();
     Ok(Some(Scalar::new(out.clone(), move |r| {
-        func::add_interval(&v.eval(r), iv, sign, &t)
+        func::add_interval(&v.eval_ref(r), iv, sign, &t)
     })))
 }
 
@@ -409,15 +429,19 @@ fn like(
             return Ok(Scalar::new(out, |_| Value::Null));
         };
         let pattern = LikePattern::new(&p, escape, ci);
-        return Ok(Scalar::new(out, move |r| match x.eval(r) {
-            Value::String(s) => apply(pattern.matches(&s)),
+        return Ok(Scalar::new(out, move |r| match &*x.eval_ref(r) {
+            Value::String(s) => apply(pattern.matches(s)),
             _ => Value::Null,
         }));
     }
     let p = compile(&l.pattern, schema)?;
-    Ok(Scalar::new(out, move |r| match (x.eval(r), p.eval(r)) {
-        (Value::String(s), Value::String(p)) => apply(LikePattern::new(&p, escape, ci).matches(&s)),
-        _ => Value::Null,
+    Ok(Scalar::new(out, move |r| {
+        match (&*x.eval_ref(r), &*p.eval_ref(r)) {
+            (Value::String(s), Value::String(p)) => {
+                apply(LikePattern::new(p, escape, ci).matches(s))
+            }
+            _ => Value::Null,
+        }
     }))
 }
 
@@ -438,10 +462,10 @@ fn case(
         .map(|e| compile(e, schema))
         .transpose()?;
     Ok(Scalar::new(out, move |r| {
-        let subject = operand.as_ref().map(|o| o.eval(r));
+        let subject = operand.as_ref().map(|o| o.eval_ref(r));
         for (when, then) in &arms {
             let hit = match &subject {
-                Some(s) => ops::compare(s, &when.eval(r)).is_some_and(|o| o.is_eq()),
+                Some(s) => ops::compare(s, &when.eval_ref(r)).is_some_and(|o| o.is_eq()),
                 None => when.test(r),
             };
             if hit {
@@ -461,5 +485,5 @@ fn cast_expr(e: &Expr, schema: &DFSchema, out: DataType, name: &str) -> LowerRes
         ));
     }
     let t = out.clone();
-    Ok(Scalar::new(out, move |r| cast::cast(&x.eval(r), &t)))
+    Ok(Scalar::new(out, move |r| cast::cast(&x.eval_ref(r), &t)))
 }

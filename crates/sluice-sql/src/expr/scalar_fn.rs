@@ -67,19 +67,23 @@ pub(super) fn function(
     Ok(match name.as_str() {
         "upper" if arity_ok(1, 1) => {
             let a = arg(0);
-            Scalar::new(out, move |r| func::map_str(&a.eval(r), str::to_uppercase))
+            Scalar::new(out, move |r| {
+                func::map_str(&a.eval_ref(r), str::to_uppercase)
+            })
         }
         "lower" if arity_ok(1, 1) => {
             let a = arg(0);
-            Scalar::new(out, move |r| func::map_str(&a.eval(r), str::to_lowercase))
+            Scalar::new(out, move |r| {
+                func::map_str(&a.eval_ref(r), str::to_lowercase)
+            })
         }
         "character_length" | "char_length" | "length" if arity_ok(1, 1) => {
             let a = arg(0);
-            Scalar::new(out, move |r| func::char_length(&a.eval(r), &t))
+            Scalar::new(out, move |r| func::char_length(&a.eval_ref(r), &t))
         }
         "substr" | "substring" if arity_ok(2, 3) => Scalar::new(out, move |r| {
             let len = args.get(2).map(|l| l.eval(r));
-            func::substr(&args[0].eval(r), &args[1].eval(r), len.as_ref())
+            func::substr(&args[0].eval_ref(r), &args[1].eval_ref(r), len.as_ref())
         }),
         "concat" => Scalar::new(out, move |r| {
             func::concat(&args.iter().map(|a| a.eval(r)).collect::<Vec<_>>())
@@ -92,7 +96,7 @@ pub(super) fn function(
             };
             Scalar::new(out, move |r| {
                 let chars = args.get(1).map(|c| c.eval(r));
-                func::trim(&args[0].eval(r), chars.as_ref(), side)
+                func::trim(&args[0].eval_ref(r), chars.as_ref(), side)
             })
         }
         "coalesce" => Scalar::new(out, move |r| {
@@ -103,7 +107,7 @@ pub(super) fn function(
         }),
         "nullif" if arity_ok(2, 2) => Scalar::new(out, move |r| {
             let a = args[0].eval(r);
-            if ops::compare(&a, &args[1].eval(r)).is_some_and(|o| o.is_eq()) {
+            if ops::compare(&a, &args[1].eval_ref(r)).is_some_and(|o| o.is_eq()) {
                 Value::Null
             } else {
                 a
@@ -111,7 +115,7 @@ pub(super) fn function(
         }),
         "abs" if arity_ok(1, 1) => {
             let a = arg(0);
-            Scalar::new(out, move |r| func::abs(&a.eval(r)))
+            Scalar::new(out, move |r| func::abs(&a.eval_ref(r)))
         }
         "date_part" | "datepart" if arity_ok(2, 2) => {
             let part = match &f.args[0] {
@@ -137,7 +141,7 @@ pub(super) fn function(
                 ));
             }
             let a = arg(1);
-            Scalar::new(out, move |r| func::date_part(&part, &a.eval(r), &t))
+            Scalar::new(out, move |r| func::date_part(&part, &a.eval_ref(r), &t))
         }
         _ => return Err(unsupported()),
     })
