@@ -270,6 +270,41 @@ fn range_frames_over_tied_order_values() {
     );
 }
 
+/// RANGE frames with offsets: the frame of a row is every row whose ORDER BY value lies within the offsets of
+/// its own, for integers, decimals and doubles (numeric offsets) and dates and timestamps (intervals), ascending and
+/// descending, with NULL order values (whose frame is the other NULLs) and ties.
+#[test]
+fn range_frames_with_offsets() {
+    check(
+        "CREATE VIEW ri AS SELECT id, k, x,
+                SUM(id) OVER (PARTITION BY k ORDER BY x RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING) AS s1,
+                COUNT(*) OVER (PARTITION BY k ORDER BY x RANGE BETWEEN 1 FOLLOWING AND 5 FOLLOWING) AS c1,
+                MIN(id) OVER (PARTITION BY k ORDER BY x RANGE BETWEEN 3 PRECEDING AND 1 PRECEDING) AS m1
+         FROM t;
+         CREATE VIEW rid AS SELECT id, x,
+                COUNT(*) OVER (ORDER BY x DESC RANGE BETWEEN 3 PRECEDING AND CURRENT ROW) AS c2,
+                MAX(id) OVER (ORDER BY x DESC RANGE BETWEEN UNBOUNDED PRECEDING AND 2 FOLLOWING) AS m2
+         FROM t;
+         CREATE VIEW rd AS SELECT id, d,
+                SUM(x) OVER (ORDER BY d RANGE BETWEEN 1.5 PRECEDING AND 0.5 FOLLOWING) AS sd,
+                COUNT(*) OVER (ORDER BY d RANGE BETWEEN 2 PRECEDING AND CURRENT ROW) AS cd
+         FROM t;
+         CREATE VIEW rf AS SELECT id, f,
+                COUNT(*) OVER (ORDER BY f DESC NULLS LAST RANGE BETWEEN 0.5 PRECEDING AND 0.25 FOLLOWING) AS cf
+         FROM t;
+         CREATE VIEW rdt AS SELECT id, dt,
+                COUNT(*) OVER (ORDER BY dt RANGE BETWEEN INTERVAL '3' DAY PRECEDING AND CURRENT ROW) AS c3
+         FROM t;
+         CREATE VIEW rts AS SELECT id, k, ts,
+                COUNT(*) OVER (PARTITION BY k ORDER BY ts DESC
+                    RANGE BETWEEN INTERVAL '2' HOUR PRECEDING AND INTERVAL '1' DAY FOLLOWING) AS ct
+         FROM t;
+         CREATE VIEW rbig AS SELECT id, x,
+                COUNT(*) OVER (ORDER BY x RANGE BETWEEN 9223372036854775807 PRECEDING AND 9223372036854775807 FOLLOWING) AS c
+         FROM t;",
+    );
+}
+
 /// Every extraction field and string function docs/sql.md lists, beyond the common ones tested above.
 #[test]
 fn every_listed_date_part_and_string_function() {

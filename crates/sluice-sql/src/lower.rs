@@ -357,7 +357,17 @@ impl Lowerer<'_> {
                     "OVER",
                 ));
             }
-            let frame = Frame::lower(&params.window_frame)?;
+            let order_types = params
+                .order_by
+                .iter()
+                .map(|o| {
+                    o.expr
+                        .get_type(schema)
+                        .map(|t| (t, !o.asc))
+                        .map_err(|err| Unsupported::new(format!("cannot type {}: {err}", o.expr)))
+                })
+                .collect::<LowerResult<Vec<_>>>()?;
+            let frame = Frame::lower(&params.window_frame, &order_types)?;
             let mut args = Vec::new();
             let func = match fun {
                 WindowFunctionDefinition::WindowUDF(u) => {

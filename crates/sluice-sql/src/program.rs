@@ -384,7 +384,8 @@ fn planning_error(message: &str) -> Unsupported {
     }
 }
 
-/// The unqualified, unquoted name in "No field named t.nope. Valid fields are …" or "table 'x' not found".
+/// The unqualified, unquoted name in "No field named t.nope. Valid fields are …" or "table 'x' not found", or
+/// the keyword an error is about.
 fn named_in_error(message: &str) -> Option<String> {
     let raw = if let Some(rest) = message.strip_prefix("No field named ") {
         // The name ends at the first '.' that ends the sentence (qualifiers have no space after their dot).
@@ -397,6 +398,9 @@ fn named_in_error(message: &str) -> Option<String> {
         &rest[..end]
     } else if let Some(rest) = message.strip_prefix("table '") {
         rest.split('\'').next()?
+    } else if message.starts_with("RANGE requires") {
+        // DataFusion's check of a RANGE frame ("RANGE requires exactly one ORDER BY column").
+        "RANGE"
     } else {
         return None;
     };

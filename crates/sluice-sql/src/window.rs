@@ -3,6 +3,7 @@
 //! The engine calls these with a partition's current rows and multiplicities whenever the partition changes and
 //! replaces the partition's previous output with the result. A row of multiplicity `n` counts as `n` rows.
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{WindowFrameBound, WindowFrameUnits};
 use sluice_data::Value;
 
@@ -24,8 +25,8 @@ pub enum WindowFunc {
     Aggregate(AggCall),
 }
 
-/// One end of a window frame, resolved to a row offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One end of a window frame.
+#[derive(Clone, Debug)]
 pub enum FrameBound {
     /// The first (start) or last (end) row of the partition.
     Unbounded,
@@ -33,10 +34,19 @@ pub enum FrameBound {
     Offset(i64),
     /// The current row; in a `RANGE` frame, its first (start) or last (end) peer.
     CurrentRow,
+    /// `RANGE … n PRECEDING/FOLLOWING`: the first (start) or last (end) row whose order value is not beyond the
+    /// current row's value shifted by `shift` (over the one-value row `[value]`). `later` says whether the bound
+    /// lies after the current row in window order (FOLLOWING), which is where an out-of-range shift points.
+    Range {
+        /// The current row's order value to the bound's value.
+        shift: Scalar,
+        /// FOLLOWING rather than PRECEDING.
+        later: bool,
+    },
 }
 
 /// A window frame: `ROWS` or `RANGE` between two bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Frame {
     /// `RANGE` (peers count as the current row) rather than `ROWS`.
     pub range: bool,
@@ -47,8 +57,13 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Lowers DataFusion's frame; `RANGE` frames with a value offset and `GROUPS` frames are rejected.
-    pub fn lower(frame: &datafusion::logical_expr::WindowFrame) -> LowerResult<Frame> {
+    /// Lowers DataFusion's frame over a window ordered by `order`. A `RANGE` frame with an offset needs exactly
+    /// one ORDER BY key, of a numeric type (with a numeric offset) or a date or timestamp (with an interval);
+    /// `GROUPS` frames are rejected.
+    pub fn lower(
+        frame: &datafusion::logical_expr::WindowFrame,
+        order: &[(DataType, bool)],
+    ) -> LowerResult<Frame> {
         let range = match frame.units {
             WindowFrameUnits::Rows => false,
             WindowFrameUnits::Range => true,
@@ -64,11 +79,20 @@ impl Frame {
             if v.is_null() {
                 return Ok(FrameBound::Unbounded);
             }
+            let later = matches!(b, WindowFrameBound::Following(_));
             if range {
-                return Err(Unsupported::at_keyword(
-                    "RANGE window frames with an offset (use ROWS)",
-                    "RANGE",
-                ));
+                let [(key_type, descending)] = order else {
+                    return Err(Unsupported::at_keyword(
+                        "a RANGE frame with an offset needs exactly one ORDER BY expression",
+                        "RANGE",
+                    ));
+                };
+                // Later in a descending order means a smaller value.
+                let sign = if later != *descending { 1 } else { -1 };
+                return Ok(FrameBound::Range {
+                    shift: crate::expr::range_shift(v, sign, key_type)?,
+                    later,
+                });
             }
             let n = match crate::expr::scalar_value(v)? {
                 Value::BigInt(n) => n,
@@ -76,12 +100,7 @@ impl Frame {
                     .map(|n| n as i64)
                     .ok_or_else(|| Unsupported::new(format!("window frame offset {v}")))?,
             };
-            let dir = if matches!(b, WindowFrameBound::Preceding(_)) {
-                -1
-            } else {
-                1
-            };
-            Ok(FrameBound::Offset(dir * n))
+            Ok(FrameBound::Offset(if later { n } else { -n }))
         };
         Ok(Frame {
             range,
@@ -262,7 +281,7 @@ pub fn window(
                 WindowFunc::Rank => Value::BigInt(first[i] as i64 + 1),
                 WindowFunc::DenseRank => Value::BigInt(dense),
                 WindowFunc::Aggregate(a) => {
-                    let (lo, hi) = frame_bounds(call.frame, i, n, first[i], last[i]);
+                    let (lo, hi) = frame_bounds(&call.frame, &copies, order, i, first[i], last[i]);
                     let frame: Vec<(&[Value], i64)> = if lo <= hi {
                         args[c][lo..=hi].iter().map(|r| (r.as_slice(), 1)).collect()
                     } else {
@@ -287,9 +306,17 @@ pub fn window(
     out
 }
 
-/// The inclusive index range of row `i`'s frame (empty when `lo > hi`).
-fn frame_bounds(frame: Frame, i: usize, n: usize, first: usize, last: usize) -> (usize, usize) {
-    let resolve = |b: FrameBound, is_start: bool| -> i64 {
+/// The inclusive index range of row `i`'s frame (empty when `lo > hi`), with `first`/`last` its peer group.
+fn frame_bounds(
+    frame: &Frame,
+    copies: &SortedPartition<'_>,
+    order: &[SortKey],
+    i: usize,
+    first: usize,
+    last: usize,
+) -> (usize, usize) {
+    let n = copies.len();
+    let resolve = |b: &FrameBound, is_start: bool| -> i64 {
         match b {
             FrameBound::Unbounded => {
                 if is_start {
@@ -307,13 +334,66 @@ fn frame_bounds(frame: Frame, i: usize, n: usize, first: usize, last: usize) -> 
             }
             FrameBound::CurrentRow => i as i64,
             FrameBound::Offset(k) => i as i64 + k,
+            FrameBound::Range { shift, later } => {
+                range_bound(copies, &order[0], shift, *later, is_start, i, first, last)
+            }
         }
     };
-    let lo = resolve(frame.start, true).max(0);
-    let hi = resolve(frame.end, false).min(n as i64 - 1);
+    let lo = resolve(&frame.start, true).max(0);
+    let hi = resolve(&frame.end, false).min(n as i64 - 1);
     if lo > hi {
         (1, 0)
     } else {
         (lo as usize, hi as usize)
+    }
+}
+
+/// Where a `RANGE … PRECEDING/FOLLOWING` bound falls for row `i`: the first row (start) or the last row (end)
+/// whose order value is not beyond the current value shifted. The partition is sorted by this one key, so it is
+/// a binary search.
+#[allow(clippy::too_many_arguments)]
+fn range_bound(
+    copies: &SortedPartition<'_>,
+    key: &SortKey,
+    shift: &Scalar,
+    later: bool,
+    is_start: bool,
+    i: usize,
+    first: usize,
+    last: usize,
+) -> i64 {
+    let n = copies.len();
+    let value = &copies.keys(i)[0];
+    // A NULL order value has no distance to anything: its frame is its peers, the other NULLs.
+    if value.is_null() {
+        return if is_start { first as i64 } else { last as i64 };
+    }
+    let target = shift.eval(std::slice::from_ref(value));
+    if target.is_null() {
+        // The shift left the type's range: the bound lies beyond every row on its side.
+        return match (later, is_start) {
+            (false, true) => 0,
+            (false, false) => -1,
+            (true, true) => n as i64,
+            (true, false) => n as i64 - 1,
+        };
+    }
+    // The number of leading rows for which `pred` holds of (row value vs target); it holds for a prefix.
+    let position = |pred: &dyn Fn(std::cmp::Ordering) -> bool| {
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(key.compare_values(&copies.keys(mid)[0], &target)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    if is_start {
+        position(&|o| o.is_lt()) as i64
+    } else {
+        position(&|o| o.is_le()) as i64 - 1
     }
 }

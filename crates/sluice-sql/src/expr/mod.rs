@@ -349,6 +349,77 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
 }
 
 /// `date_or_timestamp ± INTERVAL '...'` with a constant interval.
+/// The order value a `RANGE` frame bound `offset` away from the current row's value `v`: `v + sign·offset` in the
+/// order key's type, as a [`Scalar`] over the one-value row `[v]`. NULL when the result leaves the type's range.
+/// Numbers take a numeric offset; dates and timestamps an interval.
+pub(crate) fn range_shift(
+    offset: &ScalarValue,
+    sign: i32,
+    key_type: &DataType,
+) -> LowerResult<Scalar> {
+    let interval = match offset {
+        ScalarValue::IntervalMonthDayNano(Some(v)) => Some(Interval {
+            months: v.months,
+            days: v.days,
+            nanos: v.nanoseconds,
+        }),
+        ScalarValue::IntervalDayTime(Some(v)) => Some(Interval {
+            months: 0,
+            days: v.days,
+            nanos: i64::from(v.milliseconds) * 1_000_000,
+        }),
+        ScalarValue::IntervalYearMonth(Some(m)) => Some(Interval {
+            months: *m,
+            days: 0,
+            nanos: 0,
+        }),
+        _ => None,
+    };
+    let t = key_type.clone();
+    match (interval, key_type) {
+        (Some(iv), DataType::Date32 | DataType::Timestamp(..)) => {
+            Ok(Scalar::new(t.clone(), move |r| {
+                func::add_interval(&r[0], iv, sign, &t)
+            }))
+        }
+        (None, _) if is_numeric(key_type) => {
+            let step = scalar_value(offset)?;
+            if ops::compare(&step, &Value::TinyInt(0)).is_none_or(|o| o.is_lt()) {
+                return Err(Unsupported::at_keyword(
+                    format!("a RANGE frame offset of {offset}: it must be a number of at least 0"),
+                    "RANGE",
+                ));
+            }
+            if ops::is_integer(key_type) {
+                // Integer arithmetic in SQL expressions wraps; a frame bound must not: a value past the type's
+                // range is "beyond every row" (NULL), not a value on the other side.
+                let Some(step) = as_int(&step) else {
+                    return Err(Unsupported::at_keyword(
+                        format!("a RANGE frame offset of {offset} over an integer ORDER BY value"),
+                        "RANGE",
+                    ));
+                };
+                let step = step * i128::from(sign);
+                let (min, max) = ops::int_range(key_type);
+                return Ok(Scalar::new(t.clone(), move |r| {
+                    match as_int(&r[0]).map(|v| v + step) {
+                        Some(v) if (min..=max).contains(&v) => int_value(&t, v),
+                        _ => Value::Null,
+                    }
+                }));
+            }
+            let op = if sign < 0 { Arith::Sub } else { Arith::Add };
+            Ok(Scalar::new(t.clone(), move |r| {
+                ops::arith(op, &r[0], &step, &t)
+            }))
+        }
+        _ => Err(Unsupported::at_keyword(
+            format!("a RANGE frame offset of {offset} over an ORDER BY value of type {key_type}"),
+            "RANGE",
+        )),
+    }
+}
+
 fn interval_arith(
     b: &BinaryExpr,
     schema: &DFSchema,

@@ -20,6 +20,16 @@ pub fn int_value(dt: &DataType, v: i128) -> Value {
     }
 }
 
+/// The smallest and largest value of an integer type, as [`int_value`] stores it.
+pub fn int_range(dt: &DataType) -> (i128, i128) {
+    match dt {
+        DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+        DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
+        DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    }
+}
+
 /// Whether `dt` is an integer type (unsigned ones come from ROW_NUMBER and RANK).
 pub fn is_integer(dt: &DataType) -> bool {
     matches!(
