@@ -1,5 +1,6 @@
 //! Random programs assembled from supported constructs (filters, projections, joins, aggregates, DISTINCT,
-//! set operations), each checked against DataFusion over random insert/delete sequences.
+//! set operations, top-k, window functions with ROWS and RANGE frames, CTEs, subqueries, tables with a primary
+//! key), each checked against DataFusion over random insert/delete/upsert sequences.
 
 mod common;
 
@@ -10,6 +11,7 @@ use rand::{Rng, SeedableRng};
 const TABLES: &str = "
 CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2));
 CREATE TABLE u (k INT, name VARCHAR, y INT);
+CREATE TABLE p (pk INT NOT NULL PRIMARY KEY, k INT, v DECIMAL(8,2));
 ";
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
@@ -26,6 +28,8 @@ fn random_query(rng: &mut StdRng) -> String {
             "t a LEFT JOIN u b ON a.k = b.k",
             "t a JOIN u b ON a.k = b.k AND a.x > b.y",
             "t a FULL JOIN u b ON a.k = b.k",
+            "t a JOIN p c ON a.id = c.pk",
+            "t a LEFT JOIN p c ON a.k = c.k AND c.v > 5",
         ],
     );
     let preds = [
@@ -43,7 +47,11 @@ fn random_query(rng: &mut StdRng) -> String {
     } else {
         String::new()
     };
-    if rng.random_bool(0.5) {
+    let shape = rng.random_range(0..10);
+    if shape < 3 {
+        return ranked_query(rng, from, &filter);
+    }
+    if shape < 7 {
         let key = pick(rng, &["a.k", "a.s", "a.x % 3", "a.id"]);
         let aggs = pick(
             rng,
@@ -82,17 +90,77 @@ fn random_query(rng: &mut StdRng) -> String {
     query
 }
 
+/// A query whose rows depend on their order: top-k or a window function. Ties are kept harmless: top-k and ROWS
+/// frames order by every output column, so peers are identical rows; RANGE frames give all peers one frame.
+fn ranked_query(rng: &mut StdRng, from: &str, filter: &str) -> String {
+    let all = "a.x, a.id, a.k, a.s, a.d";
+    match rng.random_range(0..4) {
+        0 => {
+            let (dir, n) = (pick(rng, &["", " DESC"]), rng.random_range(1..5));
+            let order = all.replace(", ", &format!("{dir}, "));
+            format!("SELECT {all} FROM {from}{filter} ORDER BY {order}{dir} LIMIT {n}")
+        }
+        1 => {
+            let f = pick(rng, &["ROW_NUMBER()", "RANK()", "DENSE_RANK()"]);
+            let part = pick(rng, &["a.k", "a.s", "a.x % 2"]);
+            let n = rng.random_range(1..4);
+            format!(
+                "SELECT x, id, r FROM (SELECT a.x, a.id, {f} OVER (PARTITION BY {part} ORDER BY {all}) AS r \
+                 FROM {from}{filter}) q WHERE r <= {n}"
+            )
+        }
+        2 => {
+            let agg = pick(
+                rng,
+                &["SUM(a.x)", "COUNT(*)", "MIN(a.d)", "AVG(a.x)", "MAX(a.s)"],
+            );
+            let frame = pick(
+                rng,
+                &[
+                    "",
+                    "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW",
+                    "ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING",
+                    "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
+                ],
+            );
+            format!(
+                "SELECT {all}, {agg} OVER (PARTITION BY a.k ORDER BY {all} {frame}) AS w FROM {from}{filter}"
+            )
+        }
+        _ => {
+            let agg = pick(rng, &["SUM(a.id)", "COUNT(*)", "MAX(a.d)"]);
+            let (dir, frame) = (
+                pick(rng, &["", " DESC"]),
+                pick(
+                    rng,
+                    &[
+                        "RANGE BETWEEN 2 PRECEDING AND CURRENT ROW",
+                        "RANGE BETWEEN 1 PRECEDING AND 3 FOLLOWING",
+                        "RANGE BETWEEN CURRENT ROW AND 2 FOLLOWING",
+                    ],
+                ),
+            );
+            format!(
+                "SELECT a.id, a.x, {agg} OVER (PARTITION BY a.s ORDER BY a.x{dir} {frame}) AS w FROM {from}{filter}"
+            )
+        }
+    }
+}
+
 #[test]
 fn random_programs_match_datafusion() {
     let mut rng = StdRng::seed_from_u64(42);
     let (mut views_checked, mut views_empty) = (0, 0);
-    for program in 0..10 {
+    for program in 0..12 {
         let mut views = String::new();
         for v in 0..3 {
-            views.push_str(&format!(
-                "CREATE VIEW v{v} AS {};\n",
-                random_query(&mut rng)
-            ));
+            // Sometimes through a CTE or a subquery in FROM, which must not change the result.
+            let query = match rng.random_range(0..6) {
+                0 => format!("WITH c AS ({}) SELECT * FROM c", random_query(&mut rng)),
+                1 => format!("SELECT * FROM ({}) sub", random_query(&mut rng)),
+                _ => random_query(&mut rng),
+            };
+            views.push_str(&format!("CREATE VIEW v{v} AS {query};\n"));
         }
         if rng.random_bool(0.5) {
             let op = pick(&mut rng, &["UNION ALL", "UNION", "EXCEPT", "INTERSECT"]);
