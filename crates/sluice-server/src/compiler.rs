@@ -57,6 +57,10 @@ pub struct ProgramSchema {
     /// Views, with their columns.
     #[schema(value_type = Vec<Object>)]
     pub outputs: Vec<Relation>,
+    /// The compiler's warnings about a program that compiled (SQL that has no effect, such as ORDER BY without
+    /// LIMIT in a view); left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SqlCompilerMessage>,
 }
 
 /// Compiles SQL programs. Implementations run on a blocking thread.
@@ -103,26 +107,33 @@ impl ProgramCompiler for SqlCompiler {
                 ProgramStatus::SystemError("the SQL compiler panicked on this program".into())
             })?;
         match outcome {
-            Ok(program) => Ok(ProgramSchema {
-                inputs: program.tables.into_iter().map(|t| t.relation).collect(),
-                outputs: program.views.into_iter().map(|v| v.relation).collect(),
-            }),
+            Ok(program) => {
+                for w in &program.warnings {
+                    tracing::warn!(warning = %w, "The SQL program compiled with a warning.");
+                }
+                Ok(ProgramSchema {
+                    inputs: program.tables.into_iter().map(|t| t.relation).collect(),
+                    outputs: program.views.into_iter().map(|v| v.relation).collect(),
+                    warnings: program.warnings.into_iter().map(message).collect(),
+                })
+            }
             Err(errors) => Err(ProgramStatus::SqlError(
-                errors
-                    .0
-                    .into_iter()
-                    .map(|e| SqlCompilerMessage {
-                        start_line_number: e.line,
-                        start_column: e.column,
-                        end_line_number: e.line,
-                        end_column: e.column,
-                        warning: e.warning,
-                        error_type: if e.warning { "Warning" } else { "Error" }.into(),
-                        message: e.message,
-                    })
-                    .collect(),
+                errors.0.into_iter().map(message).collect(),
             )),
         }
+    }
+}
+
+/// A compiler diagnostic in the API's shape (one position: the front end gives no end).
+fn message(e: sluice_sql::SqlError) -> SqlCompilerMessage {
+    SqlCompilerMessage {
+        start_line_number: e.line,
+        start_column: e.column,
+        end_line_number: e.line,
+        end_column: e.column,
+        warning: e.warning,
+        error_type: if e.warning { "Warning" } else { "Error" }.into(),
+        message: e.message,
     }
 }
 
@@ -178,6 +189,7 @@ mod tests {
         let schema = ProgramSchema {
             inputs: vec![Relation::new("orders", vec![])],
             outputs: vec![Relation::new("Totals", vec![])],
+            warnings: vec![],
         };
         assert!(schema.has_table("ORDERS"));
         assert!(schema.has_table("\"orders\""));

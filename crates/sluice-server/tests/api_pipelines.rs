@@ -182,6 +182,33 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
     assert_eq!(got["status_detail"], Value::Null);
     assert_eq!(got["schema"]["inputs"][0]["name"], "orders");
     assert_eq!(got["schema"]["outputs"][0]["name"], "totals");
+    assert!(got["schema"].get("warnings").is_none(), "{got}");
+    // A program that compiles with a warning: Success, and the warning with its position in the schema.
+    s.put(
+        "/v0/programs/warned",
+        program("CREATE TABLE t (a INT);\nCREATE VIEW v AS SELECT a FROM t ORDER BY a;"),
+    )
+    .await;
+    let got = compiled(&s, "warned").await;
+    assert_eq!(got["status"], "Success", "{got}");
+    let w = &got["schema"]["warnings"][0];
+    assert_eq!(
+        (
+            &w["warning"],
+            &w["error_type"],
+            &w["start_line_number"],
+            &w["start_column"]
+        ),
+        (&json!(true), &json!("Warning"), &json!(2), &json!(34)),
+        "{got}"
+    );
+    assert!(
+        w["message"]
+            .as_str()
+            .unwrap()
+            .contains("ORDER BY without LIMIT"),
+        "{got}"
+    );
     s.put("/v0/programs/bad", program("SELEKT 1")).await;
     let got = compiled(&s, "bad").await;
     assert_eq!(

@@ -51,6 +51,8 @@ pub struct Program {
     pub views: Vec<ViewDef>,
     /// The `CREATE TABLE` statements as SQL.
     pub table_sql: Vec<String>,
+    /// What compiled but may not do what its author expects (each with `warning: true`).
+    pub warnings: Vec<SqlError>,
 }
 
 impl Program {
@@ -65,7 +67,9 @@ impl Program {
                 tables: vec![],
                 views: vec![],
                 table_sql: vec![],
+                warnings: vec![],
             },
+            warnings: vec![],
         };
         let mut errors = Vec::new();
         let starts = statement_starts(sql, &statements);
@@ -84,11 +88,21 @@ impl Program {
             if let Err(u) = result {
                 errors.push(locate(sql, text, pos, u));
             }
+            for w in std::mem::take(&mut compiler.warnings) {
+                compiler.program.warnings.push(SqlError {
+                    warning: true,
+                    ..locate(sql, text, pos, w)
+                });
+            }
         }
         if errors.is_empty() {
             Ok(compiler.program)
         } else {
-            Err(CompileErrors(errors))
+            // Warnings go with the errors, in statement order, as a compiler lists them.
+            let mut all = errors;
+            all.extend(compiler.program.warnings);
+            all.sort_by_key(|e| (e.line, e.column));
+            Err(CompileErrors(all))
         }
     }
 
@@ -107,6 +121,8 @@ struct Compiler {
     ctx: SessionContext,
     sources: HashMap<String, Source>,
     program: Program,
+    /// Warnings of the statement being compiled, positioned by `compile`.
+    warnings: Vec<Unsupported>,
 }
 
 impl Compiler {
@@ -195,6 +211,16 @@ impl Compiler {
     fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
         let name = object_name(&v.name)?;
         self.check_new_name(&name)?;
+        let q = &v.query;
+        if q.order_by.is_some() && q.limit_clause.is_none() && q.fetch.is_none() {
+            self.warnings.push(Unsupported::at_keyword(
+                format!(
+                    "ORDER BY without LIMIT has no effect on view {name}: a view is a set of rows and its changes \
+                     are emitted in no particular order"
+                ),
+                "ORDER",
+            ));
+        }
         let state = self.ctx.state();
         let query = DFStatement::Statement(Box::new(Statement::Query(v.query.clone())));
         let plan = futures::executor::block_on(state.statement_to_plan(query))

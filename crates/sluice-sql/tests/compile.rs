@@ -62,6 +62,38 @@ fn unsupported_function_and_statement_are_named() {
     );
 }
 
+/// ORDER BY without LIMIT in a view compiles with a warning at ORDER; with LIMIT it is a top-k and has none.
+/// Next to an error, the warning is listed too, flagged as one.
+#[test]
+fn order_by_without_limit_is_a_warning() {
+    let view = "CREATE VIEW v AS SELECT id FROM t ORDER BY id;";
+    let p = Program::compile(&format!("{T}{view}")).unwrap();
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    let w = &p.warnings[0];
+    assert!(
+        w.warning && w.message.contains("ORDER BY without LIMIT") && w.message.contains("view v"),
+        "{w:?}"
+    );
+    assert_eq!(
+        (w.line, w.column),
+        (2, view.find("ORDER").unwrap() as u64 + 1),
+        "{w:?}"
+    );
+    let p = Program::compile(&format!(
+        "{T}CREATE VIEW v AS SELECT id FROM t ORDER BY id LIMIT 2;"
+    ))
+    .unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let all = errors(&format!(
+        "{T}CREATE VIEW v AS SELECT id FROM t ORDER BY id;\nCREATE VIEW w AS SELECT nope FROM t;"
+    ));
+    assert_eq!(
+        all.iter().map(|e| (e.line, e.warning)).collect::<Vec<_>>(),
+        [(2, true), (3, false)],
+        "{all:?}"
+    );
+}
+
 /// RANGE frames with an offset compile over one numeric, date or timestamp ORDER BY value; over two ORDER BY
 /// values or over a string they are rejected with an error that says why, positioned at `RANGE`.
 #[test]

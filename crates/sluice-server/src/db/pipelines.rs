@@ -492,6 +492,7 @@ mod tests {
         let schema = ProgramSchema {
             inputs: vec![Relation::new("orders", vec![])],
             outputs: vec![Relation::new("totals", vec![])],
+            warnings: vec![],
         };
         check_relations(
             &schema,
