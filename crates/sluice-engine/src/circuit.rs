@@ -394,12 +394,9 @@ impl RowChain {
     }
 }
 
-/// `e` over `row`, copying the value directly when `e` only reads a column.
+/// `e` over `row`, copying the value directly when `e` only reads a column or is a literal.
 fn value_of(e: &Scalar, row: &[Value]) -> Value {
-    match e.as_column() {
-        Some(i) => row[i].clone(),
-        None => e.eval(row),
-    }
+    e.eval_ref(row).into_owned()
 }
 
 /// The row of `exprs` over a row.

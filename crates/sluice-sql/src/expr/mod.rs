@@ -349,15 +349,9 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
 }
 
 /// `date_or_timestamp ± INTERVAL '...'` with a constant interval.
-/// The order value a `RANGE` frame bound `offset` away from the current row's value `v`: `v + sign·offset` in the
-/// order key's type, as a [`Scalar`] over the one-value row `[v]`. NULL when the result leaves the type's range.
-/// Numbers take a numeric offset; dates and timestamps an interval.
-pub(crate) fn range_shift(
-    offset: &ScalarValue,
-    sign: i32,
-    key_type: &DataType,
-) -> LowerResult<Scalar> {
-    let interval = match offset {
+/// A constant interval of any of DataFusion's interval types; `None` for anything else.
+fn interval_value(s: &ScalarValue) -> Option<Interval> {
+    match s {
         ScalarValue::IntervalMonthDayNano(Some(v)) => Some(Interval {
             months: v.months,
             days: v.days,
@@ -374,7 +368,18 @@ pub(crate) fn range_shift(
             nanos: 0,
         }),
         _ => None,
-    };
+    }
+}
+
+/// The order value a `RANGE` frame bound `offset` away from the current row's value `v`: `v + sign·offset` in the
+/// order key's type, as a [`Scalar`] over the one-value row `[v]`. NULL when the result leaves the type's range.
+/// Numbers take a numeric offset; dates and timestamps an interval.
+pub(crate) fn range_shift(
+    offset: &ScalarValue,
+    sign: i32,
+    key_type: &DataType,
+) -> LowerResult<Scalar> {
+    let interval = interval_value(offset);
     let t = key_type.clone();
     match (interval, key_type) {
         (Some(iv), DataType::Date32 | DataType::Timestamp(..)) => {
@@ -431,21 +436,7 @@ fn interval_arith(
         _ => return Ok(None),
     };
     let interval_of = |e: &Expr| match e {
-        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => Some(Interval {
-            months: v.months,
-            days: v.days,
-            nanos: v.nanoseconds,
-        }),
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(Interval {
-            months: 0,
-            days: v.days,
-            nanos: i64::from(v.milliseconds) * 1_000_000,
-        }),
-        Expr::Literal(ScalarValue::IntervalYearMonth(Some(m)), _) => Some(Interval {
-            months: *m,
-            days: 0,
-            nanos: 0,
-        }),
+        Expr::Literal(s, _) => interval_value(s),
         _ => None,
     };
     let (value, iv): (&Expr, Interval) = match (interval_of(&b.left), interval_of(&b.right)) {
