@@ -3,18 +3,16 @@
 //! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
 #![cfg(feature = "kafka-integration-tests")]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{action, assert_error, compiled, reaches, Backend, TestDb, TestServer};
+use crate::common::{action, assert_error, compiled, reaches, Backend, TestDb, TestServer};
 use serde_json::{json, Value};
 use sluice_transports::kafka_tools::read_topic;
 use sluice_transports::testing::{brokers, PrivateBroker, TestTopic};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
+const BOOK_FAIR: &str = include_str!("../../../../examples/book-fair.sql");
 
 fn connector(servers: &str, topic: &str) -> Value {
     json!({

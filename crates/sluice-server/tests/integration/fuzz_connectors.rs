@@ -3,9 +3,7 @@
 //! request leaves the stored connectors exactly as they were. PATCH always targets `existing`, which is re-created
 //! after a PATCH renames it, so every PATCH case updates a stored connector. Runs on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{seed_connector, Backend, TestDb, TestServer};
+use crate::common::{seed_connector, Backend, TestDb, TestServer};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

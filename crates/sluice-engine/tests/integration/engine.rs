@@ -1,10 +1,8 @@
 //! Engine behaviour: workers, checkpoints, primary keys, validation, schema.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{apply, random_row, Bag, Harness};
+use crate::common::{apply, random_row, Bag, Harness};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sluice_data::{Delta, Row, SqlType, Value};

@@ -1,9 +1,7 @@
 //! Property tests: whatever the batch, buffer size and message limit, messages stay within the limit, parse back,
 //! and carry exactly the expanded delta minus the records reported as too large.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use serde_json::Value as Json;
 use sluice_data::{Row, Value};

@@ -1,8 +1,6 @@
 //! The JSON encoder through the public API, on the reference system's test vectors (its section 5).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sluice_data::{Row, Value};
 use sluice_types::{FormatConfig, JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
 

@@ -1,8 +1,6 @@
 //! API keys, authentication, service endpoints, restart persistence and concurrency, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
+use crate::common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sluice_server::auth::{create_api_key, AuthMode};

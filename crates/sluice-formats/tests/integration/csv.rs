@@ -1,10 +1,8 @@
 //! The CSV encoder through the public API.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use sluice_data::{Field, Relation, Row, SqlType, Value, F32, F64};
 use sluice_formats::{build_encoder, EncodeError, MessageLimits};
 use sluice_types::{CsvEncoderConfig, FormatConfig};

@@ -18,7 +18,7 @@ use sluice_types::ConnectorConfig;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The book fair: revenue and copies per book, from a join and a GROUP BY.
-const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
+const BOOK_FAIR: &str = include_str!("../../../../examples/book-fair.sql");
 
 fn kafka(servers: &str, topic: &str, extra: serde_json::Value) -> ConnectorConfig {
     let mut transport =

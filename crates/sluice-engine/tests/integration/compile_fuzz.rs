@@ -2,9 +2,7 @@
 //! position and a message, and every program that compiles runs a few steps of random rows without an engine
 //! error, emitting only rows that obey the schema the program reports.
 
-mod common;
-
-use common::random_row;
+use crate::common::random_row;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

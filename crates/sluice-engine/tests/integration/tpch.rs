@@ -1,9 +1,7 @@
 //! A small TPC-H-like set of views (3- and 4-way joins, aggregates, top-k, anti-join) checked against DataFusion
 //! after every step of random upserts/deletes/inserts.
 
-mod common;
-
-use common::run_random;
+use crate::common::run_random;
 
 const PROGRAM: &str = "
 CREATE TABLE nation (nationkey INT NOT NULL PRIMARY KEY, name VARCHAR NOT NULL);

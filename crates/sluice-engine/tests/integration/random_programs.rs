@@ -2,9 +2,7 @@
 //! set operations, top-k, window functions with ROWS and RANGE frames, CTEs, subqueries, tables with a primary
 //! key), each checked against DataFusion over random insert/delete/upsert sequences.
 
-mod common;
-
-use common::run_random_views;
+use crate::common::run_random_views;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

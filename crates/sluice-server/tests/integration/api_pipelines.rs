@@ -1,10 +1,8 @@
 //! Program and pipeline endpoints over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{
+use crate::common::{
     action, assert_error, compiled, reaches, seed_connector, Backend, Options, TestDb, TestServer,
 };
 use reqwest::Method;
@@ -682,7 +680,7 @@ async fn pipeline_relations_are_checked_against_a_compiled_program(backend: Back
         )
     );
     // Nothing listens on the connector's broker address: the start is accepted and the pipeline fails, naming
-    // the connector. (Starts that succeed are in tests/pipeline_runtime.rs, with a real broker.)
+    // the connector. (Starts that succeed are in pipeline_runtime.rs, with a real broker.)
     let mut unreachable = seed_connector();
     unreachable["config"]["transport"]["config"]["bootstrap.servers"] = json!("127.0.0.1:1");
     unreachable["config"]["transport"]["config"]["initialization_timeout_secs"] = json!(2);

@@ -1,8 +1,6 @@
 //! Connector endpoints, body errors and routing errors over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
+use crate::common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,9 +1,7 @@
 //! Differential tests: for each supported construct, seeded random insert/delete sequences; after every step
 //! the sum of the view's deltas must equal DataFusion's result over the current tables.
 
-mod common;
-
-use common::run_random;
+use crate::common::run_random;
 
 const TABLES: &str = "
 CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2), f DOUBLE, b BOOLEAN,

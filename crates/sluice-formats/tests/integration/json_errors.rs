@@ -1,8 +1,6 @@
 //! The JSON encoder's per-record errors and config errors through the public API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sluice_data::{Row, Value};
 use sluice_formats::{build_encoder, EncodeError, MessageLimits};
 use sluice_types::{FormatConfig, JsonEncoderConfig, JsonUpdateFormat};

@@ -1,0 +1,5 @@
+//! The integration tests of `sluice-sql`, in one test binary: each module was its own binary once, and every
+//! binary links the whole dependency tree again (about 150 MB and a link step each).
+
+mod compile;
+mod plan;
