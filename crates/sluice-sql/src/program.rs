@@ -129,6 +129,24 @@ impl Compiler {
     fn table(&mut self, t: &CreateTable) -> Result<(), Unsupported> {
         let name = object_name(&t.name)?;
         self.check_new_name(&name)?;
+        // A table's contents come only from its input connectors, so every form that would fill or shape it
+        // from elsewhere is refused rather than compiled into a table with no columns.
+        if t.query.is_some() {
+            return Err(Unsupported::at_keyword(
+                format!("CREATE TABLE {name} AS SELECT is not supported: declare the columns, or use CREATE VIEW"),
+                "AS",
+            ));
+        }
+        if t.like.is_some() || t.clone.is_some() {
+            return Err(Unsupported::new(format!(
+                "table {name} copies another table's definition (LIKE or CLONE), which is not supported: declare its columns"
+            )));
+        }
+        if t.columns.is_empty() {
+            return Err(Unsupported::new(format!(
+                "table {name} has no columns: declare at least one"
+            )));
+        }
         let mut fields = Vec::new();
         let mut arrow = Vec::new();
         let mut primary_key = Vec::new();

@@ -137,6 +137,18 @@ fn unsupported_column_types_and_duplicate_names() {
 }
 
 #[test]
+fn tables_without_declared_columns_are_rejected() {
+    let e = single("CREATE TABLE empty;");
+    assert!(e.message.contains("table empty has no columns"), "{e:?}");
+    assert_eq!(e.line, 2, "{e:?}");
+    let e = single("CREATE TABLE copy AS\n  SELECT id FROM t;");
+    assert!(e.message.contains("CREATE TABLE copy AS SELECT"), "{e:?}");
+    assert_eq!((e.line, e.column), (2, 19), "{e:?}");
+    let e = single("CREATE TABLE twin LIKE t;");
+    assert!(e.message.contains("LIKE or CLONE"), "{e:?}");
+}
+
+#[test]
 fn several_errors_are_all_reported() {
     let e = errors("CREATE TABLE t (x INT);\nCREATE VIEW a AS SELECT y FROM t;\nCREATE VIEW b AS SELECT z FROM t;");
     assert_eq!(e.len(), 2, "{e:?}");
