@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use crate::group::{pack, unpack, GroupFn};
 use crate::row::DRow;
+use crate::sums::Sums;
 
 /// A stream of row Z-sets.
 pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
@@ -120,14 +121,38 @@ impl Builder {
                 args,
                 aggs,
             } => {
-                let (key_of, args_of, aggs2) = (projection(keys), projection(args), aggs.clone());
-                let grouped = self
-                    .stream(input)
-                    .map_index(move |r: &DRow| (key_of(r.values()), args_of(r.values())));
-                let body = GroupFn(Arc::new(move |rows| DRow::of(agg::evaluate(&aggs2, rows))));
-                let out = grouped
-                    .aggregate(body)
-                    .map(|(k, v): (&DRow, &DRow)| DRow::of(concat(k.values(), v.values())));
+                let (key_of, args_of) = (projection(keys), projection(args));
+                let input = self.stream(input);
+                let out = match agg::LinearAggs::plan(aggs) {
+                    // Running totals: a change updates its group's sums without reading the group's other rows.
+                    // Each row is indexed by its share of the sums, not by its arguments, so the batch that dbsp
+                    // sorts holds integers.
+                    Some(linear) => {
+                        let share = Arc::new(linear);
+                        let read = share.clone();
+                        let args = args.to_vec();
+                        input
+                            .map_index(move |r: &DRow| {
+                                let mut slots = Sums::zeroed(share.width());
+                                share.contribute(|i| args[i].eval_ref(r.values()), &mut slots);
+                                (key_of(r.values()), Sums::new(slots))
+                            })
+                            .aggregate_linear(|s: &Sums| s.clone())
+                            .map(move |(k, s): (&DRow, &Sums)| {
+                                let values = read.finish(&s.slots(read.width()));
+                                DRow::of(concat(k.values(), &values))
+                            })
+                    }
+                    None => {
+                        let aggs = aggs.clone();
+                        let body =
+                            GroupFn(Arc::new(move |rows| DRow::of(agg::evaluate(&aggs, rows))));
+                        input
+                            .map_index(move |r: &DRow| (key_of(r.values()), args_of(r.values())))
+                            .aggregate(body)
+                            .map(|(k, v): (&DRow, &DRow)| DRow::of(concat(k.values(), v.values())))
+                    }
+                };
                 if let Node::Aggregate { keys, .. } = node {
                     if keys.is_empty() {
                         return self.with_empty_group(out, agg::empty_result(aggs));

@@ -16,6 +16,7 @@ mod controller;
 mod group;
 mod keys;
 pub mod row;
+mod sums;
 mod validate;
 
 use std::collections::HashMap;

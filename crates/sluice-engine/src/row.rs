@@ -68,23 +68,32 @@ impl FromIterator<Value> for DRow {
     }
 }
 
-impl dbsp::utils::IsNone for DRow {
-    type Inner = Self;
+/// dbsp's marker traits for a type that is never NULL (dbsp's `Option` columns are the nullable ones) and that
+/// does not fit a 32-bit roaring bitmap.
+macro_rules! plain_dbsp_data {
+    ($t:ty) => {
+        impl dbsp::utils::IsNone for $t {
+            type Inner = Self;
 
-    fn is_none(&self) -> bool {
-        false
-    }
+            fn is_none(&self) -> bool {
+                false
+            }
 
-    fn unwrap_or_self(&self) -> &Self::Inner {
-        self
-    }
+            fn unwrap_or_self(&self) -> &Self::Inner {
+                self
+            }
 
-    fn from_inner(inner: Self::Inner) -> Self {
-        inner
-    }
+            fn from_inner(inner: Self::Inner) -> Self {
+                inner
+            }
+        }
+
+        impl dbsp::utils::SupportsRoaring for $t {}
+    };
 }
+pub(crate) use plain_dbsp_data;
 
-impl dbsp::utils::SupportsRoaring for DRow {}
+plain_dbsp_data!(DRow);
 
 impl SizeOf for DRow {
     fn size_of_children(&self, context: &mut Context) {

@@ -121,6 +121,20 @@ fn group_by_aggregates() {
     );
 }
 
+/// Only COUNT, and SUM/AVG of exact numbers: the views that keep running totals instead of rescanning groups.
+#[test]
+fn linear_aggregates_kept_as_running_totals() {
+    check(
+        "CREATE VIEW v AS SELECT k, COUNT(*) AS n, COUNT(x) AS nx, COUNT(s) AS ns, SUM(x) AS sx, AVG(x) AS ax,
+                SUM(d) AS sd, AVG(d) AS ad, COUNT(*) FILTER (WHERE b) AS nb, SUM(x) FILTER (WHERE x > 2) AS sx2,
+                SUM(d * 3) AS sd3, SUM(id) AS sid
+         FROM t GROUP BY k;
+         CREATE VIEW g AS SELECT COUNT(*) AS n, SUM(d) AS sd, AVG(x) AS ax, AVG(d) AS ad FROM t;
+         CREATE VIEW m AS SELECT ti, SUM(ti) AS sti, SUM(si) AS ssi, AVG(si) AS asi FROM misc GROUP BY ti;
+         CREATE VIEW keyed AS SELECT k, SUM(v) AS sv, AVG(v) AS av, COUNT(*) AS n FROM p GROUP BY k;",
+    );
+}
+
 #[test]
 fn group_by_expression_and_having() {
     check(

@@ -8,8 +8,12 @@ use std::collections::BTreeSet;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
-use datafusion::logical_expr::{expr::AggregateFunction, Expr};
+use datafusion::logical_expr::{expr::AggregateFunction, Expr, ExprSchemable};
 use sluice_data::{Decimal, Value};
+
+mod linear;
+
+pub use linear::LinearAggs;
 
 use crate::error::{LowerResult, Unsupported};
 use crate::expr::{
@@ -46,6 +50,8 @@ pub struct AggCall {
     pub filter: Option<usize>,
     /// The result type DataFusion gives.
     pub data_type: DataType,
+    /// The argument's type (`Null` for `COUNT(*)`), which decides whether a SUM or AVG is exact.
+    pub arg_type: DataType,
 }
 
 /// The aggregate values of one group: `rows` are the evaluated `args` rows of the group with their
@@ -155,6 +161,15 @@ fn avg(values: &[(&Value, i64)], count: i64, out: &DataType) -> Value {
             };
             Decimal::new(num / i128::from(count), *scale as u8).map_or(Value::Null, Value::Decimal)
         }
+        // Integers are summed exactly and divided once, as the running totals of `linear` do: summing them as
+        // floats would round differently depending on the order of the rows.
+        _ if values.iter().all(|(v, _)| as_int(v).is_some()) => {
+            let total = values
+                .iter()
+                .filter_map(|(v, w)| Some(as_int(v)?.wrapping_mul(i128::from(*w))))
+                .fold(0i128, i128::wrapping_add);
+            float(out, total as f64 / count as f64)
+        }
         _ => {
             let total: f64 = values
                 .iter()
@@ -205,11 +220,28 @@ pub(crate) fn lower_call(
             ))
         }
     };
-    let arg = match (func, p.args.as_slice()) {
-        (AggFunc::CountRows, _) => 0,
+    let (arg, arg_type) = match (func, p.args.as_slice()) {
+        (AggFunc::CountRows, _) => (0, DataType::Null),
         (_, [a]) => {
+            // DataFusion averages integers as floats (`AVG(CAST(x AS DOUBLE))`); the integers themselves are
+            // summed exactly instead, which also lets the engine keep them as running totals (`linear`).
+            let a = match a {
+                Expr::Cast(c)
+                    if func == AggFunc::Avg
+                        && matches!(c.field.data_type(), DataType::Float64)
+                        && c.expr
+                            .get_type(schema)
+                            .is_ok_and(|t| crate::expr::is_integer(&t)) =>
+                {
+                    c.expr.as_ref()
+                }
+                other => other,
+            };
+            let arg_type = a
+                .get_type(schema)
+                .map_err(|err| Unsupported::new(format!("cannot type {a}: {err}")))?;
             args.push(compile(a, schema)?);
-            args.len() - 1
+            (args.len() - 1, arg_type)
         }
         _ => {
             return Err(Unsupported::at_keyword(
@@ -228,6 +260,7 @@ pub(crate) fn lower_call(
         distinct: p.distinct,
         filter,
         data_type,
+        arg_type,
     })
 }
 
@@ -241,6 +274,7 @@ mod tests {
             arg: 0,
             distinct,
             filter: None,
+            arg_type: data_type.clone(),
             data_type,
         }
     }

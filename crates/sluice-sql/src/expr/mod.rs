@@ -20,7 +20,7 @@ use datafusion::scalar::ScalarValue;
 use sluice_data::Value;
 
 pub use cast::{date_of, datetime_of, scalar_value};
-pub(crate) use ops::{as_decimal, as_f64, float_value, int_value};
+pub(crate) use ops::{as_decimal, as_f64, float_value, int_value, is_integer};
 pub use ops::{as_int, compare};
 
 use crate::error::{LowerResult, Unsupported};
