@@ -1,7 +1,8 @@
 //! Steady-state throughput of the dynamic SQL engine against the same dbsp circuits written by hand over typed
 //! tuples, measured in the same run. Not a test: `cargo bench -p sluice-engine --bench throughput`.
 //!
-//! Each scenario preloads `PRELOAD` rows, then times `STEPS` steps of `BATCH` fresh input rows each (inserts
+//! Each scenario preloads `PRELOAD` rows (or `SLUICE_BENCH_PRELOAD`, to see how a step's cost grows with the
+//! size of the groups it changes), then times `STEPS` steps of `BATCH` fresh input rows each (inserts
 //! into `t`); throughput is input rows per second of those timed steps. The typed baseline uses the same dbsp
 //! operator shapes as the engine's lowering (filter and projection fused in one flat_map; indexed join;
 //! linear aggregate with running totals for SUM/COUNT, group-rescanning aggregate for MAX; per-group top-k by
@@ -27,6 +28,14 @@ use sluice_sql::Program;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PRELOAD: usize = 100_000;
+
+/// The rows loaded before timing starts.
+fn preload() -> usize {
+    std::env::var("SLUICE_BENCH_PRELOAD")
+        .ok()
+        .map(|n| n.parse().expect("SLUICE_BENCH_PRELOAD: a number of rows"))
+        .unwrap_or(PRELOAD)
+}
 const BATCH: usize = 10_000;
 /// Enough steps that the fastest scenario runs for a few hundred milliseconds, long enough to time steadily.
 const STEPS: usize = 30;
@@ -142,11 +151,12 @@ fn dynamic(s: Scenario, workers: usize) -> Rate {
         .map(|k| (Row(vec![Value::BigInt(k), Value::BigInt(k * 10)]), 1))
         .collect();
     e.push("u", u).expect("push");
-    e.push("t", rows(0, PRELOAD)).expect("push");
+    let preload = preload();
+    e.push("t", rows(0, preload)).expect("push");
     black_box(e.step().expect("step"));
     let start = Clock::now();
     for step in 0..STEPS {
-        e.push("t", rows(PRELOAD + step * BATCH, BATCH))
+        e.push("t", rows(preload + step * BATCH, BATCH))
             .expect("push");
         black_box(e.step().expect("step"));
     }
@@ -248,12 +258,13 @@ fn typed(s: Scenario, workers: usize) -> Rate {
     let mut uv: Vec<Tup2<Tup2<i64, i64>, i64>> =
         (0..GROUPS).map(|k| Tup2(Tup2(k, k * 10), 1)).collect();
     u.append(&mut uv);
-    push(&t, 0, PRELOAD);
+    let preload = preload();
+    push(&t, 0, preload);
     dbsp.transaction().expect("step");
     black_box(read_delta(&out));
     let start = Clock::now();
     for step in 0..STEPS {
-        push(&t, PRELOAD + step * BATCH, BATCH);
+        push(&t, preload + step * BATCH, BATCH);
         dbsp.transaction().expect("step");
         black_box(read_delta(&out));
     }
