@@ -461,6 +461,19 @@ fn broker_restart_mid_stream_stalls_applies_backpressure_then_delivers_everythin
     );
     let stalled = endpoint.stats();
     assert_eq!(stalled.transmitted_messages, 50);
+    // Each librdkafka error is listed once: rdkafka 0.39 reports every producer error event twice.
+    assert!(!stalled.transport_errors.is_empty(), "{stalled:?}");
+    assert_eq!(
+        stalled.num_transport_errors,
+        stalled.transport_errors.len() as u64
+    );
+    for pair in stalled.transport_errors.windows(2) {
+        assert!(
+            pair[0].message != pair[1].message || pair[1].at_ms - pair[0].at_ms >= 100,
+            "an error listed twice: {:?}",
+            stalled.transport_errors
+        );
+    }
     assert!(stalled.in_flight_messages <= 20, "{stalled:?}");
     assert!(
         !sender.is_finished(),

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -30,6 +31,36 @@ pub(crate) struct Shared {
 /// The context handed to librdkafka.
 pub(crate) struct OutputContext {
     pub shared: Arc<Shared>,
+    /// The last client error and when it came, to drop the second report of the same event (below).
+    pub last_error: Mutex<Option<(String, Instant)>>,
+}
+
+/// rdkafka 0.39 hands each producer error event to [`ClientContext::error`] twice in a row (once while polling
+/// the event, once more in `BaseProducer::poll`), so every error was counted and listed twice. A report equal to
+/// the previous one within this window is that second call. librdkafka already folds repeats of one error into
+/// "N identical error(s) suppressed", so nothing it reports separately is this close and this equal.
+const DUPLICATE_REPORT_WINDOW: Duration = Duration::from_millis(100);
+
+impl OutputContext {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        OutputContext {
+            shared,
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// Whether `message` repeats the previous report (and records it as the previous one otherwise).
+    fn is_second_report(&self, message: &str) -> bool {
+        let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((previous, at)) = last.as_ref() {
+            if previous == message && at.elapsed() < DUPLICATE_REPORT_WINDOW {
+                *last = None;
+                return true;
+            }
+        }
+        *last = Some((message.to_string(), Instant::now()));
+        false
+    }
 }
 
 impl ClientContext for OutputContext {
@@ -39,6 +70,9 @@ impl ClientContext for OutputContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         let message = format!("{error}: {reason}");
+        if self.is_second_report(&message) {
+            return;
+        }
         match classify(&error) {
             Severity::Permanent => {
                 tracing::error!(topic = %self.shared.topic, error = %message, "Kafka producer failed.");

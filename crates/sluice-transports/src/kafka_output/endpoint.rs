@@ -92,9 +92,7 @@ impl KafkaOutputEndpoint {
             retries: Mutex::new(VecDeque::new()),
         });
         let producer = client_config(&options, config.log_level)
-            .create_with_context(OutputContext {
-                shared: shared.clone(),
-            })
+            .create_with_context(OutputContext::new(shared.clone()))
             .map_err(|e| KafkaOutputError::Create {
                 topic: config.topic.clone(),
                 reason: e.to_string(),
