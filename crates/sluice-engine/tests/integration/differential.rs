@@ -131,7 +131,8 @@ fn linear_aggregates_kept_as_running_totals() {
          FROM t GROUP BY k;
          CREATE VIEW g AS SELECT COUNT(*) AS n, SUM(d) AS sd, AVG(x) AS ax, AVG(d) AS ad FROM t;
          CREATE VIEW m AS SELECT ti, SUM(ti) AS sti, SUM(si) AS ssi, AVG(si) AS asi FROM misc GROUP BY ti;
-         CREATE VIEW keyed AS SELECT k, SUM(v) AS sv, AVG(v) AS av, COUNT(*) AS n FROM p GROUP BY k;",
+         CREATE VIEW keyed AS SELECT k, SUM(v) AS sv, AVG(v) AS av, COUNT(*) AS n FROM p GROUP BY k;
+         CREATE VIEW keys_only AS SELECT k, b FROM t GROUP BY k, b;",
     );
 }
 
