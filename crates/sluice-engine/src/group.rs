@@ -1,6 +1,7 @@
 //! A dbsp aggregator that hands a whole group to a function of `sluice-sql`.
 //!
-//! Aggregates, top-k and window functions all have the same shape here: when a group (a partition) changes,
+//! Aggregates that are not sums over rows (MIN, MAX, DISTINCT, float sums; the others are running totals, see
+//! `sums.rs`), top-k and window functions all have the same shape here: when a group (a partition) changes,
 //! dbsp calls [`GroupFn`] with the group's current rows and multiplicities, and the function returns the
 //! group's new output, which dbsp diffs against the previous one. This costs a scan of the changed group
 //! per step, independent of the number of groups.

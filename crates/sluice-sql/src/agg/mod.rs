@@ -3,6 +3,8 @@
 //! The engine hands a group's current contents (each distinct row with its multiplicity) to
 //! [`evaluate`] whenever the group changes; the result replaces the group's previous output row.
 //! A group whose rows all cancelled never reaches here: it simply disappears from the view.
+//! When every call of a GROUP BY is a sum over rows (COUNT, SUM/AVG of exact numbers), the engine keeps running
+//! totals instead and reads them through [`LinearAggs`], which gives the same values.
 
 use std::collections::BTreeSet;
 
