@@ -16,6 +16,7 @@
 mod connector;
 mod error;
 pub mod format;
+pub mod secret;
 pub mod transport;
 
 pub use connector::{ConnectorConfig, Direction, FormatConfig, TransportConfig};

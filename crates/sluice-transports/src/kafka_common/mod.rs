@@ -55,6 +55,12 @@ pub(crate) fn check_options<T: FromClientConfig>(
     validate_bootstrap_servers(options.get("bootstrap.servers").map(String::as_str))?;
     // Without brokers librdkafka opens no connection.
     options.remove("bootstrap.servers");
+    // With GSSAPI, librdkafka runs its kinit command when a client is created unless re-login is disabled: a check
+    // must not run anything.
+    options.insert(
+        "sasl.kerberos.min.time.before.relogin".to_string(),
+        "0".to_string(),
+    );
     let mut client = client_config(&options, None);
     client.set_log_level(RDKafkaLogLevel::Emerg);
     match client.create::<T>() {
