@@ -4,6 +4,10 @@
 //! ChaCha generator seeded from the OS). Only its SHA-256 hash (hex, of the whole `apikey:...` string) is stored.
 //! A request's key is hashed and compared with every stored hash in constant time (`subtle`), without an early
 //! exit, so the time taken says nothing about how close a guess was.
+//!
+//! A key has scopes: `Read` lets it read (`GET`, and the egress stream, which only reads), `Write` lets it change
+//! anything (every other method, ingress included). A request whose key lacks the scope it needs is 403
+//! `InsufficientPermissions`.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -45,11 +49,22 @@ pub fn hash_key(key: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates and stores a key called `name`; the returned key text is shown once and never again.
-pub async fn create_api_key(db: &Db, name: &str) -> Result<NewApiKey, ApiError> {
+/// Creates and stores a key called `name` with `scopes` (both when empty); the returned key text is shown once and
+/// never again.
+pub async fn create_api_key(
+    db: &Db,
+    name: &str,
+    scopes: &[ApiPermission],
+) -> Result<NewApiKey, ApiError> {
     validate_name(name)?;
     let key = generate_key();
-    let scopes = [ApiPermission::Read, ApiPermission::Write];
+    let mut scopes = if scopes.is_empty() {
+        vec![ApiPermission::Read, ApiPermission::Write]
+    } else {
+        scopes.to_vec()
+    };
+    scopes.sort_by_key(|s| *s as u8);
+    scopes.dedup();
     let id = api_keys::create(db, name, &hash_key(&key), &scopes).await?;
     Ok(NewApiKey {
         api_key_id: id,
@@ -58,14 +73,41 @@ pub async fn create_api_key(db: &Db, name: &str) -> Result<NewApiKey, ApiError> 
     })
 }
 
+/// The scopes of `key` when it is one of the stored keys. Every stored hash is compared, in constant time.
+pub async fn key_scopes(db: &Db, key: &str) -> Result<Option<Vec<ApiPermission>>, ApiError> {
+    let candidate = hash_key(key);
+    let mut matched = None;
+    for (stored, scopes) in api_keys::hashes_and_scopes(db).await? {
+        let equal = stored.as_bytes().ct_eq(candidate.as_bytes());
+        if bool::from(equal) {
+            matched = Some(scopes);
+        }
+    }
+    Ok(matched)
+}
+
 /// Whether `key` is one of the stored keys.
 pub async fn key_is_valid(db: &Db, key: &str) -> Result<bool, ApiError> {
-    let candidate = hash_key(key);
-    let mut found = subtle::Choice::from(0);
-    for stored in api_keys::hashes(db).await? {
-        found |= stored.as_bytes().ct_eq(candidate.as_bytes());
+    Ok(key_scopes(db, key).await?.is_some())
+}
+
+/// The scope a request needs: `Read` for what only reads (`GET`, `HEAD`, `OPTIONS`, and the egress stream, a
+/// `POST` that reads a view), `Write` for everything else.
+pub fn needed_scope(method: &axum::http::Method, path: &str) -> ApiPermission {
+    use axum::http::Method;
+    let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || (*method == Method::POST && is_egress(path));
+    if reads {
+        ApiPermission::Read
+    } else {
+        ApiPermission::Write
     }
-    Ok(bool::from(found))
+}
+
+/// `/v0/pipelines/{name}/egress/{view}`.
+fn is_egress(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(parts.as_slice(), ["", "v0", "pipelines", _, "egress", _])
 }
 
 /// The key of an `Authorization: Bearer apikey:...` header.
@@ -96,23 +138,32 @@ fn bearer_key(request: &Request) -> Result<&str, ApiError> {
 
 /// Whether `path` is under `/v0`, the prefix API-key auth protects: every route there, and also unknown paths
 /// and wrong methods, so that without a key nothing about the API can be learnt (not even which routes exist).
-pub fn is_protected(path: &str) -> bool {
-    path == "/v0" || path.starts_with("/v0/")
+/// `/metrics` too when `metrics_need_key`.
+pub fn is_protected(path: &str, metrics_need_key: bool) -> bool {
+    path == "/v0" || path.starts_with("/v0/") || (metrics_need_key && path == "/metrics")
 }
 
 /// Middleware on every request when [`AuthMode::ApiKey`] is on: a request under `/v0` ([`is_protected`]) is 401
-/// unless it carries a stored key; other paths pass.
+/// unless it carries a stored key, and 403 when the key lacks the scope the request needs; other paths pass.
 pub async fn require_api_key(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !is_protected(request.uri().path()) {
+    let path = request.uri().path();
+    if !is_protected(path, state.config().metrics_need_key) {
         return Ok(next.run(request).await);
     }
     let key = bearer_key(&request)?;
-    if !key_is_valid(state.db(), key).await? {
-        return Err(ApiError::InvalidKey);
+    let scopes = key_scopes(state.db(), key)
+        .await?
+        .ok_or(ApiError::InvalidKey)?;
+    let needed = needed_scope(request.method(), path);
+    if !scopes.contains(&needed) {
+        return Err(ApiError::InsufficientPermissions {
+            needed: format!("{needed:?}"),
+            action: format!("{} {path}", request.method()),
+        });
     }
     Ok(next.run(request).await)
 }
@@ -142,10 +193,41 @@ mod tests {
     }
 
     #[test]
+    fn reads_need_read_and_everything_else_needs_write() {
+        use axum::http::Method;
+        for (method, path) in [
+            (Method::GET, "/v0/connectors"),
+            (Method::GET, "/v0/pipelines/p/stats"),
+            (Method::POST, "/v0/pipelines/p/egress/v"),
+        ] {
+            assert_eq!(
+                needed_scope(&method, path),
+                ApiPermission::Read,
+                "{method} {path}"
+            );
+        }
+        for (method, path) in [
+            (Method::POST, "/v0/connectors"),
+            (Method::PUT, "/v0/connectors/c"),
+            (Method::DELETE, "/v0/api_keys/k"),
+            (Method::POST, "/v0/pipelines/p/ingress/t"),
+            (Method::POST, "/v0/pipelines/p/start"),
+            (Method::POST, "/v0/pipelines/egress/egress/x/y"),
+        ] {
+            assert_eq!(
+                needed_scope(&method, path),
+                ApiPermission::Write,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
     fn the_whole_v0_prefix_is_protected() {
         for path in ["/v0", "/v0/", "/v0/connectors", "/v0/nothing/at/all"] {
-            assert!(is_protected(path), "{path}");
+            assert!(is_protected(path, false), "{path}");
         }
+        assert!(is_protected("/metrics", true));
         for path in [
             "/",
             "/healthz",
@@ -154,7 +236,7 @@ mod tests {
             "/v1/connectors",
             "/api-doc/openapi.json",
         ] {
-            assert!(!is_protected(path), "{path}");
+            assert!(!is_protected(path, false), "{path}");
         }
     }
 }

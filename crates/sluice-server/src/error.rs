@@ -10,6 +10,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use sluice_types::secret::redact;
 use sluice_types::ErrorResponse;
 
 /// Which part of a request body was wrong, as a stable `error_code`.
@@ -109,6 +110,27 @@ pub enum ApiError {
     /// The API key is not known (Feldera's `InvalidKey`).
     #[error("Unauthorized API key")]
     InvalidKey,
+    /// Without authentication, a request naming a `Host` that is not a loopback name nor one the operator allowed
+    /// (a DNS-rebinding page, or a name the server was not meant to be reached by).
+    #[error("Host '{host}' is not allowed: without authentication this server answers only requests to a loopback name (localhost, 127.0.0.1, [::1]) or to a name given with `sluice serve --allowed-host`")]
+    ForbiddenHost {
+        /// The `Host` header.
+        host: String,
+    },
+    /// Without authentication, a request a browser sent from another site's page.
+    #[error("Origin '{origin}' is not allowed: without authentication this server refuses requests from other sites' pages; the operator can allow an origin with `sluice serve --cors-origin`")]
+    ForbiddenOrigin {
+        /// The `Origin` header (or why there was none).
+        origin: String,
+    },
+    /// The API key lacks the scope the request needs.
+    #[error("This API key may not {action}: it lacks the '{needed}' scope")]
+    InsufficientPermissions {
+        /// The scope the request needs (`Read` or `Write`).
+        needed: String,
+        /// What was attempted (`POST /v0/connectors`).
+        action: String,
+    },
     /// See the message.
     #[error("Unknown connector name '{connector_name}'")]
     UnknownConnectorName {
@@ -356,6 +378,9 @@ impl ApiError {
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingCredentials { .. } | InvalidKey => StatusCode::UNAUTHORIZED,
+            ForbiddenHost { .. } | ForbiddenOrigin { .. } | InsufficientPermissions { .. } => {
+                StatusCode::FORBIDDEN
+            }
             UnknownRoute { .. }
             | UnknownConnectorName { .. }
             | UnknownConnector { .. }
@@ -391,6 +416,9 @@ impl ApiError {
             InvalidUuidParam { .. } => "InvalidUuidParam",
             MissingCredentials { .. } => "MissingCredentials",
             InvalidKey => "InvalidKey",
+            ForbiddenHost { .. } => "ForbiddenHost",
+            ForbiddenOrigin { .. } => "ForbiddenOrigin",
+            InsufficientPermissions { .. } => "InsufficientPermissions",
             UnknownConnectorName { .. } => "UnknownConnectorName",
             UnknownConnector { .. } => "UnknownConnector",
             UnknownProgramName { .. } => "UnknownProgramName",
@@ -437,6 +465,11 @@ impl ApiError {
             InvalidName { name, reason } => json!({"name": name, "reason": reason}),
             InvalidUuidParam { value } => json!({"value": value}),
             MissingCredentials { reason } => json!({"reason": reason}),
+            ForbiddenHost { host } => json!({"host": host}),
+            ForbiddenOrigin { origin } => json!({"origin": origin}),
+            InsufficientPermissions { needed, action } => {
+                json!({"needed": needed, "action": action})
+            }
             UnknownConnectorName { connector_name } => json!({"connector_name": connector_name}),
             UnknownConnector { connector_id } => json!({"connector_id": connector_id}),
             UnknownProgramName { program_name } | ProgramInUseByPipeline { program_name } => {
@@ -511,11 +544,22 @@ impl ApiError {
     }
 
     /// The response body.
+    ///
+    /// Every secret value this process knows is scrubbed from the message and the details
+    /// ([`sluice_types::secret::redact`]): an error may quote a value the client sent or a broker's words.
     pub fn to_error_response(&self) -> ErrorResponse {
+        let details = self.details();
+        let details_text = details.to_string();
+        let details = match redact::scrub(&details_text) {
+            std::borrow::Cow::Borrowed(_) => details,
+            std::borrow::Cow::Owned(scrubbed) => {
+                serde_json::from_str(&scrubbed).unwrap_or_else(|_| json!({}))
+            }
+        };
         ErrorResponse {
-            message: self.to_string(),
+            message: redact::scrub(&self.to_string()).into_owned(),
             error_code: self.code().to_string(),
-            details: self.details(),
+            details,
         }
     }
 }

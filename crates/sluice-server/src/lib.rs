@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod browser;
 pub mod compiler;
 pub mod db;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod names;
 pub mod pipeline_metrics;
 pub mod pipeline_state;
 pub mod runner;
+pub mod secrets;
 pub mod validate;
 
 use std::future::Future;
@@ -34,10 +36,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::AuthMode;
+use crate::browser::BrowserPolicy;
 use crate::compiler::{ProgramCompiler, SqlCompiler};
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
+use crate::secrets::Secrets;
 
 /// The default request body limit: 2 MiB, as Feldera's server had.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -49,6 +53,12 @@ pub struct ServerConfig {
     pub auth: AuthMode,
     /// The largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Secret storage and resolution, and which dangerous connector options are allowed.
+    pub secrets: Secrets,
+    /// Which requests a browser may send ([`browser`]).
+    pub browser: BrowserPolicy,
+    /// Whether `/metrics` needs an API key too (with [`AuthMode::ApiKey`]).
+    pub metrics_need_key: bool,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +66,9 @@ impl Default for ServerConfig {
         ServerConfig {
             auth: AuthMode::None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            secrets: Secrets::default(),
+            browser: BrowserPolicy::default(),
+            metrics_need_key: false,
         }
     }
 }
@@ -136,6 +149,12 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state
+        .config()
+        .secrets
+        .seal_stored(state.db())
+        .await
+        .map_err(|e| std::io::Error::other(format!("sealing stored secret values: {e}")))?;
     if let Err(e) = Runner::recover(&state).await {
         tracing::error!(error = %e, "Could not restart the pipelines that were running.");
     }

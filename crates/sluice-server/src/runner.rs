@@ -184,7 +184,8 @@ impl Runner {
 
 fn runtime_error(code: &str, message: String) -> ErrorResponse {
     ErrorResponse {
-        message,
+        // Stored and shown: no secret value may be in it (a broker or librdkafka may quote one).
+        message: sluice_types::secret::redact::scrub(&message).into_owned(),
         error_code: code.to_string(),
         details: serde_json::json!({}),
     }
@@ -252,7 +253,12 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
         let connector = crate::db::connectors::get(state.db(), &a.connector_name)
             .await
             .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
-        let config: ConnectorConfig = serde_json::from_str(connector.config.get())
+        let resolved = state
+            .config()
+            .secrets
+            .resolve(connector.config.get())
+            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
+        let config: ConnectorConfig = serde_json::from_value(resolved)
             .map_err(|e| format!("connector '{}': stored config: {e}", a.connector_name))?;
         let relation = canonical_identifier(&a.relation_name);
         if a.is_input {

@@ -17,10 +17,9 @@ use crate::extract::{from_value, serde_reason};
 /// Where the config sits in the request body; error paths start with it.
 const BODY_FIELD: &str = "config";
 
-/// Checks `config` (the request's `config` member) and returns it normalized, with its warnings.
-pub fn validate_connector_config(
-    config: &Value,
-) -> Result<(ConnectorConfig, Vec<String>), ApiError> {
+/// `config` (the request's `config` member) deserialized, with the transports users may not create refused; no
+/// other check.
+pub fn parse_connector_config(config: &Value) -> Result<ConnectorConfig, ApiError> {
     let parsed: ConnectorConfig = from_value(config).map_err(|(path, e)| {
         let (field, reason) = split_field(&path, &serde_reason(&e));
         invalid(&field, reason)
@@ -33,6 +32,14 @@ pub fn validate_connector_config(
             ),
         });
     }
+    Ok(parsed)
+}
+
+/// Checks `config` (the request's `config` member) and returns it normalized, with its warnings.
+pub fn validate_connector_config(
+    config: &Value,
+) -> Result<(ConnectorConfig, Vec<String>), ApiError> {
+    let parsed = parse_connector_config(config)?;
     let mut warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
     // librdkafka itself checks every option of a Kafka transport, without a network.
     let kafka_warnings = match &parsed.transport {

@@ -36,11 +36,29 @@ enum Command {
     Kafka(cmd::kafka::Command),
 }
 
+/// Standard error, with every secret value the process knows replaced by the mask
+/// (`sluice_types::secret::redact`): a librdkafka log line or an error may quote one. The formatter writes each
+/// event in one call, so a secret is never split across two writes.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let scrubbed = sluice_types::secret::redact::scrub(&text);
+        std::io::stderr().write_all(scrubbed.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {

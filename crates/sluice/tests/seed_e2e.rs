@@ -5,38 +5,16 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::{free_port, sluice, Server};
+
 const SEED_CURL: &str = include_str!("seed/put_connector.sh");
 const SEED_PYTHON: &str = include_str!("seed/put_connector.py");
-
-fn sluice() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-/// A `sluice serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn serve(data_dir: &Path, extra: &[&str]) -> Server {
     let port = free_port();
@@ -278,6 +256,14 @@ fn serve_help_documents_every_flag_and_public_bind_needs_auth() {
         "--auth",
         "--allow-unauthenticated-public-bind",
         "--max-body-bytes",
+        "--secret-key-file",
+        "--secrets-dir",
+        "--env-secret-prefix",
+        "--kafka-file-dir",
+        "--allow-kafka-code-execution",
+        "--allowed-host",
+        "--cors-origin",
+        "--metrics-need-key",
         "SLUICE_PORT",
         "[default: 8080]",
         "[default: 127.0.0.1]",

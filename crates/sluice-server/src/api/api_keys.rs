@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, NamePath};
 use crate::AppState;
 
-/// What a key allows. Every key has both; nothing distinguishes them yet.
+/// What a key allows: `Read` (GET requests and the egress stream), `Write` (every other request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum ApiPermission {
     /// Read.
@@ -39,6 +39,9 @@ pub struct ApiKeyDescr {
 pub struct NewApiKeyRequest {
     /// The key's name.
     pub name: String,
+    /// What the key may do; both `Read` and `Write` when absent or empty. `["Read"]` makes a read-only key.
+    #[serde(default)]
+    pub scopes: Vec<ApiPermission>,
 }
 
 /// A key just created: the only time its text is shown.
@@ -79,7 +82,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewApiKeyRequest>,
 ) -> Result<(StatusCode, Json<NewApiKey>), ApiError> {
-    let key = create_api_key(state.db(), &body.name).await?;
+    let key = create_api_key(state.db(), &body.name, &body.scopes).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 

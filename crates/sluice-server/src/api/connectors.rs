@@ -1,7 +1,8 @@
 //! `/v0/connectors`: create, read, replace, patch and delete connectors by name.
 //!
 //! Every config is checked by [`validate_connector_config`] before anything is stored, and stored normalized (all
-//! defaults filled in), which is what GET returns.
+//! defaults filled in), which is what GET returns, except that secret option values are stored sealed and shown as
+//! `********` ([`crate::secrets`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +17,8 @@ use crate::db::{connectors as db, ListFilter};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, NamePath};
 use crate::names::validate_name;
-use crate::validate::validate_connector_config;
+use crate::secrets::redact_text;
+use crate::validate::{parse_connector_config, validate_connector_config};
 use crate::AppState;
 
 /// A stored connector.
@@ -81,10 +83,45 @@ pub struct ConnectorIdResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UpdateConnectorResponse {}
 
-/// Validates `config` and returns its normalized JSON text.
-fn normalized(config: &Value) -> Result<String, ApiError> {
-    let (config, _warnings) = validate_connector_config(config)?;
-    serde_json::to_string(&config).map_err(|e| ApiError::Internal(format!("config encoding: {e}")))
+/// Validates `config` and returns the text to store: normalized, with written-out secrets sealed.
+///
+/// `existing` names the connector a PUT or PATCH replaces: a secret option sent as the mask keeps its value
+/// (see [`crate::secrets`]). Validation runs on a copy with the references that can be resolved now resolved.
+async fn stored_form(
+    state: &AppState,
+    mut config: Value,
+    existing: Option<&str>,
+) -> Result<String, ApiError> {
+    let secrets = &state.config().secrets;
+    let stored = match existing {
+        Some(name) => match db::get(state.db(), name).await {
+            Ok(c) => Some(
+                serde_json::from_str::<Value>(c.config.get())
+                    .map_err(|e| ApiError::Internal(format!("corrupt connector config: {e}")))?,
+            ),
+            Err(ApiError::UnknownConnectorName { .. }) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    secrets.unmask(&mut config, stored.as_ref())?;
+    let (checked, warnings) = secrets.for_validation(&config)?;
+    validate_connector_config(&checked)?;
+    for warning in &warnings {
+        tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
+    }
+    let mut normalized = serde_json::to_value(parse_connector_config(&config)?)
+        .map_err(|e| ApiError::Internal(format!("config encoding: {e}")))?;
+    secrets.seal(&mut normalized);
+    Ok(normalized.to_string())
+}
+
+/// `descr` as the API shows it: secret values masked.
+fn shown(mut descr: ConnectorDescr) -> Result<ConnectorDescr, ApiError> {
+    let text = redact_text(descr.config.get())?;
+    descr.config = RawValue::from_string(text)
+        .map_err(|e| ApiError::Internal(format!("config encoding: {e}")))?;
+    Ok(descr)
 }
 
 /// Lists connectors, or finds one by `id` or `name`.
@@ -95,7 +132,10 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
 ) -> Result<Json<Vec<ConnectorDescr>>, ApiError> {
-    Ok(Json(db::list(state.db(), &filter).await?))
+    let listed = db::list(state.db(), &filter).await?;
+    Ok(Json(
+        listed.into_iter().map(shown).collect::<Result<_, _>>()?,
+    ))
 }
 
 /// Creates a connector.
@@ -107,7 +147,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewConnectorRequest>,
 ) -> Result<(StatusCode, Json<ConnectorIdResponse>), ApiError> {
     validate_name(&body.name)?;
-    let config = normalized(&body.config)?;
+    let config = stored_form(&state, body.config, None).await?;
     let connector_id = db::create(state.db(), &body.name, &body.description, &config).await?;
     Ok((
         StatusCode::CREATED,
@@ -123,7 +163,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<Json<ConnectorDescr>, ApiError> {
-    Ok(Json(db::get(state.db(), &name).await?))
+    Ok(Json(shown(db::get(state.db(), &name).await?)?))
 }
 
 /// Creates the connector (201) or replaces it keeping its id (200).
@@ -136,7 +176,7 @@ pub async fn create_or_replace(
     NamePath(name): NamePath,
     ApiJson(body): ApiJson<CreateOrReplaceConnectorRequest>,
 ) -> Result<(StatusCode, Json<ConnectorIdResponse>), ApiError> {
-    let config = normalized(&body.config)?;
+    let config = stored_form(&state, body.config, Some(&name)).await?;
     let (connector_id, created) =
         db::create_or_replace(state.db(), &name, &body.description, &config).await?;
     let status = super::created_or_ok(created);
@@ -157,7 +197,10 @@ pub async fn update(
     if let Some(new_name) = &body.name {
         validate_name(new_name)?;
     }
-    let config = body.config.as_ref().map(normalized).transpose()?;
+    let config = match body.config {
+        Some(config) => Some(stored_form(&state, config, Some(&name)).await?),
+        None => None,
+    };
     db::update(
         state.db(),
         &name,

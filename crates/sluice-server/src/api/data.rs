@@ -297,7 +297,10 @@ pub async fn stats(
     NamePath(name): NamePath,
 ) -> Result<Json<Value>, ApiError> {
     let (_, live) = instance(&state, &name).await?;
-    serde_json::to_value(live.stats())
+    // Error lists quote librdkafka and brokers: no secret value may pass.
+    let text =
+        serde_json::to_string(&live.stats()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::from_str(&sluice_types::secret::redact::scrub(&text))
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
 }

@@ -50,6 +50,6 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        text,
+        sluice_types::secret::redact::scrub(&text).into_owned(),
     ))
 }

@@ -18,6 +18,7 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use crate::auth::{require_api_key, AuthMode};
+use crate::browser;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -112,18 +113,25 @@ pub fn router(state: AppState) -> Router {
         .fold(Router::new(), |r, e| r.route(e.path, e.handler))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
-    if state.config().auth == AuthMode::ApiKey {
-        // `layer`, not `route_layer`, and after the fallbacks: it also wraps the unknown-route and wrong-method
-        // answers, so under /v0 they are 401 without a key. It lets paths outside /v0 through.
-        app = app.layer(from_fn_with_state(state.clone(), require_api_key));
-    }
-    app.route_layer(from_fn_with_state(
-        state.clone(),
-        crate::metrics::count_requests,
-    ))
-    .layer(DefaultBodyLimit::max(state.max_body_bytes()))
-    .layer(map_response(no_cache_json))
-    .with_state(state)
+    // `layer`, not `route_layer`, and after the fallbacks: the checks also wrap the unknown-route and wrong-method
+    // answers, so under /v0 they are 401 without a key.
+    app = match state.config().auth {
+        AuthMode::ApiKey => app.layer(from_fn_with_state(state.clone(), require_api_key)),
+        AuthMode::None => app.layer(from_fn_with_state(state.clone(), browser::guard)),
+    };
+    let app = app
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::metrics::count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes()))
+        .layer(map_response(no_cache_json));
+    // Outermost, so that it answers preflight requests of the allowed origins before any check.
+    let app = match browser::cors_layer(&state.config().browser) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.with_state(state)
 }
 
 /// `Cache-Control: no-cache` on every JSON answer (errors and the egress stream included), as Feldera sent on its

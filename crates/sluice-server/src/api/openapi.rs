@@ -100,13 +100,19 @@ impl Modify for CommonErrors {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                if crate::auth::is_protected(path) {
+                if crate::auth::is_protected(path, false) {
                     Self::add(
                         operation,
                         "401",
                         "MissingCredentials, InvalidKey (only with --auth api-key)",
                     );
                 }
+                Self::add(
+                    operation,
+                    "403",
+                    "InsufficientPermissions (a key without the scope, with --auth api-key); ForbiddenHost, \
+                     ForbiddenOrigin (a browser request from another site, with --auth none)",
+                );
                 let Some(body) = &operation.request_body else {
                     continue;
                 };

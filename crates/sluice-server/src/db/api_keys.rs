@@ -58,12 +58,14 @@ pub async fn create(
     Ok(id)
 }
 
-/// Every stored hash (hex), for the constant-time comparison of [`crate::auth`].
-pub async fn hashes(db: &Db) -> Result<Vec<String>, ApiError> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT hash FROM api_key")
+/// Every stored hash (hex) with its key's scopes, for the constant-time comparison of [`crate::auth`].
+pub async fn hashes_and_scopes(db: &Db) -> Result<Vec<(String, Vec<ApiPermission>)>, ApiError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT hash, scopes FROM api_key")
         .fetch_all(db.pool())
         .await?;
-    Ok(rows.into_iter().map(|(h,)| h).collect())
+    rows.into_iter()
+        .map(|(hash, scopes)| Ok((hash, json_column(&scopes)?)))
+        .collect()
 }
 
 /// Deletes the key called `name`.

@@ -133,3 +133,22 @@ pub async fn delete(db: &Db, name: &str) -> Result<(), ApiError> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Every connector's id and stored config text, for maintenance at start ([`crate::secrets::Secrets::seal_stored`]).
+pub async fn configs(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(
+        sqlx::query_as("SELECT id, config FROM connector ORDER BY id")
+            .fetch_all(db.pool())
+            .await?,
+    )
+}
+
+/// Replaces the stored config text of connector `id`.
+pub async fn set_config(db: &Db, id: &str, config: &str) -> Result<(), ApiError> {
+    sqlx::query("UPDATE connector SET config = $1 WHERE id = $2")
+        .bind(config)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

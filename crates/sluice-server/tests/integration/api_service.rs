@@ -116,7 +116,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
     let db = TestDb::new(backend).await;
     let s = start_with_auth(&db).await;
     // The first key, as `sluice api-key create` makes it: straight into the database.
-    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    let key = create_api_key(&s.db, "admin", &[]).await.unwrap().api_key;
 
     let e = assert_error(&s.get("/v0/connectors").await, 401, "MissingCredentials");
     assert!(e["message"].as_str().unwrap().contains("Bearer"), "{e}");
@@ -203,7 +203,7 @@ async fn auth_on_requires_a_valid_key(backend: Backend) {
 async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
     let db = TestDb::new(backend).await;
     let s = start_with_auth(&db).await;
-    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    let key = create_api_key(&s.db, "admin", &[]).await.unwrap().api_key;
     let wrong = format!("apikey:{}", "A".repeat(128));
     for (method, path, with_key) in [
         (Method::GET, "/v0/nothing", (404, "UnknownRoute")),
@@ -241,7 +241,7 @@ async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
 async fn auth_on_protects_programs_pipelines_actions_and_stats(backend: Backend) {
     let db = TestDb::new(backend).await;
     let s = start_with_auth(&db).await;
-    let key = create_api_key(&s.db, "admin").await.unwrap().api_key;
+    let key = create_api_key(&s.db, "admin", &[]).await.unwrap().api_key;
     // Each request once without a key (401, MissingCredentials) and then with it (the given status).
     let both = |method: Method, path: &'static str, body: Option<Value>, want: u16| {
         let s = &s;

@@ -8,5 +8,7 @@ mod common;
 mod api_connectors;
 mod api_pipelines;
 mod api_service;
+mod fuzz_api;
 mod fuzz_connectors;
 mod pipeline_runtime;
+mod security;

@@ -2,6 +2,7 @@
 //! started with `--auth api-key` can be reached at all.
 
 use anyhow::Context;
+use sluice_server::api::api_keys::ApiPermission;
 use sluice_server::auth::create_api_key;
 
 use super::serve::DbArgs;
@@ -13,6 +14,9 @@ pub enum Command {
     Create {
         /// The key's name (letters, digits, '_' and '-').
         name: String,
+        /// A read-only key: it may send GET requests and read egress streams, nothing else.
+        #[arg(long)]
+        read_only: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -22,9 +26,18 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match command {
-        Command::Create { name, db } => runtime.block_on(async move {
+        Command::Create {
+            name,
+            read_only,
+            db,
+        } => runtime.block_on(async move {
             let db = db.open().await?;
-            let key = create_api_key(&db, &name)
+            let scopes = if read_only {
+                vec![ApiPermission::Read]
+            } else {
+                vec![ApiPermission::Read, ApiPermission::Write]
+            };
+            let key = create_api_key(&db, &name, &scopes)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.to_error_response().message))?;
             db.close().await;

@@ -9,8 +9,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use sluice_server::auth::AuthMode;
+use sluice_server::browser::{validate_origin, BrowserPolicy};
 use sluice_server::db::{Db, DbLocation};
+use sluice_server::secrets::{SecretKey, Secrets};
 use sluice_server::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+use sluice_types::secret::KafkaOptionPolicy;
 
 /// Where the database is: shared by `serve` and `api-key`.
 #[derive(clap::Args, Debug, Clone)]
@@ -42,6 +45,14 @@ impl DbArgs {
             DbLocation::Url(_) => "opening the database at --database-url".to_string(),
         })?;
         Ok(db)
+    }
+}
+
+impl DbArgs {
+    /// The data directory: `--data-dir` or the default, also when the database is elsewhere (the secret key and
+    /// the secrets live there).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
     }
 }
 
@@ -88,6 +99,51 @@ pub struct Args {
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "SLUICE_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// The key that seals secret option values in the database (64 hex digits; created, readable by the owner
+    /// only, when missing). Default: `secret.key` in the data directory. Losing it makes stored secrets unreadable.
+    #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Where `${secret:NAME}` references are read from (file NAME; `${secret:kubernetes:N/K}` reads
+    /// `kubernetes/N/K`, so a mounted Kubernetes secret works). Default: `secrets` in the data directory.
+    #[arg(long, env = "SLUICE_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Allow `${env:NAME}` references to environment variables whose name starts with PREFIX ("" allows every
+    /// variable, including the server's own settings). Without it, environment references are refused.
+    #[arg(long, env = "SLUICE_ENV_SECRET_PREFIX")]
+    pub env_secret_prefix: Option<String>,
+    /// A directory under which Kafka file-path options (`ssl.ca.location`, `ssl.key.location`,
+    /// `sasl.kerberos.keytab`, ...) may point; repeat for more. Default: /etc/ssl/certs and `tls` in the data
+    /// directory.
+    #[arg(
+        long = "kafka-file-dir",
+        env = "SLUICE_KAFKA_FILE_DIRS",
+        value_delimiter = ','
+    )]
+    pub kafka_file_dirs: Vec<PathBuf>,
+    /// Accept Kafka options that run commands or load libraries (`sasl.kerberos.kinit.cmd`,
+    /// `plugin.library.paths`, `ssl.engine.location`, `ssl.providers`). Whoever may write a connector can then run
+    /// code as this server's user.
+    #[arg(long, env = "SLUICE_ALLOW_KAFKA_CODE_EXECUTION")]
+    pub allow_kafka_code_execution: bool,
+    /// With `--auth none`: a host name, besides loopback names, that requests may be addressed to (the `Host`
+    /// header); repeat for more.
+    #[arg(
+        long = "allowed-host",
+        env = "SLUICE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// An origin (`https://console.example.com`) whose pages may call the API from a browser (CORS); repeat for
+    /// more. Without it, other sites' pages are refused.
+    #[arg(
+        long = "cors-origin",
+        env = "SLUICE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// With `--auth api-key`: `/metrics` needs a key too (a read-only key will do).
+    #[arg(long, env = "SLUICE_METRICS_NEED_KEY")]
+    pub metrics_need_key: bool,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -106,6 +162,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         tracing::warn!(bind = %args.bind, "Serving without authentication on a non-loopback address.");
     }
+    for origin in &args.cors_origins {
+        validate_origin(origin).map_err(|e| anyhow::anyhow!("--cors-origin: {e}"))?;
+    }
+    if args.allow_kafka_code_execution {
+        tracing::warn!(
+            "Kafka options that run commands or load libraries are allowed: whoever may write a connector can run \
+             code as this server's user."
+        );
+    }
+    let data_dir = args.db.data_dir();
+    let key_file = args
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("secret.key"));
+    let key = SecretKey::load_or_create(&key_file)?;
+    let file_dirs = if args.kafka_file_dirs.is_empty() {
+        vec![PathBuf::from("/etc/ssl/certs"), data_dir.join("tls")]
+    } else {
+        args.kafka_file_dirs.clone()
+    };
+    let secrets = Secrets {
+        key,
+        dir: args
+            .secrets_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("secrets")),
+        env_prefix: args.env_secret_prefix.clone(),
+        policy: KafkaOptionPolicy {
+            allow_code_execution: args.allow_kafka_code_execution,
+            file_dirs,
+        },
+    };
+    let mut allowed_hosts: Vec<String> = args
+        .allowed_hosts
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    if !args.bind.is_unspecified() && !args.bind.is_loopback() {
+        // Requests to the address itself cannot come from a rebound name.
+        allowed_hosts.push(args.bind.to_string());
+    }
+    let browser = BrowserPolicy {
+        allowed_hosts,
+        cors_origins: args.cors_origins.clone(),
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let db = args.db.open().await?;
@@ -117,6 +218,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let config = ServerConfig {
             auth,
             max_body_bytes: args.max_body_bytes,
+            secrets,
+            browser,
+            metrics_need_key: args.metrics_need_key,
         };
         let state = AppState::new(db.clone(), config);
         sluice_server::run(listener, state, shutdown_signal()).await?;

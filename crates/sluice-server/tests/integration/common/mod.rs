@@ -147,6 +147,8 @@ pub struct Options {
     pub auth: AuthMode,
     pub max_body_bytes: usize,
     pub compiler: Option<Arc<dyn ProgramCompiler>>,
+    /// Everything else of the server's config (secrets, browser policy, metrics auth).
+    pub config: ServerConfig,
 }
 
 impl Default for Options {
@@ -155,6 +157,7 @@ impl Default for Options {
             auth: AuthMode::None,
             max_body_bytes: sluice_server::DEFAULT_MAX_BODY_BYTES,
             compiler: None,
+            config: ServerConfig::default(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl TestServer {
         let config = ServerConfig {
             auth: options.auth,
             max_body_bytes: options.max_body_bytes,
+            ..options.config
         };
         let state = match options.compiler {
             Some(c) => AppState::with_compiler(handle.clone(), config, c),

@@ -1,0 +1,447 @@
+//! Security, end to end against a real `sluice serve` process and the local Kafka broker (`scripts/test.sh`
+//! starts it; `SLUICE_KAFKA_BROKERS` names it):
+//! - a password written into a connector, and one read through a `${secret:NAME}` reference, appear in no answer of
+//!   any endpoint, nowhere in the data directory's files (the SQLite database and its journal), and nowhere in the
+//!   server's log, even with librdkafka's debug log of every setting on;
+//! - a reference resolves when the pipeline starts (a pipeline whose broker list is a secret delivers to the real
+//!   broker), and a missing secret fails the start, naming it;
+//! - options that run commands or load libraries are refused when the connector is created, and the command does
+//!   not run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+mod common;
+use common::{free_port, sluice, Server};
+
+const PASSWORD: &str = "Wr1tten-Out-Pa55word";
+const REFERENCED: &str = "Fr0m-A-Secret-F1le";
+
+fn brokers() -> String {
+    std::env::var("SLUICE_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_string())
+}
+
+impl Server {
+    fn start(data_dir: &Path, log: &Path) -> Server {
+        let port = free_port();
+        let child = sluice()
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            // Everything librdkafka and Sluice can say.
+            .env("SLUICE_LOG", "debug,librdkafka=debug")
+            .env_remove("SLUICE_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("start sluice serve");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if server.call("GET", "/healthz", None).0 == 200 {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("sluice serve did not become healthy");
+    }
+
+    /// Sends a request with curl; returns the status and the raw body.
+    fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "-w", "\n%{http_code}"])
+            .arg(format!("{}{path}", self.base));
+        if let Some(body) = body {
+            cmd.args([
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                body,
+            ]);
+        }
+        let out = cmd.output().expect("run curl");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        (status.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) = self.raw(method, path, body.map(|b| b.to_string()).as_deref());
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("sluice serve did not stop on SIGTERM");
+    }
+
+    /// Polls until the pipeline's current status is `want`; returns the pipeline.
+    fn reaches(&self, name: &str, want: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            let (_, p) = self.call("GET", &format!("/v0/pipelines/{name}"), None);
+            if p["state"]["current_status"] == want {
+                return p;
+            }
+            last = p;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("pipeline {name} did not reach {want}: {last}");
+    }
+}
+
+fn connector(options: Value) -> Value {
+    json!({
+        "description": "secrets",
+        "config": {
+            "transport": {"name": "kafka_output", "config": options},
+            "format": {"name": "json", "config": {"update_format": "insert_delete"}}
+        }
+    })
+}
+
+fn sasl_options(password: &str, topic: &str) -> Value {
+    json!({
+        "bootstrap.servers": brokers(),
+        "topic": topic,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "alice",
+        "sasl.password": password,
+        "debug": "all",
+        "initialization_timeout_secs": 3
+    })
+}
+
+fn pipeline(connector: &str) -> Value {
+    json!({
+        "description": "", "program_name": "prog", "config": {"workers": 1},
+        "connectors": [{"name": "out", "connector_name": connector, "is_input": false, "relation_name": "v"}]
+    })
+}
+
+fn topic(name: &str) -> String {
+    let topic = format!("security-{name}-{}", std::process::id());
+    let status = sluice()
+        .args(["kafka", "create-topic", &topic, "--brokers", &brokers()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "create topic {topic}");
+    topic
+}
+
+/// Every file under `dir`, read as bytes.
+fn files_under(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn secrets_never_leave_the_server_and_references_resolve_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    std::fs::create_dir_all(data.join("secrets")).unwrap();
+    std::fs::write(data.join("secrets/kafka-pass"), format!("{REFERENCED}\n")).unwrap();
+    std::fs::write(data.join("secrets/brokers"), brokers()).unwrap();
+    let s = Server::start(&data, &log);
+
+    let program = json!({"description": "", "code": "CREATE TABLE t (x INT NOT NULL); CREATE VIEW v AS SELECT x FROM t;"});
+    assert_eq!(s.call("PUT", "/v0/programs/prog", Some(program)).0, 201);
+
+    // A written-out password, created, then patched with the mask (kept) and a new description.
+    let sasl_topic = topic("sasl");
+    let (status, body) = s.call(
+        "PUT",
+        "/v0/connectors/written",
+        Some(connector(sasl_options(PASSWORD, &sasl_topic))),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, shown) = s.call("GET", "/v0/connectors/written", None);
+    assert_eq!(
+        shown["config"]["transport"]["config"]["sasl.password"], "********",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["config"]["transport"]["config"]["sasl.username"], "alice",
+        "{shown}"
+    );
+    let mut patched = shown["config"].clone();
+    patched["transport"]["config"]["initialization_timeout_secs"] = json!(2);
+    let (status, body) = s.call(
+        "PATCH",
+        "/v0/connectors/written",
+        Some(json!({"description": "patched", "config": patched})),
+    );
+    assert_eq!(status, 200, "{body}");
+    // A mask for a connector that has no stored value is refused, naming the option.
+    let (status, body) = s.call(
+        "PUT",
+        "/v0/connectors/fresh",
+        Some(connector(sasl_options("********", &sasl_topic))),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["details"]["field"], "config.transport.config.sasl.password",
+        "{body}"
+    );
+
+    // A password by reference. The same secret as `client.id`, which is not a secret option, so that librdkafka's
+    // configuration dump in its debug log prints it: the log writer must scrub it.
+    let mut referenced = sasl_options("${secret:kafka-pass}", &sasl_topic);
+    referenced["client.id"] = json!("${secret:kafka-pass}");
+    let (status, body) = s.call(
+        "PUT",
+        "/v0/connectors/referenced",
+        Some(connector(referenced)),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, shown) = s.call("GET", "/v0/connectors/referenced", None);
+    assert_eq!(
+        shown["config"]["transport"]["config"]["sasl.password"],
+        "${secret:kafka-pass}"
+    );
+
+    // Both pipelines reach the broker with SASL, which the local broker does not speak: they fail, and their
+    // errors (and librdkafka's debug log, which lists every setting) are the places a password could leak.
+    for (p, c) in [("p-written", "written"), ("p-referenced", "referenced")] {
+        assert_eq!(
+            s.call("PUT", &format!("/v0/pipelines/{p}"), Some(pipeline(c)))
+                .0,
+            201
+        );
+        assert_eq!(
+            s.call("POST", &format!("/v0/pipelines/{p}/start"), None).0,
+            202
+        );
+        let failed = s.reaches(p, "Failed");
+        assert!(failed["state"]["error"]["message"].is_string(), "{failed}");
+    }
+
+    // A missing secret fails the start, naming the secret and the connector.
+    let mut missing = sasl_options("${secret:not-provisioned}", &sasl_topic);
+    missing["security.protocol"] = json!("PLAINTEXT");
+    assert_eq!(
+        s.call("PUT", "/v0/connectors/missing", Some(connector(missing)))
+            .0,
+        201
+    );
+    assert_eq!(
+        s.call("PUT", "/v0/pipelines/p-missing", Some(pipeline("missing")))
+            .0,
+        201
+    );
+    assert_eq!(s.call("POST", "/v0/pipelines/p-missing/start", None).0, 202);
+    let failed = s.reaches("p-missing", "Failed");
+    let message = failed["state"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("${secret:not-provisioned}") && message.contains("'missing'"),
+        "{message}"
+    );
+
+    // A broker list kept as a secret: resolved at start, the pipeline delivers to the real broker.
+    let delivered_topic = topic("delivered");
+    let options = json!({"bootstrap.servers": "${secret:brokers}", "topic": delivered_topic});
+    assert_eq!(
+        s.call("PUT", "/v0/connectors/by-ref", Some(connector(options)))
+            .0,
+        201
+    );
+    assert_eq!(
+        s.call("PUT", "/v0/pipelines/p-ref", Some(pipeline("by-ref")))
+            .0,
+        201
+    );
+    assert_eq!(s.call("POST", "/v0/pipelines/p-ref/start", None).0, 202);
+    s.reaches("p-ref", "Running");
+    let (status, body) = s.raw(
+        "POST",
+        "/v0/pipelines/p-ref/ingress/t?format=json",
+        Some(r#"{"insert": {"x": 7}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // Every endpoint that shows connectors, pipelines or their state.
+    let mut answers = Vec::new();
+    for path in [
+        "/v0/connectors",
+        "/v0/connectors/written",
+        "/v0/connectors/referenced",
+        "/v0/connectors?name=written",
+        "/v0/pipelines",
+        "/v0/pipelines/p-written",
+        "/v0/pipelines/p-referenced",
+        "/v0/pipelines/p-ref",
+        "/v0/pipelines/p-ref/stats",
+        "/v0/pipelines/p-written/validate",
+        "/metrics",
+        "/api-doc/openapi.json",
+    ] {
+        let (status, body) = s.raw("GET", path, None);
+        assert!(status < 500, "{path}: {status} {body}");
+        answers.push((path, body));
+    }
+    // An error that quotes the body it refuses.
+    let (status, body) = s.raw("PUT", "/v0/connectors/bad", Some(&format!(r#"{{"description": "", "config": {{"transport": {{"name": "kafka_output", "config": {{"sasl.password": "{PASSWORD}"}}}}, "format": 3}}}}"#)));
+    assert_eq!(status, 400, "{body}");
+    answers.push(("PUT /v0/connectors/bad", body));
+    for (path, body) in &answers {
+        for secret in [PASSWORD, REFERENCED] {
+            assert!(!body.contains(secret), "{path} shows a secret: {body}");
+        }
+    }
+
+    assert_eq!(s.call("POST", "/v0/pipelines/p-ref/shutdown", None).0, 202);
+    s.reaches("p-ref", "Shutdown");
+    let out = sluice()
+        .args([
+            "kafka",
+            "consume",
+            &delivered_topic,
+            "--min",
+            "1",
+            "--timeout-secs",
+            "20",
+            "--brokers",
+            &brokers(),
+        ])
+        .output()
+        .unwrap();
+    let consumed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(consumed.trim(), r#"{"insert":{"x":7}}"#, "{out:?}");
+    s.stop();
+
+    let mut files = Vec::new();
+    files_under(&data, &mut files);
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("sluice.db")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (path, bytes) in files.iter().filter(|(p, _)| !p.contains("/secrets/")) {
+        for secret in [PASSWORD, REFERENCED] {
+            assert!(!contains(bytes, secret), "{path} holds a secret");
+        }
+    }
+    let log_text = std::fs::read(&log).unwrap();
+    assert!(
+        contains(&log_text, "sasl.username") || contains(&log_text, "SASL"),
+        "the debug log says nothing of SASL: is it on?"
+    );
+    for secret in [PASSWORD, REFERENCED] {
+        assert!(
+            !contains(&log_text, secret),
+            "the server log holds a secret"
+        );
+    }
+}
+
+#[test]
+fn options_that_run_code_are_refused_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let s = Server::start(&dir.path().join("data"), &log);
+    let marker = dir.path().join("ran");
+    let kerberos = |extra: Value| {
+        let mut options = json!({
+            "bootstrap.servers": brokers(), "topic": "t",
+            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "GSSAPI",
+        });
+        options
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        connector(options)
+    };
+    let cases = [
+        (
+            "sasl.kerberos.kinit.cmd",
+            kerberos(json!({"sasl.kerberos.kinit.cmd": format!("touch {}", marker.display())})),
+        ),
+        (
+            "sasl.kerberos.principal",
+            kerberos(json!({"sasl.kerberos.principal": format!("x; touch {}", marker.display())})),
+        ),
+        (
+            "sasl.kerberos.keytab",
+            kerberos(
+                json!({"sasl.kerberos.keytab": format!("/etc/ssl/certs/\"; touch {}; \"", marker.display())}),
+            ),
+        ),
+        (
+            "plugin.library.paths",
+            connector(
+                json!({"bootstrap.servers": brokers(), "topic": "t", "plugin.library.paths": "/tmp/evil.so"}),
+            ),
+        ),
+        (
+            "ssl.engine.location",
+            connector(
+                json!({"bootstrap.servers": brokers(), "topic": "t", "ssl.engine.location": "/tmp/evil.so"}),
+            ),
+        ),
+        (
+            "ssl.providers",
+            connector(
+                json!({"bootstrap.servers": brokers(), "topic": "t", "ssl.providers": "/tmp/evil"}),
+            ),
+        ),
+        (
+            "ssl.ca.location",
+            connector(
+                json!({"bootstrap.servers": brokers(), "topic": "t", "ssl.ca.location": "/etc/shadow"}),
+            ),
+        ),
+    ];
+    for (option, body) in cases {
+        let (status, answer) = s.call("PUT", "/v0/connectors/danger", Some(body));
+        assert_eq!(status, 400, "{option}: {answer}");
+        assert_eq!(answer["error_code"], "InvalidConnectorConfig", "{answer}");
+        assert_eq!(
+            answer["details"]["field"],
+            format!("config.transport.config.{option}"),
+            "{answer}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!marker.exists(), "a command ran");
+    assert_eq!(
+        s.call("GET", "/v0/connectors/danger", None).0,
+        404,
+        "nothing was stored"
+    );
+    s.stop();
+}
