@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub browser: BrowserPolicy,
     /// Whether `/metrics` needs an API key too (with [`AuthMode::ApiKey`]).
     pub metrics_need_key: bool,
+    /// The directory `file_output` connectors write under (their `path` is relative to it).
+    pub file_output_dir: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             secrets: Secrets::default(),
             browser: BrowserPolicy::default(),
             metrics_need_key: false,
+            file_output_dir: std::env::temp_dir().join("sluice-files"),
         }
     }
 }

@@ -260,6 +260,8 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
             .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
         let config: ConnectorConfig = serde_json::from_value(resolved)
             .map_err(|e| format!("connector '{}': stored config: {e}", a.connector_name))?;
+        let config = in_output_dir(config, &state.config().file_output_dir)
+            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
         let relation = canonical_identifier(&a.relation_name);
         if a.is_input {
             inputs.push(InputSpec {
@@ -282,6 +284,22 @@ async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, Stri
         inputs,
         outputs,
     })
+}
+
+/// A `file_output` config with its path made absolute under the output directory (created when missing).
+fn in_output_dir(
+    mut config: ConnectorConfig,
+    dir: &std::path::Path,
+) -> Result<ConnectorConfig, String> {
+    if let sluice_types::TransportConfig::FileOutput(file) = &mut config.transport {
+        let path = crate::validate::file_output_path(dir, &file.path)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create directory {}: {e}", parent.display()))?;
+        }
+        file.path = path.display().to_string();
+    }
+    Ok(config)
 }
 
 fn controller_config(c: &RuntimeConfig) -> ControllerConfig {

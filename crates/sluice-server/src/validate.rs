@@ -6,6 +6,8 @@
 //! its path in the request body (`config.transport.config.topic`). Warnings (accepted settings that have no effect)
 //! are logged.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 use sluice_transports::kafka_input::validate_input_config;
 use sluice_transports::kafka_output::validate_config;
@@ -45,7 +47,10 @@ pub fn validate_connector_config(
     let kafka_warnings = match &parsed.transport {
         TransportConfig::KafkaOutput(kafka) => validate_config(kafka),
         TransportConfig::KafkaInput(kafka) => validate_input_config(kafka),
-        TransportConfig::HttpInput | TransportConfig::HttpOutput => Ok(Vec::new()),
+        TransportConfig::FileOutput(_)
+        | TransportConfig::NullOutput
+        | TransportConfig::HttpInput
+        | TransportConfig::HttpOutput => Ok(Vec::new()),
     }
     .map_err(|e| e.within("transport.config"))
     .map_err(|e| invalid(&e.field, e.reason))?;
@@ -58,6 +63,38 @@ pub fn validate_connector_config(
         tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
     }
     Ok((parsed, warnings))
+}
+
+/// Where a `file_output` connector's file is: its `path` under `dir`, the server's output directory (an absolute
+/// path must already lie there). Whoever may write a connector must not be able to write any file of the server.
+pub fn file_output_path(dir: &Path, path: &str) -> Result<PathBuf, String> {
+    let given = Path::new(path);
+    if path.split('/').any(|segment| segment == "..") {
+        return Err(format!("'{path}' must not contain '..'"));
+    }
+    let full = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        dir.join(given)
+    };
+    if full.starts_with(dir) && full != dir {
+        Ok(full)
+    } else {
+        Err(format!(
+            "'{path}' is not under the server's output directory {} (give a path relative to it; the operator sets \
+             it with `sluice serve --file-output-dir`)",
+            dir.display()
+        ))
+    }
+}
+
+/// Checks a `file_output` connector's path against the output directory `dir`.
+pub fn check_file_output(config: &ConnectorConfig, dir: &Path) -> Result<(), ApiError> {
+    if let TransportConfig::FileOutput(file) = &config.transport {
+        file_output_path(dir, &file.path)
+            .map_err(|reason| invalid("transport.config.path", reason))?;
+    }
+    Ok(())
 }
 
 fn invalid(field: &str, reason: String) -> ApiError {

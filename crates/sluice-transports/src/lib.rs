@@ -8,6 +8,7 @@
 //!   validation of its librdkafka options ([`kafka_output::validate_config`]).
 //! - [`kafka_input`]: the Kafka consumer endpoint ([`kafka_input::KafkaInputEndpoint`]) and the network-free
 //!   validation of its librdkafka options ([`kafka_input::validate_input_config`]).
+//! - [`health`]: what every endpoint reports: health, recent errors, and the output delivery counters.
 //! - [`kafka_tools`]: topic administration and read-back consumers for the CLI, the demo and the tests.
 //!
 //! Delivery contract of every output endpoint: a message counts as transmitted only once the destination
@@ -16,6 +17,7 @@
 //! destination and cause. Input endpoints follow the same rules for trouble: transient shows as stalled and reading
 //! continues when the source recovers, permanent fails the endpoint naming source and cause.
 
+pub mod health;
 mod kafka_common;
 pub mod kafka_input;
 pub mod kafka_output;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::format::csv::CsvEncoderConfig;
 use crate::format::json::JsonEncoderConfig;
+use crate::transport::file::FileOutputConfig;
 use crate::transport::kafka::KafkaOutputConfig;
 use crate::transport::kafka_input::KafkaInputConfig;
 use crate::ConfigError;
@@ -51,6 +52,10 @@ pub enum TransportConfig {
     KafkaOutput(KafkaOutputConfig),
     /// Read from Kafka topics.
     KafkaInput(KafkaInputConfig),
+    /// Append every message to a file, one per line.
+    FileOutput(FileOutputConfig),
+    /// Acknowledge every message at once and keep nothing: measures a pipeline without a destination.
+    NullOutput,
     /// The pipeline's HTTP ingress; created by the pipeline itself, never by users.
     HttpInput,
     /// The pipeline's HTTP egress; created by the pipeline itself, never by users.
@@ -63,6 +68,8 @@ impl TransportConfig {
         match self {
             TransportConfig::KafkaOutput(_) => "kafka_output",
             TransportConfig::KafkaInput(_) => "kafka_input",
+            TransportConfig::FileOutput(_) => "file_output",
+            TransportConfig::NullOutput => "null_output",
             TransportConfig::HttpInput => "http_input",
             TransportConfig::HttpOutput => "http_output",
         }
@@ -72,7 +79,10 @@ impl TransportConfig {
     pub fn direction(&self) -> Direction {
         match self {
             TransportConfig::KafkaInput(_) | TransportConfig::HttpInput => Direction::Input,
-            TransportConfig::KafkaOutput(_) | TransportConfig::HttpOutput => Direction::Output,
+            TransportConfig::KafkaOutput(_)
+            | TransportConfig::FileOutput(_)
+            | TransportConfig::NullOutput
+            | TransportConfig::HttpOutput => Direction::Output,
         }
     }
 }
@@ -147,14 +157,22 @@ impl ConnectorConfig {
             TransportConfig::KafkaInput(kafka) => {
                 warnings.extend(kafka.validate().map_err(|e| e.within("transport.config"))?);
             }
-            TransportConfig::HttpInput | TransportConfig::HttpOutput => {}
+            TransportConfig::FileOutput(file) => {
+                file.validate().map_err(|e| e.within("transport.config"))?;
+            }
+            TransportConfig::NullOutput
+            | TransportConfig::HttpInput
+            | TransportConfig::HttpOutput => {}
         }
         let direction = self.transport.direction();
         match (&self.format, direction) {
             (None, _)
                 if matches!(
                     self.transport,
-                    TransportConfig::KafkaOutput(_) | TransportConfig::KafkaInput(_)
+                    TransportConfig::KafkaOutput(_)
+                        | TransportConfig::KafkaInput(_)
+                        | TransportConfig::FileOutput(_)
+                        | TransportConfig::NullOutput
                 ) =>
             {
                 return Err(ConfigError::new(

@@ -23,5 +23,6 @@ pub use connector::{ConnectorConfig, Direction, FormatConfig, TransportConfig};
 pub use error::{ConfigError, ErrorResponse};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
+pub use transport::file::FileOutputConfig;
 pub use transport::kafka::{KafkaHeader, KafkaLogLevel, KafkaOutputConfig};
 pub use transport::kafka_input::KafkaInputConfig;

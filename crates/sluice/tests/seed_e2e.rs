@@ -264,6 +264,7 @@ fn serve_help_documents_every_flag_and_public_bind_needs_auth() {
         "--allowed-host",
         "--cors-origin",
         "--metrics-need-key",
+        "--file-output-dir",
         "SLUICE_PORT",
         "[default: 8080]",
         "[default: 127.0.0.1]",

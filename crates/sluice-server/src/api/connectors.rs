@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, NamePath};
 use crate::names::validate_name;
 use crate::secrets::redact_text;
-use crate::validate::{parse_connector_config, validate_connector_config};
+use crate::validate::{check_file_output, parse_connector_config, validate_connector_config};
 use crate::AppState;
 
 /// A stored connector.
@@ -110,7 +110,9 @@ async fn stored_form(
     for warning in &warnings {
         tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
     }
-    let mut normalized = serde_json::to_value(parse_connector_config(&config)?)
+    let parsed = parse_connector_config(&config)?;
+    check_file_output(&parsed, &state.config().file_output_dir)?;
+    let mut normalized = serde_json::to_value(parsed)
         .map_err(|e| ApiError::Internal(format!("config encoding: {e}")))?;
     secrets.seal(&mut normalized);
     Ok(normalized.to_string())

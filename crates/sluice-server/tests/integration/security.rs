@@ -17,6 +17,7 @@ both_backends!(
     plain_text_secrets_stored_before_are_sealed_at_start,
     dangerous_options_are_refused_when_created,
     read_only_keys_cannot_write_and_metrics_can_need_a_key,
+    file_output_writes_under_the_output_directory_only,
 );
 
 const PASSWORD: &str = "S3aled-Pa55word-Value";
@@ -395,5 +396,57 @@ async fn without_auth_browsers_of_other_sites_and_rebound_hosts_are_refused() {
     )
     .await;
     assert_eq!(status, 200);
+    s.stop().await;
+}
+
+async fn file_output_writes_under_the_output_directory_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        config: ServerConfig {
+            file_output_dir: dir.path().join("files"),
+            ..ServerConfig::default()
+        },
+        ..Options::default()
+    };
+    let s = TestServer::start_with(&db, options).await;
+    let file = |path: &str| {
+        json!({"description": "", "config": {
+            "transport": {"name": "file_output", "config": {"path": path}},
+            "format": {"name": "json"}}})
+    };
+    for outside in ["/etc/cron.d/x", "../escape.jsonl", "a/../../escape.jsonl"] {
+        let got = s.put("/v0/connectors/f", file(outside)).await;
+        let err = assert_error(&got, 400, "InvalidConnectorConfig");
+        assert_eq!(
+            err["details"]["field"], "config.transport.config.path",
+            "{err}"
+        );
+    }
+    assert_eq!(
+        s.put("/v0/connectors/f", file("out/changes.jsonl")).await.0,
+        201
+    );
+    let program = json!({"description": "", "code": "CREATE TABLE t (x INT NOT NULL); CREATE VIEW v AS SELECT x FROM t;"});
+    assert_eq!(s.put("/v0/programs/p", program).await.0, 201);
+    crate::common::compiled(&s, "p").await;
+    let pipeline = json!({"description": "", "program_name": "p", "config": {"workers": 1},
+        "connectors": [{"name": "out", "connector_name": "f", "is_input": false, "relation_name": "v"}]});
+    assert_eq!(s.put("/v0/pipelines/pf", pipeline).await.0, 201);
+    crate::common::action(&s, "pf", "start").await;
+    crate::common::reaches(&s, "pf", "Running").await;
+    let (status, body) = s
+        .raw(
+            Method::POST,
+            "/v0/pipelines/pf/ingress/t?format=json",
+            Some("application/json"),
+            br#"{"insert": {"x": 5}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    crate::common::action(&s, "pf", "shutdown").await;
+    crate::common::reaches(&s, "pf", "Shutdown").await;
+    let text = std::fs::read_to_string(dir.path().join("files/out/changes.jsonl")).unwrap();
+    assert_eq!(text, "{\"insert\":{\"x\":5}}\n");
     s.stop().await;
 }

@@ -1,17 +1,19 @@
 //! What the Kafka producer and consumer endpoints share: building a librdkafka config from options and a log level,
 //! checking options with librdkafka without a network, checking a topic's metadata, forwarding librdkafka's log,
-//! sorting errors into transient and permanent (`errors`), and the health and recent-errors parts of their stats.
+//! and sorting errors into transient and permanent (`errors`). Health and recent errors are [`crate::health`]'s.
 
 pub(crate) mod errors;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub(crate) use crate::health::{epoch_ms, RecentErrors};
+pub use crate::health::{EndpointHealth, TransportErrorRecord};
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{FromClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::ClientConfig;
-use serde::Serialize;
 use sluice_types::{ConfigError, KafkaLogLevel};
 
 /// Sets each of `defaults` in `options` unless the user set it.
@@ -205,69 +207,4 @@ pub(crate) fn forward_log(level: RDKafkaLogLevel, facility: &str, message: &str,
             tracing::debug!(target: "librdkafka", topic = %topic, "{facility} {message}")
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// One transport error, for the stats' recent-errors list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TransportErrorRecord {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// What librdkafka or the endpoint said.
-    pub message: String,
-}
-
-/// How many recent transport errors an endpoint remembers.
-const MAX_REMEMBERED_ERRORS: usize = 100;
-
-/// The most recent transport errors, oldest first, at most [`MAX_REMEMBERED_ERRORS`].
-#[derive(Default)]
-pub(crate) struct RecentErrors(VecDeque<TransportErrorRecord>);
-
-impl RecentErrors {
-    pub fn push(&mut self, message: String) {
-        if self.0.len() == MAX_REMEMBERED_ERRORS {
-            self.0.pop_front();
-        }
-        self.0.push_back(TransportErrorRecord {
-            at_ms: epoch_ms(SystemTime::now()),
-            message,
-        });
-    }
-
-    pub fn to_vec(&self) -> Vec<TransportErrorRecord> {
-        self.0.iter().cloned().collect()
-    }
-
-    pub fn last(&self) -> Option<&TransportErrorRecord> {
-        self.0.back()
-    }
-}
-
-/// A Kafka endpoint's condition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum EndpointHealth {
-    /// Moving data (or idle).
-    Running,
-    /// The broker is not answering: a producer's messages are kept unacknowledged, a consumer receives nothing.
-    /// Both continue when the broker recovers.
-    Stalled {
-        /// The latest transport error, or why the queue is not draining.
-        reason: String,
-        /// When progress stopped, in milliseconds since the Unix epoch.
-        since_ms: u64,
-    },
-    /// A permanent error: the endpoint moves no more data.
-    Failed {
-        /// The first permanent error, naming topic and cause.
-        error: String,
-        /// When it happened, in milliseconds since the Unix epoch.
-        since_ms: u64,
-    },
 }

@@ -9,10 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use serde::Serialize;
-
-use crate::kafka_common::{epoch_ms, RecentErrors};
-pub use crate::kafka_common::{EndpointHealth, TransportErrorRecord};
+use crate::health::{epoch_ms, RecentErrors};
+pub use crate::health::{EndpointHealth, OutputTransportStats, TransportErrorRecord};
 
 /// A message's size, carried through librdkafka as the delivery opaque.
 #[derive(Clone, Copy, Debug)]
@@ -43,38 +41,8 @@ impl Triple {
     }
 }
 
-/// A snapshot of an endpoint's counters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KafkaOutputStats {
-    /// Messages acknowledged by the broker.
-    pub transmitted_messages: u64,
-    /// Records carried by acknowledged messages.
-    pub transmitted_records: u64,
-    /// Key + value bytes of acknowledged messages.
-    pub transmitted_bytes: u64,
-    /// Messages handed to librdkafka and not yet acknowledged or failed.
-    pub in_flight_messages: u64,
-    /// Records in those messages.
-    pub in_flight_records: u64,
-    /// Key + value bytes of those messages.
-    pub in_flight_bytes: u64,
-    /// Messages waiting to be (re)sent by the endpoint itself: transient delivery failures being retried.
-    pub queued_messages: u64,
-    /// Key + value bytes of those messages.
-    pub queued_bytes: u64,
-    /// Messages that failed permanently or were purged at shutdown; never counted as transmitted.
-    pub failed_messages: u64,
-    /// Records in those messages.
-    pub failed_records: u64,
-    /// Messages sent again after a transient delivery failure.
-    pub retried_messages: u64,
-    /// Transport errors seen (client errors and failed deliveries).
-    pub num_transport_errors: u64,
-    /// The most recent transport errors, oldest first, at most 100.
-    pub transport_errors: Vec<TransportErrorRecord>,
-    /// Running, stalled or failed.
-    pub health: EndpointHealth,
-}
+/// A `kafka_output` endpoint's stats: the transport-neutral shape every output endpoint reports.
+pub type KafkaOutputStats = OutputTransportStats;
 
 /// Trouble since the last acknowledgement: the first time and the latest reason.
 struct Trouble {

@@ -1,4 +1,5 @@
 //! Transport configs, one module per transport family.
 
+pub mod file;
 pub mod kafka;
 pub mod kafka_input;

@@ -141,6 +141,10 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// The directory `file_output` connectors write under; their `path` is relative to it. Default: `files` in
+    /// the data directory.
+    #[arg(long, env = "SLUICE_FILE_OUTPUT_DIR")]
+    pub file_output_dir: Option<PathBuf>,
     /// With `--auth api-key`: `/metrics` needs a key too (a read-only key will do).
     #[arg(long, env = "SLUICE_METRICS_NEED_KEY")]
     pub metrics_need_key: bool,
@@ -207,6 +211,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         allowed_hosts,
         cors_origins: args.cors_origins.clone(),
     };
+    let file_output_dir = args
+        .file_output_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("files"));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let db = args.db.open().await?;
@@ -221,6 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             secrets,
             browser,
             metrics_need_key: args.metrics_need_key,
+            file_output_dir,
         };
         let state = AppState::new(db.clone(), config);
         sluice_server::run(listener, state, shutdown_signal()).await?;

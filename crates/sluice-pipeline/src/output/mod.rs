@@ -1,4 +1,6 @@
-//! [`OutputConnector`]: a view's deltas → queue → encoder → transport, on a thread of its own.
+//! [`OutputConnector`]: a view's deltas → queue → encoder → transport endpoint ([`OutputEndpoint`]), on a thread
+//! of its own. The endpoints live beside it, one file each (`kafka.rs`, `file.rs`, `null.rs`), and
+//! [`endpoint::open`] is the one place that knows them all.
 //!
 //! The controller calls [`OutputConnector::push`] once per step with the view's delta and checks
 //! [`OutputConnector::is_full`] before stepping again: a connector whose queue holds `max_queued_records` or more
@@ -19,8 +21,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
-use sluice_transports::kafka_output::{validate_config, KafkaOutputEndpoint, KafkaOutputStats};
-use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
+use sluice_transports::health::OutputTransportStats;
+use sluice_types::{ConfigError, ConnectorConfig};
+
+pub use endpoint::{EndpointError, Message, OutputEndpoint};
+
+pub mod endpoint;
+mod file;
+mod kafka;
+mod null;
 
 pub use crate::util::ErrorRecord;
 use crate::util::{lock, RecentErrors};
@@ -89,8 +98,10 @@ pub struct OutputConnectorStats {
     pub encode_errors: Vec<ErrorRecord>,
     /// The first fatal error: the transport failed and the connector stopped taking batches.
     pub fatal_error: Option<String>,
-    /// The transport's own counters and health (transmitted = acknowledged).
-    pub transport: KafkaOutputStats,
+    /// The transport: `kafka_output`, `file_output` or `null_output`.
+    pub transport_name: String,
+    /// The transport's own counters and health (transmitted = acknowledged), the same shape for every transport.
+    pub transport: OutputTransportStats,
 }
 
 struct Batch {
@@ -118,7 +129,8 @@ struct Shared {
     encode_errors: AtomicU64,
     errors: RecentErrors,
     fatal: Mutex<Option<String>>,
-    endpoint: KafkaOutputEndpoint,
+    transport_name: &'static str,
+    endpoint: Box<dyn OutputEndpoint>,
 }
 
 /// An output connector of a running pipeline. Dropping it without [`OutputConnector::shutdown`] abandons the
@@ -141,19 +153,21 @@ impl OutputConnector {
             error,
         };
         config.validate().map_err(config_err)?;
-        let TransportConfig::KafkaOutput(kafka) = &config.transport else {
-            return Err(OutputError::Unsupported {
-                name: name.to_string(),
-                transport: config.transport.name(),
-            });
-        };
-        validate_config(kafka).map_err(|e| config_err(e.within("transport.config")))?;
         let transport_err = |e: &dyn std::fmt::Display| OutputError::Transport {
             name: name.to_string(),
             error: e.to_string(),
         };
-        let endpoint = KafkaOutputEndpoint::new(name, kafka).map_err(|e| transport_err(&e))?;
-        endpoint.connect().map_err(|e| transport_err(&e))?;
+        let endpoint = match endpoint::open(name, &config.transport) {
+            None => {
+                return Err(OutputError::Unsupported {
+                    name: name.to_string(),
+                    transport: config.transport.name(),
+                })
+            }
+            Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
+            Some(Err(e)) => return Err(transport_err(&e)),
+            Some(Ok(endpoint)) => endpoint,
+        };
         let format = config.format.as_ref().ok_or_else(|| {
             config_err(ConfigError::new(
                 "format",
@@ -182,6 +196,7 @@ impl OutputConnector {
             encode_errors: AtomicU64::new(0),
             errors: RecentErrors::default(),
             fatal: Mutex::new(None),
+            transport_name: config.transport.name(),
             endpoint,
         });
         let worker = {
@@ -236,6 +251,7 @@ impl OutputConnector {
             num_encode_errors: s.encode_errors.load(Relaxed),
             encode_errors: s.errors.snapshot(),
             fatal_error: lock(&s.fatal).clone(),
+            transport_name: s.transport_name.to_string(),
             transport: s.endpoint.stats(),
         }
     }
@@ -317,7 +333,11 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
             messages += 1;
             shared
                 .endpoint
-                .send(m.key.as_deref(), &m.value, m.records)
+                .send(Message {
+                    key: m.key.as_deref(),
+                    value: &m.value,
+                    records: m.records,
+                })
                 .map_err(SinkError::new)
         });
         shared.encoded_messages.fetch_add(messages, Relaxed);

@@ -1,0 +1,72 @@
+//! The seam between an output connector and its transport: [`OutputEndpoint`], and [`open`], the one place that
+//! knows every output transport.
+//!
+//! An endpoint takes encoded messages (bytes, an optional key and headers) and reports what the destination
+//! acknowledged. Adding a transport is one file implementing the trait (with its config type in `sluice-types`)
+//! and one line in [`open`].
+
+use std::time::Duration;
+
+use sluice_transports::health::OutputTransportStats;
+use sluice_types::{ConfigError, TransportConfig};
+
+/// One message for the destination.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    /// The message key, if the format gives one.
+    pub key: Option<&'a [u8]>,
+    /// The payload.
+    pub value: &'a [u8],
+    /// How many records (delta entries) it carries, for the counters.
+    pub records: usize,
+}
+
+/// Why an endpoint could not start, take a message or flush.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The transport's config does not work (normally caught when the connector is created).
+    #[error("invalid config: {0}")]
+    Config(#[from] ConfigError),
+    /// Anything else, in the transport's words, naming the destination and the cause.
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl EndpointError {
+    /// A transport error from anything that can be shown.
+    pub fn transport(e: impl std::fmt::Display) -> Self {
+        EndpointError::Transport(e.to_string())
+    }
+}
+
+/// Where an output connector's messages go.
+///
+/// The contract every implementation keeps: a message counts as transmitted only once the destination acknowledged
+/// it (made it durable); `send` blocks while the destination is full instead of dropping; an error from `send` is
+/// permanent, and the endpoint takes no more messages after it.
+pub trait OutputEndpoint: Send + Sync {
+    /// The largest key + value a single message may have.
+    fn max_payload_bytes(&self) -> usize;
+    /// Hands one message to the transport.
+    fn send(&self, message: Message<'_>) -> Result<(), EndpointError>;
+    /// Waits, at most `timeout`, until every message sent is acknowledged.
+    fn flush(&self, timeout: Duration) -> Result<(), EndpointError>;
+    /// Delivery counters and health.
+    fn stats(&self) -> OutputTransportStats;
+}
+
+/// Opens the endpoint `config` describes for the connector `name`, checking that its destination is usable.
+/// `None` for a transport that is not an output a pipeline can attach.
+pub fn open(
+    name: &str,
+    config: &TransportConfig,
+) -> Option<Result<Box<dyn OutputEndpoint>, EndpointError>> {
+    match config {
+        TransportConfig::KafkaOutput(c) => Some(super::kafka::open(name, c)),
+        TransportConfig::FileOutput(c) => Some(super::file::open(c)),
+        TransportConfig::NullOutput => Some(super::null::open()),
+        TransportConfig::KafkaInput(_)
+        | TransportConfig::HttpInput
+        | TransportConfig::HttpOutput => None,
+    }
+}

@@ -1,0 +1,176 @@
+//! `file_output`: appends every message to a file as one line (its value; keys and headers are not written).
+//!
+//! A message counts as transmitted once it is durable: written and `fsync`ed. The endpoint syncs at most every
+//! [`SYNC_INTERVAL`] while messages arrive, and on every flush (a pipeline's shutdown), so the counters trail the
+//! writes by that much at most. A write or sync error fails the endpoint, naming the file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sluice_transports::health::{epoch_ms, EndpointHealth, OutputTransportStats, RecentErrors};
+use sluice_types::FileOutputConfig;
+
+use super::endpoint::{EndpointError, Message, OutputEndpoint};
+
+/// The longest a written message waits for its `fsync` while messages keep arriving.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Counts of one kind (messages, records, bytes).
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    messages: u64,
+    records: u64,
+    bytes: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.messages += other.messages;
+        self.records += other.records;
+        self.bytes += other.bytes;
+    }
+}
+
+struct State {
+    writer: BufWriter<File>,
+    /// Written but not yet synced.
+    pending: Counts,
+    /// Synced.
+    durable: Counts,
+    last_sync: Instant,
+    failed: Option<(String, u64)>,
+    errors: RecentErrors,
+    num_errors: u64,
+}
+
+struct FileEndpoint {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+/// Opens (creating when missing) the file for appending.
+pub fn open(config: &FileOutputConfig) -> Result<Box<dyn OutputEndpoint>, EndpointError> {
+    let path = PathBuf::from(&config.path);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| {
+            EndpointError::Transport(format!(
+                "cannot open file '{}' for appending: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(Box::new(FileEndpoint {
+        path,
+        state: Mutex::new(State {
+            writer: BufWriter::new(file),
+            pending: Counts::default(),
+            durable: Counts::default(),
+            last_sync: Instant::now(),
+            failed: None,
+            errors: RecentErrors::default(),
+            num_errors: 0,
+        }),
+    }))
+}
+
+impl FileEndpoint {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes out the buffer and syncs the file; what was pending becomes durable. A failure fails the endpoint.
+    fn sync(&self, state: &mut State) -> Result<(), EndpointError> {
+        let result = state
+            .writer
+            .flush()
+            .and_then(|()| state.writer.get_ref().sync_data());
+        state.last_sync = Instant::now();
+        match result {
+            Ok(()) => {
+                let pending = std::mem::take(&mut state.pending);
+                state.durable.add(pending);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(
+                state,
+                format!("cannot write file '{}': {e}", self.path.display()),
+            )),
+        }
+    }
+
+    fn fail(&self, state: &mut State, error: String) -> EndpointError {
+        state.num_errors += 1;
+        state.errors.push(error.clone());
+        state
+            .failed
+            .get_or_insert((error.clone(), epoch_ms(std::time::SystemTime::now())));
+        EndpointError::Transport(error)
+    }
+}
+
+impl OutputEndpoint for FileEndpoint {
+    fn max_payload_bytes(&self) -> usize {
+        // A line of a file has no limit of its own; this keeps one message within what a reader can take whole.
+        16 * 1024 * 1024
+    }
+
+    fn send(&self, message: Message<'_>) -> Result<(), EndpointError> {
+        let mut state = self.lock();
+        if let Some((error, _)) = &state.failed {
+            return Err(EndpointError::Transport(error.clone()));
+        }
+        let written = state
+            .writer
+            .write_all(message.value)
+            .and_then(|()| state.writer.write_all(b"\n"));
+        if let Err(e) = written {
+            let error = format!("cannot write file '{}': {e}", self.path.display());
+            return Err(self.fail(&mut state, error));
+        }
+        state.pending.add(Counts {
+            messages: 1,
+            records: message.records as u64,
+            bytes: message.value.len() as u64,
+        });
+        if state.last_sync.elapsed() >= SYNC_INTERVAL {
+            self.sync(&mut state)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self, _timeout: Duration) -> Result<(), EndpointError> {
+        let mut state = self.lock();
+        if let Some((error, _)) = &state.failed {
+            return Err(EndpointError::Transport(error.clone()));
+        }
+        self.sync(&mut state)
+    }
+
+    fn stats(&self) -> OutputTransportStats {
+        let state = self.lock();
+        let health = match &state.failed {
+            Some((error, since_ms)) => EndpointHealth::Failed {
+                error: error.clone(),
+                since_ms: *since_ms,
+            },
+            None => EndpointHealth::Running,
+        };
+        OutputTransportStats {
+            transmitted_messages: state.durable.messages,
+            transmitted_records: state.durable.records,
+            transmitted_bytes: state.durable.bytes,
+            in_flight_messages: state.pending.messages,
+            in_flight_records: state.pending.records,
+            in_flight_bytes: state.pending.bytes,
+            num_transport_errors: state.num_errors,
+            transport_errors: state.errors.to_vec(),
+            health,
+            ..OutputTransportStats::idle()
+        }
+    }
+}
