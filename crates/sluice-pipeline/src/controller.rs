@@ -106,9 +106,9 @@ pub enum PipelineError {
     /// The engine could not start.
     #[error("the engine could not start: {0}")]
     Engine(String),
-    /// Records that do not fit the table; nothing of the request was applied.
-    #[error("{0}")]
-    InvalidRecords(String),
+    /// Records that do not fit the table, one message per record (naming it); nothing of the request was applied.
+    #[error("{}", .0.join("; "))]
+    InvalidRecords(Vec<String>),
     /// The pipeline failed earlier; the message says why.
     #[error("the pipeline failed: {0}")]
     Failed(String),
@@ -271,7 +271,7 @@ impl Shared {
     ) -> Result<Vec<(Row, i64)>, PipelineError> {
         check_rows(&self.program.tables[t].relation, records).map_err(|invalid| {
             self.record_errors(t, &invalid);
-            PipelineError::InvalidRecords(invalid.join("; "))
+            PipelineError::InvalidRecords(invalid)
         })
     }
 

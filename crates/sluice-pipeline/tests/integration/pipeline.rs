@@ -148,11 +148,12 @@ fn a_request_with_an_invalid_record_applies_none_of_its_records() {
     let err = p
         .ingest("sales", vec![(sale(1, 1), 1), (bad, 1)], 10, TIMEOUT)
         .unwrap_err();
-    let PipelineError::InvalidRecords(message) = &err else {
+    let PipelineError::InvalidRecords(messages) = &err else {
         panic!("{err:?}")
     };
-    assert!(message.contains("record 2"), "{message}");
-    assert!(message.contains("copies"), "{message}");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("record 2"), "{messages:?}");
+    assert!(messages[0].contains("copies"), "{messages:?}");
     let stats = p.stats();
     let sales = stats.inputs.iter().find(|t| t.table == "sales").unwrap();
     assert_eq!(sales.total_records, 0, "the good record was not applied");

@@ -153,11 +153,11 @@ pub async fn ingress(
 fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) -> ApiError {
     let pipeline_name = name.to_string();
     match e {
-        PipelineError::InvalidRecords(message) => ApiError::InvalidRecords {
+        PipelineError::InvalidRecords(messages) => ApiError::InvalidRecords {
             table: table.to_string(),
-            num_errors: message.matches("record ").count().max(1),
-            first: message.clone(),
-            errors: json!([{"message": message}]),
+            num_errors: messages.len(),
+            first: messages.first().cloned().unwrap_or_default(),
+            errors: messages.iter().map(|m| json!({"message": m})).collect(),
         },
         PipelineError::Busy { .. } => ApiError::PipelineBusy {
             pipeline_name,
@@ -254,7 +254,8 @@ async fn watch(
                 Ok(WatchEvent::Changes { step, delta }) => {
                     let mut items = Vec::new();
                     let mut text = String::new();
-                    let _ = encoder.encode(&delta, &mut |m| {
+                    // The sink below never fails; records the encoder cannot encode are listed in the line.
+                    let encoded = encoder.encode(&delta, &mut |m| {
                         let payload = String::from_utf8_lossy(&m.value).into_owned();
                         match serde_json::from_str::<Value>(&payload) {
                             Ok(Value::Array(a)) if is_json => items.extend(a),
@@ -263,11 +264,19 @@ async fn watch(
                         }
                         Ok(())
                     });
-                    if is_json {
+                    let mut line = if is_json {
                         json!({"sequence_number": step, "json_data": items})
                     } else {
                         json!({"sequence_number": step, "text_data": text})
+                    };
+                    let errors: Vec<String> = match encoded {
+                        Ok(errors) => errors.iter().map(ToString::to_string).collect(),
+                        Err(e) => vec![e.to_string()],
+                    };
+                    if !errors.is_empty() {
+                        line["encode_errors"] = json!(errors);
                     }
+                    line
                 }
                 Ok(WatchEvent::Ended(reason)) => json!({"error": reason}),
                 Err(_) => json!({"error": "the watch was disconnected: the client read too slowly or the pipeline stopped"}),
