@@ -445,3 +445,152 @@ fn options_that_run_code_are_refused_and_never_run() {
     );
     s.stop();
 }
+
+/// A tansu broker of its own that requires SASL/SCRAM-SHA-256 from every client, with user `alice` and topic
+/// `authed`. tansu creates users through the broker, so it first runs without authentication on the same SQLite
+/// storage; killed when dropped.
+struct AuthBroker {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Drop for AuthBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AuthBroker {
+    fn start(dir: &Path, password: &str) -> AuthBroker {
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        // Relative to the broker's working directory, as tansu's examples write it.
+        let storage = "sqlite://broker.db".to_string();
+        let broker = |authentication: bool| {
+            let mut cmd = Command::new("tansu");
+            cmd.current_dir(dir)
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
+                .args(["--storage-engine", &storage])
+                .stdout(Stdio::null())
+                .stderr(
+                    std::fs::File::create(dir.join(format!("broker-{authentication}.log")))
+                        .unwrap(),
+                );
+            if authentication {
+                cmd.arg("--authentication");
+            }
+            cmd.spawn()
+                .expect("start tansu (scripts/setup.sh installs it)")
+        };
+        let tansu = |args: &[&str]| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let ok = Command::new("tansu")
+                    .current_dir(dir)
+                    .args(args)
+                    .output()
+                    .unwrap()
+                    .status
+                    .success();
+                if ok {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "tansu {args:?} failed; broker log: {}",
+                    std::fs::read_to_string(dir.join("broker-false.log")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        };
+        let mut open = broker(false);
+        tansu(&[
+            "user",
+            "create",
+            "alice",
+            password,
+            "--broker",
+            &url,
+            "--mechanism",
+            "scram256",
+        ]);
+        tansu(&["topic", "create", "authed", "--broker", &url]);
+        let _ = open.kill();
+        let _ = open.wait();
+        AuthBroker {
+            child: broker(true),
+            address,
+        }
+    }
+}
+
+#[test]
+fn a_password_by_reference_authenticates_to_a_broker_that_requires_sasl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("secrets")).unwrap();
+    std::fs::write(data.join("secrets/kafka-pass"), format!("{REFERENCED}\n")).unwrap();
+    std::fs::write(data.join("secrets/wrong-pass"), "not-the-password").unwrap();
+    let broker = AuthBroker::start(dir.path(), REFERENCED);
+    let s = Server::start(&data, &dir.path().join("server.log"));
+    let program = json!({"description": "", "code": "CREATE TABLE t (x INT NOT NULL); CREATE VIEW v AS SELECT x FROM t;"});
+    assert_eq!(s.call("PUT", "/v0/programs/prog", Some(program)).0, 201);
+    let scram = |secret: &str| {
+        connector(json!({
+            "bootstrap.servers": broker.address, "topic": "authed",
+            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+            "sasl.username": "alice", "sasl.password": format!("${{secret:{secret}}}"),
+            "initialization_timeout_secs": 10
+        }))
+    };
+    // The wrong password is refused by the broker: it really requires authentication.
+    assert_eq!(
+        s.call("PUT", "/v0/connectors/wrong", Some(scram("wrong-pass")))
+            .0,
+        201
+    );
+    assert_eq!(
+        s.call("PUT", "/v0/pipelines/p-wrong", Some(pipeline("wrong")))
+            .0,
+        201
+    );
+    assert_eq!(s.call("POST", "/v0/pipelines/p-wrong/start", None).0, 202);
+    s.reaches("p-wrong", "Failed");
+
+    assert_eq!(
+        s.call("PUT", "/v0/connectors/right", Some(scram("kafka-pass")))
+            .0,
+        201
+    );
+    assert_eq!(
+        s.call("PUT", "/v0/pipelines/p-right", Some(pipeline("right")))
+            .0,
+        201
+    );
+    assert_eq!(s.call("POST", "/v0/pipelines/p-right/start", None).0, 202);
+    s.reaches("p-right", "Running");
+    let (status, body) = s.raw(
+        "POST",
+        "/v0/pipelines/p-right/ingress/t?format=json",
+        Some(r#"{"insert": {"x": 1}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, stats) = s.call("GET", "/v0/pipelines/p-right/stats", None);
+        if stats["outputs"][0]["transport"]["transmitted_messages"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not acknowledged: {stats}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.stop();
+}
