@@ -16,6 +16,9 @@
 //! An engine error or a panic in the controller thread marks the pipeline failed with the message; the rest of
 //! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
 //! output connectors hold.
+//!
+//! Longer than 600 lines because it still holds every role of the controller (spec and config types, stats,
+//! admission, the step loop, watchers); splitting it by role is an open part of issue #12.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -8,8 +8,9 @@
 //!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
 //!   delta and the transport sees only bytes.
 //!
-//! A pipeline must run without the REST server: nothing here knows HTTP or the manager's database. This crate
-//! depends on the engine, `sluice-formats` and `sluice-transports`, never the other way round.
+//! A pipeline must run without the REST server: this crate must not depend on HTTP (axum), the manager's database
+//! (sqlx) or dbsp itself. It depends on the engine, `sluice-formats` and `sluice-transports`, never the other way
+//! round.
 
 pub mod controller;
 pub mod input;

@@ -11,7 +11,7 @@
 //! construct; the engine never sees a plan it would compute wrongly. Group-level semantics (aggregates,
 //! top-k, window functions) live here too ([`agg`], [`window`]) so that they can be tested without a circuit.
 //!
-//! This crate knows nothing of dbsp, HTTP, Kafka or formats; `sluice-engine` builds the circuit from its plan.
+//! This crate must not depend on dbsp, HTTP, Kafka or the formats; `sluice-engine` builds the circuit from its plan.
 
 pub mod agg;
 mod error;

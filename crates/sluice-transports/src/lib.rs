@@ -16,6 +16,8 @@
 //! messages and shows the endpoint as stalled; a permanent error fails the endpoint with a message naming
 //! destination and cause. Input endpoints follow the same rules for trouble: transient shows as stalled and reading
 //! continues when the source recovers, permanent fails the endpoint naming source and cause.
+//!
+//! This crate must not depend on the engine, the SQL front end or the formats (its tests may use the formats).
 
 pub mod health;
 mod kafka_common;

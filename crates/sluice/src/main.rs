@@ -1,6 +1,7 @@
 //! The `sluice` command: thin argument parsing and logging set-up in front of the library crates.
 //!
-//! Each subcommand lives in its own module under `cmd/`. Only this crate reads argv and the environment.
+//! Each subcommand lives in its own module under `cmd/`. Only this crate reads argv and the environment. It must not
+//! depend on the engine (`sluice-engine`, dbsp): it reaches pipelines only through `sluice-server`.
 
 use std::process::ExitCode;
 
