@@ -1,0 +1,174 @@
+//! Admission of input: the per-table buffer and lifecycle flags under one lock ([`Shared`]), record checks, and
+//! waiting for room (backpressure towards HTTP requests and Kafka readers).
+
+use super::*;
+
+#[derive(Default)]
+pub(super) struct TableCounters {
+    pub(super) total_records: AtomicU64,
+    pub(super) total_bytes: AtomicU64,
+    pub(super) processed_records: AtomicU64,
+    pub(super) parse_errors: AtomicU64,
+    pub(super) errors: RecentErrors,
+}
+
+/// The input buffer and the lifecycle flags, under one lock so the controller's wait sees both.
+pub(super) struct Buffer {
+    pub(super) pending: Vec<Vec<(Row, i64)>>,
+    pub(super) buffered: u64,
+    pub(super) oldest: Option<Instant>,
+    pub(super) paused: bool,
+    pub(super) stopping: bool,
+    pub(super) failed: Option<String>,
+    pub(super) stall: Option<(u64, String)>,
+}
+
+pub(crate) struct Shared {
+    pub(super) name: String,
+    pub(super) program: Arc<Program>,
+    pub(super) config: ControllerConfig,
+    pub(super) buffer: Mutex<Buffer>,
+    /// Wakes the controller: input arrived, resumed, stopping, or an output drained.
+    pub(super) step_due: Condvar,
+    /// Wakes ingest callers waiting for room.
+    pub(super) room: Condvar,
+    pub(super) tables: Vec<TableCounters>,
+    pub(super) outputs: Mutex<Vec<OutputConnector>>,
+    pub(super) watchers: Mutex<Vec<(usize, SyncSender<WatchEvent>)>>,
+    pub(super) steps: AtomicU64,
+    pub(super) output_records: AtomicU64,
+    /// Test-only: panic at the next step.
+    #[cfg(feature = "fault-injection")]
+    pub(super) panic_next_step: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// [`Pipeline::ingest`] into the table with index `t`.
+    pub(crate) fn ingest(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), PipelineError> {
+        let records = self.validate(t, records)?;
+        self.admit(t, records, bytes, wait).map_err(|(e, _)| e)
+    }
+
+    /// Checks every record against the table; if any is invalid, counts and lists the errors and returns them.
+    pub(crate) fn validate(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+    ) -> Result<Vec<(Row, i64)>, PipelineError> {
+        check_rows(&self.program.tables[t].relation, records).map_err(|invalid| {
+            self.record_errors(t, &invalid);
+            PipelineError::InvalidRecords(invalid)
+        })
+    }
+
+    /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room. A refusal gives the records
+    /// back, so that a caller holding them (an input connector) can offer them again without copying.
+    pub(crate) fn admit(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), (PipelineError, Vec<(Row, i64)>)> {
+        let s = self;
+        let n = records.len() as u64;
+        let deadline = Instant::now() + wait;
+        let mut buffer = lock(&s.buffer);
+        loop {
+            if let Some(error) = &buffer.failed {
+                return Err((PipelineError::Failed(error.clone()), records));
+            }
+            if buffer.stopping {
+                return Err((PipelineError::Stopped, records));
+            }
+            // A request larger than the whole buffer is let in once the buffer is empty, so it cannot wait forever.
+            if buffer.buffered == 0 || buffer.buffered + n <= s.config.max_buffered_records {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let reason = match (&buffer.stall, buffer.paused) {
+                    (_, true) => "the pipeline is paused".to_string(),
+                    (Some((_, why)), _) => why.clone(),
+                    _ => "the engine is still processing earlier input".to_string(),
+                };
+                return Err((
+                    PipelineError::Busy {
+                        buffered: buffer.buffered,
+                        limit: s.config.max_buffered_records,
+                        reason,
+                    },
+                    records,
+                ));
+            }
+            buffer = s
+                .room
+                .wait_timeout(buffer, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        buffer.pending[t].extend(records);
+        buffer.buffered += n;
+        buffer.oldest.get_or_insert_with(Instant::now);
+        s.tables[t].total_records.fetch_add(n, Relaxed);
+        s.tables[t].total_bytes.fetch_add(bytes, Relaxed);
+        s.step_due.notify_all();
+        Ok(())
+    }
+
+    /// [`Pipeline::record_errors`] for the table with index `t`.
+    pub(crate) fn record_errors(&self, t: usize, errors: &[String]) {
+        let counters = &self.tables[t];
+        counters
+            .parse_errors
+            .fetch_add(errors.len() as u64, Relaxed);
+        for message in errors {
+            counters.errors.push(message.clone());
+        }
+    }
+
+    /// The schema of the table with index `t`.
+    pub(crate) fn table(&self, t: usize) -> &Relation {
+        &self.program.tables[t].relation
+    }
+
+    /// Whether stepping is paused (input connectors then stop reading).
+    pub(crate) fn paused(&self) -> bool {
+        lock(&self.buffer).paused
+    }
+
+    /// Marks the pipeline failed with `error` (the first failure wins) and wakes everyone waiting.
+    pub(crate) fn fail(&self, error: String) {
+        let mut b = lock(&self.buffer);
+        b.failed.get_or_insert(error);
+        self.room.notify_all();
+        self.step_due.notify_all();
+    }
+}
+
+/// Checks every record against `relation`: the checked records, or one message per invalid record (numbered
+/// from 1) when any is invalid.
+pub(crate) fn check_rows(
+    relation: &Relation,
+    records: Vec<(Row, i64)>,
+) -> Result<Vec<(Row, i64)>, Vec<String>> {
+    let mut valid = Vec::with_capacity(records.len());
+    let mut invalid = Vec::new();
+    for (i, (row, weight)) in records.into_iter().enumerate() {
+        match sluice_engine::validate_row(relation, row) {
+            Ok(row) => valid.push((row, weight)),
+            Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(valid)
+    } else {
+        Err(invalid)
+    }
+}

@@ -1,0 +1,335 @@
+//! [`Pipeline`]: one running pipeline. Input is buffered per table, the controller thread turns the buffer into
+//! engine steps, and every step's view deltas go to the attached output connectors and to HTTP watchers.
+//!
+//! # The controller loop
+//! The controller thread owns the [`Engine`]. It sleeps until a step is due:
+//! - the pipeline is running (not paused),
+//! - there is buffered input, and either `min_batch_size_records` are buffered or the oldest buffered record has
+//!   waited `max_buffering_delay`,
+//! - and no output connector is full (backpressure: a full queue stops stepping; the input buffer then fills,
+//!   and [`Pipeline::ingest`] blocks its callers — HTTP requests, Kafka readers — until there is room).
+//!
+//! A step takes the whole buffer, pushes it into the engine, runs one transaction and hands each view's delta to
+//! the output connectors of that view (which encode and send on threads of their own) and to the watchers.
+//!
+//! # Failure
+//! An engine error or a panic in the controller thread marks the pipeline failed with the message; the rest of
+//! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
+//! output connectors hold.
+//!
+//! One file per role: `spec` (what a pipeline starts with, its errors), `stats`, `watch`, `admission` (the input
+//! buffer and its backpressure), `step` (the controller thread); this file is the [`Pipeline`] handle.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sluice_data::{Delta, Relation, Row};
+use sluice_engine::{Engine, EngineConfig};
+use sluice_sql::Program;
+use sluice_types::ConnectorConfig;
+
+use crate::input::{InputConnector, InputConnectorStats, InputError, InputSpec};
+use crate::output::{OutputConnector, OutputConnectorStats, OutputError};
+use crate::util::{lock, now_ms, ErrorRecord, RecentErrors};
+
+mod admission;
+mod spec;
+mod stats;
+mod step;
+mod watch;
+
+use admission::Buffer;
+pub(crate) use admission::{check_rows, Shared};
+pub use spec::{ControllerConfig, OutputSpec, PipelineError, PipelineSpec};
+pub use stats::{GlobalStats, PipelineState, PipelineStats, TableInputStats};
+use step::control;
+pub use watch::WatchEvent;
+use watch::WATCH_QUEUE_BATCHES;
+
+/// A running pipeline. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Pipeline {
+    shared: Arc<Shared>,
+    controller: Mutex<Option<JoinHandle<()>>>,
+    inputs: Mutex<Vec<InputConnector>>,
+}
+
+impl Pipeline {
+    /// Starts the output connectors (each checks its broker and topic), the engine, and the controller thread.
+    /// The pipeline starts paused when `paused` is true. On error nothing keeps running.
+    pub fn start(spec: PipelineSpec, paused: bool) -> Result<Pipeline, PipelineError> {
+        let program = Arc::new(spec.program);
+        let mut outputs = Vec::new();
+        for o in &spec.outputs {
+            let view = view_relation(&program, &o.view)?;
+            outputs.push(OutputConnector::start(&o.name, view, &o.config)?);
+        }
+        // Inputs connect (broker, topics, consumer group) before anything runs, so a failure names the connector
+        // and leaves nothing behind; they start reading once the controller is there to take their records.
+        let mut inputs = Vec::new();
+        for i in &spec.inputs {
+            let t = table_index(&program, &i.table)?;
+            inputs.push(InputConnector::connect(i, t, &program.tables[t].relation)?);
+        }
+        let engine = Engine::start(
+            (*program).clone(),
+            EngineConfig::with_workers(spec.config.workers.max(1)),
+        )
+        .map_err(|e| PipelineError::Engine(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            name: spec.name.clone(),
+            tables: program.tables.iter().map(|_| Default::default()).collect(),
+            buffer: Mutex::new(Buffer {
+                pending: vec![Vec::new(); program.tables.len()],
+                buffered: 0,
+                oldest: None,
+                paused,
+                stopping: false,
+                failed: None,
+                stall: None,
+            }),
+            program,
+            config: spec.config,
+            step_due: Condvar::new(),
+            room: Condvar::new(),
+            outputs: Mutex::new(outputs),
+            watchers: Mutex::new(Vec::new()),
+            steps: AtomicU64::new(0),
+            output_records: AtomicU64::new(0),
+            #[cfg(feature = "fault-injection")]
+            panic_next_step: Default::default(),
+        });
+        let controller = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("pipeline-{}", spec.name))
+                .spawn(move || control(&shared, engine))
+                .map_err(|e| PipelineError::Engine(e.to_string()))?
+        };
+        let inputs = inputs
+            .into_iter()
+            .map(|i| i.run(shared.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pipeline {
+            shared,
+            controller: Mutex::new(Some(controller)),
+            inputs: Mutex::new(inputs),
+        })
+    }
+
+    /// Test-only (feature `fault-injection`): the controller panics at its next step, as a bug in the engine
+    /// would make it.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panic(&self) {
+        self.shared.panic_next_step.store(true, Relaxed);
+    }
+
+    /// The pipeline's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The program the pipeline runs (table and view schemas).
+    pub fn program(&self) -> &Program {
+        &self.shared.program
+    }
+
+    /// The schema of `table`.
+    pub fn table(&self, table: &str) -> Result<&Relation, PipelineError> {
+        let i = table_index(&self.shared.program, table)?;
+        Ok(&self.shared.program.tables[i].relation)
+    }
+
+    /// The schema of `view`.
+    pub fn view(&self, view: &str) -> Result<&Relation, PipelineError> {
+        view_relation(&self.shared.program, view)
+    }
+
+    /// Adds records to `table` for a coming step (positive weight inserts, negative deletes; on a table with a
+    /// primary key an insert replaces the row with the same key). `bytes` is the size of the input that carried
+    /// them, for the stats.
+    ///
+    /// Every record is checked against the table first; if any is invalid nothing is added and the error lists
+    /// the invalid records. Waits up to `wait` while the input buffer is full, then fails with
+    /// [`PipelineError::Busy`]. Records accepted here are never dropped: they are stepped before shutdown ends.
+    pub fn ingest(
+        &self,
+        table: &str,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), PipelineError> {
+        let t = table_index(&self.shared.program, table)?;
+        self.shared.ingest(t, records, bytes, wait)
+    }
+
+    /// Counts and lists input errors of `table` found before [`Pipeline::ingest`] (by a parser).
+    pub fn record_errors(&self, table: &str, errors: &[String]) {
+        if let Ok(t) = table_index(&self.shared.program, table) {
+            self.shared.record_errors(t, errors);
+        }
+    }
+
+    /// Stops stepping; input is still buffered up to the limit.
+    pub fn pause(&self) {
+        lock(&self.shared.buffer).paused = true;
+    }
+
+    /// Resumes stepping.
+    pub fn resume(&self) {
+        lock(&self.shared.buffer).paused = false;
+        self.shared.step_due.notify_all();
+    }
+
+    /// Where the pipeline is, and the error when it failed.
+    pub fn state(&self) -> (PipelineState, Option<String>) {
+        let b = lock(&self.shared.buffer);
+        if let Some(e) = &b.failed {
+            (PipelineState::Failed, Some(e.clone()))
+        } else if b.stopping {
+            (PipelineState::Stopped, None)
+        } else if b.paused {
+            (PipelineState::Paused, None)
+        } else {
+            (PipelineState::Running, None)
+        }
+    }
+
+    /// Streams the changes of `view` from the next step on. A watcher that falls more than 1024 steps behind is
+    /// disconnected with [`WatchEvent::Ended`] rather than slowing the pipeline.
+    pub fn watch(&self, view: &str) -> Result<Receiver<WatchEvent>, PipelineError> {
+        let v = self
+            .shared
+            .program
+            .views
+            .iter()
+            .position(|v| v.relation.name == view)
+            .ok_or_else(|| PipelineError::UnknownView(view.to_string()))?;
+        let (tx, rx) = sync_channel(WATCH_QUEUE_BATCHES);
+        lock(&self.shared.watchers).push((v, tx));
+        Ok(rx)
+    }
+
+    /// Counters of the pipeline, its tables and its output connectors.
+    pub fn stats(&self) -> PipelineStats {
+        let s = &self.shared;
+        let (state, error) = self.state();
+        let (buffered, per_table, stall) = {
+            let b = lock(&s.buffer);
+            let per_table: Vec<u64> = b.pending.iter().map(|p| p.len() as u64).collect();
+            (b.buffered, per_table, b.stall.clone())
+        };
+        let inputs: Vec<TableInputStats> = s
+            .program
+            .tables
+            .iter()
+            .zip(&s.tables)
+            .zip(per_table)
+            .map(|((t, c), buffered_records)| TableInputStats {
+                table: t.relation.name.clone(),
+                total_records: c.total_records.load(Relaxed),
+                total_bytes: c.total_bytes.load(Relaxed),
+                buffered_records,
+                processed_records: c.processed_records.load(Relaxed),
+                num_parse_errors: c.parse_errors.load(Relaxed),
+                parse_errors: c.errors.snapshot(),
+            })
+            .collect();
+        // One lock at a time: a step holds `outputs` while it takes `watchers`, so holding `watchers` here while
+        // taking `outputs` (as one struct expression would, its guards living to the end) can deadlock.
+        let watchers = lock(&s.watchers).len() as u64;
+        let outputs: Vec<OutputConnectorStats> =
+            lock(&s.outputs).iter().map(|o| o.stats()).collect();
+        let input_connectors: Vec<InputConnectorStats> =
+            lock(&self.inputs).iter().map(|i| i.stats()).collect();
+        PipelineStats {
+            global_metrics: GlobalStats {
+                state,
+                error,
+                buffered_input_records: buffered,
+                total_input_records: inputs.iter().map(|i| i.total_records).sum(),
+                total_processed_records: inputs.iter().map(|i| i.processed_records).sum(),
+                steps: s.steps.load(Relaxed),
+                total_output_records: s.output_records.load(Relaxed),
+                stalled_since_ms: stall.as_ref().map(|(at, _)| *at),
+                stall_reason: stall.map(|(_, why)| why),
+                watchers,
+            },
+            inputs,
+            input_connectors,
+            outputs,
+        }
+    }
+
+    /// Steps whatever input is buffered (even when paused), stops the controller, then delivers everything the
+    /// output connectors hold, waiting at most `timeout` for acknowledgements. Errors list what was not
+    /// delivered. Calling it twice is harmless.
+    pub fn shutdown(&self, timeout: Duration) -> Result<PipelineStats, Vec<String>> {
+        // Inputs first: they hand over what they read while the controller still steps, then stop reading.
+        let mut errors = Vec::new();
+        let inputs = std::mem::take(&mut *lock(&self.inputs));
+        let mut input_stats = Vec::new();
+        for i in inputs {
+            let (stats, error) = i.shutdown();
+            errors.extend(error);
+            input_stats.push(stats);
+        }
+        {
+            let mut b = lock(&self.shared.buffer);
+            b.stopping = true;
+            self.shared.step_due.notify_all();
+            self.shared.room.notify_all();
+        }
+        if let Some(handle) = lock(&self.controller).take() {
+            let _ = handle.join();
+        }
+        let mut stats = self.stats();
+        stats.input_connectors = input_stats;
+        let outputs = std::mem::take(&mut *lock(&self.shared.outputs));
+        // The snapshot above was taken before the flush: replace each connector's entry with its final counters.
+        for (o, entry) in outputs.into_iter().zip(stats.outputs.iter_mut()) {
+            match o.shutdown(timeout) {
+                Ok(last) => *entry = last,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if let Some(e) = lock(&self.shared.buffer).failed.clone() {
+            errors.insert(0, e);
+        }
+        for (_, w) in lock(&self.shared.watchers).drain(..) {
+            let _ = w.try_send(WatchEvent::Ended("the pipeline shut down".into()));
+        }
+        if errors.is_empty() {
+            Ok(stats)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(10));
+    }
+}
+
+fn table_index(program: &Program, table: &str) -> Result<usize, PipelineError> {
+    program
+        .tables
+        .iter()
+        .position(|t| t.relation.name == table)
+        .ok_or_else(|| PipelineError::UnknownTable(table.to_string()))
+}
+
+fn view_relation<'a>(program: &'a Program, view: &str) -> Result<&'a Relation, PipelineError> {
+    program
+        .views
+        .iter()
+        .find(|v| v.relation.name == view)
+        .map(|v| &v.relation)
+        .ok_or_else(|| PipelineError::UnknownView(view.to_string()))
+}

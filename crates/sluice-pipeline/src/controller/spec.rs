@@ -1,0 +1,94 @@
+//! What a pipeline is started with ([`PipelineSpec`], [`ControllerConfig`], [`OutputSpec`]) and how its calls fail
+//! ([`PipelineError`]).
+
+use super::*;
+
+/// How the controller batches and bounds input.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// dbsp worker threads.
+    pub workers: usize,
+    /// Records to wait for before a step (0: step as soon as anything arrives).
+    pub min_batch_size_records: u64,
+    /// The longest the oldest buffered record waits for `min_batch_size_records`.
+    pub max_buffering_delay: Duration,
+    /// Input records buffered (not yet stepped) at most; [`Pipeline::ingest`] waits while the buffer is full.
+    pub max_buffered_records: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            workers: 1,
+            min_batch_size_records: 0,
+            max_buffering_delay: Duration::ZERO,
+            max_buffered_records: 1_000_000,
+        }
+    }
+}
+
+/// An output connector to attach: its name, the view it sends, and its config.
+#[derive(Clone, Debug)]
+pub struct OutputSpec {
+    /// The attachment's name, shown in stats and errors.
+    pub name: String,
+    /// The view.
+    pub view: String,
+    /// The connector's config.
+    pub config: ConnectorConfig,
+}
+
+/// Everything needed to run a pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineSpec {
+    /// The pipeline's name, for logs and thread names.
+    pub name: String,
+    /// The compiled program.
+    pub program: Program,
+    /// Batching and bounds.
+    pub config: ControllerConfig,
+    /// Input connectors (Kafka topics into tables); HTTP ingress needs none.
+    pub inputs: Vec<InputSpec>,
+    /// Output connectors.
+    pub outputs: Vec<OutputSpec>,
+}
+
+/// Why a pipeline call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// No table of that name.
+    #[error("the program has no table '{0}'")]
+    UnknownTable(String),
+    /// No view of that name.
+    #[error("the program has no view '{0}'")]
+    UnknownView(String),
+    /// An output connector could not start.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// An input connector could not start.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The engine could not start.
+    #[error("the engine could not start: {0}")]
+    Engine(String),
+    /// Records that do not fit the table, one message per record (naming it); nothing of the request was applied.
+    #[error("{}", .0.join("; "))]
+    InvalidRecords(Vec<String>),
+    /// The pipeline failed earlier; the message says why.
+    #[error("the pipeline failed: {0}")]
+    Failed(String),
+    /// The pipeline is shutting down or shut down.
+    #[error("the pipeline is shut down")]
+    Stopped,
+    /// The input buffer stayed full for the whole wait.
+    #[error("the pipeline's input buffer is full ({buffered} records, the limit is {limit}); {reason}; retry later")]
+    Busy {
+        /// Records buffered.
+        buffered: u64,
+        /// `max_buffered_records`.
+        limit: u64,
+        /// Why the buffer does not drain (paused, an output connector is full).
+        reason: String,
+    },
+}
