@@ -92,6 +92,23 @@ impl Server {
         panic!("sluice serve did not stop on SIGTERM");
     }
 
+    /// Creates connector `connector` from `body`, a pipeline `name` sending view `v` to it, and starts it.
+    fn start_pipeline(&self, name: &str, connector: &str, body: Value) {
+        let (status, answer) = self.call("PUT", &format!("/v0/connectors/{connector}"), Some(body));
+        assert_eq!(status, 201, "{answer}");
+        let (status, answer) = self.call(
+            "PUT",
+            &format!("/v0/pipelines/{name}"),
+            Some(pipeline(connector)),
+        );
+        assert_eq!(status, 201, "{answer}");
+        assert_eq!(
+            self.call("POST", &format!("/v0/pipelines/{name}/start"), None)
+                .0,
+            202
+        );
+    }
+
     /// Polls until the pipeline's current status is `want`; returns the pipeline.
     fn reaches(&self, name: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -251,17 +268,7 @@ fn secrets_never_leave_the_server_and_references_resolve_at_start() {
     // A missing secret fails the start, naming the secret and the connector.
     let mut missing = sasl_options("${secret:not-provisioned}", &sasl_topic);
     missing["security.protocol"] = json!("PLAINTEXT");
-    assert_eq!(
-        s.call("PUT", "/v0/connectors/missing", Some(connector(missing)))
-            .0,
-        201
-    );
-    assert_eq!(
-        s.call("PUT", "/v0/pipelines/p-missing", Some(pipeline("missing")))
-            .0,
-        201
-    );
-    assert_eq!(s.call("POST", "/v0/pipelines/p-missing/start", None).0, 202);
+    s.start_pipeline("p-missing", "missing", connector(missing));
     let failed = s.reaches("p-missing", "Failed");
     let message = failed["state"]["error"]["message"]
         .as_str()
@@ -275,17 +282,7 @@ fn secrets_never_leave_the_server_and_references_resolve_at_start() {
     // A broker list kept as a secret: resolved at start, the pipeline delivers to the real broker.
     let delivered_topic = topic("delivered");
     let options = json!({"bootstrap.servers": "${secret:brokers}", "topic": delivered_topic});
-    assert_eq!(
-        s.call("PUT", "/v0/connectors/by-ref", Some(connector(options)))
-            .0,
-        201
-    );
-    assert_eq!(
-        s.call("PUT", "/v0/pipelines/p-ref", Some(pipeline("by-ref")))
-            .0,
-        201
-    );
-    assert_eq!(s.call("POST", "/v0/pipelines/p-ref/start", None).0, 202);
+    s.start_pipeline("p-ref", "by-ref", connector(options));
     s.reaches("p-ref", "Running");
     let (status, body) = s.raw(
         "POST",
@@ -552,30 +549,10 @@ fn a_password_by_reference_authenticates_to_a_broker_that_requires_sasl() {
         }))
     };
     // The wrong password is refused by the broker: it really requires authentication.
-    assert_eq!(
-        s.call("PUT", "/v0/connectors/wrong", Some(scram("wrong-pass")))
-            .0,
-        201
-    );
-    assert_eq!(
-        s.call("PUT", "/v0/pipelines/p-wrong", Some(pipeline("wrong")))
-            .0,
-        201
-    );
-    assert_eq!(s.call("POST", "/v0/pipelines/p-wrong/start", None).0, 202);
+    s.start_pipeline("p-wrong", "wrong", scram("wrong-pass"));
     s.reaches("p-wrong", "Failed");
 
-    assert_eq!(
-        s.call("PUT", "/v0/connectors/right", Some(scram("kafka-pass")))
-            .0,
-        201
-    );
-    assert_eq!(
-        s.call("PUT", "/v0/pipelines/p-right", Some(pipeline("right")))
-            .0,
-        201
-    );
-    assert_eq!(s.call("POST", "/v0/pipelines/p-right/start", None).0, 202);
+    s.start_pipeline("p-right", "right", scram("kafka-pass"));
     s.reaches("p-right", "Running");
     let (status, body) = s.raw(
         "POST",
