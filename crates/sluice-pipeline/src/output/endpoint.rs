@@ -49,6 +49,11 @@ pub trait OutputEndpoint: Send + Sync {
     fn max_payload_bytes(&self) -> usize;
     /// Hands one message to the transport.
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError>;
+    /// Called once every message of a step has been sent: an endpoint that acknowledges in batches (a file's fsync)
+    /// does it here, so that a step's messages count as transmitted without waiting for the next step.
+    fn batch_sent(&self) -> Result<(), EndpointError> {
+        Ok(())
+    }
     /// Waits, at most `timeout`, until every message sent is acknowledged.
     fn flush(&self, timeout: Duration) -> Result<(), EndpointError>;
     /// Delivery counters and health.

@@ -1,8 +1,8 @@
 //! `file_output`: appends every message to a file as one line (its value; keys and headers are not written).
 //!
-//! A message counts as transmitted once it is durable: written and `fsync`ed. The endpoint syncs at most every
-//! [`SYNC_INTERVAL`] while messages arrive, and on every flush (a pipeline's shutdown), so the counters trail the
-//! writes by that much at most. A write or sync error fails the endpoint, naming the file.
+//! A message counts as transmitted once it is durable: written and `fsync`ed. The endpoint syncs after each step's
+//! messages, every [`SYNC_INTERVAL`] within a long step, and on every flush (a pipeline's shutdown). A write or
+//! sync error fails the endpoint, naming the file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -15,7 +15,7 @@ use sluice_types::FileOutputConfig;
 
 use super::endpoint::{EndpointError, Message, OutputEndpoint};
 
-/// The longest a written message waits for its `fsync` while messages keep arriving.
+/// The longest a written message waits for its `fsync` within one long step.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Counts of one kind (messages, records, bytes).
@@ -141,6 +141,14 @@ impl OutputEndpoint for FileEndpoint {
             self.sync(&mut state)?;
         }
         Ok(())
+    }
+
+    fn batch_sent(&self) -> Result<(), EndpointError> {
+        let mut state = self.lock();
+        if state.pending.messages == 0 || state.failed.is_some() {
+            return Ok(());
+        }
+        self.sync(&mut state)
     }
 
     fn flush(&self, _timeout: Duration) -> Result<(), EndpointError> {

@@ -340,6 +340,13 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 })
                 .map_err(SinkError::new)
         });
+        let result = result.and_then(|errors| {
+            shared
+                .endpoint
+                .batch_sent()
+                .map(|()| errors)
+                .map_err(SinkError::new)
+        });
         shared.encoded_messages.fetch_add(messages, Relaxed);
         match result {
             Ok(errors) => {

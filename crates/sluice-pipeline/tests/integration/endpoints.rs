@@ -63,6 +63,17 @@ fn file_output_writes_each_change_as_a_line_and_counts_it_once_durable() {
     let path = dir.path().join("changes.jsonl");
     let p = start(json!({"name": "file_output", "config": {"path": path.display().to_string()}}));
     feed(&p);
+    // Each step's messages are synced when the step is written: durable before any shutdown.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while p.stats().outputs[0].transport.transmitted_messages < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            p.stats().outputs[0]
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(p.stats().outputs[0].transport.in_flight_messages, 0);
     let stats = p.shutdown(Duration::from_secs(30)).unwrap();
     let out = &stats.outputs[0];
     assert_eq!(out.transport_name, "file_output");
