@@ -1,144 +1,49 @@
 //! The Sluice REST API (`/v0`) and its durable storage.
 //!
 //! # Brief overview
-//! [`router`] builds the axum [`Router`] of every endpoint over an [`AppState`]: the database ([`db::Db`],
-//! SQLite or PostgreSQL), the [`auth::AuthMode`], the request body limit and the [`compiler::ProgramCompiler`].
-//! [`run`] serves it on an already bound listener until a shutdown future completes, so tests bind port 0.
+//! [`router`] builds the axum [`Router`] of every endpoint over an [`AppState`]: the database ([`Db`], SQLite or
+//! PostgreSQL), the [`AuthMode`], the request body limit and the program compiler. [`run`] serves it on an already
+//! bound listener until a shutdown future completes, so tests bind port 0.
 //!
-//! Requests go through [`extract`] (JSON bodies, queries and names that fail become JSON errors), the handlers
-//! in [`api`] (one file per resource), and [`db`] (one file per table, portable SQL). Every failure is an
-//! [`error::ApiError`], answered as `{"message", "error_code", "details"}`. Connector configs are checked by
-//! [`validate::validate_connector_config`]; pipeline lifecycle rules live in [`pipeline_state`].
+//! # Floors
+//! Each floor imports only from the floors below it (the tidy test checks that no file import circle exists):
+//! 1. `model`: the `/v0` JSON shapes, pipeline statuses and their rules, the naming rule. Data only.
+//! 2. `store`: one file per table, portable SQL; errors are `StoreError`, never HTTP types.
+//! 3. `compiler`, `validate`, `secrets`, `runner`: compiling programs, checking connector configs, sealing and
+//!    resolving secrets, running pipelines. Each has its own error type.
+//! 4. `http`: `ApiError` (with `From` for every error below) answered as `{"message", "error_code", "details"}`,
+//!    extractors, authentication, the browser guard, request metrics and the shared state.
+//! 5. `api`: the handlers, one file per resource, and the router.
+//!
+//! Only what the binary and the tests use is public; the rest is `pub(crate)`.
 //!
 //! The API follows Feldera's mid-2024 `/v0` API; `docs/api.md` lists where it deliberately differs.
 //!
 //! This crate knows HTTP and the database; it must not depend on the engine's internals (dbsp).
 
-pub mod api;
-pub mod auth;
-pub mod browser;
-pub mod compiler;
-pub mod db;
-pub mod error;
-pub mod extract;
-pub mod metrics;
-pub mod names;
-pub mod pipeline_metrics;
-pub mod pipeline_state;
-pub mod runner;
-pub mod secrets;
-pub mod validate;
+mod api;
+mod compiler;
+mod http;
+mod model;
+mod runner;
+mod secrets;
+mod store;
+mod validate;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::auth::AuthMode;
-use crate::browser::BrowserPolicy;
-use crate::compiler::{ProgramCompiler, SqlCompiler};
-use crate::db::Db;
-use crate::metrics::Metrics;
-use crate::runner::Runner;
-use crate::secrets::Secrets;
-
-/// The default request body limit: 2 MiB, as Feldera's server had.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-
-/// Settings of the API server.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Whether `/v0` needs an API key.
-    pub auth: AuthMode,
-    /// The largest request body accepted; larger ones get 413.
-    pub max_body_bytes: usize,
-    /// Secret storage and resolution, and which dangerous connector options are allowed.
-    pub secrets: Secrets,
-    /// Which requests a browser may send ([`browser`]).
-    pub browser: BrowserPolicy,
-    /// Whether `/metrics` needs an API key too (with [`AuthMode::ApiKey`]).
-    pub metrics_need_key: bool,
-    /// The directory `file_output` connectors write under (their `path` is relative to it).
-    pub file_output_dir: std::path::PathBuf,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            auth: AuthMode::None,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            secrets: Secrets::default(),
-            browser: BrowserPolicy::default(),
-            metrics_need_key: false,
-            file_output_dir: std::env::temp_dir().join("sluice-files"),
-        }
-    }
-}
-
-/// What every handler shares; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    db: Db,
-    config: ServerConfig,
-    compiler: Arc<dyn ProgramCompiler>,
-    metrics: Metrics,
-    runner: Runner,
-}
-
-impl AppState {
-    /// A state over `db` with the compiler of this build ([`SqlCompiler`]).
-    pub fn new(db: Db, config: ServerConfig) -> Self {
-        Self::with_compiler(db, config, Arc::new(SqlCompiler))
-    }
-
-    /// A state with a specific compiler (the SQL engine, or a test double).
-    pub fn with_compiler(db: Db, config: ServerConfig, compiler: Arc<dyn ProgramCompiler>) -> Self {
-        AppState {
-            inner: Arc::new(Inner {
-                db,
-                config,
-                compiler,
-                metrics: Metrics::default(),
-                runner: Runner::default(),
-            }),
-        }
-    }
-
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
-    }
-
-    /// The server settings.
-    pub fn config(&self) -> &ServerConfig {
-        &self.inner.config
-    }
-
-    /// The body limit.
-    pub fn max_body_bytes(&self) -> usize {
-        self.inner.config.max_body_bytes
-    }
-
-    /// The program compiler.
-    pub fn compiler(&self) -> &Arc<dyn ProgramCompiler> {
-        &self.inner.compiler
-    }
-
-    /// The pipelines running in this process.
-    pub fn runner(&self) -> &Runner {
-        &self.inner.runner
-    }
-
-    /// The request metrics.
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
-    }
-}
+pub use api::route_table;
+pub use compiler::{ProgramCompiler, UnavailableCompiler};
+pub use http::auth::AuthMode;
+pub use http::browser::{validate_origin, BrowserPolicy};
+pub use http::state::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+pub use model::api_keys::{ApiPermission, NewApiKey};
+pub use secrets::{SecretKey, Secrets};
+pub use store::api_keys::create_api_key;
+pub use store::{Db, DbLocation, OpenError, StoreError};
 
 /// Every route of the server over `state`.
 pub fn router(state: AppState) -> Router {
@@ -158,7 +63,7 @@ pub async fn run(
         .seal_stored(state.db())
         .await
         .map_err(|e| std::io::Error::other(format!("sealing stored secret values: {e}")))?;
-    if let Err(e) = Runner::recover(&state).await {
+    if let Err(e) = state.runner().recover().await {
         tracing::error!(error = %e, "Could not restart the pipelines that were running.");
     }
     let served = axum::serve(listener, router(state.clone()))

@@ -13,21 +13,21 @@ use sluice_transports::kafka_input::validate_input_config;
 use sluice_transports::kafka_output::validate_config;
 use sluice_types::{ConnectorConfig, TransportConfig};
 
-use crate::error::ApiError;
-use crate::extract::{from_value, serde_reason};
+use crate::model::connectors::ConnectorConfigError;
+use crate::model::decode::{from_value, serde_reason};
 
 /// Where the config sits in the request body; error paths start with it.
 const BODY_FIELD: &str = "config";
 
 /// `config` (the request's `config` member) deserialized, with the transports users may not create refused; no
 /// other check.
-pub fn parse_connector_config(config: &Value) -> Result<ConnectorConfig, ApiError> {
+pub fn parse_connector_config(config: &Value) -> Result<ConnectorConfig, ConnectorConfigError> {
     let parsed: ConnectorConfig = from_value(config).map_err(|(path, e)| {
         let (field, reason) = split_field(&path, &serde_reason(&e));
         invalid(&field, reason)
     })?;
     if let TransportConfig::HttpInput | TransportConfig::HttpOutput = parsed.transport {
-        return Err(ApiError::InvalidConnectorTransport {
+        return Err(ConnectorConfigError::Transport {
             reason: format!(
                 "Transport type {} cannot be created directly",
                 parsed.transport.name()
@@ -40,7 +40,7 @@ pub fn parse_connector_config(config: &Value) -> Result<ConnectorConfig, ApiErro
 /// Checks `config` (the request's `config` member) and returns it normalized, with its warnings.
 pub fn validate_connector_config(
     config: &Value,
-) -> Result<(ConnectorConfig, Vec<String>), ApiError> {
+) -> Result<(ConnectorConfig, Vec<String>), ConnectorConfigError> {
     let parsed = parse_connector_config(config)?;
     let mut warnings = parsed.validate().map_err(|e| invalid(&e.field, e.reason))?;
     // librdkafka itself checks every option of a Kafka transport, without a network.
@@ -89,7 +89,7 @@ pub fn file_output_path(dir: &Path, path: &str) -> Result<PathBuf, String> {
 }
 
 /// Checks a `file_output` connector's path against the output directory `dir`.
-pub fn check_file_output(config: &ConnectorConfig, dir: &Path) -> Result<(), ApiError> {
+pub fn check_file_output(config: &ConnectorConfig, dir: &Path) -> Result<(), ConnectorConfigError> {
     if let TransportConfig::FileOutput(file) = &config.transport {
         file_output_path(dir, &file.path)
             .map_err(|reason| invalid("transport.config.path", reason))?;
@@ -97,8 +97,8 @@ pub fn check_file_output(config: &ConnectorConfig, dir: &Path) -> Result<(), Api
     Ok(())
 }
 
-fn invalid(field: &str, reason: String) -> ApiError {
-    ApiError::InvalidConnectorConfig {
+fn invalid(field: &str, reason: String) -> ConnectorConfigError {
+    ConnectorConfigError::Invalid {
         field: if field.is_empty() {
             BODY_FIELD.to_string()
         } else {
@@ -149,7 +149,7 @@ mod tests {
 
     fn field_of(config: Value) -> String {
         match validate_connector_config(&config).unwrap_err() {
-            ApiError::InvalidConnectorConfig { field, .. } => field,
+            ConnectorConfigError::Invalid { field, .. } => field,
             e => panic!("{e:?}"),
         }
     }
@@ -239,7 +239,10 @@ mod tests {
         for name in ["http_input", "http_output"] {
             let c = json!({"transport": {"name": name}});
             let err = validate_connector_config(&c).unwrap_err();
-            assert_eq!(err.code(), "InvalidConnectorTransport", "{err}");
+            assert!(
+                matches!(err, ConnectorConfigError::Transport { .. }),
+                "{err}"
+            );
         }
     }
 }

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 /// `error_code` is a stable CamelCase string clients may match on; `message` is for humans; `details` carries the
 /// error's fields as an object (never `null`, so clients can always index into it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ErrorBody))]
 pub struct ErrorResponse {
     /// Human-readable description.
     pub message: String,
     /// Stable machine-readable code, e.g. `UnknownConnectorName`.
     pub error_code: String,
     /// Structured fields of the error, an object.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,
 }
 

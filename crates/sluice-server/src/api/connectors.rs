@@ -7,81 +7,23 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
-use crate::db::{connectors as db, ListFilter};
-use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamePath};
-use crate::names::validate_name;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiQuery, NamePath};
+use crate::http::state::AppState;
+use crate::model::connectors::{
+    ConnectorDescr, ConnectorIdResponse, CreateOrReplaceConnectorRequest, NewConnectorRequest,
+    UpdateConnectorRequest, UpdateConnectorResponse,
+};
+use crate::model::names::validate_name;
+use crate::model::ListFilter;
 use crate::secrets::redact_text;
+use crate::store::connectors as db;
+use crate::store::StoreError;
 use crate::validate::{check_file_output, parse_connector_config, validate_connector_config};
-use crate::AppState;
-
-/// A stored connector.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConnectorDescr {
-    /// Its id (UUID v7), kept across replacements and renames.
-    pub connector_id: String,
-    /// Its name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// The config as stored: normalized, with every default filled in.
-    #[schema(value_type = Object)]
-    pub config: Box<RawValue>,
-}
-
-/// Body of `POST /v0/connectors`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewConnectorRequest {
-    /// The name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// The connector config (`{"transport": ..., "format": ...}`).
-    #[schema(value_type = Object)]
-    pub config: Value,
-}
-
-/// Body of `PUT /v0/connectors/{name}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateOrReplaceConnectorRequest {
-    /// Free text.
-    pub description: String,
-    /// The connector config.
-    #[schema(value_type = Object)]
-    pub config: Value,
-}
-
-/// Body of `PATCH /v0/connectors/{name}`: absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateConnectorRequest {
-    /// A new name.
-    pub name: Option<String>,
-    /// A new description.
-    pub description: Option<String>,
-    /// A new config, replacing the whole config.
-    #[schema(value_type = Option<Object>)]
-    pub config: Option<Value>,
-}
-
-/// Answer of a create or replace.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConnectorIdResponse {
-    /// The connector's id.
-    pub connector_id: String,
-}
-
-/// Answer of a patch (empty object).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UpdateConnectorResponse {}
+use sluice_types::ErrorResponse;
 
 /// Validates `config` and returns the text to store: normalized, with written-out secrets sealed.
 ///
@@ -99,8 +41,8 @@ async fn stored_form(
                 serde_json::from_str::<Value>(c.config.get())
                     .map_err(|e| ApiError::Internal(format!("corrupt connector config: {e}")))?,
             ),
-            Err(ApiError::UnknownConnectorName { .. }) => None,
-            Err(e) => return Err(e),
+            Err(StoreError::UnknownName { .. }) => None,
+            Err(e) => return Err(e.into()),
         },
         None => None,
     };
@@ -128,8 +70,8 @@ fn shown(mut descr: ConnectorDescr) -> Result<ConnectorDescr, ApiError> {
 
 /// Lists connectors, or finds one by `id` or `name`.
 #[utoipa::path(get, path = "/v0/connectors", tag = "Connectors", operation_id = "list_connectors", params(ListFilter),
-    responses((status = 200, body = Vec<ConnectorDescr>), (status = 400, body = ErrorBody, description = "InvalidUuidParam, InvalidQuery"),
-        (status = 404, body = ErrorBody, description = "UnknownConnector / UnknownConnectorName")))]
+    responses((status = 200, body = Vec<ConnectorDescr>), (status = 400, body = ErrorResponse, description = "InvalidUuidParam, InvalidQuery"),
+        (status = 404, body = ErrorResponse, description = "UnknownConnector / UnknownConnectorName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
@@ -142,8 +84,8 @@ pub async fn list(
 
 /// Creates a connector.
 #[utoipa::path(post, path = "/v0/connectors", tag = "Connectors", operation_id = "new_connector", request_body = NewConnectorRequest,
-    responses((status = 201, body = ConnectorIdResponse), (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
-        (status = 409, body = ErrorBody, description = "DuplicateName")))]
+    responses((status = 201, body = ConnectorIdResponse), (status = 400, body = ErrorResponse, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors"),
+        (status = 409, body = ErrorResponse, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewConnectorRequest>,
@@ -159,8 +101,8 @@ pub async fn create(
 
 /// Returns one connector.
 #[utoipa::path(get, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "get_connector", params(("name" = String, Path)),
-    responses((status = 200, body = ConnectorDescr), (status = 400, body = ErrorBody, description = "InvalidName"),
-        (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
+    responses((status = 200, body = ConnectorDescr), (status = 400, body = ErrorResponse, description = "InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownConnectorName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -172,7 +114,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "create_or_replace_connector", params(("name" = String, Path)),
     request_body = CreateOrReplaceConnectorRequest,
     responses((status = 201, body = ConnectorIdResponse, description = "Created"), (status = 200, body = ConnectorIdResponse, description = "Replaced"),
-        (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
+        (status = 400, body = ErrorResponse, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
 pub async fn create_or_replace(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -181,16 +123,16 @@ pub async fn create_or_replace(
     let config = stored_form(&state, body.config, Some(&name)).await?;
     let (connector_id, created) =
         db::create_or_replace(state.db(), &name, &body.description, &config).await?;
-    let status = super::created_or_ok(created);
+    let status = crate::http::created_or_ok(created);
     Ok((status, Json(ConnectorIdResponse { connector_id })))
 }
 
 /// Changes the given fields (a `name` renames).
 #[utoipa::path(patch, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "update_connector", params(("name" = String, Path)),
     request_body = UpdateConnectorRequest,
-    responses((status = 200, body = UpdateConnectorResponse), (status = 404, body = ErrorBody, description = "UnknownConnectorName"),
-        (status = 409, body = ErrorBody, description = "DuplicateName (rename clash)"),
-        (status = 400, body = ErrorBody, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
+    responses((status = 200, body = UpdateConnectorResponse), (status = 404, body = ErrorResponse, description = "UnknownConnectorName"),
+        (status = 409, body = ErrorResponse, description = "DuplicateName (rename clash)"),
+        (status = 400, body = ErrorResponse, description = "InvalidConnectorConfig, InvalidConnectorTransport, InvalidName, body errors")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -216,7 +158,7 @@ pub async fn update(
 
 /// Deletes the connector and detaches it from every pipeline.
 #[utoipa::path(delete, path = "/v0/connectors/{name}", tag = "Connectors", operation_id = "delete_connector", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody, description = "InvalidName"), (status = 404, body = ErrorBody, description = "UnknownConnectorName")))]
+    responses((status = 200), (status = 400, body = ErrorResponse, description = "InvalidName"), (status = 404, body = ErrorResponse, description = "UnknownConnectorName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

@@ -21,12 +21,12 @@ use sluice_formats::{build_encoder, build_parser, MessageLimits};
 use sluice_pipeline::{Pipeline, PipelineError, PipelineState, WatchEvent};
 use sluice_types::{ConfigError, FormatConfig};
 
-use crate::api::openapi::ErrorBody;
-use crate::compiler::canonical_identifier;
-use crate::db::pipelines as db;
-use crate::error::ApiError;
-use crate::extract::{ApiBytes, ApiQuery, NamePath};
-use crate::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiBytes, ApiQuery, NamePath};
+use crate::http::state::AppState;
+use crate::model::programs::canonical_identifier;
+use crate::store::pipelines as db;
+use sluice_types::ErrorResponse;
 
 /// How long an ingress request waits for room in a full input buffer.
 pub const INGRESS_WAIT: Duration = Duration::from_secs(10);
@@ -101,11 +101,11 @@ async fn running(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>)
     params(("name" = String, Path), ("table" = String, Path), FormatQuery),
     request_body(content = String, description = "Records in the chosen format", content_type = "text/plain"),
     responses((status = 200, body = Object, description = "{\"records\": n}: all records accepted"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidRecords (nothing applied), InvalidQuery, InvalidName"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownTable, PipelineShutdown"),
-        (status = 409, body = ErrorBody, description = "PipelineFailed"),
-        (status = 413, body = ErrorBody, description = "PayloadTooLarge (nothing applied)"),
-        (status = 503, body = ErrorBody, description = "PipelineBusy (nothing applied; retry)")))]
+        (status = 400, body = ErrorResponse, description = "InvalidFormat, InvalidRecords (nothing applied), InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownPipelineName, UnknownTable, PipelineShutdown"),
+        (status = 409, body = ErrorResponse, description = "PipelineFailed"),
+        (status = 413, body = ErrorResponse, description = "PayloadTooLarge (nothing applied)"),
+        (status = 503, body = ErrorResponse, description = "PipelineBusy (nothing applied; retry)")))]
 pub async fn ingress(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -182,9 +182,9 @@ fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) ->
 #[utoipa::path(post, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines",
     params(("name" = String, Path), ("view" = String, Path), FormatQuery),
     responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
-        (status = 409, body = ErrorBody, description = "PipelineFailed")))]
+        (status = 400, body = ErrorResponse, description = "InvalidFormat, InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
+        (status = 409, body = ErrorResponse, description = "PipelineFailed")))]
 pub async fn egress(
     state: State<AppState>,
     name: NamePath,
@@ -198,9 +198,9 @@ pub async fn egress(
 #[utoipa::path(get, path = "/v0/pipelines/{name}/egress/{view}", tag = "Pipelines", operation_id = "egress_get",
     params(("name" = String, Path), ("view" = String, Path), FormatQuery),
     responses((status = 200, description = "Newline-delimited JSON, one object per step", content_type = "application/x-ndjson"),
-        (status = 400, body = ErrorBody, description = "InvalidFormat, InvalidQuery, InvalidName"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
-        (status = 409, body = ErrorBody, description = "PipelineFailed")))]
+        (status = 400, body = ErrorResponse, description = "InvalidFormat, InvalidQuery, InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownPipelineName, UnknownView, PipelineShutdown"),
+        (status = 409, body = ErrorResponse, description = "PipelineFailed")))]
 pub async fn egress_get(
     state: State<AppState>,
     name: NamePath,
@@ -299,8 +299,8 @@ async fn watch(
 
 /// The running pipeline's statistics: per table, per output connector, and global.
 #[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", operation_id = "pipeline_stats", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody, description = "InvalidName"),
-        (status = 404, body = ErrorBody, description = "UnknownPipelineName, PipelineShutdown (no running instance)")))]
+    responses((status = 200, body = Object), (status = 400, body = ErrorResponse, description = "InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownPipelineName, PipelineShutdown (no running instance)")))]
 pub async fn stats(
     State(state): State<AppState>,
     NamePath(name): NamePath,

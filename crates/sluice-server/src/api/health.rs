@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::auth::AuthMode;
-use crate::AppState;
+use crate::http::auth::AuthMode;
+use crate::http::state::AppState;
 
 /// 200 `{"status": "healthy"}` when the database answers, 503 `{"status": "unhealthy", ...}` otherwise.
 #[utoipa::path(get, path = "/healthz", tag = "Health", security(()),

@@ -1,13 +1,13 @@
 //! `/metrics`: Prometheus text format: request counters, stored objects, and every running pipeline's stats
-//! (per pipeline, table and connector; see [`crate::pipeline_metrics`]).
+//! (per pipeline, table and connector; see [`crate::runner::metrics`]).
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::db::Named;
-use crate::error::ApiError;
-use crate::AppState;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::store::Entity;
 
 /// Request counters, the number of stored connectors, programs, pipelines and API keys, and the stats of every
 /// running pipeline.
@@ -18,22 +18,22 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         (
             "sluice_connectors",
             "Connectors stored.",
-            Named::Connector.count(db).await?,
+            Entity::Connector.count(db).await?,
         ),
         (
             "sluice_programs",
             "Programs stored.",
-            Named::Program.count(db).await?,
+            Entity::Program.count(db).await?,
         ),
         (
             "sluice_pipelines",
             "Pipelines stored.",
-            Named::Pipeline.count(db).await?,
+            Entity::Pipeline.count(db).await?,
         ),
         (
             "sluice_api_keys",
             "API keys stored.",
-            Named::ApiKey.count(db).await?,
+            Entity::ApiKey.count(db).await?,
         ),
     ];
     let mut text = state.metrics().render(&gauges);
@@ -44,7 +44,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         .map(|(_, p)| (p.name().to_string(), p.stats()))
         .collect();
     running.sort_by(|a, b| a.0.cmp(&b.0));
-    crate::pipeline_metrics::render(&running, &mut text);
+    crate::runner::metrics::render(&running, &mut text);
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -11,16 +11,17 @@ pub mod programs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::middleware::{from_fn_with_state, map_response};
 use axum::response::Response;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use crate::auth::{require_api_key, AuthMode};
-use crate::browser;
-use crate::error::ApiError;
-use crate::AppState;
+use crate::http::auth::AuthMode;
+use crate::http::browser;
+use crate::http::error::ApiError;
+use crate::http::middleware::{browser_guard, count_requests, require_api_key};
+use crate::http::state::AppState;
 
 /// One method on one path the server answers.
 pub struct Endpoint {
@@ -117,13 +118,10 @@ pub fn router(state: AppState) -> Router {
     // answers, so under /v0 they are 401 without a key.
     app = match state.config().auth {
         AuthMode::ApiKey => app.layer(from_fn_with_state(state.clone(), require_api_key)),
-        AuthMode::None => app.layer(from_fn_with_state(state.clone(), browser::guard)),
+        AuthMode::None => app.layer(from_fn_with_state(state.clone(), browser_guard)),
     };
     let app = app
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            crate::metrics::count_requests,
-        ))
+        .route_layer(from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(state.max_body_bytes()))
         .layer(map_response(no_cache_json));
     // Outermost, so that it answers preflight requests of the allowed origins before any check.
@@ -166,14 +164,5 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed {
         method: method.to_string(),
         path: uri.path().to_string(),
-    }
-}
-
-/// The status of a create-or-replace: 201 when it created, 200 when it replaced.
-pub(crate) fn created_or_ok(created: bool) -> StatusCode {
-    if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
     }
 }

@@ -6,6 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use sluice_types::ErrorResponse;
+
 use super::{api_keys, connectors, data, health, metrics, pipelines, programs};
 
 /// The API description served at `/api-doc/openapi.json`.
@@ -26,24 +28,11 @@ both are 401 under `/v0` without a valid key."),
         api_keys::list, api_keys::create, api_keys::get_one, api_keys::delete,
         health::healthz, health::authentication, metrics::metrics, openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorResponse)),
     modifiers(&BearerAuth, &CommonErrors),
     security(("API key" = [])),
 )]
 pub struct ApiDoc;
-
-/// The error body of every failure: `{"message", "error_code", "details"}` (details always an object).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// Human-readable description.
-    message: String,
-    /// Stable machine-readable code, e.g. `UnknownConnectorName`.
-    error_code: String,
-    /// The error's fields, always an object.
-    #[schema(value_type = Object)]
-    details: (),
-}
 
 struct BearerAuth;
 
@@ -100,7 +89,7 @@ impl Modify for CommonErrors {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                if crate::auth::is_protected(path, false) {
+                if crate::http::auth::is_protected(path, false) {
                     Self::add(
                         operation,
                         "401",

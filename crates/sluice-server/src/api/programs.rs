@@ -7,151 +7,19 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::ErrorBody;
-use crate::compiler::{ProgramSchema, ProgramStatus};
-use crate::db::programs::{self as db, NewStatus, Patch, Written};
-use crate::db::ListFilter;
-use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, NamePath};
-use crate::names::validate_name;
-use crate::AppState;
-
-/// A stored program.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProgramDescr {
-    /// Its id (UUID v7).
-    pub program_id: String,
-    /// Its name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// Starts at 1; grows with every change of code or config.
-    pub version: i64,
-    /// Compilation status.
-    pub status: ProgramStatus,
-    /// Why the status is what it is, when that needs saying (e.g. no compiler in this build).
-    pub status_detail: Option<String>,
-    /// Tables and views with their columns, once compiled.
-    pub schema: Option<ProgramSchema>,
-    /// The SQL code, only with `?with_code=true`.
-    pub code: Option<String>,
-    /// Compilation settings.
-    pub config: ProgramConfig,
-}
-
-/// Compilation settings of a program.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramConfig {
-    /// Optimization profile; `null` for the server default.
-    #[serde(default)]
-    pub profile: Option<CompilationProfile>,
-}
-
-/// How much the compiler optimizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CompilationProfile {
-    /// Fast compilation.
-    Dev,
-    /// No optimization.
-    Unoptimized,
-    /// Full optimization.
-    Optimized,
-}
-
-/// Body of `POST /v0/programs`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewProgramRequest {
-    /// The name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// SQL code.
-    pub code: String,
-    /// Compilation settings.
-    #[serde(default)]
-    pub config: ProgramConfig,
-}
-
-/// Body of `PUT /v0/programs/{name}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateOrReplaceProgramRequest {
-    /// Free text.
-    pub description: String,
-    /// SQL code.
-    pub code: String,
-    /// Compilation settings.
-    #[serde(default)]
-    pub config: ProgramConfig,
-}
-
-/// Body of `PATCH /v0/programs/{name}`: absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateProgramRequest {
-    /// A new name.
-    pub name: Option<String>,
-    /// A new description.
-    pub description: Option<String>,
-    /// New SQL code.
-    pub code: Option<String>,
-    /// New settings.
-    pub config: Option<ProgramConfig>,
-    /// Apply only if the program is still at this version (else 409 `OutdatedProgramVersion`).
-    pub guard: Option<i64>,
-}
-
-/// Body of `POST /v0/programs/{name}/compile`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompileProgramRequest {
-    /// The version to compile; must be the latest.
-    pub version: i64,
-}
-
-/// Answer of a create or replace.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ProgramIdResponse {
-    /// The program's id.
-    pub program_id: String,
-    /// Its version.
-    pub version: i64,
-}
-
-/// Answer of a patch.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UpdateProgramResponse {
-    /// The version after the change.
-    pub version: i64,
-}
-
-/// `?with_code=` of the read endpoints.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct WithCode {
-    /// Include the code.
-    #[serde(default)]
-    pub with_code: bool,
-}
-
-/// `?id=`, `?name=` and `?with_code=` of the list endpoint.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ProgramListQuery {
-    /// Only the program with this id.
-    pub id: Option<String>,
-    /// Only the program with this name.
-    pub name: Option<String>,
-    /// Include the code.
-    #[serde(default)]
-    pub with_code: bool,
-}
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiQuery, NamePath};
+use crate::http::state::AppState;
+use crate::model::names::validate_name;
+use crate::model::programs::ProgramStatus;
+use crate::model::programs::{
+    CompileProgramRequest, CreateOrReplaceProgramRequest, NewProgramRequest, ProgramDescr,
+    ProgramIdResponse, ProgramListQuery, UpdateProgramRequest, UpdateProgramResponse, WithCode,
+};
+use crate::model::ListFilter;
+use crate::store::programs::{self as db, NewStatus, Patch, Written};
+use sluice_types::ErrorResponse;
 
 /// The status a new or changed program starts with.
 fn new_status(state: &AppState) -> NewStatus {
@@ -178,10 +46,12 @@ fn schedule_compile(state: &AppState, id: String, version: i64) {
                 .map_err(|e| ApiError::Internal(format!("compiler task: {e}")))?;
             match outcome {
                 Ok(schema) => {
-                    db::set_status(&db, &id, version, &ProgramStatus::Success, Some(&schema)).await
+                    db::set_status(&db, &id, version, &ProgramStatus::Success, Some(&schema))
+                        .await?
                 }
-                Err(status) => db::set_status(&db, &id, version, &status, None).await,
+                Err(status) => db::set_status(&db, &id, version, &status, None).await?,
             }
+            Ok::<(), ApiError>(())
         }
         .await;
         if let Err(e) = result {
@@ -190,7 +60,7 @@ fn schedule_compile(state: &AppState, id: String, version: i64) {
     });
 }
 
-async fn code_of(db: &crate::db::Db, id: &str) -> Result<String, ApiError> {
+async fn code_of(db: &crate::store::Db, id: &str) -> Result<String, ApiError> {
     let filter = ListFilter {
         id: Some(id.to_string()),
         name: None,
@@ -207,8 +77,8 @@ fn after_write(state: &AppState, written: &Written) {
 
 /// Lists programs, or finds one by `id` or `name`.
 #[utoipa::path(get, path = "/v0/programs", tag = "Programs", operation_id = "list_programs", params(ProgramListQuery),
-    responses((status = 200, body = Vec<ProgramDescr>), (status = 400, body = ErrorBody, description = "InvalidUuidParam, InvalidQuery"),
-        (status = 404, body = ErrorBody, description = "UnknownProgram / UnknownProgramName")))]
+    responses((status = 200, body = Vec<ProgramDescr>), (status = 400, body = ErrorResponse, description = "InvalidUuidParam, InvalidQuery"),
+        (status = 404, body = ErrorResponse, description = "UnknownProgram / UnknownProgramName")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ProgramListQuery>,
@@ -222,8 +92,8 @@ pub async fn list(
 
 /// Creates a program at version 1.
 #[utoipa::path(post, path = "/v0/programs", tag = "Programs", operation_id = "new_program", request_body = NewProgramRequest,
-    responses((status = 201, body = ProgramIdResponse), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
-        (status = 409, body = ErrorBody, description = "DuplicateName")))]
+    responses((status = 201, body = ProgramIdResponse), (status = 400, body = ErrorResponse, description = "InvalidName, body errors"),
+        (status = 409, body = ErrorResponse, description = "DuplicateName")))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewProgramRequest>,
@@ -251,8 +121,8 @@ pub async fn create(
 
 /// Returns one program.
 #[utoipa::path(get, path = "/v0/programs/{name}", tag = "Programs", operation_id = "get_program", params(("name" = String, Path), WithCode),
-    responses((status = 200, body = ProgramDescr), (status = 400, body = ErrorBody, description = "InvalidName, InvalidQuery"),
-        (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
+    responses((status = 200, body = ProgramDescr), (status = 400, body = ErrorResponse, description = "InvalidName, InvalidQuery"),
+        (status = 404, body = ErrorResponse, description = "UnknownProgramName")))]
 pub async fn get_one(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -265,7 +135,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/v0/programs/{name}", tag = "Programs", operation_id = "create_or_replace_program", params(("name" = String, Path)),
     request_body = CreateOrReplaceProgramRequest,
     responses((status = 201, body = ProgramIdResponse, description = "Created"), (status = 200, body = ProgramIdResponse, description = "Replaced"),
-        (status = 400, body = ErrorBody, description = "InvalidName, body errors")))]
+        (status = 400, body = ErrorResponse, description = "InvalidName, body errors")))]
 pub async fn create_or_replace(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -281,7 +151,7 @@ pub async fn create_or_replace(
     )
     .await?;
     after_write(&state, &written);
-    let status = super::created_or_ok(written.created);
+    let status = crate::http::created_or_ok(written.created);
     Ok((
         status,
         Json(ProgramIdResponse {
@@ -294,9 +164,9 @@ pub async fn create_or_replace(
 /// Changes the given fields.
 #[utoipa::path(patch, path = "/v0/programs/{name}", tag = "Programs", operation_id = "update_program", params(("name" = String, Path)),
     request_body = UpdateProgramRequest,
-    responses((status = 200, body = UpdateProgramResponse), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
-        (status = 404, body = ErrorBody, description = "UnknownProgramName"),
-        (status = 409, body = ErrorBody, description = "OutdatedProgramVersion, DuplicateName")))]
+    responses((status = 200, body = UpdateProgramResponse), (status = 400, body = ErrorResponse, description = "InvalidName, body errors"),
+        (status = 404, body = ErrorResponse, description = "UnknownProgramName"),
+        (status = 409, body = ErrorResponse, description = "OutdatedProgramVersion, DuplicateName")))]
 pub async fn update(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -322,8 +192,8 @@ pub async fn update(
 /// Asks for the latest version to be compiled.
 #[utoipa::path(post, path = "/v0/programs/{name}/compile", tag = "Programs", operation_id = "compile_program", params(("name" = String, Path)),
     request_body = CompileProgramRequest,
-    responses((status = 202), (status = 400, body = ErrorBody, description = "InvalidName, body errors"),
-        (status = 404, body = ErrorBody, description = "UnknownProgramName"), (status = 409, body = ErrorBody, description = "OutdatedProgramVersion")))]
+    responses((status = 202), (status = 400, body = ErrorResponse, description = "InvalidName, body errors"),
+        (status = 404, body = ErrorResponse, description = "UnknownProgramName"), (status = 409, body = ErrorResponse, description = "OutdatedProgramVersion")))]
 pub async fn compile(
     State(state): State<AppState>,
     NamePath(name): NamePath,
@@ -341,7 +211,7 @@ pub async fn compile(
 
 /// Deletes the program, unless a pipeline uses it.
 #[utoipa::path(delete, path = "/v0/programs/{name}", tag = "Programs", operation_id = "delete_program", params(("name" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody, description = "ProgramInUseByPipeline, InvalidName"), (status = 404, body = ErrorBody, description = "UnknownProgramName")))]
+    responses((status = 200), (status = 400, body = ErrorResponse, description = "ProgramInUseByPipeline, InvalidName"), (status = 404, body = ErrorResponse, description = "UnknownProgramName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use sluice_types::secret::{is_secret_option, redact, KafkaOptionPolicy, SecretRef, MASK};
 
-use crate::db::{connectors as db, Db};
-use crate::error::ApiError;
-pub use key::{SecretKey, SEALED_PREFIX};
+use crate::model::connectors::ConnectorConfigError;
+use crate::store::{connectors as db, Db, StoreError};
+pub use key::SecretKey;
 
 /// Where the request body keeps the transport options, for error paths.
 const OPTIONS_FIELD: &str = "config.transport.config";
@@ -66,8 +66,8 @@ fn options_mut(config: &mut Value) -> Option<&mut Map<String, Value>> {
         .as_object_mut()
 }
 
-fn invalid(key: &str, reason: impl Into<String>) -> ApiError {
-    ApiError::InvalidConnectorConfig {
+fn invalid(key: &str, reason: impl Into<String>) -> ConnectorConfigError {
+    ConnectorConfigError::Invalid {
         field: format!("{OPTIONS_FIELD}.{key}"),
         reason: reason.into(),
     }
@@ -88,9 +88,9 @@ pub fn redact(config: &mut Value) {
 }
 
 /// The stored config text `raw` as the API shows it.
-pub fn redact_text(raw: &str) -> Result<String, ApiError> {
-    let mut value: Value = serde_json::from_str(raw)
-        .map_err(|e| ApiError::Internal(format!("corrupt connector config: {e}")))?;
+pub fn redact_text(raw: &str) -> Result<String, ConnectorConfigError> {
+    let mut value: Value =
+        serde_json::from_str(raw).map_err(|e| ConnectorConfigError::Corrupt(e.to_string()))?;
     redact(&mut value);
     Ok(value.to_string())
 }
@@ -99,7 +99,11 @@ impl Secrets {
     /// Prepares a request's config: each [`MASK`] becomes the value stored for that option in `stored` (the
     /// connector being replaced or patched), each written-out secret value is registered for scrubbing, and each
     /// reference is checked. Sealed values are refused: they are the server's, not a client's.
-    pub fn unmask(&self, config: &mut Value, stored: Option<&Value>) -> Result<(), ApiError> {
+    pub fn unmask(
+        &self,
+        config: &mut Value,
+        stored: Option<&Value>,
+    ) -> Result<(), ConnectorConfigError> {
         let stored_options = stored.and_then(options);
         let Some(options) = options_mut(config) else {
             return Ok(());
@@ -188,7 +192,10 @@ impl Secrets {
     /// yet is not an error (the secret may be provisioned before the pipeline starts): the option is left out of
     /// the check, or given a stand-in where librdkafka needs one, and a warning says so. Each known value is
     /// checked against the policy.
-    pub fn for_validation(&self, config: &Value) -> Result<(Value, Vec<String>), ApiError> {
+    pub fn for_validation(
+        &self,
+        config: &Value,
+    ) -> Result<(Value, Vec<String>), ConnectorConfigError> {
         let mut copy = config.clone();
         let mut warnings = Vec::new();
         let Some(options) = options_mut(&mut copy) else {
@@ -307,7 +314,7 @@ impl Secrets {
 
     /// Seals the written-out secret values of connectors stored before secrets were sealed (or by hand). Run once
     /// at start; returns how many connectors changed.
-    pub async fn seal_stored(&self, database: &Db) -> Result<usize, ApiError> {
+    pub async fn seal_stored(&self, database: &Db) -> Result<usize, StoreError> {
         let mut changed = 0;
         for (id, raw) in db::configs(database).await? {
             let Ok(mut config) = serde_json::from_str::<Value>(&raw) else {
@@ -365,7 +372,7 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        assert!(stored.starts_with(SEALED_PREFIX));
+        assert!(stored.starts_with(key::SEALED_PREFIX));
         assert_eq!(c["transport"]["config"]["sasl.username"], "alice");
         let mut shown = c.clone();
         redact(&mut shown);

@@ -7,7 +7,7 @@ use crate::common::{
 };
 use reqwest::Method;
 use serde_json::{json, Value};
-use sluice_server::compiler::UnavailableCompiler;
+use sluice_server::UnavailableCompiler;
 
 both_backends!(
     program_crud_versions_and_pending_status,

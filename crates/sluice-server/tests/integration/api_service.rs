@@ -3,7 +3,7 @@
 use crate::common::{assert_error, compiled, seed_connector, Backend, Options, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sluice_server::auth::{create_api_key, AuthMode};
+use sluice_server::{create_api_key, AuthMode};
 
 both_backends!(
     api_key_crud,
@@ -406,7 +406,7 @@ async fn every_served_route_is_in_the_openapi_document(backend: Backend) {
     let s = TestServer::start(&db).await;
     let (status, doc) = s.get("/api-doc/openapi.json").await;
     assert_eq!(status, 200);
-    let routes = sluice_server::api::route_table();
+    let routes = sluice_server::route_table();
     let mut served = std::collections::BTreeSet::new();
     for (method, path) in &routes {
         let verb = method.as_str().to_ascii_lowercase();

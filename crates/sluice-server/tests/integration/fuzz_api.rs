@@ -458,7 +458,7 @@ async fn random_requests_never_break_the_api() {
         .build()
         .unwrap();
     let limit = sluice_server::DEFAULT_MAX_BODY_BYTES;
-    let routes = sluice_server::api::route_table();
+    let routes = sluice_server::route_table();
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     let started = Instant::now();
     for i in 0..requests {

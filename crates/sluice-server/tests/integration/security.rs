@@ -5,10 +5,10 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sluice_server::auth::{create_api_key, AuthMode};
-use sluice_server::browser::BrowserPolicy;
-use sluice_server::secrets::{SecretKey, Secrets};
+use sluice_server::BrowserPolicy;
 use sluice_server::ServerConfig;
+use sluice_server::{create_api_key, AuthMode};
+use sluice_server::{SecretKey, Secrets};
 
 use crate::common::{assert_error, seed_connector, Backend, Options, TestDb, TestServer};
 
@@ -208,7 +208,7 @@ async fn dangerous_options_are_refused_when_created(backend: Backend) {
 }
 
 async fn read_only_keys_cannot_write_and_metrics_can_need_a_key(backend: Backend) {
-    use sluice_server::api::api_keys::ApiPermission;
+    use sluice_server::ApiPermission;
     let db = TestDb::new(backend).await;
     let options = Options {
         auth: AuthMode::ApiKey,

@@ -2,8 +2,8 @@
 //! started with `--auth api-key` can be reached at all.
 
 use anyhow::Context;
-use sluice_server::api::api_keys::ApiPermission;
-use sluice_server::auth::create_api_key;
+use sluice_server::create_api_key;
+use sluice_server::ApiPermission;
 
 use super::serve::DbArgs;
 
@@ -39,7 +39,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             };
             let key = create_api_key(&db, &name, &scopes)
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", e.to_error_response().message))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             db.close().await;
             eprintln!(
                 "Created API key '{}' (id {}). It is shown only now; send it as 'Authorization: Bearer <key>'.",

@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use sluice_server::auth::AuthMode;
-use sluice_server::browser::{validate_origin, BrowserPolicy};
-use sluice_server::db::{Db, DbLocation};
-use sluice_server::secrets::{SecretKey, Secrets};
+use sluice_server::AuthMode;
+use sluice_server::{validate_origin, BrowserPolicy};
 use sluice_server::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+use sluice_server::{Db, DbLocation};
+use sluice_server::{SecretKey, Secrets};
 use sluice_types::secret::KafkaOptionPolicy;
 
 /// Where the database is: shared by `serve` and `api-key`.

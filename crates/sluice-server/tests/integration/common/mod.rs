@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sluice_server::auth::AuthMode;
-use sluice_server::compiler::ProgramCompiler;
-use sluice_server::db::{Db, DbLocation};
+use sluice_server::AuthMode;
+use sluice_server::ProgramCompiler;
 use sluice_server::{AppState, ServerConfig};
+use sluice_server::{Db, DbLocation};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

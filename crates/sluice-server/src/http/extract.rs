@@ -12,9 +12,10 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, BodyErrorCode};
-use crate::names::validate_name;
-use crate::AppState;
+use super::error::{ApiError, BodyErrorCode};
+use super::state::AppState;
+use crate::model::decode::{path_text, serde_reason};
+use crate::model::names::validate_name;
 
 /// A JSON request body of type `T`.
 pub struct ApiJson<T>(pub T);
@@ -94,30 +95,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| body_error(String::new(), e))?;
     Ok(value)
-}
-
-/// Deserializes an already parsed JSON value as `T`; errors carry the path inside `value`.
-pub fn from_value<T: DeserializeOwned>(
-    value: &serde_json::Value,
-) -> Result<T, (String, serde_json::Error)> {
-    serde_path_to_error::deserialize(value).map_err(|e| (path_text(e.path()), e.into_inner()))
-}
-
-/// The dotted path, empty for the root (serde_path_to_error writes the root as `.`, an unknown place as `?`).
-fn path_text(path: &serde_path_to_error::Path) -> String {
-    let text = path.to_string();
-    if text == "." || text == "?" {
-        String::new()
-    } else {
-        text
-    }
-}
-
-/// serde_json's message without its ` at line L column C` suffix, which is noise next to a field path.
-pub fn serde_reason(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
 }
 
 fn body_error(path: String, e: serde_json::Error) -> ApiError {

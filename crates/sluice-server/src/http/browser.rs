@@ -3,7 +3,7 @@
 //! Without authentication, the server trusts whoever can reach its port, which by default is loopback only. A
 //! browser on the same machine is a way around that: any web page can make it send a "simple" cross-origin request
 //! (a form POST, a `text/plain` body) to `http://127.0.0.1:8080`, and a DNS-rebinding page can even read the
-//! answers, under its own host name. [`guard`] therefore refuses, with a JSON 403:
+//! answers, under its own host name. [`check`] (run by [`super::middleware::browser_guard`]) therefore refuses, with a JSON 403:
 //! - a `Host` that is not a loopback name (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`) or one the operator
 //!   listed (`--allowed-host`): a rebound name is not;
 //! - an `Origin` that is neither the server's own (the origin whose host and port are the request's `Host`) nor one
@@ -17,14 +17,11 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::error::ApiError;
-use crate::AppState;
+use super::error::ApiError;
 
 /// Which requests browsers may send.
 #[derive(Clone, Debug, Default)]
@@ -82,17 +79,7 @@ fn header_text<'a>(request: &'a Request, name: &HeaderName) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Middleware on every request when there is no authentication: see the module documentation.
-pub async fn guard(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    check(&state.config().browser, &request)?;
-    Ok(next.run(request).await)
-}
-
-fn check(policy: &BrowserPolicy, request: &Request) -> Result<(), ApiError> {
+pub(super) fn check(policy: &BrowserPolicy, request: &Request) -> Result<(), ApiError> {
     let host = header_text(request, &header::HOST);
     if let Some(host) = host {
         if !policy.host_allowed(host) {

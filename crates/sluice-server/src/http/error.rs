@@ -16,6 +16,12 @@ use serde_json::{json, Value};
 use sluice_types::secret::redact;
 use sluice_types::ErrorResponse;
 
+use crate::model::connectors::ConnectorConfigError;
+use crate::model::names::NameError;
+use crate::model::pipelines::AttachmentError;
+use crate::runner::RunnerError;
+use crate::store::StoreError;
+
 /// Which part of a request body was wrong, as a stable `error_code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,7 +96,7 @@ pub enum ApiError {
         /// The path requested.
         path: String,
     },
-    /// A name (in the path or the body) that breaks the naming rules of [`crate::names`].
+    /// A name (in the path or the body) that breaks the naming rules of [`crate::model::names`].
     #[error("Invalid name '{name}': {reason}")]
     InvalidName {
         /// The rejected name.
@@ -594,20 +600,81 @@ impl IntoResponse for ApiError {
 }
 
 /// Whether a database error is a unique-constraint violation (a name taken, possibly by a concurrent request).
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use crate::store::Entity;
+        match e {
+            StoreError::UnknownName { entity, name } => match entity {
+                Entity::Connector => ApiError::UnknownConnectorName {
+                    connector_name: name,
+                },
+                Entity::Program => ApiError::UnknownProgramName { program_name: name },
+                Entity::Pipeline => ApiError::UnknownPipelineName {
+                    pipeline_name: name,
+                },
+                Entity::ApiKey => ApiError::UnknownApiKey { name },
+            },
+            StoreError::UnknownId { entity, id } => match entity {
+                Entity::Connector => ApiError::UnknownConnector { connector_id: id },
+                Entity::Program => ApiError::UnknownProgram { program_id: id },
+                Entity::Pipeline => ApiError::UnknownPipeline { pipeline_id: id },
+                Entity::ApiKey => ApiError::UnknownApiKey { name: id },
+            },
+            StoreError::InvalidId(value) => ApiError::InvalidUuidParam { value },
+            StoreError::DuplicateName => ApiError::DuplicateName,
+            StoreError::ConcurrentModification => ApiError::ConcurrentModification,
+            StoreError::OutdatedProgramVersion { latest_version } => {
+                ApiError::OutdatedProgramVersion { latest_version }
+            }
+            StoreError::ProgramInUse(program_name) => {
+                ApiError::ProgramInUseByPipeline { program_name }
+            }
+            StoreError::Attachment(e) => e.into(),
+            StoreError::Name(e) => e.into(),
+            StoreError::Corrupt(reason) => ApiError::Internal(reason),
+            StoreError::Database(e) => ApiError::Database(e),
+        }
+    }
 }
 
-impl From<sqlx::Error> for ApiError {
-    /// Unique violations are names taken ([`ApiError::DuplicateName`]), foreign-key violations races with a
-    /// deletion ([`ApiError::ConcurrentModification`]); everything else is internal.
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            _ if is_unique_violation(&e) => ApiError::DuplicateName,
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                ApiError::ConcurrentModification
+impl From<AttachmentError> for ApiError {
+    fn from(e: AttachmentError) -> Self {
+        match e {
+            AttachmentError::TablesNotInSchema { missing } => {
+                ApiError::TablesNotInSchema { missing }
             }
-            _ => ApiError::Database(e),
+            AttachmentError::ViewsNotInSchema { missing } => ApiError::ViewsNotInSchema { missing },
+            AttachmentError::Invalid { name, reason } => {
+                ApiError::InvalidAttachedConnector { name, reason }
+            }
+        }
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(NameError { name, reason }: NameError) -> Self {
+        ApiError::InvalidName { name, reason }
+    }
+}
+
+impl From<ConnectorConfigError> for ApiError {
+    fn from(e: ConnectorConfigError) -> Self {
+        match e {
+            ConnectorConfigError::Invalid { field, reason } => {
+                ApiError::InvalidConnectorConfig { field, reason }
+            }
+            ConnectorConfigError::Transport { reason } => {
+                ApiError::InvalidConnectorTransport { reason }
+            }
+            ConnectorConfigError::Corrupt(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
+impl From<RunnerError> for ApiError {
+    fn from(e: RunnerError) -> Self {
+        match e {
+            RunnerError::Store(e) => e.into(),
         }
     }
 }

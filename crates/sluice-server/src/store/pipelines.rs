@@ -7,16 +7,17 @@
 
 use sqlx::{Any, Transaction};
 
+use super::error::StoreError;
 use super::{
-    fetch_listed, json_column, new_id, now, retry_on_conflict, to_json_column, Db, ListFilter,
-    Named,
+    fetch_listed, json_column, new_id, now, retry_on_conflict, to_json_column, Db, Entity,
+    ListFilter,
 };
-use crate::api::pipelines::{
-    AttachedConnector, Pipeline, PipelineDescr, PipelineRuntimeState, RuntimeConfig,
+use crate::model::pipelines::{
+    check_relations, AttachedConnector, AttachmentError, Pipeline, PipelineDescr,
+    PipelineRuntimeState, RuntimeConfig,
 };
-use crate::compiler::{ProgramSchema, ProgramStatus};
-use crate::error::ApiError;
-use crate::pipeline_state::PipelineStatus;
+use crate::model::programs::{ProgramSchema, ProgramStatus};
+use crate::model::status::PipelineStatus;
 
 type Row = (
     String,
@@ -36,12 +37,12 @@ const SELECT: &str = "SELECT p.id, p.name, p.description, g.name, p.config, p.ve
      p.desired_status, p.current_status, p.status_since, p.error, p.created_at \
      FROM pipeline p LEFT JOIN program g ON g.id = p.program_id";
 
-fn status(text: &str) -> Result<PipelineStatus, ApiError> {
+fn status(text: &str) -> Result<PipelineStatus, StoreError> {
     PipelineStatus::parse(text)
-        .ok_or_else(|| ApiError::Internal(format!("corrupt pipeline status '{text}'")))
+        .ok_or_else(|| StoreError::Corrupt(format!("corrupt pipeline status '{text}'")))
 }
 
-async fn pipeline(tx: &mut Transaction<'static, Any>, row: Row) -> Result<Pipeline, ApiError> {
+async fn pipeline(tx: &mut Transaction<'static, Any>, row: Row) -> Result<Pipeline, StoreError> {
     let (
         id,
         name,
@@ -95,9 +96,9 @@ async fn pipeline(tx: &mut Transaction<'static, Any>, row: Row) -> Result<Pipeli
 }
 
 /// All pipelines, or the one the filter names (404 when it names none).
-pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Pipeline>, ApiError> {
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Pipeline>, StoreError> {
     let mut tx = db.begin().await?;
-    let rows: Vec<Row> = fetch_listed(&mut *tx, SELECT, "p", Named::Pipeline, filter).await?;
+    let rows: Vec<Row> = fetch_listed(&mut *tx, SELECT, "p", Entity::Pipeline, filter).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(pipeline(&mut tx, row).await?);
@@ -107,19 +108,19 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Pipeline>, ApiErro
 }
 
 /// The pipeline called `name`.
-pub async fn get(db: &Db, name: &str) -> Result<Pipeline, ApiError> {
+pub async fn get(db: &Db, name: &str) -> Result<Pipeline, StoreError> {
     let mut tx = db.begin().await?;
     let p = get_in(&mut tx, name).await?;
     tx.commit().await?;
     Ok(p)
 }
 
-async fn get_in(tx: &mut Transaction<'static, Any>, name: &str) -> Result<Pipeline, ApiError> {
+async fn get_in(tx: &mut Transaction<'static, Any>, name: &str) -> Result<Pipeline, StoreError> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.name = $1"))
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?;
-    let row = row.ok_or_else(|| Named::Pipeline.unknown_name(name))?;
+    let row = row.ok_or_else(|| Entity::Pipeline.unknown_name(name))?;
     pipeline(tx, row).await
 }
 
@@ -137,13 +138,13 @@ pub struct ProgramRef {
 pub(crate) async fn program_ref(
     tx: &mut Transaction<'static, Any>,
     name: &str,
-) -> Result<ProgramRef, ApiError> {
+) -> Result<ProgramRef, StoreError> {
     let row: Option<(String, String, Option<String>)> =
         sqlx::query_as("SELECT id, status, schema_json FROM program WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut **tx)
             .await?;
-    let (id, status, schema) = row.ok_or_else(|| Named::Program.unknown_name(name))?;
+    let (id, status, schema) = row.ok_or_else(|| Entity::Program.unknown_name(name))?;
     Ok(ProgramRef {
         id,
         status: json_column(&status)?,
@@ -151,62 +152,33 @@ pub(crate) async fn program_ref(
     })
 }
 
-/// Checks that every input names a table and every output a view of `schema`.
-pub fn check_relations(
-    schema: &ProgramSchema,
-    attached: &[AttachedConnector],
-) -> Result<(), ApiError> {
-    let missing = |inputs: bool| -> Vec<(String, String)> {
-        attached
-            .iter()
-            .filter(|a| a.is_input == inputs)
-            .filter(|a| {
-                if inputs {
-                    !schema.has_table(&a.relation_name)
-                } else {
-                    !schema.has_view(&a.relation_name)
-                }
-            })
-            .map(|a| (a.name.clone(), a.relation_name.clone()))
-            .collect()
-    };
-    let tables = missing(true);
-    if !tables.is_empty() {
-        return Err(ApiError::TablesNotInSchema { missing: tables });
-    }
-    let views = missing(false);
-    if !views.is_empty() {
-        return Err(ApiError::ViewsNotInSchema { missing: views });
-    }
-    Ok(())
-}
-
 /// Resolves and checks attachments; returns the connector id of each.
 async fn resolve_connectors(
     tx: &mut Transaction<'static, Any>,
     attached: &[AttachedConnector],
     schema: Option<&ProgramSchema>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, StoreError> {
     let mut ids = Vec::with_capacity(attached.len());
     for (i, a) in attached.iter().enumerate() {
         if attached[..i].iter().any(|b| b.name == a.name) {
-            return Err(ApiError::InvalidAttachedConnector {
+            return Err(AttachmentError::Invalid {
                 name: a.name.clone(),
                 reason:
                     "two attached connectors have this name; names must be unique within a pipeline"
                         .into(),
-            });
+            }
+            .into());
         }
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT id, config FROM connector WHERE name = $1")
                 .bind(&a.connector_name)
                 .fetch_optional(&mut **tx)
                 .await?;
-        let (id, config) = row.ok_or_else(|| Named::Connector.unknown_name(&a.connector_name))?;
+        let (id, config) = row.ok_or_else(|| Entity::Connector.unknown_name(&a.connector_name))?;
         if let Ok(config) = serde_json::from_str::<sluice_types::ConnectorConfig>(&config) {
             let is_input = config.transport.direction() == sluice_types::Direction::Input;
             if is_input != a.is_input {
-                return Err(ApiError::InvalidAttachedConnector {
+                return Err(AttachmentError::Invalid {
                     name: a.name.clone(),
                     reason: format!(
                         "connector '{}' has the {} transport, which is an {} connector; set \"is_input\": {is_input}",
@@ -214,7 +186,8 @@ async fn resolve_connectors(
                         config.transport.name(),
                         if is_input { "input" } else { "output" },
                     ),
-                });
+                }
+                .into());
             }
         }
         ids.push(id);
@@ -230,7 +203,7 @@ async fn store_connectors(
     pipeline_id: &str,
     attached: &[AttachedConnector],
     schema: Option<&ProgramSchema>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let ids = resolve_connectors(tx, attached, schema).await?;
     sqlx::query("DELETE FROM attached_connector WHERE pipeline_id = $1")
         .bind(pipeline_id)
@@ -272,7 +245,7 @@ async fn insert(
     tx: &mut Transaction<'static, Any>,
     name: &str,
     fields: &Fields<'_>,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let id = new_id();
     let at = now();
     sqlx::query(
@@ -296,9 +269,11 @@ async fn apply(
     tx: &mut Transaction<'static, Any>,
     id: &str,
     fields: &Fields<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     if let Some(description) = fields.description {
-        Named::Pipeline.set_description(tx, id, description).await?;
+        Entity::Pipeline
+            .set_description(tx, id, description)
+            .await?;
     }
     if let Some(config) = fields.config {
         sqlx::query("UPDATE pipeline SET config = $1 WHERE id = $2")
@@ -345,12 +320,12 @@ async fn apply(
         None => {}
     }
     if let Some(new_name) = fields.name {
-        Named::Pipeline.rename(tx, id, new_name).await?;
+        Entity::Pipeline.rename(tx, id, new_name).await?;
     }
     Ok(())
 }
 
-async fn bump_version(tx: &mut Transaction<'static, Any>, id: &str) -> Result<i64, ApiError> {
+async fn bump_version(tx: &mut Transaction<'static, Any>, id: &str) -> Result<i64, StoreError> {
     sqlx::query("UPDATE pipeline SET version = version + 1 WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -363,7 +338,7 @@ async fn bump_version(tx: &mut Transaction<'static, Any>, id: &str) -> Result<i6
 }
 
 /// Creates a pipeline (version 1, `Shutdown`); `DuplicateName` when the name is taken.
-pub async fn create(db: &Db, name: &str, fields: &Fields<'_>) -> Result<String, ApiError> {
+pub async fn create(db: &Db, name: &str, fields: &Fields<'_>) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, name, fields).await?;
     tx.commit().await?;
@@ -375,10 +350,10 @@ pub async fn create_or_replace(
     db: &Db,
     name: &str,
     fields: &Fields<'_>,
-) -> Result<(String, i64, bool), ApiError> {
+) -> Result<(String, i64, bool), StoreError> {
     retry_on_conflict(|| async {
         let mut tx = db.begin().await?;
-        let result = match Named::Pipeline.find_id(&mut tx, name).await? {
+        let result = match Entity::Pipeline.find_id(&mut tx, name).await? {
             Some(id) => {
                 apply(&mut tx, &id, fields).await?;
                 let version = bump_version(&mut tx, &id).await?;
@@ -393,9 +368,9 @@ pub async fn create_or_replace(
 }
 
 /// Changes the given fields of the pipeline called `name`; returns the new version.
-pub async fn update(db: &Db, name: &str, fields: &Fields<'_>) -> Result<i64, ApiError> {
+pub async fn update(db: &Db, name: &str, fields: &Fields<'_>) -> Result<i64, StoreError> {
     let mut tx = db.begin().await?;
-    let id = Named::Pipeline.id_of(&mut tx, name).await?;
+    let id = Entity::Pipeline.id_of(&mut tx, name).await?;
     apply(&mut tx, &id, fields).await?;
     let version = bump_version(&mut tx, &id).await?;
     tx.commit().await?;
@@ -403,7 +378,7 @@ pub async fn update(db: &Db, name: &str, fields: &Fields<'_>) -> Result<i64, Api
 }
 
 /// Records a new desired status.
-pub async fn set_desired(db: &Db, id: &str, desired: PipelineStatus) -> Result<(), ApiError> {
+pub async fn set_desired(db: &Db, id: &str, desired: PipelineStatus) -> Result<(), StoreError> {
     sqlx::query("UPDATE pipeline SET desired_status = $1 WHERE id = $2")
         .bind(desired.as_str())
         .bind(id)
@@ -418,7 +393,7 @@ pub async fn set_current(
     id: &str,
     current: PipelineStatus,
     error: Option<&sluice_types::ErrorResponse>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let error = error.map(to_json_column).transpose()?;
     sqlx::query(
         "UPDATE pipeline SET current_status = $1, status_since = $2, error = $3 WHERE id = $4",
@@ -433,7 +408,7 @@ pub async fn set_current(
 }
 
 /// The pipeline with id `id`, if it still exists.
-pub async fn get_by_id(db: &Db, id: &str) -> Result<Option<Pipeline>, ApiError> {
+pub async fn get_by_id(db: &Db, id: &str) -> Result<Option<Pipeline>, StoreError> {
     let mut tx = db.begin().await?;
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
         .bind(id)
@@ -448,7 +423,7 @@ pub async fn get_by_id(db: &Db, id: &str) -> Result<Option<Pipeline>, ApiError> 
 }
 
 /// The program of the pipeline, for the checks of a deployment.
-pub async fn program_of(db: &Db, pipeline: &Pipeline) -> Result<Option<ProgramRef>, ApiError> {
+pub async fn program_of(db: &Db, pipeline: &Pipeline) -> Result<Option<ProgramRef>, StoreError> {
     let Some(program) = &pipeline.descriptor.program_name else {
         return Ok(None);
     };
@@ -459,60 +434,15 @@ pub async fn program_of(db: &Db, pipeline: &Pipeline) -> Result<Option<ProgramRe
 }
 
 /// Deletes the pipeline called `name` if `allowed` says its state permits.
-pub async fn delete(
+pub async fn delete<E: From<StoreError>>(
     db: &Db,
     name: &str,
-    allowed: impl FnOnce(&Pipeline) -> Result<(), ApiError>,
-) -> Result<(), ApiError> {
+    allowed: impl FnOnce(&Pipeline) -> Result<(), E>,
+) -> Result<(), E> {
     let mut tx = db.begin().await?;
     let p = get_in(&mut tx, name).await?;
     allowed(&p)?;
-    Named::Pipeline.delete(&mut tx, name).await?;
-    tx.commit().await?;
+    Entity::Pipeline.delete(&mut tx, name).await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sluice_data::Relation;
-
-    fn attached(name: &str, is_input: bool, relation: &str) -> AttachedConnector {
-        AttachedConnector {
-            name: name.into(),
-            is_input,
-            connector_name: "c".into(),
-            relation_name: relation.into(),
-        }
-    }
-
-    /// No input transport can be created through the API yet, so the table check is tested here.
-    #[test]
-    fn inputs_need_tables_and_outputs_need_views() {
-        let schema = ProgramSchema {
-            inputs: vec![Relation::new("orders", vec![])],
-            outputs: vec![Relation::new("totals", vec![])],
-            warnings: vec![],
-        };
-        check_relations(
-            &schema,
-            &[
-                attached("i", true, "Orders"),
-                attached("o", false, "totals"),
-            ],
-        )
-        .unwrap();
-        match check_relations(&schema, &[attached("i", true, "totals")]) {
-            Err(ApiError::TablesNotInSchema { missing }) => {
-                assert_eq!(missing, vec![("i".to_string(), "totals".to_string())])
-            }
-            other => panic!("{other:?}"),
-        }
-        match check_relations(&schema, &[attached("o", false, "orders")]) {
-            Err(ApiError::ViewsNotInSchema { missing }) => {
-                assert_eq!(missing, vec![("o".to_string(), "orders".to_string())])
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }

@@ -5,13 +5,13 @@
 
 use sqlx::{Any, Transaction};
 
+use super::error::StoreError;
 use super::{
-    fetch_listed, json_column, new_id, now, retry_on_conflict, to_json_column, Db, ListFilter,
-    Named,
+    fetch_listed, json_column, new_id, now, retry_on_conflict, to_json_column, Db, Entity,
+    ListFilter,
 };
-use crate::api::programs::{ProgramConfig, ProgramDescr};
-use crate::compiler::{ProgramSchema, ProgramStatus};
-use crate::error::ApiError;
+use crate::model::programs::{ProgramConfig, ProgramDescr};
+use crate::model::programs::{ProgramSchema, ProgramStatus};
 
 type Row = (
     String,
@@ -28,7 +28,7 @@ type Row = (
 const SELECT: &str = "SELECT p.id, p.name, p.description, p.code, p.config, p.version, p.status, \
                       p.status_detail, p.schema_json FROM program p";
 
-fn descr(row: Row, with_code: bool) -> Result<ProgramDescr, ApiError> {
+fn descr(row: Row, with_code: bool) -> Result<ProgramDescr, StoreError> {
     let (program_id, name, description, code, config, version, status, status_detail, schema) = row;
     Ok(ProgramDescr {
         program_id,
@@ -48,13 +48,13 @@ pub async fn list(
     db: &Db,
     filter: &ListFilter,
     with_code: bool,
-) -> Result<Vec<ProgramDescr>, ApiError> {
-    let rows: Vec<Row> = fetch_listed(db.pool(), SELECT, "p", Named::Program, filter).await?;
+) -> Result<Vec<ProgramDescr>, StoreError> {
+    let rows: Vec<Row> = fetch_listed(db.pool(), SELECT, "p", Entity::Program, filter).await?;
     rows.into_iter().map(|r| descr(r, with_code)).collect()
 }
 
 /// The program called `name`.
-pub async fn get(db: &Db, name: &str, with_code: bool) -> Result<ProgramDescr, ApiError> {
+pub async fn get(db: &Db, name: &str, with_code: bool) -> Result<ProgramDescr, StoreError> {
     let mut tx = db.begin().await?;
     let program = get_in(&mut tx, name, with_code).await?;
     tx.commit().await?;
@@ -66,13 +66,13 @@ pub(crate) async fn get_in(
     tx: &mut Transaction<'static, Any>,
     name: &str,
     with_code: bool,
-) -> Result<ProgramDescr, ApiError> {
+) -> Result<ProgramDescr, StoreError> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE p.name = $1"))
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?;
     descr(
-        row.ok_or_else(|| Named::Program.unknown_name(name))?,
+        row.ok_or_else(|| Entity::Program.unknown_name(name))?,
         with_code,
     )
 }
@@ -92,7 +92,7 @@ async fn insert(
     code: &str,
     config: &ProgramConfig,
     status: &NewStatus,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO program (id, name, description, code, config, version, status, status_detail, \
@@ -119,7 +119,7 @@ pub async fn create(
     code: &str,
     config: &ProgramConfig,
     status: &NewStatus,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, name, description, code, config, status).await?;
     tx.commit().await?;
@@ -147,10 +147,10 @@ pub async fn create_or_replace(
     code: &str,
     config: &ProgramConfig,
     status: &NewStatus,
-) -> Result<Written, ApiError> {
+) -> Result<Written, StoreError> {
     retry_on_conflict(|| async {
         let mut tx = db.begin().await?;
-        let written = if Named::Program.find_id(&mut tx, name).await?.is_some() {
+        let written = if Entity::Program.find_id(&mut tx, name).await?.is_some() {
             let patch = Patch {
                 name: None,
                 description: Some(description),
@@ -196,7 +196,7 @@ pub async fn update(
     name: &str,
     patch: &Patch<'_>,
     status: &NewStatus,
-) -> Result<Written, ApiError> {
+) -> Result<Written, StoreError> {
     let mut tx = db.begin().await?;
     let written = patch_in(&mut tx, name, patch, status).await?;
     tx.commit().await?;
@@ -208,18 +208,20 @@ async fn patch_in(
     name: &str,
     patch: &Patch<'_>,
     status: &NewStatus,
-) -> Result<Written, ApiError> {
+) -> Result<Written, StoreError> {
     let current = get_in(tx, name, true).await?;
     if let Some(guard) = patch.guard {
         if guard != current.version {
-            return Err(ApiError::OutdatedProgramVersion {
+            return Err(StoreError::OutdatedProgramVersion {
                 latest_version: current.version,
             });
         }
     }
     let id = current.program_id.clone();
     if let Some(description) = patch.description {
-        Named::Program.set_description(tx, &id, description).await?;
+        Entity::Program
+            .set_description(tx, &id, description)
+            .await?;
     }
     let code_changed = patch
         .code
@@ -243,7 +245,7 @@ async fn patch_in(
         .await?;
     }
     if let Some(new_name) = patch.name {
-        Named::Program.rename(tx, &id, new_name).await?;
+        Entity::Program.rename(tx, &id, new_name).await?;
     }
     Ok(Written {
         id,
@@ -260,7 +262,7 @@ pub async fn set_status(
     version: i64,
     status: &ProgramStatus,
     schema: Option<&ProgramSchema>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE program SET status = $1, status_detail = NULL, schema_json = $2 \
          WHERE id = $3 AND version = $4",
@@ -275,19 +277,17 @@ pub async fn set_status(
 }
 
 /// Deletes the program called `name`, unless a pipeline uses it.
-pub async fn delete(db: &Db, name: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, name: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let id = Named::Program.id_of(&mut tx, name).await?;
+    let id = Entity::Program.id_of(&mut tx, name).await?;
     let users: Option<(String,)> = sqlx::query_as("SELECT id FROM pipeline WHERE program_id = $1")
         .bind(&id)
         .fetch_optional(&mut *tx)
         .await?;
     if users.is_some() {
-        return Err(ApiError::ProgramInUseByPipeline {
-            program_name: name.to_string(),
-        });
+        return Err(StoreError::ProgramInUse(name.to_string()));
     }
-    Named::Program.delete(&mut tx, name).await?;
+    Entity::Program.delete(&mut tx, name).await?;
     tx.commit().await?;
     Ok(())
 }

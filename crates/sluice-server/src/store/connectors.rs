@@ -3,15 +3,15 @@
 use serde_json::value::RawValue;
 use sqlx::{Any, Transaction};
 
-use super::{fetch_listed, new_id, now, retry_on_conflict, Db, ListFilter, Named};
-use crate::api::connectors::ConnectorDescr;
-use crate::error::ApiError;
+use super::error::StoreError;
+use super::{fetch_listed, new_id, now, retry_on_conflict, Db, Entity, ListFilter};
+use crate::model::connectors::ConnectorDescr;
 
 type Row = (String, String, String, String);
 
-fn descr((connector_id, name, description, config): Row) -> Result<ConnectorDescr, ApiError> {
+fn descr((connector_id, name, description, config): Row) -> Result<ConnectorDescr, StoreError> {
     let config = RawValue::from_string(config)
-        .map_err(|e| ApiError::Internal(format!("corrupt connector config: {e}")))?;
+        .map_err(|e| StoreError::Corrupt(format!("corrupt connector config: {e}")))?;
     Ok(ConnectorDescr {
         connector_id,
         name,
@@ -23,18 +23,18 @@ fn descr((connector_id, name, description, config): Row) -> Result<ConnectorDesc
 const SELECT: &str = "SELECT c.id, c.name, c.description, c.config FROM connector c";
 
 /// All connectors (ordered by creation), or the one the filter names (404 when it names none).
-pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<ConnectorDescr>, ApiError> {
-    let rows: Vec<Row> = fetch_listed(db.pool(), SELECT, "c", Named::Connector, filter).await?;
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<ConnectorDescr>, StoreError> {
+    let rows: Vec<Row> = fetch_listed(db.pool(), SELECT, "c", Entity::Connector, filter).await?;
     rows.into_iter().map(descr).collect()
 }
 
 /// The connector called `name`.
-pub async fn get(db: &Db, name: &str) -> Result<ConnectorDescr, ApiError> {
+pub async fn get(db: &Db, name: &str) -> Result<ConnectorDescr, StoreError> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE c.name = $1"))
         .bind(name)
         .fetch_optional(db.pool())
         .await?;
-    descr(row.ok_or_else(|| Named::Connector.unknown_name(name))?)
+    descr(row.ok_or_else(|| Entity::Connector.unknown_name(name))?)
 }
 
 /// Creates a connector; `DuplicateName` when the name is taken. Returns the new id.
@@ -43,7 +43,7 @@ pub async fn create(
     name: &str,
     description: &str,
     config: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, name, description, config).await?;
     tx.commit().await?;
@@ -55,7 +55,7 @@ async fn insert(
     name: &str,
     description: &str,
     config: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO connector (id, name, description, config, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -76,10 +76,10 @@ pub async fn create_or_replace(
     name: &str,
     description: &str,
     config: &str,
-) -> Result<(String, bool), ApiError> {
+) -> Result<(String, bool), StoreError> {
     retry_on_conflict(|| async {
         let mut tx = db.begin().await?;
-        let result = match Named::Connector.find_id(&mut tx, name).await? {
+        let result = match Entity::Connector.find_id(&mut tx, name).await? {
             Some(id) => {
                 sqlx::query("UPDATE connector SET description = $1, config = $2 WHERE id = $3")
                     .bind(description)
@@ -104,11 +104,11 @@ pub async fn update(
     new_name: Option<&str>,
     description: Option<&str>,
     config: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let id = Named::Connector.id_of(&mut tx, name).await?;
+    let id = Entity::Connector.id_of(&mut tx, name).await?;
     if let Some(description) = description {
-        Named::Connector
+        Entity::Connector
             .set_description(&mut tx, &id, description)
             .await?;
     }
@@ -120,22 +120,22 @@ pub async fn update(
             .await?;
     }
     if let Some(new_name) = new_name {
-        Named::Connector.rename(&mut tx, &id, new_name).await?;
+        Entity::Connector.rename(&mut tx, &id, new_name).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// Deletes the connector called `name`, detaching it from every pipeline (the attachments cascade).
-pub async fn delete(db: &Db, name: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, name: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    Named::Connector.delete(&mut tx, name).await?;
+    Entity::Connector.delete(&mut tx, name).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Every connector's id and stored config text, for maintenance at start ([`crate::secrets::Secrets::seal_stored`]).
-pub async fn configs(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
+pub async fn configs(db: &Db) -> Result<Vec<(String, String)>, StoreError> {
     Ok(
         sqlx::query_as("SELECT id, config FROM connector ORDER BY id")
             .fetch_all(db.pool())
@@ -144,7 +144,7 @@ pub async fn configs(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// Replaces the stored config text of connector `id`.
-pub async fn set_config(db: &Db, id: &str, config: &str) -> Result<(), ApiError> {
+pub async fn set_config(db: &Db, id: &str, config: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE connector SET config = $1 WHERE id = $2")
         .bind(config)
         .bind(id)

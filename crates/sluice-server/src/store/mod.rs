@@ -1,4 +1,4 @@
-//! Durable storage: SQLite in the data directory by default, PostgreSQL when a `postgres://` URL is given.
+//! The second floor, durable storage: SQLite in the data directory by default, PostgreSQL when a `postgres://` URL is given.
 //!
 //! # Why one set of queries through `sqlx::Any`
 //! The API needs the same behaviour on both backends, so every query and the migrations are written once in SQL
@@ -16,6 +16,7 @@
 
 pub mod api_keys;
 pub mod connectors;
+mod error;
 pub mod pipelines;
 pub mod programs;
 
@@ -25,7 +26,9 @@ use std::path::{Path, PathBuf};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, FromRow, Transaction};
 
-use crate::error::ApiError;
+pub use error::{Entity, StoreError};
+
+use crate::model::ListFilter;
 
 /// Where the database lives.
 #[derive(Clone, Debug)]
@@ -122,7 +125,7 @@ impl Db {
     }
 
     /// Starts a transaction.
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, ApiError> {
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(self.pool.begin().await?)
     }
 
@@ -166,74 +169,56 @@ pub(crate) fn now() -> String {
 
 /// Runs `attempt` again while it fails on a unique constraint, at most a few times: the create-or-replace of a
 /// name that a concurrent request created between our lookup and our insert then finds the row and replaces it.
-pub(crate) async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+pub(crate) async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
+    Fut: Future<Output = Result<T, StoreError>>,
 {
     const ATTEMPTS: usize = 5;
     let mut tries = 0;
     loop {
         tries += 1;
         match attempt().await {
-            Err(ApiError::DuplicateName) if tries < ATTEMPTS => continue,
+            Err(StoreError::DuplicateName) if tries < ATTEMPTS => continue,
             other => return other,
         }
     }
 }
 
 /// Decodes a JSON column written by this crate.
-pub(crate) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::Internal(format!("corrupt JSON column: {e}")))
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("corrupt JSON column: {e}")))
 }
 
 /// Encodes a value for a JSON column.
-pub(crate) fn to_json_column<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(format!("JSON encoding: {e}")))
+pub(crate) fn to_json_column<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("JSON encoding: {e}")))
 }
 
 /// The tables whose rows have a unique `name` and a text `id`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Named {
-    Connector,
-    Program,
-    Pipeline,
-    ApiKey,
-}
-
-impl Named {
+impl Entity {
     fn table(self) -> &'static str {
         match self {
-            Named::Connector => "connector",
-            Named::Program => "program",
-            Named::Pipeline => "pipeline",
-            Named::ApiKey => "api_key",
+            Entity::Connector => "connector",
+            Entity::Program => "program",
+            Entity::Pipeline => "pipeline",
+            Entity::ApiKey => "api_key",
         }
     }
 
-    /// The 404 for `name`.
-    pub(crate) fn unknown_name(self, name: &str) -> ApiError {
-        let name = name.to_string();
-        match self {
-            Named::Connector => ApiError::UnknownConnectorName {
-                connector_name: name,
-            },
-            Named::Program => ApiError::UnknownProgramName { program_name: name },
-            Named::Pipeline => ApiError::UnknownPipelineName {
-                pipeline_name: name,
-            },
-            Named::ApiKey => ApiError::UnknownApiKey { name },
+    /// The error for an unknown `name`.
+    pub(crate) fn unknown_name(self, name: &str) -> StoreError {
+        StoreError::UnknownName {
+            entity: self,
+            name: name.to_string(),
         }
     }
 
-    /// The 404 for `id`.
-    pub(crate) fn unknown_id(self, id: &str) -> ApiError {
-        let id = id.to_string();
-        match self {
-            Named::Connector => ApiError::UnknownConnector { connector_id: id },
-            Named::Program => ApiError::UnknownProgram { program_id: id },
-            Named::Pipeline => ApiError::UnknownPipeline { pipeline_id: id },
-            Named::ApiKey => ApiError::UnknownApiKey { name: id },
+    /// The error for an unknown `id`.
+    pub(crate) fn unknown_id(self, id: &str) -> StoreError {
+        StoreError::UnknownId {
+            entity: self,
+            id: id.to_string(),
         }
     }
 
@@ -242,7 +227,7 @@ impl Named {
         self,
         tx: &mut Transaction<'static, Any>,
         name: &str,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, StoreError> {
         let sql = format!("SELECT id FROM {} WHERE name = $1", self.table());
         let id: Option<(String,)> = sqlx::query_as(&sql)
             .bind(name)
@@ -256,7 +241,7 @@ impl Named {
         self,
         tx: &mut Transaction<'static, Any>,
         name: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, StoreError> {
         self.find_id(tx, name)
             .await?
             .ok_or_else(|| self.unknown_name(name))
@@ -267,7 +252,7 @@ impl Named {
         self,
         tx: &mut Transaction<'static, Any>,
         name: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let sql = format!("DELETE FROM {} WHERE name = $1", self.table());
         let done = sqlx::query(&sql).bind(name).execute(&mut **tx).await?;
         if done.rows_affected() == 0 {
@@ -282,7 +267,7 @@ impl Named {
         tx: &mut Transaction<'static, Any>,
         id: &str,
         new_name: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let sql = format!("UPDATE {} SET name = $1 WHERE id = $2", self.table());
         sqlx::query(&sql)
             .bind(new_name)
@@ -298,7 +283,7 @@ impl Named {
         tx: &mut Transaction<'static, Any>,
         id: &str,
         description: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let sql = format!("UPDATE {} SET description = $1 WHERE id = $2", self.table());
         sqlx::query(&sql)
             .bind(description)
@@ -309,48 +294,35 @@ impl Named {
     }
 
     /// How many rows the table has (for metrics).
-    pub(crate) async fn count(self, db: &Db) -> Result<i64, ApiError> {
+    pub(crate) async fn count(self, db: &Db) -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", self.table());
         let (n,): (i64,) = sqlx::query_as(&sql).fetch_one(db.pool()).await?;
         Ok(n)
     }
 }
 
-/// An optional `?id=` / `?name=` filter of a list endpoint.
-#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListFilter {
-    /// Only the entity with this id.
-    pub id: Option<String>,
-    /// Only the entity with this name.
-    pub name: Option<String>,
-}
-
-impl ListFilter {
-    /// The SQL condition and its bound value for a table aliased `alias`, and the 404 to answer when it matches
-    /// nothing.
-    pub(crate) fn condition(
-        &self,
-        alias: &str,
-        named: Named,
-    ) -> Result<Option<(String, String, ApiError)>, ApiError> {
-        match (&self.id, &self.name) {
-            (Some(id), _) => {
-                uuid::Uuid::parse_str(id)
-                    .map_err(|_| ApiError::InvalidUuidParam { value: id.clone() })?;
-                Ok(Some((
-                    format!("{alias}.id = $1"),
-                    id.clone(),
-                    named.unknown_id(id),
-                )))
-            }
-            (None, Some(name)) => Ok(Some((
-                format!("{alias}.name = $1"),
-                name.clone(),
-                named.unknown_name(name),
-            ))),
-            (None, None) => Ok(None),
+/// The SQL condition of `filter` and its bound value for a table aliased `alias`, and the error to answer when it
+/// matches nothing.
+fn condition(
+    filter: &ListFilter,
+    alias: &str,
+    named: Entity,
+) -> Result<Option<(String, String, StoreError)>, StoreError> {
+    match (&filter.id, &filter.name) {
+        (Some(id), _) => {
+            uuid::Uuid::parse_str(id).map_err(|_| StoreError::InvalidId(id.clone()))?;
+            Ok(Some((
+                format!("{alias}.id = $1"),
+                id.clone(),
+                named.unknown_id(id),
+            )))
         }
+        (None, Some(name)) => Ok(Some((
+            format!("{alias}.name = $1"),
+            name.clone(),
+            named.unknown_name(name),
+        ))),
+        (None, None) => Ok(None),
     }
 }
 
@@ -360,14 +332,14 @@ pub(crate) async fn fetch_listed<'c, R, E>(
     executor: E,
     select: &str,
     alias: &str,
-    named: Named,
+    named: Entity,
     filter: &ListFilter,
-) -> Result<Vec<R>, ApiError>
+) -> Result<Vec<R>, StoreError>
 where
     R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     E: Executor<'c, Database = Any>,
 {
-    match filter.condition(alias, named)? {
+    match condition(filter, alias, named)? {
         None => Ok(sqlx::query_as(&format!("{select} ORDER BY {alias}.id"))
             .fetch_all(executor)
             .await?),

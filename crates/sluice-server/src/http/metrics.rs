@@ -1,14 +1,9 @@
-//! Prometheus metrics in the text exposition format, counted by a middleware and rendered at `/metrics`.
+//! Prometheus metrics in the text exposition format, counted by [`super::middleware::count_requests`] and rendered
+//! at `/metrics`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::AppState;
 
 /// Request counters by method, route template and status.
 #[derive(Debug, Default)]
@@ -17,7 +12,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn count(&self, method: &str, route: &str, status: u16) {
+    pub(super) fn count(&self, method: &str, route: &str, status: u16) {
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         *requests
             .entry((method.to_string(), route.to_string(), status))
@@ -45,26 +40,6 @@ impl Metrics {
         }
         out
     }
-}
-
-/// Middleware (a route layer) that counts every request answered by a route, labelled by the route template so
-/// that random URLs cannot grow the label set; unknown routes are not counted.
-pub async fn count_requests(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    tracing::debug!(method = %method, route = %route, status, "Request answered.");
-    state.metrics().count(&method, &route, status);
-    response
 }
 
 #[cfg(test)]

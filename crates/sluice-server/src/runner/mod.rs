@@ -10,41 +10,103 @@
 //! When the server starts, [`Runner::recover`] restarts the pipelines that were meant to run; when it stops,
 //! [`Runner::stop_all`] shuts them down, flushing their outputs, without changing what they are meant to do.
 //! A monitor task per running pipeline records a failure (an engine error, a panic) in the database.
+//!
+//! A middle floor: the runner is given the database, the secrets and the output directory ([`Runner::new`]) and
+//! knows nothing of HTTP; its errors are [`RunnerError`]s.
+
+pub mod metrics;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sluice_pipeline::{
-    ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineSpec, PipelineState,
+    ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
 };
 use sluice_sql::Program;
 use sluice_types::{ConnectorConfig, ErrorResponse};
 
-use crate::api::pipelines::{Pipeline as PipelineRecord, RuntimeConfig};
-use crate::compiler::canonical_identifier;
-use crate::db::pipelines as db;
-use crate::db::ListFilter;
-use crate::error::ApiError;
-use crate::pipeline_state::PipelineStatus;
-use crate::AppState;
+use crate::model::pipelines::{Pipeline as PipelineRecord, RuntimeConfig};
+use crate::model::programs::canonical_identifier;
+use crate::model::status::PipelineStatus;
+use crate::model::ListFilter;
+use crate::secrets::Secrets;
+use crate::store::pipelines as db;
+use crate::store::{Db, StoreError};
 
 /// How long a shutdown waits for the output connectors' acknowledgements.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the monitor looks for a failure.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(200);
 
-/// The pipelines running in this process, by pipeline id.
-#[derive(Default)]
+/// What the runner can fail with (a start failure is not one: it is recorded as the pipeline's error).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// Reading or writing the pipeline's row failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a pipeline did not start, recorded as its `PipelineStartFailed` error.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("the pipeline has no program")]
+    NoProgram,
+    #[error("program '{name}': {source}")]
+    Program { name: String, source: StoreError },
+    #[error("program '{name}' does not compile: {reason}")]
+    Compile { name: String, reason: String },
+    #[error("connector '{name}': {reason}")]
+    Connector { name: String, reason: String },
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("{0} panicked")]
+    Panicked(&'static str),
+}
+
+impl StartError {
+    fn connector(name: &str, reason: impl std::fmt::Display) -> StartError {
+        StartError::Connector {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The pipelines running in this process, by pipeline id; cheap to clone (clones share them).
+#[derive(Clone)]
 pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    secrets: Secrets,
+    file_output_dir: PathBuf,
     live: RwLock<HashMap<String, Arc<Pipeline>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Runner {
+    /// A runner over `db`, resolving connector secrets with `secrets` and placing `file_output` files under
+    /// `file_output_dir`.
+    pub fn new(db: Db, secrets: Secrets, file_output_dir: PathBuf) -> Runner {
+        Runner {
+            inner: Arc::new(Inner {
+                db,
+                secrets,
+                file_output_dir,
+                live: RwLock::default(),
+                locks: Mutex::default(),
+            }),
+        }
+    }
+
     /// The running pipeline with id `id`.
     pub fn get(&self, id: &str) -> Option<Arc<Pipeline>> {
-        self.live
+        self.inner
+            .live
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
@@ -53,42 +115,42 @@ impl Runner {
 
     /// Every running pipeline, by id.
     pub fn all(&self) -> Vec<(String, Arc<Pipeline>)> {
-        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let live = self.inner.live.read().unwrap_or_else(|p| p.into_inner());
         live.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     fn insert(&self, id: &str, p: Arc<Pipeline>) {
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
         live.insert(id.to_string(), p);
     }
 
     fn remove(&self, id: &str) -> Option<Arc<Pipeline>> {
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
         live.remove(id)
     }
 
     fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(id.to_string()).or_default().clone()
     }
 
     /// Reconciles pipeline `id` in the background; errors are logged.
-    pub fn spawn_reconcile(state: &AppState, id: &str) {
-        let state = state.clone();
+    pub fn spawn_reconcile(&self, id: &str) {
+        let runner = self.clone();
         let id = id.to_string();
         tokio::spawn(async move {
-            if let Err(e) = Runner::reconcile(&state, &id).await {
+            if let Err(e) = runner.reconcile(&id).await {
                 tracing::error!(pipeline_id = %id, error = %e, "Pipeline reconciliation failed.");
             }
         });
     }
 
     /// Moves pipeline `id` one transition towards its desired status.
-    pub async fn reconcile(state: &AppState, id: &str) -> Result<(), ApiError> {
-        let runner = state.runner();
+    pub async fn reconcile(&self, id: &str) -> Result<(), RunnerError> {
+        let runner = self;
         let lock = runner.lock_for(id);
         let _guard = lock.lock().await;
-        let database = state.db();
+        let database = &self.inner.db;
         let Some(p) = db::get_by_id(database, id).await? else {
             // Deleted: nothing may keep running under its id.
             if let Some(live) = runner.remove(id) {
@@ -116,15 +178,15 @@ impl Runner {
             (_, None) if current == PipelineStatus::Failed => {}
             (wanted, None) => {
                 db::set_current(database, id, PipelineStatus::Provisioning, None).await?;
-                match start(state, &p, wanted == PipelineStatus::Paused).await {
+                match self.start(&p, wanted == PipelineStatus::Paused).await {
                     Ok(live) => {
                         runner.insert(id, live.clone());
                         db::set_current(database, id, wanted, None).await?;
-                        tokio::spawn(monitor(state.clone(), id.to_string(), live));
+                        tokio::spawn(self.clone().monitor(id.to_string(), live));
                     }
                     Err(message) => {
                         tracing::warn!(pipeline = %p.descriptor.name, error = %message, "Pipeline failed to start.");
-                        let error = runtime_error("PipelineStartFailed", message);
+                        let error = runtime_error("PipelineStartFailed", message.to_string());
                         db::set_current(database, id, PipelineStatus::Failed, Some(&error)).await?;
                     }
                 }
@@ -147,8 +209,8 @@ impl Runner {
     }
 
     /// Starts reconciling every pipeline that is not shut down and meant to stay so (after a server restart).
-    pub async fn recover(state: &AppState) -> Result<(), ApiError> {
-        for p in db::list(state.db(), &ListFilter::default()).await? {
+    pub async fn recover(&self) -> Result<(), RunnerError> {
+        for p in db::list(&self.inner.db, &ListFilter::default()).await? {
             let s = &p.state;
             if s.desired_status != PipelineStatus::Shutdown
                 || s.current_status != PipelineStatus::Shutdown
@@ -161,9 +223,9 @@ impl Runner {
                     } else {
                         PipelineStatus::Provisioning
                     };
-                    db::set_current(state.db(), &s.pipeline_id, now, None).await?;
+                    db::set_current(&self.inner.db, &s.pipeline_id, now, None).await?;
                 }
-                Runner::spawn_reconcile(state, &s.pipeline_id);
+                self.spawn_reconcile(&s.pipeline_id);
             }
         }
         Ok(())
@@ -173,7 +235,7 @@ impl Runner {
     /// next server start runs them again.
     pub async fn stop_all(&self) {
         let all: Vec<_> = {
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
             live.drain().collect()
         };
         for (_, p) in all {
@@ -198,99 +260,97 @@ async fn shut_down(live: Arc<Pipeline>) -> Vec<String> {
         .unwrap_or_else(|e| vec![format!("shutdown panicked: {e}")])
 }
 
-/// Records a failure of `live` in the database, once, while it is the running instance of `id`.
-async fn monitor(state: AppState, id: String, live: Arc<Pipeline>) {
-    loop {
-        tokio::time::sleep(MONITOR_INTERVAL).await;
-        match state.runner().get(&id) {
-            Some(p) if Arc::ptr_eq(&p, &live) => {}
-            _ => return,
-        }
-        if let (PipelineState::Failed, Some(error)) = live.state() {
-            let lock = state.runner().lock_for(&id);
-            let _guard = lock.lock().await;
-            let error = runtime_error("PipelineFailed", error);
-            if let Err(e) =
-                db::set_current(state.db(), &id, PipelineStatus::Failed, Some(&error)).await
-            {
-                tracing::error!(pipeline_id = %id, error = %e, "Could not record a pipeline failure.");
+impl Runner {
+    /// Records a failure of `live` in the database, once, while it is the running instance of `id`.
+    async fn monitor(self, id: String, live: Arc<Pipeline>) {
+        loop {
+            tokio::time::sleep(MONITOR_INTERVAL).await;
+            match self.get(&id) {
+                Some(p) if Arc::ptr_eq(&p, &live) => {}
+                _ => return,
             }
-            return;
+            if let (PipelineState::Failed, Some(error)) = live.state() {
+                let lock = self.lock_for(&id);
+                let _guard = lock.lock().await;
+                let error = runtime_error("PipelineFailed", error);
+                if let Err(e) =
+                    db::set_current(&self.inner.db, &id, PipelineStatus::Failed, Some(&error)).await
+                {
+                    tracing::error!(pipeline_id = %id, error = %e, "Could not record a pipeline failure.");
+                }
+                return;
+            }
         }
     }
-}
 
-/// Builds the pipeline's spec from the database and starts it; the error says which part failed and why.
-async fn start(
-    state: &AppState,
-    p: &PipelineRecord,
-    paused: bool,
-) -> Result<Arc<Pipeline>, String> {
-    let spec = spec(state, p).await?;
-    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(spec, paused))
-        .await
-        .map_err(|e| format!("start panicked: {e}"))?
-        .map_err(|e| e.to_string())?;
-    Ok(Arc::new(pipeline))
-}
-
-async fn spec(state: &AppState, p: &PipelineRecord) -> Result<PipelineSpec, String> {
-    let d = &p.descriptor;
-    let program_name = d
-        .program_name
-        .clone()
-        .ok_or("the pipeline has no program")?;
-    let program = crate::db::programs::get(state.db(), &program_name, true)
-        .await
-        .map_err(|e| format!("program '{program_name}': {e}"))?;
-    let code = program.code.unwrap_or_default();
-    let program = tokio::task::spawn_blocking(move || Program::compile(&code))
-        .await
-        .map_err(|e| format!("compiling: {e}"))?
-        .map_err(|e| format!("program '{program_name}' does not compile: {e}"))?;
-    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-    for a in &d.attached_connectors {
-        let connector = crate::db::connectors::get(state.db(), &a.connector_name)
+    /// Builds the pipeline's spec from the database and starts it; the error says which part failed and why.
+    async fn start(&self, p: &PipelineRecord, paused: bool) -> Result<Arc<Pipeline>, StartError> {
+        let spec = self.spec(p).await?;
+        let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(spec, paused))
             .await
-            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
-        let resolved = state
-            .config()
-            .secrets
-            .resolve(connector.config.get())
-            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
-        let config: ConnectorConfig = serde_json::from_value(resolved)
-            .map_err(|e| format!("connector '{}': stored config: {e}", a.connector_name))?;
-        let config = in_output_dir(config, &state.config().file_output_dir)
-            .map_err(|e| format!("connector '{}': {e}", a.connector_name))?;
-        let relation = canonical_identifier(&a.relation_name);
-        if a.is_input {
-            inputs.push(InputSpec {
+            .map_err(|_| StartError::Panicked("start"))??;
+        Ok(Arc::new(pipeline))
+    }
+
+    async fn spec(&self, p: &PipelineRecord) -> Result<PipelineSpec, StartError> {
+        let d = &p.descriptor;
+        let program_name = d.program_name.clone().ok_or(StartError::NoProgram)?;
+        let program = crate::store::programs::get(&self.inner.db, &program_name, true)
+            .await
+            .map_err(|source| StartError::Program {
+                name: program_name.clone(),
+                source,
+            })?;
+        let code = program.code.unwrap_or_default();
+        let program = tokio::task::spawn_blocking(move || Program::compile(&code))
+            .await
+            .map_err(|_| StartError::Panicked("compiling"))?
+            .map_err(|e| StartError::Compile {
+                name: program_name.clone(),
+                reason: e.to_string(),
+            })?;
+        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+        for a in &d.attached_connectors {
+            let name = &a.connector_name;
+            let connector = crate::store::connectors::get(&self.inner.db, name)
+                .await
+                .map_err(|e| StartError::connector(name, e))?;
+            let resolved = self
+                .inner
+                .secrets
+                .resolve(connector.config.get())
+                .map_err(|e| StartError::connector(name, e))?;
+            let config: ConnectorConfig = serde_json::from_value(resolved)
+                .map_err(|e| StartError::connector(name, format!("stored config: {e}")))?;
+            let config = in_output_dir(config, &self.inner.file_output_dir)
+                .map_err(|e| StartError::connector(name, e))?;
+            let relation = canonical_identifier(&a.relation_name);
+            if a.is_input {
+                inputs.push(InputSpec {
+                    name: a.name.clone(),
+                    table: relation,
+                    config,
+                });
+                continue;
+            }
+            outputs.push(OutputSpec {
                 name: a.name.clone(),
-                table: relation,
+                view: relation,
                 config,
             });
-            continue;
         }
-        outputs.push(OutputSpec {
-            name: a.name.clone(),
-            view: relation,
-            config,
-        });
+        Ok(PipelineSpec {
+            name: d.name.clone(),
+            program,
+            config: controller_config(&d.config),
+            inputs,
+            outputs,
+        })
     }
-    Ok(PipelineSpec {
-        name: d.name.clone(),
-        program,
-        config: controller_config(&d.config),
-        inputs,
-        outputs,
-    })
 }
 
 /// A `file_output` config with its path made absolute under the output directory (created when missing).
-fn in_output_dir(
-    mut config: ConnectorConfig,
-    dir: &std::path::Path,
-) -> Result<ConnectorConfig, String> {
+fn in_output_dir(mut config: ConnectorConfig, dir: &Path) -> Result<ConnectorConfig, String> {
     if let sluice_types::TransportConfig::FileOutput(file) = &mut config.transport {
         let path = crate::validate::file_output_path(dir, &file.path)?;
         if let Some(parent) = path.parent() {

@@ -4,15 +4,23 @@
 //! keeps names safe in URL paths without escaping, in log lines and in file names, and it accepts every name in
 //! Feldera's documentation (`total-sales`, `sc-program`, `Output-To-View`).
 
-use crate::error::ApiError;
-
 /// The longest name accepted, in characters.
 pub const MAX_NAME_LEN: usize = 100;
 
+/// A name that breaks the rule, and which part of it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid name '{name}': {reason}")]
+pub struct NameError {
+    /// The rejected name.
+    pub name: String,
+    /// The rule it breaks.
+    pub reason: String,
+}
+
 /// Checks `name` against the rule, with a reason that says which part is broken.
-pub fn validate_name(name: &str) -> Result<(), ApiError> {
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     let reject = |reason: String| {
-        Err(ApiError::InvalidName {
+        Err(NameError {
             name: name.to_string(),
             reason,
         })
