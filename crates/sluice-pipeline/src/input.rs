@@ -29,7 +29,9 @@ use sluice_transports::kafka_input::{
 use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
 
 use crate::controller::{check_rows, PipelineError, Shared};
-use crate::util::{lock, ErrorRecord, RecentErrors};
+use sluice_transports::health::{ErrorRecord, RecentErrors};
+
+use crate::util::lock;
 
 /// How long one poll of the consumer waits for a message.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -111,7 +113,7 @@ struct Counters {
     bytes: AtomicU64,
     pending: AtomicU64,
     rejected: AtomicU64,
-    rejections: RecentErrors,
+    rejections: Mutex<RecentErrors>,
     paused_reason: Mutex<Option<String>>,
     fatal: Mutex<Option<String>>,
     transport: Mutex<KafkaInputStats>,
@@ -125,7 +127,7 @@ impl Counters {
             bytes: AtomicU64::new(0),
             pending: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
-            rejections: RecentErrors::default(),
+            rejections: Mutex::default(),
             paused_reason: Mutex::new(None),
             fatal: Mutex::new(None),
             transport: Mutex::new(transport),
@@ -346,7 +348,7 @@ impl ConnectedInput {
                 offset = message.offset, errors = errors.len(), "Message rejected: no record of it was applied.");
             shared.record_errors(self.t, &listed);
             counters.rejected.fetch_add(1, Relaxed);
-            counters.rejections.push(format!(
+            lock(&counters.rejections).push(format!(
                 "{at}: {} invalid record(s), none of the message applied; first: {}",
                 errors.len(),
                 errors[0]
@@ -400,7 +402,7 @@ fn snapshot(name: &str, table: &str, c: &Counters) -> InputConnectorStats {
         total_bytes: c.bytes.load(Relaxed),
         pending_records: c.pending.load(Relaxed),
         num_rejected_messages: c.rejected.load(Relaxed),
-        rejected_messages: c.rejections.snapshot(),
+        rejected_messages: lock(&c.rejections).to_vec(),
         paused_reason: lock(&c.paused_reason).clone(),
         fatal_error: lock(&c.fatal).clone(),
         transport: lock(&c.transport).clone(),

@@ -9,7 +9,7 @@ pub(super) struct TableCounters {
     pub(super) total_bytes: AtomicU64,
     pub(super) processed_records: AtomicU64,
     pub(super) parse_errors: AtomicU64,
-    pub(super) errors: RecentErrors,
+    pub(super) errors: Mutex<RecentErrors>,
 }
 
 /// The input buffer and the lifecycle flags, under one lock so the controller's wait sees both.
@@ -128,8 +128,9 @@ impl Shared {
         counters
             .parse_errors
             .fetch_add(errors.len() as u64, Relaxed);
+        let mut list = lock(&counters.errors);
         for message in errors {
-            counters.errors.push(message.clone());
+            list.push(message.clone());
         }
     }
 

@@ -35,7 +35,9 @@ use sluice_types::ConnectorConfig;
 
 use crate::input::{InputConnector, InputConnectorStats, InputError, InputSpec};
 use crate::output::{OutputConnector, OutputConnectorStats, OutputError};
-use crate::util::{lock, now_ms, ErrorRecord, RecentErrors};
+use sluice_transports::health::{now_ms, ErrorRecord, RecentErrors};
+
+use crate::util::lock;
 
 mod admission;
 mod spec;
@@ -236,7 +238,7 @@ impl Pipeline {
                 buffered_records,
                 processed_records: c.processed_records.load(Relaxed),
                 num_parse_errors: c.parse_errors.load(Relaxed),
-                parse_errors: c.errors.snapshot(),
+                parse_errors: lock(&c.errors).to_vec(),
             })
             .collect();
         // One lock at a time: a step holds `outputs` while it takes `watchers`, so holding `watchers` here while

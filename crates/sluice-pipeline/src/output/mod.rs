@@ -31,8 +31,9 @@ mod file;
 mod kafka;
 mod null;
 
-pub use crate::util::ErrorRecord;
-use crate::util::{lock, RecentErrors};
+use crate::util::lock;
+pub use sluice_transports::health::ErrorRecord;
+use sluice_transports::health::RecentErrors;
 
 /// Why an output connector could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +128,7 @@ struct Shared {
     processed_records: AtomicU64,
     encoded_messages: AtomicU64,
     encode_errors: AtomicU64,
-    errors: RecentErrors,
+    errors: Mutex<RecentErrors>,
     fatal: Mutex<Option<String>>,
     transport_name: &'static str,
     endpoint: Box<dyn OutputEndpoint>,
@@ -194,7 +195,7 @@ impl OutputConnector {
             processed_records: AtomicU64::new(0),
             encoded_messages: AtomicU64::new(0),
             encode_errors: AtomicU64::new(0),
-            errors: RecentErrors::default(),
+            errors: Mutex::default(),
             fatal: Mutex::new(None),
             transport_name: config.transport.name(),
             endpoint,
@@ -249,7 +250,7 @@ impl OutputConnector {
             processed_records: s.processed_records.load(Relaxed),
             encoded_messages: s.encoded_messages.load(Relaxed),
             num_encode_errors: s.encode_errors.load(Relaxed),
-            encode_errors: s.errors.snapshot(),
+            encode_errors: lock(&s.errors).to_vec(),
             fatal_error: lock(&s.fatal).clone(),
             transport_name: s.transport_name.to_string(),
             transport: s.endpoint.stats(),
@@ -354,7 +355,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                     shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
                     for e in errors {
                         tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
-                        shared.errors.push(e.to_string());
+                        lock(&shared.errors).push(e.to_string());
                     }
                 }
                 lock(&shared.queue).batches.pop_front();
