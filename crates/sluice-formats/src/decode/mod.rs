@@ -5,9 +5,9 @@
 //! [`ParseError`] with its position and does not stop the records after it. Parsers keep no state between
 //! chunks, so a record never spans two chunks.
 //!
-//! Modules: `json` (chunk framing and update formats), `json_value` (one JSON value to a SQL value), `csv`
-//! (RFC 4180 records), `text` (value text shared by both formats), `temporal` (dates and times), `table`
-//! (column lookup and error wording).
+//! Modules: `json` (chunk framing and update formats), `json_value` (one JSON value, or one value's text, to a SQL
+//! value), `csv` (RFC 4180 records), `text` (scalar value text shared by both formats), `temporal` (dates and
+//! times), `table` (column lookup and error wording).
 
 mod csv;
 mod json;
