@@ -1,7 +1,22 @@
 //! Admission of input: the per-table buffer and lifecycle flags under one lock ([`Shared`]), record checks, and
 //! waiting for room (backpressure towards HTTP requests and Kafka readers).
 
-use super::*;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use sluice_data::{Relation, Row};
+use sluice_sql::Program;
+use sluice_transports::health::RecentErrors;
+
+use super::spec::{ControllerConfig, PipelineError};
+use super::watch::WatchEvent;
+use crate::endpoint_error::EndpointError;
+use crate::input::sink::{RecordSink, Refusal};
+use crate::output::OutputConnector;
+use crate::rows::check_rows;
+use crate::util::lock;
 
 #[derive(Default)]
 pub(super) struct TableCounters {
@@ -43,7 +58,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// [`Pipeline::ingest`] into the table with index `t`.
+    /// [`Pipeline::ingest`](super::Pipeline::ingest) into the table with index `t`.
     pub(crate) fn ingest(
         &self,
         t: usize,
@@ -122,7 +137,7 @@ impl Shared {
         Ok(())
     }
 
-    /// [`Pipeline::record_errors`] for the table with index `t`.
+    /// [`Pipeline::record_errors`](super::Pipeline::record_errors) for the table with index `t`.
     pub(crate) fn record_errors(&self, t: usize, errors: &[String]) {
         let counters = &self.tables[t];
         counters
@@ -153,23 +168,34 @@ impl Shared {
     }
 }
 
-/// Checks every record against `relation`: the checked records, or one message per invalid record (numbered
-/// from 1) when any is invalid.
-pub(crate) fn check_rows(
-    relation: &Relation,
-    records: Vec<(Row, i64)>,
-) -> Result<Vec<(Row, i64)>, Vec<String>> {
-    let mut valid = Vec::with_capacity(records.len());
-    let mut invalid = Vec::new();
-    for (i, (row, weight)) in records.into_iter().enumerate() {
-        match sluice_engine::validate_row(relation, row) {
-            Ok(row) => valid.push((row, weight)),
-            Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
-        }
+/// How input connectors hand records to the pipeline.
+impl RecordSink for Shared {
+    fn paused(&self) -> bool {
+        Shared::paused(self)
     }
-    if invalid.is_empty() {
-        Ok(valid)
-    } else {
-        Err(invalid)
+
+    fn table(&self, t: usize) -> &Relation {
+        Shared::table(self, t)
+    }
+
+    fn admit(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), (Refusal, Vec<(Row, i64)>)> {
+        Shared::admit(self, t, records, bytes, wait).map_err(|(e, records)| match e {
+            PipelineError::Busy { reason, .. } => (Refusal::Busy(reason), records),
+            _ => (Refusal::Closed, records),
+        })
+    }
+
+    fn record_errors(&self, t: usize, errors: &[String]) {
+        Shared::record_errors(self, t, errors);
+    }
+
+    fn input_failed(&self, connector: &str, error: EndpointError) {
+        self.fail(format!("input connector '{connector}': {error}"));
     }
 }

@@ -17,26 +17,23 @@
 //! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
 //! output connectors hold.
 //!
-//! One file per role: `spec` (what a pipeline starts with, its errors), `stats`, `watch`, `admission` (the input
-//! buffer and its backpressure), `step` (the controller thread); this file is the [`Pipeline`] handle.
+//! One file per role: `spec` (what a pipeline starts with, its errors), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
+//! The children import what they need from each other and from other crates, never from this file, so the
+//! imports go one way.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::Serialize;
-use sluice_data::{Delta, Relation, Row};
+use sluice_data::{Relation, Row};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
-use sluice_types::ConnectorConfig;
 
-use crate::input::{InputConnector, InputConnectorStats, InputError, InputSpec};
-use crate::output::{OutputConnector, OutputConnectorStats, OutputError};
-use sluice_transports::health::{now_ms, ErrorRecord, RecentErrors};
-
+use crate::input::{InputConnector, InputConnectorStats};
+use crate::output::{OutputConnector, OutputConnectorStats};
 use crate::util::lock;
 
 mod admission;
@@ -46,7 +43,7 @@ mod step;
 mod watch;
 
 use admission::Buffer;
-pub(crate) use admission::{check_rows, Shared};
+pub(crate) use admission::Shared;
 pub use spec::{ControllerConfig, OutputSpec, PipelineError, PipelineSpec};
 pub use stats::{GlobalStats, PipelineState, PipelineStats, TableInputStats};
 use step::control;

@@ -1,7 +1,13 @@
 //! What a pipeline is started with ([`PipelineSpec`], [`ControllerConfig`], [`OutputSpec`]) and how its calls fail
-//! ([`PipelineError`]).
+//! ([`PipelineError`]). A leaf of the controller: it names the connectors' specs and errors, nothing that runs.
 
-use super::*;
+use std::time::Duration;
+
+use sluice_sql::Program;
+use sluice_types::ConnectorConfig;
+
+use crate::input::{InputError, InputSpec};
+use crate::output::OutputError;
 
 /// How the controller batches and bounds input.
 #[derive(Clone, Debug)]
@@ -12,7 +18,8 @@ pub struct ControllerConfig {
     pub min_batch_size_records: u64,
     /// The longest the oldest buffered record waits for `min_batch_size_records`.
     pub max_buffering_delay: Duration,
-    /// Input records buffered (not yet stepped) at most; [`Pipeline::ingest`] waits while the buffer is full.
+    /// Input records buffered (not yet stepped) at most; [`Pipeline::ingest`](super::Pipeline::ingest) waits while
+    /// the buffer is full.
     pub max_buffered_records: u64,
 }
 

@@ -1,7 +1,19 @@
 //! The controller thread: waits until a step is due, then steps the engine and hands each view's delta to the
 //! output connectors and the watchers.
 
-use super::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::TrySendError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_data::Row;
+use sluice_engine::Engine;
+use sluice_transports::health::now_ms;
+
+use super::admission::{Buffer, Shared};
+use super::watch::WatchEvent;
+use crate::util::lock;
 
 /// The controller thread: steps until shutdown; an error or a panic marks the pipeline failed.
 pub(super) fn control(shared: &Shared, mut engine: Engine) {

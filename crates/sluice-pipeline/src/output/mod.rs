@@ -1,6 +1,6 @@
 //! [`OutputConnector`]: a view's deltas → queue → encoder → transport endpoint ([`OutputEndpoint`]), on a thread
 //! of its own. The endpoints live beside it, one file each (`kafka.rs`, `file.rs`, `null.rs`), and
-//! [`endpoint::open`] is the one place that knows them all.
+//! [`registry::open`] is the one place that knows them all.
 //!
 //! The controller calls [`OutputConnector::push`] once per step with the view's delta and checks
 //! [`OutputConnector::is_full`] before stepping again: a connector whose queue holds `max_queued_records` or more
@@ -30,6 +30,7 @@ pub mod endpoint;
 mod file;
 mod kafka;
 mod null;
+pub mod registry;
 
 use crate::util::lock;
 pub use sluice_transports::health::ErrorRecord;
@@ -158,7 +159,7 @@ impl OutputConnector {
             name: name.to_string(),
             error: e.to_string(),
         };
-        let endpoint = match endpoint::open(name, &config.transport) {
+        let endpoint = match registry::open(name, &config.transport) {
             None => {
                 return Err(OutputError::Unsupported {
                     name: name.to_string(),
