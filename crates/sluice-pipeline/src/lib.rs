@@ -21,7 +21,7 @@ mod rows;
 mod util;
 
 pub use controller::{
-    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
-    PipelineStats, WatchEvent,
+    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineFailure, PipelineSpec,
+    PipelineState, PipelineStats, StepError, WatchEvent,
 };
 pub use input::{InputConnectorStats, InputSpec};

@@ -10,6 +10,7 @@ use sluice_data::{Relation, Row};
 use sluice_sql::Program;
 use sluice_transports::health::RecentErrors;
 
+use super::failure::PipelineFailure;
 use super::spec::{ControllerConfig, PipelineError};
 use super::watch::WatchEvent;
 use crate::endpoint_error::EndpointError;
@@ -34,7 +35,7 @@ pub(super) struct Buffer {
     pub(super) oldest: Option<Instant>,
     pub(super) paused: bool,
     pub(super) stopping: bool,
-    pub(super) failed: Option<String>,
+    pub(super) failed: Option<Arc<PipelineFailure>>,
     pub(super) stall: Option<(u64, String)>,
 }
 
@@ -97,7 +98,7 @@ impl Shared {
         let mut buffer = lock(&s.buffer);
         loop {
             if let Some(error) = &buffer.failed {
-                return Err((PipelineError::Failed(error.clone()), records));
+                return Err((PipelineError::Failed(error.to_string()), records));
             }
             if buffer.stopping {
                 return Err((PipelineError::Stopped, records));
@@ -159,10 +160,10 @@ impl Shared {
         lock(&self.buffer).paused
     }
 
-    /// Marks the pipeline failed with `error` (the first failure wins) and wakes everyone waiting.
-    pub(crate) fn fail(&self, error: String) {
+    /// Marks the pipeline failed with `failure` (the first failure wins) and wakes everyone waiting.
+    pub(crate) fn fail(&self, failure: PipelineFailure) {
         let mut b = lock(&self.buffer);
-        b.failed.get_or_insert(error);
+        b.failed.get_or_insert(Arc::new(failure));
         self.room.notify_all();
         self.step_due.notify_all();
     }
@@ -196,6 +197,9 @@ impl RecordSink for Shared {
     }
 
     fn input_failed(&self, connector: &str, error: EndpointError) {
-        self.fail(format!("input connector '{connector}': {error}"));
+        self.fail(PipelineFailure::Input {
+            connector: connector.to_string(),
+            source: error,
+        });
     }
 }

@@ -17,7 +17,8 @@
 //! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
 //! output connectors hold.
 //!
-//! One file per role: `spec` (what a pipeline starts with, its errors), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! One file per role: `spec` (what a pipeline starts with, its errors), `failure` (why a running pipeline failed),
+//! `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
 //! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
 //! The children import what they need from each other and from other crates, never from this file, so the
 //! imports go one way.
@@ -37,6 +38,7 @@ use crate::output::{OutputConnector, OutputConnectorStats};
 use crate::util::lock;
 
 mod admission;
+mod failure;
 mod spec;
 mod stats;
 mod step;
@@ -44,6 +46,7 @@ mod watch;
 
 use admission::Buffer;
 pub(crate) use admission::Shared;
+pub use failure::{PipelineFailure, StepError};
 pub use spec::{ControllerConfig, OutputSpec, PipelineError, PipelineSpec};
 pub use stats::{GlobalStats, PipelineState, PipelineStats, TableInputStats};
 use step::control;
@@ -78,7 +81,7 @@ impl Pipeline {
             (*program).clone(),
             EngineConfig::with_workers(spec.config.workers.max(1)),
         )
-        .map_err(|e| PipelineError::Engine(e.to_string()))?;
+        .map_err(PipelineError::Engine)?;
         let shared = Arc::new(Shared {
             name: spec.name.clone(),
             tables: program.tables.iter().map(|_| Default::default()).collect(),
@@ -107,7 +110,7 @@ impl Pipeline {
             std::thread::Builder::new()
                 .name(format!("pipeline-{}", spec.name))
                 .spawn(move || control(&shared, engine))
-                .map_err(|e| PipelineError::Engine(e.to_string()))?
+                .map_err(PipelineError::Thread)?
         };
         let inputs = inputs
             .into_iter()
@@ -188,7 +191,7 @@ impl Pipeline {
     pub fn state(&self) -> (PipelineState, Option<String>) {
         let b = lock(&self.shared.buffer);
         if let Some(e) = &b.failed {
-            (PipelineState::Failed, Some(e.clone()))
+            (PipelineState::Failed, Some(e.to_string()))
         } else if b.stopping {
             (PipelineState::Stopped, None)
         } else if b.paused {
@@ -196,6 +199,11 @@ impl Pipeline {
         } else {
             (PipelineState::Running, None)
         }
+    }
+
+    /// Why the pipeline failed, typed (the text is in [`Pipeline::state`] and the stats).
+    pub fn failure(&self) -> Option<Arc<PipelineFailure>> {
+        lock(&self.shared.buffer).failed.clone()
     }
 
     /// Streams the changes of `view` from the next step on. A watcher that falls more than 1024 steps behind is
@@ -297,7 +305,7 @@ impl Pipeline {
             }
         }
         if let Some(e) = lock(&self.shared.buffer).failed.clone() {
-            errors.insert(0, e);
+            errors.insert(0, e.to_string());
         }
         for (_, w) in lock(&self.shared.watchers).drain(..) {
             let _ = w.try_send(WatchEvent::Ended("the pipeline shut down".into()));

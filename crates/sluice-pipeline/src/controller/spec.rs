@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use sluice_engine::EngineError;
 use sluice_sql::Program;
 use sluice_types::ConnectorConfig;
 
@@ -78,11 +79,16 @@ pub enum PipelineError {
     Input(#[from] InputError),
     /// The engine could not start.
     #[error("the engine could not start: {0}")]
-    Engine(String),
+    Engine(#[source] EngineError),
+    /// The controller thread could not be started.
+    #[error("the pipeline's controller thread could not start: {0}")]
+    Thread(#[source] std::io::Error),
     /// Records that do not fit the table, one message per record (naming it); nothing of the request was applied.
     #[error("{}", .0.join("; "))]
     InvalidRecords(Vec<String>),
-    /// The pipeline failed earlier; the message says why.
+    /// The pipeline failed earlier; the message (the text of its
+    /// [`PipelineFailure`](super::PipelineFailure), which [`Pipeline::failure`](super::Pipeline::failure) gives
+    /// typed) says why.
     #[error("the pipeline failed: {0}")]
     Failed(String),
     /// The pipeline is shutting down or shut down.

@@ -88,9 +88,9 @@ impl InputConnector {
             error,
         };
         spec.config.validate().map_err(config_err)?;
-        let transport_err = |e: &dyn std::fmt::Display| InputError::Transport {
+        let transport_err = |error: EndpointError| InputError::Transport {
             name: name.to_string(),
-            error: e.to_string(),
+            error,
         };
         let mut endpoint = match registry::open(name, &spec.config.transport) {
             None => {
@@ -100,7 +100,7 @@ impl InputConnector {
                 })
             }
             Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
-            Some(Err(e)) => return Err(transport_err(&e)),
+            Some(Err(e)) => return Err(transport_err(e)),
             Some(Ok(endpoint)) => endpoint,
         };
         let format = spec.config.format.as_ref().ok_or_else(|| {
@@ -110,7 +110,7 @@ impl InputConnector {
             ))
         })?;
         let parser = build_parser(format, table).map_err(config_err)?;
-        endpoint.connect().map_err(|e| transport_err(&e))?;
+        endpoint.connect().map_err(transport_err)?;
         Ok(ConnectedInput {
             name: name.to_string(),
             table: table.name.clone(),

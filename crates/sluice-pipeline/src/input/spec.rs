@@ -6,6 +6,8 @@ use serde::Serialize;
 use sluice_transports::health::{ErrorRecord, InputTransportStats};
 use sluice_types::{ConfigError, ConnectorConfig};
 
+use crate::endpoint_error::EndpointError;
+
 /// An input connector to attach: its name, the table it feeds, and its config.
 #[derive(Clone, Debug)]
 pub struct InputSpec {
@@ -42,7 +44,8 @@ pub enum InputError {
         /// Connector (endpoint) name.
         name: String,
         /// The transport's error, naming the topics and the cause.
-        error: String,
+        #[source]
+        error: EndpointError,
     },
     /// The connector's reading thread could not be started.
     #[error("input connector '{name}': cannot start its thread: {source}")]

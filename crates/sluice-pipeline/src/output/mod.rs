@@ -61,7 +61,16 @@ pub enum OutputError {
         /// Connector (endpoint) name.
         name: String,
         /// The transport's error, naming the destination and the cause.
-        error: String,
+        #[source]
+        error: EndpointError,
+    },
+    /// The connector's encoding thread could not be started.
+    #[error("output connector '{name}': cannot start its thread: {source}")]
+    Thread {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The operating system's error.
+        source: std::io::Error,
     },
     /// Shutdown ended with records not delivered.
     #[error("output connector '{name}': {undelivered_records} queued records were not delivered at shutdown: {reason}")]
@@ -155,9 +164,9 @@ impl OutputConnector {
             error,
         };
         config.validate().map_err(config_err)?;
-        let transport_err = |e: &dyn std::fmt::Display| OutputError::Transport {
+        let transport_err = |error: EndpointError| OutputError::Transport {
             name: name.to_string(),
-            error: e.to_string(),
+            error,
         };
         let endpoint = match registry::open(name, &config.transport) {
             None => {
@@ -167,7 +176,7 @@ impl OutputConnector {
                 })
             }
             Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
-            Some(Err(e)) => return Err(transport_err(&e)),
+            Some(Err(e)) => return Err(transport_err(e)),
             Some(Ok(endpoint)) => endpoint,
         };
         let format = config.format.as_ref().ok_or_else(|| {
@@ -206,7 +215,10 @@ impl OutputConnector {
             std::thread::Builder::new()
                 .name(format!("output-{name}"))
                 .spawn(move || run(&shared, encoder))
-                .map_err(|e| transport_err(&e))?
+                .map_err(|source| OutputError::Thread {
+                    name: name.to_string(),
+                    source,
+                })?
         };
         Ok(OutputConnector {
             shared,
