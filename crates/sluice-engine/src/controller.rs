@@ -19,8 +19,8 @@ use sluice_data::Delta;
 use sluice_sql::Program;
 
 use crate::circuit::{build, CircuitHandles};
+use crate::error::EngineError;
 use crate::row::{Changes, DRow};
-use crate::EngineError;
 
 /// A request to the controller thread.
 pub enum Command {

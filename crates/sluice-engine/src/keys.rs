@@ -13,8 +13,9 @@ use sluice_sql::{Program, TableDef};
 
 use dbsp::utils::Tup2;
 
+use crate::error::EngineError;
 use crate::row::{Changes, DRow};
-use crate::{validate, EngineError};
+use crate::validate;
 
 /// The current rows of a table with a primary key.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@
 
 use sluice_data::{Relation, Row, SqlType, Value};
 
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// Checks `row` against `table` and normalises it; the error names the table, the column and the value.
 pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {

@@ -8,11 +8,13 @@
 //! their `default`-flavor JSON text. With `header`, every message starts with a line of the column names and
 //! `__weight`.
 
-use sluice_data::{Decimal, Field, Relation, Row};
+use std::collections::BTreeMap;
+
+use sluice_data::{Decimal, Field, Relation, Row, SqlType, Value};
 use sluice_types::{ConfigError, CsvEncoderConfig, JsonFlavor};
 
 use crate::encoder::{check_limit, ChangeEncoder, Framing, MessageLimits, Output, Packer, Sink};
-use crate::error::{EncodeError, ErrorContext, SinkError};
+use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError};
 use crate::json::values::JsonWriter;
 use crate::text::{write_decimal, write_finite_float, write_hex, write_int};
 use crate::time::{write_date, write_time, write_timestamp};
@@ -70,8 +72,25 @@ impl ValueWriter for CsvWriter {
         write_hex(out, b);
     }
 
-    fn nested(&self) -> JsonWriter {
-        JsonWriter::new(JsonFlavor::Default)
+    fn array(
+        &self,
+        out: &mut Vec<u8>,
+        items: &[Value],
+        element: &SqlType,
+        element_nullable: bool,
+    ) -> Result<(), Mismatch> {
+        JsonWriter::new(JsonFlavor::Default).array(out, items, element, element_nullable)
+    }
+
+    fn map(
+        &self,
+        out: &mut Vec<u8>,
+        entries: &BTreeMap<Value, Value>,
+        key: &SqlType,
+        value: &SqlType,
+        value_nullable: bool,
+    ) -> Result<(), Mismatch> {
+        JsonWriter::new(JsonFlavor::Default).map(out, entries, key, value, value_nullable)
     }
 }
 

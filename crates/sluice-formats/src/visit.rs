@@ -3,11 +3,16 @@
 //! The type check lives here once, so the formats only say how each kind of value is spelled. A value whose
 //! variant does not match its type, a NULL in a NOT NULL position, or a `TIME` of a day or more becomes a
 //! [`Mismatch`] that the encoder turns into a per-record error.
+//!
+//! This file knows no format: ARRAY and MAP values, which every format writes as JSON, are the writer's to spell
+//! (`json::values::JsonWriter` in the end), so the JSON writer depends on this file and not the other way round.
+//! Its tests, which need a writer, are in `json/values.rs`.
+
+use std::collections::BTreeMap;
 
 use sluice_data::{Decimal, Field, Row, SqlType, Value};
 
 use crate::error::Mismatch;
-use crate::json::values::JsonWriter;
 use crate::text::write_int;
 use crate::time::NANOS_PER_DAY;
 
@@ -39,8 +44,23 @@ pub(crate) trait ValueWriter {
     fn timestamp(&self, out: &mut Vec<u8>, micros: i64);
     /// `BINARY` and `VARBINARY`.
     fn bytes(&self, out: &mut Vec<u8>, b: &[u8]);
-    /// The JSON writer for `ARRAY` and `MAP` values, which every format writes as JSON.
-    fn nested(&self) -> JsonWriter;
+    /// `ARRAY`, which every format writes as JSON: checks each element against `element` (with [`write_value`]).
+    fn array(
+        &self,
+        out: &mut Vec<u8>,
+        items: &[Value],
+        element: &SqlType,
+        element_nullable: bool,
+    ) -> Result<(), Mismatch>;
+    /// `MAP`, which every format writes as JSON: checks each key and value (with [`write_value`]).
+    fn map(
+        &self,
+        out: &mut Vec<u8>,
+        entries: &BTreeMap<Value, Value>,
+        key: &SqlType,
+        value: &SqlType,
+        value_nullable: bool,
+    ) -> Result<(), Mismatch>;
 }
 
 /// Writes `v`, which must be a value of type `ty` (or NULL when `nullable`), with `w`.
@@ -72,7 +92,7 @@ pub(crate) fn write_value<W: ValueWriter + ?Sized>(
                 element_nullable,
             },
             Value::Array(items),
-        ) => return w.nested().array(out, items, element, *element_nullable),
+        ) => return w.array(out, items, element, *element_nullable),
         (
             SqlType::Map {
                 key,
@@ -80,7 +100,7 @@ pub(crate) fn write_value<W: ValueWriter + ?Sized>(
                 value_nullable,
             },
             Value::Map(entries),
-        ) => return w.nested().map(out, entries, key, value, *value_nullable),
+        ) => return w.map(out, entries, key, value, *value_nullable),
         _ => return Err(mismatch(ty, v)),
     }
     Ok(())
@@ -130,69 +150,4 @@ pub(crate) fn check_arity(row: &Row, columns: usize) -> Result<(), (String, Mism
             found: "an extra value",
         },
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sluice_data::F64;
-    use sluice_types::JsonFlavor;
-
-    fn write(ty: &SqlType, nullable: bool, v: &Value) -> Result<String, Mismatch> {
-        let mut out = Vec::new();
-        write_value(
-            &JsonWriter::new(JsonFlavor::Default),
-            &mut out,
-            ty,
-            nullable,
-            v,
-        )?;
-        Ok(String::from_utf8(out).unwrap())
-    }
-
-    #[test]
-    fn null_is_accepted_only_where_nullable() {
-        assert_eq!(write(&SqlType::BigInt, true, &Value::Null).unwrap(), "null");
-        assert_eq!(write(&SqlType::Null, false, &Value::Null).unwrap(), "null");
-        let err = write(&SqlType::BigInt, false, &Value::Null).unwrap_err();
-        assert_eq!(err.expected, "BIGINT NOT NULL");
-        assert_eq!(err.found, "NULL");
-    }
-
-    #[test]
-    fn variants_must_match_the_type_also_inside_arrays_and_maps() {
-        let err = write(&SqlType::Int, false, &Value::BigInt(1)).unwrap_err();
-        assert_eq!((err.expected.as_str(), err.found), ("INT", "a BIGINT"));
-        let array = SqlType::Array {
-            element: Box::new(SqlType::Double),
-            element_nullable: false,
-        };
-        let v = Value::Array(vec![Value::Double(F64(1.0)), Value::from("x")]);
-        let err = write(&array, false, &v).unwrap_err();
-        assert_eq!((err.expected.as_str(), err.found), ("DOUBLE", "a string"));
-        let v = Value::Array(vec![Value::Null]);
-        assert_eq!(
-            write(&array, false, &v).unwrap_err().expected,
-            "DOUBLE NOT NULL"
-        );
-    }
-
-    #[test]
-    fn a_time_of_a_day_or_more_is_refused() {
-        let err = write(&SqlType::Time, false, &Value::Time(NANOS_PER_DAY)).unwrap_err();
-        assert_eq!(err.found, "a TIME of 24 hours or more");
-    }
-
-    #[test]
-    fn row_arity_is_checked() {
-        let field = Field::new("a", SqlType::Int, false);
-        let long = Row(vec![Value::Int(1), Value::Int(2)]);
-        let (column, err) = check_arity(&long, 1).unwrap_err();
-        assert_eq!((column.as_str(), err.found), ("#2", "an extra value"));
-        let short = Row(vec![]);
-        assert!(check_arity(&short, 1).is_ok());
-        let writer = JsonWriter::new(JsonFlavor::Default);
-        let err = write_column(&writer, &mut Vec::new(), &short, 0, &field).unwrap_err();
-        assert_eq!(err.found, "no value (the row is too short)");
-    }
 }

@@ -2,8 +2,9 @@
 //!
 //! - [`controller::Pipeline`] owns the engine (on a controller thread), the per-table input buffer, batching
 //!   (`min_batch_size_records`, `max_buffering_delay`), pause/resume, backpressure, watchers and stats.
-//! - [`input::InputConnector`] reads a Kafka topic into a table on a thread of its own: parse, check, hand over
-//!   to the controller's buffer, pause the consumer while the pipeline is paused or the buffer is full.
+//! - An input connector reads an [`input::InputEndpoint`] (a Kafka topic) into a table on a thread of its own:
+//!   parse, check, hand over to the controller's buffer, pause the endpoint while the pipeline is paused or the
+//!   buffer is full. [`input::registry::open`] is the one place that knows every input transport.
 //! - [`output::OutputConnector`] sits between a view's deltas and a transport endpoint: it owns the queue, the
 //!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
 //!   delta and the transport sees only bytes.
@@ -13,12 +14,14 @@
 //! round.
 
 pub mod controller;
+mod endpoint_error;
 pub mod input;
 pub mod output;
+mod rows;
 mod util;
 
 pub use controller::{
-    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
-    PipelineStats, WatchEvent,
+    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineFailure, PipelineSpec,
+    PipelineState, PipelineStats, StepError, WatchEvent,
 };
 pub use input::{InputConnectorStats, InputSpec};

@@ -20,6 +20,7 @@ mod lower;
 mod nullability;
 pub mod plan;
 mod program;
+mod sort;
 mod types;
 pub mod window;
 

@@ -11,6 +11,9 @@ use crate::agg::AggCall;
 use crate::expr::Scalar;
 use crate::window::WindowCall;
 
+/// `ORDER BY` keys live in `sort.rs`, below both this file and `window.rs`, which use them.
+pub use crate::sort::SortKey;
+
 /// One operator of a lowered view.
 #[derive(Clone, Debug)]
 pub enum Node {
@@ -78,53 +81,6 @@ pub enum Node {
         /// filters on the rank (`WHERE rn <= k`), which turns the window into a per-partition top-k.
         rank_limit: Option<i64>,
     },
-}
-
-/// One `ORDER BY` key.
-#[derive(Clone, Debug)]
-pub struct SortKey {
-    /// The sort expression over the input row.
-    pub expr: Scalar,
-    /// `DESC`.
-    pub descending: bool,
-    /// `NULLS FIRST`.
-    pub nulls_first: bool,
-}
-
-impl SortKey {
-    /// Compares two evaluated key values, honouring direction and NULL placement.
-    pub fn compare_values(
-        &self,
-        x: &sluice_data::Value,
-        y: &sluice_data::Value,
-    ) -> std::cmp::Ordering {
-        use std::cmp::Ordering;
-        match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => {
-                if self.nulls_first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if self.nulls_first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            (false, false) => {
-                let o = crate::expr::compare(x, y).unwrap_or(Ordering::Equal);
-                if self.descending {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-        }
-    }
 }
 
 /// The kinds of join the engine implements.

@@ -10,7 +10,7 @@ use sluice_data::Value;
 use crate::agg::{self, AggCall};
 use crate::error::{LowerResult, Unsupported};
 use crate::expr::Scalar;
-use crate::plan::SortKey;
+use crate::sort::SortKey;
 
 /// A window function.
 #[derive(Clone, Debug)]

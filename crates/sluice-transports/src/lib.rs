@@ -8,7 +8,8 @@
 //!   validation of its librdkafka options ([`kafka_output::validate_config`]).
 //! - [`kafka_input`]: the Kafka consumer endpoint ([`kafka_input::KafkaInputEndpoint`]) and the network-free
 //!   validation of its librdkafka options ([`kafka_input::validate_input_config`]).
-//! - [`health`]: what every endpoint reports: health, recent errors, and the output delivery counters.
+//! - [`health`]: what every endpoint reports: health (one state machine, [`health::HealthTracker`]), recent errors,
+//!   and the transport-neutral counters of output and input endpoints.
 //! - [`kafka_tools`]: topic administration and read-back consumers for the CLI, the demo and the tests.
 //!
 //! Delivery contract of every output endpoint: a message counts as transmitted only once the destination

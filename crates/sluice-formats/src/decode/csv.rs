@@ -13,9 +13,10 @@
 use sluice_data::{Relation, Row, Value};
 use sluice_types::CsvEncoderConfig;
 
+use super::json_value::parse_text;
+use super::parser::{ParseError, Parser};
 use super::table::Table;
-use super::text::{describe, expected, parse_i64, parse_text, quoted};
-use super::{ParseError, Parser};
+use super::text::{describe, expected, parse_i64, quoted};
 
 /// How CSV spells binary values, for errors.
 const BINARY: &str = "hexadecimal digits, two per byte";

@@ -19,9 +19,9 @@ use sluice_data::{Relation, Row};
 use sluice_types::{JsonEncoderConfig, JsonUpdateFormat};
 
 use super::json_value::members;
+use super::parser::{ParseError, Parser};
 use super::table::Table;
 use super::text::{clip, expected, parse_i64};
-use super::{ParseError, Parser};
 
 /// Parses JSON chunks for one table.
 pub(crate) struct JsonParser {

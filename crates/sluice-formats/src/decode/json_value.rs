@@ -10,6 +10,9 @@
 //! - DATE/TIME/TIMESTAMP take the strings the encoder writes (see `temporal`);
 //! - BINARY/VARBINARY take an array of byte values or a base64 string;
 //! - ARRAY takes an array, MAP an object whose keys are the key type's text.
+//!
+//! [`parse_text`], a value from its text form (a CSV field, a JSON map key), lives here too: an ARRAY or MAP in
+//! text form is JSON, and a JSON map's keys are text, so the two recurse into each other.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,8 +23,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sluice_data::{SqlType, Value};
 
+use super::temporal::{parse_date, parse_time, parse_timestamp};
 use super::text::{
-    clip, describe, expected, parse_base64, parse_decimal, parse_float, parse_int, parse_text,
+    clip, describe, expected, parse_base64, parse_decimal, parse_float, parse_hex, parse_int,
+    quoted,
 };
 
 /// How the JSON parser spells what a binary value should look like.
@@ -157,6 +162,34 @@ pub(crate) fn convert_text(text: &str, ty: &SqlType) -> Result<Value, String> {
     }
 }
 
+/// A value of `ty` from its text form as the CSV encoder writes it (and as JSON writes non-string map keys).
+///
+/// Strings are taken verbatim; other types ignore surrounding blanks. ARRAY and MAP values are their
+/// `default`-flavor JSON text. The error is the whole detail, "expected …, found …".
+pub(crate) fn parse_text(ty: &SqlType, text: &str) -> Result<Value, String> {
+    let t = text.trim();
+    let checked = |v: Option<Value>| v.ok_or_else(|| describe(ty, ""));
+    let value = match ty {
+        SqlType::Char { .. } | SqlType::Varchar { .. } => Ok(Value::String(text.to_string())),
+        SqlType::Boolean if t.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        SqlType::Boolean if t.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt => parse_int(ty, t),
+        SqlType::Real | SqlType::Double => parse_float(ty, t, true),
+        SqlType::Decimal { precision, scale } => {
+            parse_decimal(t, *precision, *scale).map(Value::Decimal)
+        }
+        SqlType::Date => checked(parse_date(t).map(Value::Date)),
+        SqlType::Time => checked(parse_time(t).map(Value::Time)),
+        SqlType::Timestamp => checked(parse_timestamp(t).map(Value::Timestamp)),
+        SqlType::Binary { .. } | SqlType::Varbinary { .. } => parse_hex(t)
+            .map(Value::Bytes)
+            .ok_or_else(|| "hexadecimal digits, two per byte".into()),
+        SqlType::Array { .. } | SqlType::Map { .. } => return convert_text(t, ty),
+        SqlType::Boolean | SqlType::Null => Err(describe(ty, "")),
+    };
+    value.map_err(|what| expected(&what, &quoted(text)))
+}
+
 /// `BINARY`/`VARBINARY`: an array of byte values (the `default` flavor) or a base64 string.
 fn bytes(raw: &str, text: Option<&str>) -> Result<Value, String> {
     if let Some(text) = text {
@@ -212,4 +245,36 @@ fn map(raw: &str, key: &SqlType, value: &SqlType, value_nullable: bool) -> Resul
         entries.insert(key_value, v);
     }
     Ok(Value::Map(entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::MAX_FOUND_CHARS;
+    use super::*;
+
+    #[test]
+    fn text_errors_quote_the_field() {
+        assert_eq!(
+            parse_text(&SqlType::BigInt, "ten").unwrap_err(),
+            r#"expected an integer, found "ten""#
+        );
+        assert_eq!(
+            parse_text(&SqlType::Date, "2023-02-30").unwrap_err(),
+            r#"expected a date (YYYY-MM-DD), found "2023-02-30""#
+        );
+        assert_eq!(
+            parse_text(&SqlType::Boolean, " TRUE "),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            parse_text(&SqlType::varchar(), " x "),
+            Ok(Value::from(" x "))
+        );
+        let long = "x".repeat(100);
+        let clipped = format!("\"{}...\"", "x".repeat(MAX_FOUND_CHARS));
+        assert_eq!(
+            parse_text(&SqlType::Int, &long).unwrap_err(),
+            format!("expected an integer, found {clipped}")
+        );
+    }
 }

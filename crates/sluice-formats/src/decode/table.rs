@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sluice_data::{Field, Relation, Row, Value};
 
 use super::json_value::{convert, members};
-use super::ParseError;
+use super::parser::ParseError;
 
 /// A table's columns with what the parsers need to find them and to name them in errors.
 pub(crate) struct Table {

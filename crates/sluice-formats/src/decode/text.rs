@@ -3,15 +3,13 @@
 //!
 //! The scalar readers return `Err` with the *expected* phrase only ("an integer from -128 to 127"), because the
 //! two formats show the offending value differently: CSV as the field's text, JSON as the value's JSON text.
-//! [`parse_text`] then builds the whole "expected …, found …" detail for a text field.
+//! `json_value::parse_text` then builds the whole "expected …, found …" detail for a text field (it lives there
+//! because an ARRAY or MAP field's text is JSON, whose map keys are text again: one recursion, one file).
 
 use sluice_data::{Decimal, SqlType, Value, F32, F64};
 
-use super::json_value;
-use super::temporal::{parse_date, parse_time, parse_timestamp};
-
 /// The most characters of an offending value an error message shows.
-const MAX_FOUND_CHARS: usize = 64;
+pub(crate) const MAX_FOUND_CHARS: usize = 64;
 
 /// Cuts `text` to [`MAX_FOUND_CHARS`] characters, marking a cut with `...`.
 pub(crate) fn clip(text: &str) -> String {
@@ -218,34 +216,6 @@ pub(crate) fn parse_base64(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A value of `ty` from its text form as the CSV encoder writes it (and as JSON writes non-string map keys).
-///
-/// Strings are taken verbatim; other types ignore surrounding blanks. ARRAY and MAP values are their
-/// `default`-flavor JSON text. The error is the whole detail, "expected …, found …".
-pub(crate) fn parse_text(ty: &SqlType, text: &str) -> Result<Value, String> {
-    let t = text.trim();
-    let checked = |v: Option<Value>| v.ok_or_else(|| describe(ty, ""));
-    let value = match ty {
-        SqlType::Char { .. } | SqlType::Varchar { .. } => Ok(Value::String(text.to_string())),
-        SqlType::Boolean if t.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-        SqlType::Boolean if t.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-        SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt => parse_int(ty, t),
-        SqlType::Real | SqlType::Double => parse_float(ty, t, true),
-        SqlType::Decimal { precision, scale } => {
-            parse_decimal(t, *precision, *scale).map(Value::Decimal)
-        }
-        SqlType::Date => checked(parse_date(t).map(Value::Date)),
-        SqlType::Time => checked(parse_time(t).map(Value::Time)),
-        SqlType::Timestamp => checked(parse_timestamp(t).map(Value::Timestamp)),
-        SqlType::Binary { .. } | SqlType::Varbinary { .. } => parse_hex(t)
-            .map(Value::Bytes)
-            .ok_or_else(|| "hexadecimal digits, two per byte".into()),
-        SqlType::Array { .. } | SqlType::Map { .. } => return json_value::convert_text(t, ty),
-        SqlType::Boolean | SqlType::Null => Err(describe(ty, "")),
-    };
-    value.map_err(|what| expected(&what, &quoted(text)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,31 +313,5 @@ mod tests {
         assert_eq!(parse_base64(""), Some(vec![]));
         assert_eq!(parse_base64("Z"), None);
         assert_eq!(parse_base64("Zm9v!"), None);
-    }
-
-    #[test]
-    fn text_errors_quote_the_field() {
-        assert_eq!(
-            parse_text(&SqlType::BigInt, "ten").unwrap_err(),
-            r#"expected an integer, found "ten""#
-        );
-        assert_eq!(
-            parse_text(&SqlType::Date, "2023-02-30").unwrap_err(),
-            r#"expected a date (YYYY-MM-DD), found "2023-02-30""#
-        );
-        assert_eq!(
-            parse_text(&SqlType::Boolean, " TRUE "),
-            Ok(Value::Bool(true))
-        );
-        assert_eq!(
-            parse_text(&SqlType::varchar(), " x "),
-            Ok(Value::from(" x "))
-        );
-        let long = "x".repeat(100);
-        let clipped = format!("\"{}...\"", "x".repeat(MAX_FOUND_CHARS));
-        assert_eq!(
-            parse_text(&SqlType::Int, &long).unwrap_err(),
-            format!("expected an integer, found {clipped}")
-        );
     }
 }

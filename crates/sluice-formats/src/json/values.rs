@@ -36,64 +36,6 @@ impl JsonWriter {
     fn kafka_connect(&self) -> bool {
         self.flavor == JsonFlavor::KafkaConnectJsonConverter
     }
-
-    /// Writes an `ARRAY` value, checking each element against `element`.
-    pub fn array(
-        &self,
-        out: &mut Vec<u8>,
-        items: &[Value],
-        element: &SqlType,
-        element_nullable: bool,
-    ) -> Result<(), Mismatch> {
-        out.push(b'[');
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_value(self, out, element, element_nullable, item)?;
-        }
-        out.push(b']');
-        Ok(())
-    }
-
-    /// Writes a `MAP` value: an object, or for Kafka Connect with non-string keys an array of `[key,value]`
-    /// pairs, which is how its JsonConverter reads such maps.
-    pub fn map(
-        &self,
-        out: &mut Vec<u8>,
-        entries: &BTreeMap<Value, Value>,
-        key: &SqlType,
-        value: &SqlType,
-        value_nullable: bool,
-    ) -> Result<(), Mismatch> {
-        let string_keys = matches!(key, SqlType::Char { .. } | SqlType::Varchar { .. });
-        let pairs = self.kafka_connect() && !string_keys;
-        // Opening, entry start, key/value separator, entry end and closing punctuation.
-        let [open, entry_open, between, entry_close, close]: [&[u8]; 5] = if pairs {
-            [b"[", b"[", b",", b"]", b"]"]
-        } else {
-            [b"{", b"", b":", b"", b"}"]
-        };
-        out.extend_from_slice(open);
-        for (i, (k, v)) in entries.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(entry_open);
-            let key_start = out.len();
-            write_value(self, out, key, false, k)?;
-            if !pairs && out[key_start] != b'"' {
-                // A key whose JSON text is not a string (a number, `true`, an array) becomes that text as a string.
-                let text = out.split_off(key_start);
-                write_json_string(out, &String::from_utf8_lossy(&text));
-            }
-            out.extend_from_slice(between);
-            write_value(self, out, value, value_nullable, v)?;
-            out.extend_from_slice(entry_close);
-        }
-        out.extend_from_slice(close);
-        Ok(())
-    }
 }
 
 impl ValueWriter for JsonWriter {
@@ -180,8 +122,62 @@ impl ValueWriter for JsonWriter {
         out.push(b']');
     }
 
-    fn nested(&self) -> JsonWriter {
-        *self
+    /// Writes an `ARRAY` value, checking each element against `element`.
+    fn array(
+        &self,
+        out: &mut Vec<u8>,
+        items: &[Value],
+        element: &SqlType,
+        element_nullable: bool,
+    ) -> Result<(), Mismatch> {
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_value(self, out, element, element_nullable, item)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    /// Writes a `MAP` value: an object, or for Kafka Connect with non-string keys an array of `[key,value]`
+    /// pairs, which is how its JsonConverter reads such maps.
+    fn map(
+        &self,
+        out: &mut Vec<u8>,
+        entries: &BTreeMap<Value, Value>,
+        key: &SqlType,
+        value: &SqlType,
+        value_nullable: bool,
+    ) -> Result<(), Mismatch> {
+        let string_keys = matches!(key, SqlType::Char { .. } | SqlType::Varchar { .. });
+        let pairs = self.kafka_connect() && !string_keys;
+        // Opening, entry start, key/value separator, entry end and closing punctuation.
+        let [open, entry_open, between, entry_close, close]: [&[u8]; 5] = if pairs {
+            [b"[", b"[", b",", b"]", b"]"]
+        } else {
+            [b"{", b"", b":", b"", b"}"]
+        };
+        out.extend_from_slice(open);
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(entry_open);
+            let key_start = out.len();
+            write_value(self, out, key, false, k)?;
+            if !pairs && out[key_start] != b'"' {
+                // A key whose JSON text is not a string (a number, `true`, an array) becomes that text as a string.
+                let text = out.split_off(key_start);
+                write_json_string(out, &String::from_utf8_lossy(&text));
+            }
+            out.extend_from_slice(between);
+            write_value(self, out, value, value_nullable, v)?;
+            out.extend_from_slice(entry_close);
+        }
+        out.extend_from_slice(close);
+        Ok(())
     }
 }
 
@@ -373,5 +369,72 @@ mod tests {
             r#"{"[\"q\\\"\"]":1}"#,
         ];
         check(map(strings, SqlType::Int), v, expected);
+    }
+}
+
+#[cfg(test)]
+mod checks {
+    //! The type checks of `crate::visit` (there, no writer exists to run them with).
+    use super::*;
+    use crate::time::NANOS_PER_DAY;
+    use crate::visit::{check_arity, write_column};
+    use sluice_data::{Field, Row, F64};
+
+    fn write(ty: &SqlType, nullable: bool, v: &Value) -> Result<String, Mismatch> {
+        let mut out = Vec::new();
+        write_value(
+            &JsonWriter::new(JsonFlavor::Default),
+            &mut out,
+            ty,
+            nullable,
+            v,
+        )?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn null_is_accepted_only_where_nullable() {
+        assert_eq!(write(&SqlType::BigInt, true, &Value::Null).unwrap(), "null");
+        assert_eq!(write(&SqlType::Null, false, &Value::Null).unwrap(), "null");
+        let err = write(&SqlType::BigInt, false, &Value::Null).unwrap_err();
+        assert_eq!(err.expected, "BIGINT NOT NULL");
+        assert_eq!(err.found, "NULL");
+    }
+
+    #[test]
+    fn variants_must_match_the_type_also_inside_arrays_and_maps() {
+        let err = write(&SqlType::Int, false, &Value::BigInt(1)).unwrap_err();
+        assert_eq!((err.expected.as_str(), err.found), ("INT", "a BIGINT"));
+        let array = SqlType::Array {
+            element: Box::new(SqlType::Double),
+            element_nullable: false,
+        };
+        let v = Value::Array(vec![Value::Double(F64(1.0)), Value::from("x")]);
+        let err = write(&array, false, &v).unwrap_err();
+        assert_eq!((err.expected.as_str(), err.found), ("DOUBLE", "a string"));
+        let v = Value::Array(vec![Value::Null]);
+        assert_eq!(
+            write(&array, false, &v).unwrap_err().expected,
+            "DOUBLE NOT NULL"
+        );
+    }
+
+    #[test]
+    fn a_time_of_a_day_or_more_is_refused() {
+        let err = write(&SqlType::Time, false, &Value::Time(NANOS_PER_DAY)).unwrap_err();
+        assert_eq!(err.found, "a TIME of 24 hours or more");
+    }
+
+    #[test]
+    fn row_arity_is_checked() {
+        let field = Field::new("a", SqlType::Int, false);
+        let long = Row(vec![Value::Int(1), Value::Int(2)]);
+        let (column, err) = check_arity(&long, 1).unwrap_err();
+        assert_eq!((column.as_str(), err.found), ("#2", "an extra value"));
+        let short = Row(vec![]);
+        assert!(check_arity(&short, 1).is_ok());
+        let writer = JsonWriter::new(JsonFlavor::Default);
+        let err = write_column(&writer, &mut Vec::new(), &short, 0, &field).unwrap_err();
+        assert_eq!(err.found, "no value (the row is too short)");
     }
 }

@@ -1,7 +1,23 @@
 //! Admission of input: the per-table buffer and lifecycle flags under one lock ([`Shared`]), record checks, and
 //! waiting for room (backpressure towards HTTP requests and Kafka readers).
 
-use super::*;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use sluice_data::{Relation, Row};
+use sluice_sql::Program;
+use sluice_transports::health::RecentErrors;
+
+use super::failure::PipelineFailure;
+use super::spec::{ControllerConfig, PipelineError};
+use super::watch::WatchEvent;
+use crate::endpoint_error::EndpointError;
+use crate::input::sink::{RecordSink, Refusal};
+use crate::output::OutputConnector;
+use crate::rows::check_rows;
+use crate::util::lock;
 
 #[derive(Default)]
 pub(super) struct TableCounters {
@@ -9,7 +25,7 @@ pub(super) struct TableCounters {
     pub(super) total_bytes: AtomicU64,
     pub(super) processed_records: AtomicU64,
     pub(super) parse_errors: AtomicU64,
-    pub(super) errors: RecentErrors,
+    pub(super) errors: Mutex<RecentErrors>,
 }
 
 /// The input buffer and the lifecycle flags, under one lock so the controller's wait sees both.
@@ -19,7 +35,7 @@ pub(super) struct Buffer {
     pub(super) oldest: Option<Instant>,
     pub(super) paused: bool,
     pub(super) stopping: bool,
-    pub(super) failed: Option<String>,
+    pub(super) failed: Option<Arc<PipelineFailure>>,
     pub(super) stall: Option<(u64, String)>,
 }
 
@@ -43,7 +59,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// [`Pipeline::ingest`] into the table with index `t`.
+    /// [`Pipeline::ingest`](super::Pipeline::ingest) into the table with index `t`.
     pub(crate) fn ingest(
         &self,
         t: usize,
@@ -82,7 +98,7 @@ impl Shared {
         let mut buffer = lock(&s.buffer);
         loop {
             if let Some(error) = &buffer.failed {
-                return Err((PipelineError::Failed(error.clone()), records));
+                return Err((PipelineError::Failed(error.to_string()), records));
             }
             if buffer.stopping {
                 return Err((PipelineError::Stopped, records));
@@ -122,14 +138,15 @@ impl Shared {
         Ok(())
     }
 
-    /// [`Pipeline::record_errors`] for the table with index `t`.
+    /// [`Pipeline::record_errors`](super::Pipeline::record_errors) for the table with index `t`.
     pub(crate) fn record_errors(&self, t: usize, errors: &[String]) {
         let counters = &self.tables[t];
         counters
             .parse_errors
             .fetch_add(errors.len() as u64, Relaxed);
+        let mut list = lock(&counters.errors);
         for message in errors {
-            counters.errors.push(message.clone());
+            list.push(message.clone());
         }
     }
 
@@ -143,32 +160,46 @@ impl Shared {
         lock(&self.buffer).paused
     }
 
-    /// Marks the pipeline failed with `error` (the first failure wins) and wakes everyone waiting.
-    pub(crate) fn fail(&self, error: String) {
+    /// Marks the pipeline failed with `failure` (the first failure wins) and wakes everyone waiting.
+    pub(crate) fn fail(&self, failure: PipelineFailure) {
         let mut b = lock(&self.buffer);
-        b.failed.get_or_insert(error);
+        b.failed.get_or_insert(Arc::new(failure));
         self.room.notify_all();
         self.step_due.notify_all();
     }
 }
 
-/// Checks every record against `relation`: the checked records, or one message per invalid record (numbered
-/// from 1) when any is invalid.
-pub(crate) fn check_rows(
-    relation: &Relation,
-    records: Vec<(Row, i64)>,
-) -> Result<Vec<(Row, i64)>, Vec<String>> {
-    let mut valid = Vec::with_capacity(records.len());
-    let mut invalid = Vec::new();
-    for (i, (row, weight)) in records.into_iter().enumerate() {
-        match sluice_engine::validate_row(relation, row) {
-            Ok(row) => valid.push((row, weight)),
-            Err(e) => invalid.push(format!("record {}: {e}", i + 1)),
-        }
+/// How input connectors hand records to the pipeline.
+impl RecordSink for Shared {
+    fn paused(&self) -> bool {
+        Shared::paused(self)
     }
-    if invalid.is_empty() {
-        Ok(valid)
-    } else {
-        Err(invalid)
+
+    fn table(&self, t: usize) -> &Relation {
+        Shared::table(self, t)
+    }
+
+    fn admit(
+        &self,
+        t: usize,
+        records: Vec<(Row, i64)>,
+        bytes: u64,
+        wait: Duration,
+    ) -> Result<(), (Refusal, Vec<(Row, i64)>)> {
+        Shared::admit(self, t, records, bytes, wait).map_err(|(e, records)| match e {
+            PipelineError::Busy { reason, .. } => (Refusal::Busy(reason), records),
+            _ => (Refusal::Closed, records),
+        })
+    }
+
+    fn record_errors(&self, t: usize, errors: &[String]) {
+        Shared::record_errors(self, t, errors);
+    }
+
+    fn input_failed(&self, connector: &str, error: EndpointError) {
+        self.fail(PipelineFailure::Input {
+            connector: connector.to_string(),
+            source: error,
+        });
     }
 }

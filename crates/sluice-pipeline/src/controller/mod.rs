@@ -17,34 +17,36 @@
 //! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
 //! output connectors hold.
 //!
-//! One file per role: `spec` (what a pipeline starts with, its errors), `stats`, `watch`, `admission` (the input
-//! buffer and its backpressure), `step` (the controller thread); this file is the [`Pipeline`] handle.
+//! One file per role: `spec` (what a pipeline starts with, its errors), `failure` (why a running pipeline failed),
+//! `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
+//! The children import what they need from each other and from other crates, never from this file, so the
+//! imports go one way.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::Serialize;
-use sluice_data::{Delta, Relation, Row};
+use sluice_data::{Relation, Row};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
-use sluice_types::ConnectorConfig;
 
-use crate::input::{InputConnector, InputConnectorStats, InputError, InputSpec};
-use crate::output::{OutputConnector, OutputConnectorStats, OutputError};
-use crate::util::{lock, now_ms, ErrorRecord, RecentErrors};
+use crate::input::{InputConnector, InputConnectorStats};
+use crate::output::{OutputConnector, OutputConnectorStats};
+use crate::util::lock;
 
 mod admission;
+mod failure;
 mod spec;
 mod stats;
 mod step;
 mod watch;
 
 use admission::Buffer;
-pub(crate) use admission::{check_rows, Shared};
+pub(crate) use admission::Shared;
+pub use failure::{PipelineFailure, StepError};
 pub use spec::{ControllerConfig, OutputSpec, PipelineError, PipelineSpec};
 pub use stats::{GlobalStats, PipelineState, PipelineStats, TableInputStats};
 use step::control;
@@ -79,7 +81,7 @@ impl Pipeline {
             (*program).clone(),
             EngineConfig::with_workers(spec.config.workers.max(1)),
         )
-        .map_err(|e| PipelineError::Engine(e.to_string()))?;
+        .map_err(PipelineError::Engine)?;
         let shared = Arc::new(Shared {
             name: spec.name.clone(),
             tables: program.tables.iter().map(|_| Default::default()).collect(),
@@ -108,7 +110,7 @@ impl Pipeline {
             std::thread::Builder::new()
                 .name(format!("pipeline-{}", spec.name))
                 .spawn(move || control(&shared, engine))
-                .map_err(|e| PipelineError::Engine(e.to_string()))?
+                .map_err(PipelineError::Thread)?
         };
         let inputs = inputs
             .into_iter()
@@ -189,7 +191,7 @@ impl Pipeline {
     pub fn state(&self) -> (PipelineState, Option<String>) {
         let b = lock(&self.shared.buffer);
         if let Some(e) = &b.failed {
-            (PipelineState::Failed, Some(e.clone()))
+            (PipelineState::Failed, Some(e.to_string()))
         } else if b.stopping {
             (PipelineState::Stopped, None)
         } else if b.paused {
@@ -197,6 +199,11 @@ impl Pipeline {
         } else {
             (PipelineState::Running, None)
         }
+    }
+
+    /// Why the pipeline failed, typed (the text is in [`Pipeline::state`] and the stats).
+    pub fn failure(&self) -> Option<Arc<PipelineFailure>> {
+        lock(&self.shared.buffer).failed.clone()
     }
 
     /// Streams the changes of `view` from the next step on. A watcher that falls more than 1024 steps behind is
@@ -236,7 +243,7 @@ impl Pipeline {
                 buffered_records,
                 processed_records: c.processed_records.load(Relaxed),
                 num_parse_errors: c.parse_errors.load(Relaxed),
-                parse_errors: c.errors.snapshot(),
+                parse_errors: lock(&c.errors).to_vec(),
             })
             .collect();
         // One lock at a time: a step holds `outputs` while it takes `watchers`, so holding `watchers` here while
@@ -298,7 +305,7 @@ impl Pipeline {
             }
         }
         if let Some(e) = lock(&self.shared.buffer).failed.clone() {
-            errors.insert(0, e);
+            errors.insert(0, e.to_string());
         }
         for (_, w) in lock(&self.shared.watchers).drain(..) {
             let _ = w.try_send(WatchEvent::Ended("the pipeline shut down".into()));

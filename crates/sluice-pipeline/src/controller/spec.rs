@@ -1,7 +1,14 @@
 //! What a pipeline is started with ([`PipelineSpec`], [`ControllerConfig`], [`OutputSpec`]) and how its calls fail
-//! ([`PipelineError`]).
+//! ([`PipelineError`]). A leaf of the controller: it names the connectors' specs and errors, nothing that runs.
 
-use super::*;
+use std::time::Duration;
+
+use sluice_engine::EngineError;
+use sluice_sql::Program;
+use sluice_types::ConnectorConfig;
+
+use crate::input::{InputError, InputSpec};
+use crate::output::OutputError;
 
 /// How the controller batches and bounds input.
 #[derive(Clone, Debug)]
@@ -12,7 +19,8 @@ pub struct ControllerConfig {
     pub min_batch_size_records: u64,
     /// The longest the oldest buffered record waits for `min_batch_size_records`.
     pub max_buffering_delay: Duration,
-    /// Input records buffered (not yet stepped) at most; [`Pipeline::ingest`] waits while the buffer is full.
+    /// Input records buffered (not yet stepped) at most; [`Pipeline::ingest`](super::Pipeline::ingest) waits while
+    /// the buffer is full.
     pub max_buffered_records: u64,
 }
 
@@ -71,11 +79,16 @@ pub enum PipelineError {
     Input(#[from] InputError),
     /// The engine could not start.
     #[error("the engine could not start: {0}")]
-    Engine(String),
+    Engine(#[source] EngineError),
+    /// The controller thread could not be started.
+    #[error("the pipeline's controller thread could not start: {0}")]
+    Thread(#[source] std::io::Error),
     /// Records that do not fit the table, one message per record (naming it); nothing of the request was applied.
     #[error("{}", .0.join("; "))]
     InvalidRecords(Vec<String>),
-    /// The pipeline failed earlier; the message says why.
+    /// The pipeline failed earlier; the message (the text of its
+    /// [`PipelineFailure`](super::PipelineFailure), which [`Pipeline::failure`](super::Pipeline::failure) gives
+    /// typed) says why.
     #[error("the pipeline failed: {0}")]
     Failed(String),
     /// The pipeline is shutting down or shut down.

@@ -1,6 +1,10 @@
 //! The shapes of a pipeline's stats: its state, per-table input counters, global counters.
 
-use super::*;
+use serde::Serialize;
+use sluice_transports::health::ErrorRecord;
+
+use crate::input::InputConnectorStats;
+use crate::output::OutputConnectorStats;
 
 /// Where a running pipeline is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

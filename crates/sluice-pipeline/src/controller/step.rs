@@ -1,25 +1,38 @@
 //! The controller thread: waits until a step is due, then steps the engine and hands each view's delta to the
 //! output connectors and the watchers.
 
-use super::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::TrySendError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_data::Row;
+use sluice_engine::Engine;
+use sluice_transports::health::now_ms;
+
+use super::admission::{Buffer, Shared};
+use super::failure::{PipelineFailure, StepError};
+use super::watch::WatchEvent;
+use crate::util::lock;
 
 /// The controller thread: steps until shutdown; an error or a panic marks the pipeline failed.
 pub(super) fn control(shared: &Shared, mut engine: Engine) {
     let result = catch_unwind(AssertUnwindSafe(|| run_steps(shared, &mut engine)));
-    let error = match result {
+    let failure = match result {
         Ok(Ok(())) => return,
-        Ok(Err(e)) => e,
+        Ok(Err(e)) => PipelineFailure::Step(e),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            format!("the controller panicked: {what}")
+            PipelineFailure::Panic(what)
         }
     };
-    tracing::error!(pipeline = %shared.name, %error, "Pipeline failed.");
-    shared.fail(error);
+    tracing::error!(pipeline = %shared.name, error = %failure, "Pipeline failed.");
+    shared.fail(failure);
     // The engine may be what failed: dropping it on this thread is what its contract asks.
     drop(engine);
 }
@@ -67,7 +80,7 @@ pub(super) fn step_due(shared: &Shared, b: &mut Buffer) -> Result<(), Option<Dur
     }
 }
 
-pub(super) fn run_steps(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
+pub(super) fn run_steps(shared: &Shared, engine: &mut Engine) -> Result<(), StepError> {
     // The first step runs at once, so views that need no input (constants) show their rows.
     step(shared, engine, Vec::new())?;
     loop {
@@ -104,7 +117,7 @@ pub(super) fn step(
     shared: &Shared,
     engine: &mut Engine,
     inputs: Vec<Vec<(Row, i64)>>,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     #[cfg(feature = "fault-injection")]
     if shared.panic_next_step.swap(false, Relaxed) {
         panic!("fault injected by a test");
@@ -118,9 +131,12 @@ pub(super) fn step(
         }
         engine
             .push(&table.relation.name, rows)
-            .map_err(|e| format!("table {}: {e}", table.relation.name))?;
+            .map_err(|source| StepError::Push {
+                table: table.relation.name.clone(),
+                source,
+            })?;
     }
-    let mut deltas = engine.step().map_err(|e| e.to_string())?;
+    let mut deltas = engine.step().map_err(StepError::Step)?;
     let step = shared.steps.fetch_add(1, Relaxed) + 1;
     let outputs = lock(&shared.outputs);
     let mut watchers = lock(&shared.watchers);

@@ -1,6 +1,8 @@
 //! What an HTTP watcher of a view receives, and how far behind it may fall.
 
-use super::*;
+use std::sync::Arc;
+
+use sluice_data::Delta;
 
 /// Batches a watcher may fall behind before it is disconnected.
 pub(super) const WATCH_QUEUE_BATCHES: usize = 1024;

@@ -1,14 +1,14 @@
-//! The seam between an output connector and its transport: [`OutputEndpoint`], and [`open`], the one place that
-//! knows every output transport.
+//! The seam between an output connector and its transport: [`OutputEndpoint`] and the [`Message`] it takes.
 //!
 //! An endpoint takes encoded messages (bytes, an optional key and headers) and reports what the destination
 //! acknowledged. Adding a transport is one file implementing the trait (with its config type in `sluice-types`)
-//! and one line in [`open`].
+//! and one line in `registry.rs`, the one place that knows every output transport.
 
 use std::time::Duration;
 
 use sluice_transports::health::OutputTransportStats;
-use sluice_types::{ConfigError, TransportConfig};
+
+pub use crate::endpoint_error::EndpointError;
 
 /// One message for the destination.
 #[derive(Clone, Copy, Debug)]
@@ -19,24 +19,6 @@ pub struct Message<'a> {
     pub value: &'a [u8],
     /// How many records (delta entries) it carries, for the counters.
     pub records: usize,
-}
-
-/// Why an endpoint could not start, take a message or flush.
-#[derive(Debug, thiserror::Error)]
-pub enum EndpointError {
-    /// The transport's config does not work (normally caught when the connector is created).
-    #[error("invalid config: {0}")]
-    Config(#[from] ConfigError),
-    /// Anything else, in the transport's words, naming the destination and the cause.
-    #[error("{0}")]
-    Transport(String),
-}
-
-impl EndpointError {
-    /// A transport error from anything that can be shown.
-    pub fn transport(e: impl std::fmt::Display) -> Self {
-        EndpointError::Transport(e.to_string())
-    }
 }
 
 /// Where an output connector's messages go.
@@ -58,20 +40,4 @@ pub trait OutputEndpoint: Send + Sync {
     fn flush(&self, timeout: Duration) -> Result<(), EndpointError>;
     /// Delivery counters and health.
     fn stats(&self) -> OutputTransportStats;
-}
-
-/// Opens the endpoint `config` describes for the connector `name`, checking that its destination is usable.
-/// `None` for a transport that is not an output a pipeline can attach.
-pub fn open(
-    name: &str,
-    config: &TransportConfig,
-) -> Option<Result<Box<dyn OutputEndpoint>, EndpointError>> {
-    match config {
-        TransportConfig::KafkaOutput(c) => Some(super::kafka::open(name, c)),
-        TransportConfig::FileOutput(c) => Some(super::file::open(c)),
-        TransportConfig::NullOutput => Some(super::null::open()),
-        TransportConfig::KafkaInput(_)
-        | TransportConfig::HttpInput
-        | TransportConfig::HttpOutput => None,
-    }
 }

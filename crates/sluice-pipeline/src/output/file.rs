@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sluice_transports::health::{epoch_ms, EndpointHealth, OutputTransportStats, RecentErrors};
+use sluice_transports::health::{HealthTracker, OutputTransportStats};
 use sluice_types::FileOutputConfig;
 
 use super::endpoint::{EndpointError, Message, OutputEndpoint};
@@ -41,14 +41,13 @@ struct State {
     /// Synced.
     durable: Counts,
     last_sync: Instant,
-    failed: Option<(String, u64)>,
-    errors: RecentErrors,
-    num_errors: u64,
 }
 
 struct FileEndpoint {
     path: PathBuf,
     state: Mutex<State>,
+    /// Running until a write or sync fails, then failed for good.
+    health: HealthTracker,
 }
 
 /// Opens (creating when missing) the file for appending.
@@ -71,10 +70,8 @@ pub fn open(config: &FileOutputConfig) -> Result<Box<dyn OutputEndpoint>, Endpoi
             pending: Counts::default(),
             durable: Counts::default(),
             last_sync: Instant::now(),
-            failed: None,
-            errors: RecentErrors::default(),
-            num_errors: 0,
         }),
+        health: HealthTracker::default(),
     }))
 }
 
@@ -96,19 +93,12 @@ impl FileEndpoint {
                 state.durable.add(pending);
                 Ok(())
             }
-            Err(e) => Err(self.fail(
-                state,
-                format!("cannot write file '{}': {e}", self.path.display()),
-            )),
+            Err(e) => Err(self.fail(format!("cannot write file '{}': {e}", self.path.display()))),
         }
     }
 
-    fn fail(&self, state: &mut State, error: String) -> EndpointError {
-        state.num_errors += 1;
-        state.errors.push(error.clone());
-        state
-            .failed
-            .get_or_insert((error.clone(), epoch_ms(std::time::SystemTime::now())));
+    fn fail(&self, error: String) -> EndpointError {
+        self.health.fail(error.clone());
         EndpointError::Transport(error)
     }
 }
@@ -121,8 +111,8 @@ impl OutputEndpoint for FileEndpoint {
 
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError> {
         let mut state = self.lock();
-        if let Some((error, _)) = &state.failed {
-            return Err(EndpointError::Transport(error.clone()));
+        if let Some(error) = self.health.failure() {
+            return Err(EndpointError::Transport(error));
         }
         let written = state
             .writer
@@ -130,7 +120,7 @@ impl OutputEndpoint for FileEndpoint {
             .and_then(|()| state.writer.write_all(b"\n"));
         if let Err(e) = written {
             let error = format!("cannot write file '{}': {e}", self.path.display());
-            return Err(self.fail(&mut state, error));
+            return Err(self.fail(error));
         }
         state.pending.add(Counts {
             messages: 1,
@@ -145,7 +135,7 @@ impl OutputEndpoint for FileEndpoint {
 
     fn batch_sent(&self) -> Result<(), EndpointError> {
         let mut state = self.lock();
-        if state.pending.messages == 0 || state.failed.is_some() {
+        if state.pending.messages == 0 || self.health.failure().is_some() {
             return Ok(());
         }
         self.sync(&mut state)
@@ -153,21 +143,15 @@ impl OutputEndpoint for FileEndpoint {
 
     fn flush(&self, _timeout: Duration) -> Result<(), EndpointError> {
         let mut state = self.lock();
-        if let Some((error, _)) = &state.failed {
-            return Err(EndpointError::Transport(error.clone()));
+        if let Some(error) = self.health.failure() {
+            return Err(EndpointError::Transport(error));
         }
         self.sync(&mut state)
     }
 
     fn stats(&self) -> OutputTransportStats {
         let state = self.lock();
-        let health = match &state.failed {
-            Some((error, since_ms)) => EndpointHealth::Failed {
-                error: error.clone(),
-                since_ms: *since_ms,
-            },
-            None => EndpointHealth::Running,
-        };
+        let health = self.health.snapshot();
         OutputTransportStats {
             transmitted_messages: state.durable.messages,
             transmitted_records: state.durable.records,
@@ -175,9 +159,9 @@ impl OutputEndpoint for FileEndpoint {
             in_flight_messages: state.pending.messages,
             in_flight_records: state.pending.records,
             in_flight_bytes: state.pending.bytes,
-            num_transport_errors: state.num_errors,
-            transport_errors: state.errors.to_vec(),
-            health,
+            num_transport_errors: health.num_errors,
+            transport_errors: health.errors,
+            health: health.health,
             ..OutputTransportStats::idle()
         }
     }

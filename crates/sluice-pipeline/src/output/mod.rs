@@ -1,6 +1,6 @@
 //! [`OutputConnector`]: a view's deltas → queue → encoder → transport endpoint ([`OutputEndpoint`]), on a thread
 //! of its own. The endpoints live beside it, one file each (`kafka.rs`, `file.rs`, `null.rs`), and
-//! [`endpoint::open`] is the one place that knows them all.
+//! [`registry::open`] is the one place that knows them all.
 //!
 //! The controller calls [`OutputConnector::push`] once per step with the view's delta and checks
 //! [`OutputConnector::is_full`] before stepping again: a connector whose queue holds `max_queued_records` or more
@@ -30,9 +30,11 @@ pub mod endpoint;
 mod file;
 mod kafka;
 mod null;
+pub mod registry;
 
-pub use crate::util::ErrorRecord;
-use crate::util::{lock, RecentErrors};
+use crate::util::lock;
+pub use sluice_transports::health::ErrorRecord;
+use sluice_transports::health::RecentErrors;
 
 /// Why an output connector could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,16 @@ pub enum OutputError {
         /// Connector (endpoint) name.
         name: String,
         /// The transport's error, naming the destination and the cause.
-        error: String,
+        #[source]
+        error: EndpointError,
+    },
+    /// The connector's encoding thread could not be started.
+    #[error("output connector '{name}': cannot start its thread: {source}")]
+    Thread {
+        /// Connector (endpoint) name.
+        name: String,
+        /// The operating system's error.
+        source: std::io::Error,
     },
     /// Shutdown ended with records not delivered.
     #[error("output connector '{name}': {undelivered_records} queued records were not delivered at shutdown: {reason}")]
@@ -127,7 +138,7 @@ struct Shared {
     processed_records: AtomicU64,
     encoded_messages: AtomicU64,
     encode_errors: AtomicU64,
-    errors: RecentErrors,
+    errors: Mutex<RecentErrors>,
     fatal: Mutex<Option<String>>,
     transport_name: &'static str,
     endpoint: Box<dyn OutputEndpoint>,
@@ -153,11 +164,11 @@ impl OutputConnector {
             error,
         };
         config.validate().map_err(config_err)?;
-        let transport_err = |e: &dyn std::fmt::Display| OutputError::Transport {
+        let transport_err = |error: EndpointError| OutputError::Transport {
             name: name.to_string(),
-            error: e.to_string(),
+            error,
         };
-        let endpoint = match endpoint::open(name, &config.transport) {
+        let endpoint = match registry::open(name, &config.transport) {
             None => {
                 return Err(OutputError::Unsupported {
                     name: name.to_string(),
@@ -165,7 +176,7 @@ impl OutputConnector {
                 })
             }
             Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
-            Some(Err(e)) => return Err(transport_err(&e)),
+            Some(Err(e)) => return Err(transport_err(e)),
             Some(Ok(endpoint)) => endpoint,
         };
         let format = config.format.as_ref().ok_or_else(|| {
@@ -194,7 +205,7 @@ impl OutputConnector {
             processed_records: AtomicU64::new(0),
             encoded_messages: AtomicU64::new(0),
             encode_errors: AtomicU64::new(0),
-            errors: RecentErrors::default(),
+            errors: Mutex::default(),
             fatal: Mutex::new(None),
             transport_name: config.transport.name(),
             endpoint,
@@ -204,7 +215,10 @@ impl OutputConnector {
             std::thread::Builder::new()
                 .name(format!("output-{name}"))
                 .spawn(move || run(&shared, encoder))
-                .map_err(|e| transport_err(&e))?
+                .map_err(|source| OutputError::Thread {
+                    name: name.to_string(),
+                    source,
+                })?
         };
         Ok(OutputConnector {
             shared,
@@ -249,7 +263,7 @@ impl OutputConnector {
             processed_records: s.processed_records.load(Relaxed),
             encoded_messages: s.encoded_messages.load(Relaxed),
             num_encode_errors: s.encode_errors.load(Relaxed),
-            encode_errors: s.errors.snapshot(),
+            encode_errors: lock(&s.errors).to_vec(),
             fatal_error: lock(&s.fatal).clone(),
             transport_name: s.transport_name.to_string(),
             transport: s.endpoint.stats(),
@@ -354,7 +368,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                     shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
                     for e in errors {
                         tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
-                        shared.errors.push(e.to_string());
+                        lock(&shared.errors).push(e.to_string());
                     }
                 }
                 lock(&shared.queue).batches.pop_front();

@@ -4,7 +4,6 @@
 
 pub(crate) mod errors;
 
-pub(crate) use crate::health::{epoch_ms, RecentErrors};
 pub use crate::health::{EndpointHealth, TransportErrorRecord};
 
 use std::collections::BTreeMap;

@@ -1,64 +1,28 @@
 //! Counters and health of one `kafka_input` endpoint.
 //!
 //! Transient trouble (no broker answering) makes the endpoint `stalled` until a message arrives again or a broker
-//! answers a metadata request; a permanent error makes it `failed` for good.
+//! answers a metadata request; a permanent error makes it `failed` for good. The state machine is
+//! [`crate::health::HealthTracker`]'s; this file decides what counts as trouble and progress for a consumer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
-use std::time::SystemTime;
 
-use serde::Serialize;
+use crate::health::{HealthTracker, InputTransportStats};
 
-use crate::kafka_common::{epoch_ms, EndpointHealth, RecentErrors, TransportErrorRecord};
-
-/// A snapshot of an endpoint's counters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KafkaInputStats {
-    /// Messages handed to the caller of `poll`.
-    pub received_messages: u64,
-    /// Payload bytes of those messages.
-    pub received_bytes: u64,
-    /// Partitions the consumer group currently assigns to this endpoint.
-    pub assigned_partitions: usize,
-    /// Whether reading is paused.
-    pub paused: bool,
-    /// Transport errors seen (client errors and consume errors).
-    pub num_transport_errors: u64,
-    /// The most recent transport error, if any.
-    pub last_error: Option<String>,
-    /// The most recent transport errors, oldest first, at most 100.
-    pub transport_errors: Vec<TransportErrorRecord>,
-    /// Running, stalled or failed.
-    pub health: EndpointHealth,
-}
-
-#[derive(Default)]
-struct Health {
-    failed: Option<(String, SystemTime)>,
-    trouble: Option<(String, SystemTime)>,
-    errors: RecentErrors,
-}
+/// A `kafka_input` endpoint's stats: the transport-neutral shape every input endpoint reports.
+pub type KafkaInputStats = InputTransportStats;
 
 /// Shared between the endpoint and the consumer context (both run on the thread that polls).
 #[derive(Default)]
 pub(crate) struct InputCounters {
     received_messages: AtomicU64,
     received_bytes: AtomicU64,
-    transport_errors: AtomicU64,
     assigned: AtomicUsize,
     paused: AtomicBool,
     joined: AtomicBool,
-    health: Mutex<Health>,
-    // Mirrors of `health`, set under its lock, so that receiving a message takes no lock unless something is wrong.
-    has_failed: AtomicBool,
-    has_trouble: AtomicBool,
+    health: HealthTracker,
 }
 
 impl InputCounters {
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// A message of `bytes` payload bytes was handed out: progress, so whatever trouble there was is over.
     pub fn received(&self, bytes: usize) {
         self.received_messages.fetch_add(1, Relaxed);
@@ -68,48 +32,30 @@ impl InputCounters {
 
     /// A broker answered again.
     pub fn recovered(&self) {
-        if self.has_trouble.load(Relaxed) {
-            let mut h = self.health();
-            h.trouble = None;
-            self.has_trouble.store(false, Relaxed);
-        }
+        self.health.recovered();
     }
 
     pub fn stalled(&self) -> bool {
-        self.has_trouble.load(Relaxed)
+        self.health.in_trouble()
     }
 
     /// A transient problem: the endpoint is stalled until it recovers.
     pub fn trouble(&self, reason: String) {
-        self.transport_errors.fetch_add(1, Relaxed);
-        let mut h = self.health();
-        h.errors.push(reason.clone());
-        match &mut h.trouble {
-            Some((r, _)) => *r = reason,
-            None => h.trouble = Some((reason, SystemTime::now())),
-        }
-        self.has_trouble.store(true, Relaxed);
+        self.health.trouble(reason);
     }
 
     /// The latest transient problem, for error messages at startup.
     pub fn last_trouble(&self) -> Option<String> {
-        self.health().trouble.as_ref().map(|(r, _)| r.clone())
+        self.health.last_trouble()
     }
 
     /// A permanent error; the first one is kept as the reason the endpoint failed.
     pub fn fail(&self, error: String) {
-        self.transport_errors.fetch_add(1, Relaxed);
-        let mut h = self.health();
-        h.errors.push(error.clone());
-        h.failed.get_or_insert((error, SystemTime::now()));
-        self.has_failed.store(true, Relaxed);
+        self.health.fail(error);
     }
 
     pub fn failure(&self) -> Option<String> {
-        if !self.has_failed.load(Relaxed) {
-            return None;
-        }
-        self.health().failed.as_ref().map(|(e, _)| e.clone())
+        self.health.failure()
     }
 
     pub fn set_paused(&self, paused: bool) {
@@ -131,29 +77,12 @@ impl InputCounters {
     }
 
     pub fn snapshot(&self) -> KafkaInputStats {
-        let h = self.health();
-        let health = if let Some((error, since)) = &h.failed {
-            EndpointHealth::Failed {
-                error: error.clone(),
-                since_ms: epoch_ms(*since),
-            }
-        } else if let Some((reason, since)) = &h.trouble {
-            EndpointHealth::Stalled {
-                reason: reason.clone(),
-                since_ms: epoch_ms(*since),
-            }
-        } else {
-            EndpointHealth::Running
-        };
         KafkaInputStats {
             received_messages: self.received_messages.load(Relaxed),
             received_bytes: self.received_bytes.load(Relaxed),
             assigned_partitions: self.assigned.load(Relaxed),
             paused: self.paused(),
-            num_transport_errors: self.transport_errors.load(Relaxed),
-            last_error: h.errors.last().map(|e| e.message.clone()),
-            transport_errors: h.errors.to_vec(),
-            health,
+            ..InputTransportStats::new("kafka_input", self.health.snapshot())
         }
     }
 }
@@ -161,6 +90,7 @@ impl InputCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::EndpointHealth;
 
     #[test]
     fn trouble_is_a_stall_until_a_message_arrives() {

@@ -4,12 +4,15 @@
 //! *failed* (permanently, or purged at shutdown) and *requeued* (a transient delivery failure the endpoint sends
 //! again). In flight = accepted − transmitted − failed − requeued, in messages, records and bytes alike. Nothing is
 //! counted as transmitted before the broker acknowledged it.
+//!
+//! Health is [`HealthTracker`]'s state machine: transient trouble stalls the endpoint (while messages wait) until
+//! the next acknowledgement, a permanent error fails it. A local send queue full for a second also shows as stalled.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use crate::health::{epoch_ms, RecentErrors};
+use crate::health::{epoch_ms, HealthTracker};
 pub use crate::health::{EndpointHealth, OutputTransportStats, TransportErrorRecord};
 
 /// A message's size, carried through librdkafka as the delivery opaque.
@@ -44,21 +47,6 @@ impl Triple {
 /// A `kafka_output` endpoint's stats: the transport-neutral shape every output endpoint reports.
 pub type KafkaOutputStats = OutputTransportStats;
 
-/// Trouble since the last acknowledgement: the first time and the latest reason.
-struct Trouble {
-    since: SystemTime,
-    reason: String,
-}
-
-#[derive(Default)]
-struct Health {
-    failed: Option<(String, SystemTime)>,
-    trouble: Option<Trouble>,
-    errors: RecentErrors,
-    /// When the sender started waiting for room in a full local queue.
-    queue_full_since: Option<(Instant, SystemTime)>,
-}
-
 /// Shared between the endpoint (sending thread) and the producer context (librdkafka's polling thread).
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -68,12 +56,10 @@ pub(crate) struct Counters {
     requeued: Triple,
     queued: AtomicU64,
     queued_bytes: AtomicU64,
-    transport_errors: AtomicU64,
-    health: Mutex<Health>,
-    // Fast-path flags mirroring `health`, so that sending and acknowledging a message take no lock unless
-    // something is wrong: set under the lock, read without it.
-    has_failed: AtomicBool,
-    has_trouble: AtomicBool,
+    health: HealthTracker,
+    /// When the sender started waiting for room in a full local queue.
+    queue_full_since: Mutex<Option<(Instant, SystemTime)>>,
+    // Mirrors `queue_full_since` (set under its lock), so that sending takes no lock unless the queue is full.
     queue_waiting: AtomicBool,
 }
 
@@ -85,12 +71,7 @@ impl Counters {
     pub fn transmitted(&self, size: MessageSize) {
         self.transmitted.add(size);
         // Progress: whatever trouble there was is over.
-        if self.has_trouble.load(Relaxed) {
-            if let Ok(mut h) = self.health.lock() {
-                h.trouble = None;
-                self.has_trouble.store(false, Relaxed);
-            }
-        }
+        self.health.recovered();
     }
 
     pub fn requeued(&self, size: MessageSize) {
@@ -131,71 +112,40 @@ impl Counters {
 
     /// Records the first permanent error; later ones only go to the error list.
     pub fn fail(&self, error: String) {
-        self.error(error.clone());
-        if let Ok(mut h) = self.health.lock() {
-            h.failed.get_or_insert((error, SystemTime::now()));
-            self.has_failed.store(true, Relaxed);
-        }
+        self.health.fail(error);
     }
 
     pub fn failure(&self) -> Option<String> {
-        if !self.has_failed.load(Relaxed) {
-            return None;
-        }
-        self.health
-            .lock()
-            .ok()?
-            .failed
-            .as_ref()
-            .map(|(e, _)| e.clone())
+        self.health.failure()
     }
 
     /// A transient problem: remembered as the stall reason until the next acknowledgement.
     pub fn trouble(&self, reason: String) {
-        self.error(reason.clone());
-        if let Ok(mut h) = self.health.lock() {
-            self.has_trouble.store(true, Relaxed);
-            match &mut h.trouble {
-                Some(t) => t.reason = reason,
-                None => {
-                    h.trouble = Some(Trouble {
-                        since: SystemTime::now(),
-                        reason,
-                    })
-                }
-            }
-        }
+        self.health.trouble(reason);
     }
 
     /// The latest transient problem, for error messages at startup.
     pub fn last_trouble(&self) -> Option<String> {
-        self.health
-            .lock()
-            .ok()?
-            .trouble
-            .as_ref()
-            .map(|t| t.reason.clone())
+        self.health.last_trouble()
     }
 
     pub fn queue_full(&self, waiting: bool) {
         if !waiting && !self.queue_waiting.load(Relaxed) {
             return;
         }
-        if let Ok(mut h) = self.health.lock() {
-            self.queue_waiting.store(waiting, Relaxed);
-            if !waiting {
-                h.queue_full_since = None;
-            } else if h.queue_full_since.is_none() {
-                h.queue_full_since = Some((Instant::now(), SystemTime::now()));
-            }
+        let mut since = self.queue_full_since();
+        self.queue_waiting.store(waiting, Relaxed);
+        if !waiting {
+            *since = None;
+        } else if since.is_none() {
+            *since = Some((Instant::now(), SystemTime::now()));
         }
     }
 
-    fn error(&self, message: String) {
-        self.transport_errors.fetch_add(1, Relaxed);
-        if let Ok(mut h) = self.health.lock() {
-            h.errors.push(message);
-        }
+    fn queue_full_since(&self) -> MutexGuard<'_, Option<(Instant, SystemTime)>> {
+        self.queue_full_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -213,31 +163,22 @@ impl Counters {
         let (rm, rr, rb) = self.requeued.get();
         let queued = self.queued.load(Relaxed);
         let in_flight_messages = am.saturating_sub(tm + fm + rm);
-        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let h = self.health.snapshot();
         let waiting = in_flight_messages + queued > 0;
-        let health = if let Some((error, since)) = &h.failed {
-            EndpointHealth::Failed {
-                error: error.clone(),
-                since_ms: epoch_ms(*since),
-            }
-        } else if let (Some(t), true) = (&h.trouble, waiting) {
-            EndpointHealth::Stalled {
-                reason: t.reason.clone(),
-                since_ms: epoch_ms(t.since),
-            }
-        } else if let Some((started, since)) = h
-            .queue_full_since
-            .filter(|(s, _)| s.elapsed().as_secs() >= 1)
-        {
-            let _ = started;
-            EndpointHealth::Stalled {
-                reason: format!(
-                    "the local send queue is full ({in_flight_messages} messages awaiting acknowledgement)"
-                ),
-                since_ms: epoch_ms(since),
-            }
-        } else {
-            EndpointHealth::Running
+        let queue_full_since = *self.queue_full_since();
+        let health = match h.health {
+            failed @ EndpointHealth::Failed { .. } => failed,
+            // Trouble while nothing waits for delivery stalls nothing.
+            stalled @ EndpointHealth::Stalled { .. } if waiting => stalled,
+            _ => match queue_full_since.filter(|(s, _)| s.elapsed().as_secs() >= 1) {
+                Some((_, since)) => EndpointHealth::Stalled {
+                    reason: format!(
+                        "the local send queue is full ({in_flight_messages} messages awaiting acknowledgement)"
+                    ),
+                    since_ms: epoch_ms(since),
+                },
+                None => EndpointHealth::Running,
+            },
         };
         KafkaOutputStats {
             transmitted_messages: tm,
@@ -251,8 +192,8 @@ impl Counters {
             failed_messages: fm,
             failed_records: fr,
             retried_messages: rm,
-            num_transport_errors: self.transport_errors.load(Relaxed),
-            transport_errors: h.errors.to_vec(),
+            num_transport_errors: h.num_errors,
+            transport_errors: h.errors,
             health,
         }
     }

@@ -1,35 +1,25 @@
-//! [`InputConnector`]: a Kafka topic → parser → a table of the pipeline, on a thread of its own.
+//! [`InputConnector`]: an [`InputEndpoint`] → parser → a table of the pipeline, on a thread of its own.
 //!
-//! The thread polls the consumer, parses each message with the connector's format and hands the records to the
-//! controller's input buffer. Each message is all or nothing, like an HTTP ingress request: if any record of it
-//! is malformed or does not fit the table, none of its records is applied, and the error (with topic, partition
-//! and offset) is counted and listed for the table and for the connector.
-//!
-//! # Backpressure and pause
-//! While the input buffer is full (an output connector stalled, or the engine is behind) the thread keeps the
-//! records it holds, pauses the consumer and offers them again; it never drops them. Pausing the pipeline pauses
-//! the consumer too. The consumer keeps being polled while paused, as the group protocol requires.
-//!
-//! # Failure and shutdown
-//! A permanent transport error (topic deleted, authorization revoked) fails the whole pipeline with a message that
-//! names the connector: a pipeline that silently stops reading one of its inputs would be worse. At shutdown the
-//! thread offers what it holds one last time, then stops; offsets are not committed (see docs/kafka-input.md).
+//! The thread polls the endpoint, parses each message and hands the records to the pipeline's input buffer through
+//! a [`RecordSink`]. Each message is all or nothing (see the module's documentation); while the sink is full or
+//! the pipeline paused, the endpoint is paused and the held records are offered again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::Serialize;
 use sluice_data::{Relation, Row};
 use sluice_formats::{build_parser, Parser};
-use sluice_transports::kafka_input::{
-    validate_input_config, InputMessage, KafkaInputEndpoint, KafkaInputStats,
-};
-use sluice_types::{ConfigError, ConnectorConfig, TransportConfig};
+use sluice_transports::health::{InputTransportStats, RecentErrors};
+use sluice_types::ConfigError;
 
-use crate::controller::{check_rows, PipelineError, Shared};
-use crate::util::{lock, ErrorRecord, RecentErrors};
+use super::endpoint::{EndpointError, InputEndpoint, InputMessage};
+use super::registry;
+use super::sink::{RecordSink, Refusal};
+use super::spec::{InputConnectorStats, InputError, InputSpec};
+use crate::rows::check_rows;
+use crate::util::lock;
 
 /// How long one poll of the consumer waits for a message.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -38,94 +28,27 @@ const OFFER_WAIT: Duration = Duration::from_millis(100);
 /// How long the last offer at shutdown waits for room.
 const FINAL_OFFER_WAIT: Duration = Duration::from_secs(5);
 
-/// An input connector to attach: its name, the table it feeds, and its config.
-#[derive(Clone, Debug)]
-pub struct InputSpec {
-    /// The attachment's name, shown in stats and errors.
-    pub name: String,
-    /// The table.
-    pub table: String,
-    /// The connector's config.
-    pub config: ConnectorConfig,
-}
-
-/// Why an input connector could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    /// The connector config is invalid for this table.
-    #[error("input connector '{name}': invalid config: {error}")]
-    Config {
-        /// Connector (endpoint) name.
-        name: String,
-        /// What is wrong, with the field path.
-        error: ConfigError,
-    },
-    /// The transport cannot feed a table from inside the pipeline.
-    #[error("input connector '{name}': transport '{transport}' cannot be attached to a table (send HTTP input to /v0/pipelines/{{name}}/ingress/{{table}})")]
-    Unsupported {
-        /// Connector (endpoint) name.
-        name: String,
-        /// The transport's name.
-        transport: &'static str,
-    },
-    /// The transport failed to start (broker unreachable, topic missing, group not joined, ...).
-    #[error("input connector '{name}': {error}")]
-    Transport {
-        /// Connector (endpoint) name.
-        name: String,
-        /// The transport's error, naming the topics and the cause.
-        error: String,
-    },
-}
-
-/// A snapshot of an input connector's state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct InputConnectorStats {
-    /// The attachment's name.
-    pub endpoint_name: String,
-    /// The table it feeds.
-    pub table: String,
-    /// Messages taken from the transport.
-    pub total_messages: u64,
-    /// Records handed to the pipeline (accepted into the input buffer).
-    pub total_records: u64,
-    /// Bytes of the messages whose records were accepted.
-    pub total_bytes: u64,
-    /// Records read but not yet accepted because the input buffer is full.
-    pub pending_records: u64,
-    /// Messages rejected because a record was malformed or did not fit the table.
-    pub num_rejected_messages: u64,
-    /// The most recent rejections, with topic, partition, offset and reason.
-    pub rejected_messages: Vec<ErrorRecord>,
-    /// Why the connector is not reading right now (`None` while it reads).
-    pub paused_reason: Option<String>,
-    /// The permanent error that stopped the connector (and failed the pipeline).
-    pub fatal_error: Option<String>,
-    /// The transport's own counters and health.
-    pub transport: KafkaInputStats,
-}
-
 struct Counters {
     messages: AtomicU64,
     records: AtomicU64,
     bytes: AtomicU64,
     pending: AtomicU64,
     rejected: AtomicU64,
-    rejections: RecentErrors,
+    rejections: Mutex<RecentErrors>,
     paused_reason: Mutex<Option<String>>,
     fatal: Mutex<Option<String>>,
-    transport: Mutex<KafkaInputStats>,
+    transport: Mutex<InputTransportStats>,
 }
 
 impl Counters {
-    fn new(transport: KafkaInputStats) -> Self {
+    fn new(transport: InputTransportStats) -> Self {
         Counters {
             messages: AtomicU64::new(0),
             records: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             pending: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
-            rejections: RecentErrors::default(),
+            rejections: Mutex::default(),
             paused_reason: Mutex::new(None),
             fatal: Mutex::new(None),
             transport: Mutex::new(transport),
@@ -138,7 +61,7 @@ pub(crate) struct ConnectedInput {
     name: String,
     table: String,
     t: usize,
-    endpoint: KafkaInputEndpoint,
+    endpoint: Box<dyn InputEndpoint>,
     parser: Box<dyn Parser>,
 }
 
@@ -152,8 +75,8 @@ pub(crate) struct InputConnector {
 }
 
 impl InputConnector {
-    /// Checks the config against the table, creates the consumer and connects it: the broker answers, every topic
-    /// exists, and the group assigned partitions. `t` is the table's index in the program.
+    /// Checks the config against the table, opens the endpoint and connects it (a Kafka consumer: the broker
+    /// answers, every topic exists, and the group assigned partitions). `t` is the table's index in the program.
     pub(crate) fn connect(
         spec: &InputSpec,
         t: usize,
@@ -165,13 +88,21 @@ impl InputConnector {
             error,
         };
         spec.config.validate().map_err(config_err)?;
-        let TransportConfig::KafkaInput(kafka) = &spec.config.transport else {
-            return Err(InputError::Unsupported {
-                name: name.to_string(),
-                transport: spec.config.transport.name(),
-            });
+        let transport_err = |error: EndpointError| InputError::Transport {
+            name: name.to_string(),
+            error,
         };
-        validate_input_config(kafka).map_err(|e| config_err(e.within("transport.config")))?;
+        let mut endpoint = match registry::open(name, &spec.config.transport) {
+            None => {
+                return Err(InputError::Unsupported {
+                    name: name.to_string(),
+                    transport: spec.config.transport.name(),
+                })
+            }
+            Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
+            Some(Err(e)) => return Err(transport_err(e)),
+            Some(Ok(endpoint)) => endpoint,
+        };
         let format = spec.config.format.as_ref().ok_or_else(|| {
             config_err(ConfigError::new(
                 "format",
@@ -179,12 +110,7 @@ impl InputConnector {
             ))
         })?;
         let parser = build_parser(format, table).map_err(config_err)?;
-        let transport_err = |e: &dyn std::fmt::Display| InputError::Transport {
-            name: name.to_string(),
-            error: e.to_string(),
-        };
-        let endpoint = KafkaInputEndpoint::new(name, kafka).map_err(|e| transport_err(&e))?;
-        endpoint.connect().map_err(|e| transport_err(&e))?;
+        endpoint.connect().map_err(transport_err)?;
         Ok(ConnectedInput {
             name: name.to_string(),
             table: table.name.clone(),
@@ -229,7 +155,7 @@ impl Drop for InputConnector {
 
 impl ConnectedInput {
     /// Starts reading into the pipeline behind `shared`.
-    pub(crate) fn run(self, shared: Arc<Shared>) -> Result<InputConnector, PipelineError> {
+    pub(crate) fn run(self, shared: Arc<dyn RecordSink>) -> Result<InputConnector, InputError> {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::new(self.endpoint.stats()));
         let (name, table) = (self.name.clone(), self.table.clone());
@@ -237,8 +163,11 @@ impl ConnectedInput {
             let (stop, counters) = (stop.clone(), counters.clone());
             std::thread::Builder::new()
                 .name(format!("input-{name}"))
-                .spawn(move || self.read(&shared, &stop, &counters))
-                .map_err(|e| PipelineError::Engine(format!("input connector thread: {e}")))?
+                .spawn(move || self.read(&*shared, &stop, &counters))
+                .map_err(|source| InputError::Thread {
+                    name: name.clone(),
+                    source,
+                })?
         };
         Ok(InputConnector {
             name,
@@ -250,7 +179,7 @@ impl ConnectedInput {
     }
 
     /// The thread: poll, parse, offer; pause the consumer while the pipeline is paused or its buffer is full.
-    fn read(mut self, shared: &Shared, stop: &AtomicBool, counters: &Counters) {
+    fn read(mut self, shared: &dyn RecordSink, stop: &AtomicBool, counters: &Counters) {
         // Records of accepted messages not yet in the buffer, with the bytes that carried them.
         let mut held: Vec<(Row, i64)> = Vec::new();
         let mut held_bytes = 0u64;
@@ -261,11 +190,11 @@ impl ConnectedInput {
             } else if !held.is_empty() {
                 match self.offer(shared, &mut held, &mut held_bytes, OFFER_WAIT, counters) {
                     Ok(()) => None,
-                    Err(PipelineError::Busy { reason, .. }) => {
+                    Err(Refusal::Busy(reason)) => {
                         Some(format!("the pipeline's input buffer is full: {reason}"))
                     }
                     // Failed or stopping: nothing more can be handed over.
-                    Err(_) => break,
+                    Err(Refusal::Closed) => break,
                 }
             } else {
                 None
@@ -294,8 +223,8 @@ impl ConnectedInput {
                 Err(e) => {
                     let error = format!("input connector '{}': {e}", self.name);
                     tracing::error!(endpoint = %self.name, %error, "Input connector failed.");
-                    *lock(&counters.fatal) = Some(error.clone());
-                    shared.fail(error);
+                    *lock(&counters.fatal) = Some(error);
+                    shared.input_failed(&self.name, e);
                     break;
                 }
             }
@@ -309,13 +238,14 @@ impl ConnectedInput {
                 counters,
             );
         }
+        self.endpoint.stop();
         *lock(&counters.transport) = self.endpoint.stats();
     }
 
     /// Parses one message; its records join `held` only if every one of them is valid.
     fn accept(
         &mut self,
-        shared: &Shared,
+        shared: &dyn RecordSink,
         message: &InputMessage,
         held: &mut Vec<(Row, i64)>,
         held_bytes: &mut u64,
@@ -337,16 +267,16 @@ impl ConnectedInput {
             }
         };
         if !errors.is_empty() {
-            let at = format!(
-                "input connector '{}', topic '{}' partition {} offset {}",
-                self.name, message.topic, message.partition, message.offset
-            );
+            let at = match &message.position {
+                Some(position) => format!("input connector '{}', {position}", self.name),
+                None => format!("input connector '{}'", self.name),
+            };
             let listed: Vec<String> = errors.iter().map(|e| format!("{at}: {e}")).collect();
-            tracing::warn!(endpoint = %self.name, topic = %message.topic, partition = message.partition,
-                offset = message.offset, errors = errors.len(), "Message rejected: no record of it was applied.");
+            tracing::warn!(endpoint = %self.name, position = message.position.as_deref().unwrap_or(""),
+                errors = errors.len(), "Message rejected: no record of it was applied.");
             shared.record_errors(self.t, &listed);
             counters.rejected.fetch_add(1, Relaxed);
-            counters.rejections.push(format!(
+            lock(&counters.rejections).push(format!(
                 "{at}: {} invalid record(s), none of the message applied; first: {}",
                 errors.len(),
                 errors[0]
@@ -363,12 +293,12 @@ impl ConnectedInput {
     /// Offers the held records to the input buffer, waiting up to `wait` for room.
     fn offer(
         &self,
-        shared: &Shared,
+        shared: &dyn RecordSink,
         held: &mut Vec<(Row, i64)>,
         held_bytes: &mut u64,
         wait: Duration,
         counters: &Counters,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), Refusal> {
         if held.is_empty() {
             return Ok(());
         }
@@ -400,7 +330,7 @@ fn snapshot(name: &str, table: &str, c: &Counters) -> InputConnectorStats {
         total_bytes: c.bytes.load(Relaxed),
         pending_records: c.pending.load(Relaxed),
         num_rejected_messages: c.rejected.load(Relaxed),
-        rejected_messages: c.rejections.snapshot(),
+        rejected_messages: lock(&c.rejections).to_vec(),
         paused_reason: lock(&c.paused_reason).clone(),
         fatal_error: lock(&c.fatal).clone(),
         transport: lock(&c.transport).clone(),

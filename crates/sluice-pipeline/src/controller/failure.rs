@@ -1,0 +1,42 @@
+//! Why a running pipeline failed ([`PipelineFailure`]) and why a step failed ([`StepError`]): typed, with the
+//! engine's or the transport's error as the source, so that callers can tell an engine error from a panic or a
+//! lost input without reading the message. A leaf: the controller thread, the admission and the handle use it.
+
+use sluice_engine::EngineError;
+
+use crate::endpoint_error::EndpointError;
+
+/// Why one step of the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The engine refused a table's input.
+    #[error("table {table}: {source}")]
+    Push {
+        /// The table.
+        table: String,
+        /// The engine's error.
+        source: EngineError,
+    },
+    /// The engine's transaction failed.
+    #[error("{0}")]
+    Step(#[source] EngineError),
+}
+
+/// Why a running pipeline failed. The first failure is kept; the pipeline then takes no more input.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineFailure {
+    /// A step failed.
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// The controller thread panicked (a bug); the message is the panic's.
+    #[error("the controller panicked: {0}")]
+    Panic(String),
+    /// An input connector's transport failed permanently (topic deleted, authorization revoked).
+    #[error("input connector '{connector}': {source}")]
+    Input {
+        /// The connector's name.
+        connector: String,
+        /// The transport's error.
+        source: EndpointError,
+    },
+}
