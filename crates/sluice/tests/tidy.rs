@@ -1,6 +1,10 @@
 //! Tidy checks of the whole workspace, in the style of rust-analyzer's tidy test: the crate dependency rules of
 //! `docs/ARCHITECTURE.md` hold in the `Cargo.toml` files, every `.rs` file opens with `//!`, a file under `src/`
-//! longer than 600 lines says why at its top, and every crate root says what the crate must not depend on.
+//! longer than 600 lines says why at its top, every crate root says what the crate must not depend on, and no
+//! files of a crate import from each other in a circle.
+
+#[path = "tidy/imports.rs"]
+mod imports;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -155,4 +159,73 @@ fn every_crate_root_says_what_it_must_not_depend_on() {
             root.display()
         );
     }
+}
+
+#[test]
+fn no_files_of_a_crate_import_each_other_in_a_circle() {
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for dir in crates() {
+        let graph = imports::graph(&dir.join("src"));
+        files += graph.len();
+        for circle in imports::circles(&graph) {
+            let shown: Vec<String> = circle
+                .iter()
+                .map(|f| f.strip_prefix(&dir).unwrap_or(f).display().to_string())
+                .collect();
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            problems.push(format!("{name}: {}", shown.join(" <-> ")));
+        }
+    }
+    assert!(files > 100, "found only {files} files");
+    assert!(
+        problems.is_empty(),
+        "files that import each other (move what they share into a lower file):\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The check itself: a circle through a re-export and one through `crate::` paths are found; a re-export alone and
+/// a one-way import are not circles.
+#[test]
+fn the_import_check_finds_circles() {
+    let dir = std::env::temp_dir().join(format!("sluice-tidy-{}", std::process::id()));
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    let write = |f: &str, text: &str| std::fs::write(src.join(f), text).unwrap();
+    write("lib.rs", "//! x\nmod a;\nmod b;\nmod c;\npub use a::A;\n");
+    write("d.rs", "//! x\npub use crate::b::B;\n");
+    write("e.rs", "//! x\nuse crate::d::B;\n");
+    write(
+        "a/mod.rs",
+        "//! x\nmod child;\npub use child::C;\npub struct A;\npub fn c() -> child::C { child::C }\n",
+    );
+    write("a/child.rs", "//! x\nuse crate::A;\npub struct C;\n");
+    write("a/other.rs", "//! x\nuse super::child::C;\n");
+    write(
+        "b.rs",
+        "//! x\nuse crate::{a::A, c::{self as see}};\npub struct B;\n",
+    );
+    write(
+        "c.rs",
+        "//! x\npub fn f() -> crate::b::B { crate::b::B }\n// crate::a::A in a comment\n",
+    );
+    let graph = imports::graph(&src);
+    let mut circles: Vec<Vec<String>> = imports::circles(&graph)
+        .into_iter()
+        .map(|c| {
+            c.iter()
+                .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+                .collect()
+        })
+        .collect();
+    circles.sort();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        circles,
+        vec![
+            vec!["a/child.rs".to_string(), "a/mod.rs".to_string()],
+            vec!["b.rs".to_string(), "c.rs".to_string()],
+        ]
+    );
 }

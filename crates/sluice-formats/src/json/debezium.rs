@@ -11,9 +11,10 @@ use sluice_types::{ConfigError, JsonEncoderConfig, JsonFlavor};
 use crate::encoder::Output;
 use crate::error::SinkError;
 
+use super::record::polarity;
 use super::record::ObjectWriter;
+use super::schema;
 use super::values::JsonWriter;
-use super::{polarity, schema};
 
 /// The prepared texts and scratch space of one Debezium encoder.
 pub(super) struct Debezium {

@@ -19,7 +19,7 @@ use crate::encoder::{check_limit, ChangeEncoder, Framing, MessageLimits, Output,
 use crate::error::{EncodeError, ErrorContext, SinkError, MAX_WEIGHT};
 use crate::visit::check_arity;
 use debezium::Debezium;
-use record::ObjectWriter;
+use record::{polarity, ObjectWriter};
 use snowflake::Snowflake;
 use values::JsonWriter;
 
@@ -31,11 +31,6 @@ enum Mode {
     Snowflake(Snowflake),
     /// A keyed Kafka Connect envelope per record.
     Debezium(Debezium),
-}
-
-/// Index into the insert/delete pairs of texts the formats prepare: 0 for an insert, 1 for a delete.
-fn polarity(insert: bool) -> usize {
-    usize::from(!insert)
 }
 
 /// Encodes a view's changes as JSON.

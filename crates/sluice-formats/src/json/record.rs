@@ -8,6 +8,12 @@ use crate::visit::write_column;
 
 use super::values::JsonWriter;
 
+/// Index into the insert/delete pairs of texts the formats prepare: 0 for an insert, 1 for a delete. Here, below
+/// the encoder and its record-per-message formats, so that they share it without importing each other.
+pub(super) fn polarity(insert: bool) -> usize {
+    usize::from(!insert)
+}
+
 /// One member of the object: the column it shows and its `,"name":` text.
 #[derive(Clone, Debug)]
 struct Member {

@@ -5,7 +5,7 @@ use crate::encoder::Output;
 use crate::error::SinkError;
 use crate::text::write_int;
 
-use super::polarity;
+use super::record::polarity;
 
 /// The trailers and the sequence counter of one snowflake encoder.
 pub(super) struct Snowflake {

@@ -7,11 +7,8 @@
 mod cast;
 mod func;
 mod ops;
+mod scalar;
 mod scalar_fn;
-
-use std::borrow::Cow;
-use std::fmt;
-use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
@@ -22,75 +19,13 @@ use sluice_data::Value;
 pub use cast::{date_of, datetime_of, scalar_value};
 pub(crate) use ops::{as_decimal, as_f64, float_value, int_value, is_integer};
 pub use ops::{as_int, compare};
+pub use scalar::Scalar;
+
+use scalar::{is_numeric, is_string};
 
 use crate::error::{LowerResult, Unsupported};
 use func::{Interval, LikePattern};
 use ops::Arith;
-
-type EvalFn = dyn Fn(&[Value]) -> Value + Send + Sync;
-
-/// A compiled scalar expression and its result type.
-#[derive(Clone)]
-pub struct Scalar {
-    f: Arc<EvalFn>,
-    /// The Arrow type DataFusion gives the result; values follow Sluice's representation of it.
-    pub data_type: DataType,
-    /// `Some(i)` when the expression only reads column `i`: the circuit then copies the value without calling
-    /// the closure, and can pick it from either side of a join without building the joined row.
-    column: Option<usize>,
-    /// `Some(v)` when the expression is the constant `v`.
-    literal: Option<Value>,
-}
-
-impl fmt::Debug for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Scalar({})", self.data_type)
-    }
-}
-
-impl Scalar {
-    fn new(data_type: DataType, f: impl Fn(&[Value]) -> Value + Send + Sync + 'static) -> Self {
-        Scalar {
-            f: Arc::new(f),
-            data_type,
-            column: None,
-            literal: None,
-        }
-    }
-
-    /// The expression that returns column `index` of the row.
-    pub fn column(index: usize, data_type: DataType) -> Self {
-        Scalar {
-            column: Some(index),
-            ..Scalar::new(data_type, move |row| row[index].clone())
-        }
-    }
-
-    /// The value over one row, borrowed from the row or the literal when the expression is only that, so that
-    /// an operator over a column (`name = 'x'`, `x % 3`) reads it without cloning it.
-    pub fn eval_ref<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
-        match (self.column, &self.literal) {
-            (Some(i), _) => Cow::Borrowed(&row[i]),
-            (None, Some(v)) => Cow::Borrowed(v),
-            (None, None) => Cow::Owned(self.eval(row)),
-        }
-    }
-
-    /// The column this expression reads unchanged, if that is all it does.
-    pub fn as_column(&self) -> Option<usize> {
-        self.column
-    }
-
-    /// Evaluates the expression over one row.
-    pub fn eval(&self, row: &[Value]) -> Value {
-        (self.f)(row)
-    }
-
-    /// Whether the expression is true for the row (NULL and false both reject, as in `WHERE`).
-    pub fn test(&self, row: &[Value]) -> bool {
-        matches!(*self.eval_ref(row), Value::Bool(true))
-    }
-}
 
 /// Compiles `expr`, whose columns refer to `schema`.
 pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
@@ -189,7 +124,14 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
                 }
             })
         }
-        Expr::ScalarFunction(f) => scalar_fn::function(f, schema, out)?,
+        Expr::ScalarFunction(f) => {
+            let args = f
+                .args
+                .iter()
+                .map(|a| compile(a, schema))
+                .collect::<LowerResult<Vec<_>>>()?;
+            scalar_fn::function(f, args, out)?
+        }
         Expr::AggregateFunction(f) => {
             return Err(Unsupported::at_keyword(
                 format!(
@@ -233,14 +175,6 @@ fn unary(
     Ok(Scalar::new(out, move |r| f(&e.eval_ref(r))))
 }
 
-fn is_numeric(t: &DataType) -> bool {
-    ops::is_integer(t)
-        || matches!(
-            t,
-            DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)
-        )
-}
-
 /// Whether values of the two types compare by value in [`compare`] (DataFusion has coerced operands, so this only
 /// guards against a comparison the evaluator would answer with NULL).
 fn comparable(a: &DataType, b: &DataType) -> bool {
@@ -261,10 +195,6 @@ fn comparable(a: &DataType, b: &DataType) -> bool {
                 DataType::Binary | DataType::BinaryView | DataType::LargeBinary
             )
         )
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
 fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scalar> {

@@ -1,25 +1,22 @@
-//! Scalar function calls: each implemented function, checked against the argument types it computes.
+//! Scalar function calls: each implemented function, checked against the argument types it computes. The caller
+//! compiles the arguments (compiling is recursive), so this file needs only the compiled [`Scalar`]s.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::DFSchema;
 use datafusion::logical_expr::{expr::ScalarFunction, Expr};
 use sluice_data::Value;
 
 use super::func::{self, TrimSide};
-use super::{compile, is_numeric, is_string, ops, scalar_value, Scalar};
+use super::scalar::{is_numeric, is_string, Scalar};
+use super::{ops, scalar_value};
 use crate::error::{LowerResult, Unsupported};
 
+/// The call `f` over its compiled arguments `args`, returning `out`.
 pub(super) fn function(
     f: &ScalarFunction,
-    schema: &DFSchema,
+    args: Vec<Scalar>,
     out: DataType,
 ) -> LowerResult<Scalar> {
     let name = f.func.name().to_ascii_lowercase();
-    let args = f
-        .args
-        .iter()
-        .map(|a| compile(a, schema))
-        .collect::<LowerResult<Vec<_>>>()?;
     let arity_ok = |lo: usize, hi: usize| (lo..=hi).contains(&args.len());
     let unsupported = || {
         Unsupported::at_keyword(
