@@ -8,6 +8,7 @@ use crate::output::OutputConnectorStats;
 
 /// Where a running pipeline is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PipelineState {
     /// Stepping as input arrives.
     Running,
@@ -21,6 +22,7 @@ pub enum PipelineState {
 
 /// Counters of one table's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TableInputStats {
     /// The table.
     pub table: String,
@@ -40,6 +42,7 @@ pub struct TableInputStats {
 
 /// Pipeline-wide counters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GlobalStats {
     /// Running, paused, failed or stopped.
     pub state: PipelineState,
@@ -65,6 +68,7 @@ pub struct GlobalStats {
 
 /// A snapshot of a pipeline: global counters, per-table input and per-connector output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineStats {
     /// Pipeline-wide counters.
     pub global_metrics: GlobalStats,

@@ -59,6 +59,7 @@ pub enum InputError {
 
 /// A snapshot of an input connector's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputConnectorStats {
     /// The attachment's name.
     pub endpoint_name: String,

@@ -86,6 +86,7 @@ pub enum OutputError {
 
 /// A snapshot of an output connector's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputConnectorStats {
     /// The connector's (endpoint's) name.
     pub endpoint_name: String,

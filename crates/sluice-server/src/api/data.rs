@@ -299,7 +299,7 @@ async fn watch(
 
 /// The running pipeline's statistics: per table, per output connector, and global.
 #[utoipa::path(get, path = "/v0/pipelines/{name}/stats", tag = "Pipelines", operation_id = "pipeline_stats", params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 400, body = ErrorResponse, description = "InvalidName"),
+    responses((status = 200, body = sluice_pipeline::PipelineStats), (status = 400, body = ErrorResponse, description = "InvalidName"),
         (status = 404, body = ErrorResponse, description = "UnknownPipelineName, PipelineShutdown (no running instance)")))]
 pub async fn stats(
     State(state): State<AppState>,

@@ -380,6 +380,27 @@ async fn health_config_openapi_and_metrics(backend: Backend) {
             ["application/json"]["schema"]["$ref"],
         "#/components/schemas/ErrorBody"
     );
+    // /stats has a real schema: the transport-neutral connector stats with their health.
+    assert_eq!(
+        doc["paths"]["/v0/pipelines/{name}/stats"]["get"]["responses"]["200"]["content"]
+            ["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PipelineStats"
+    );
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("PipelineStats", "outputs"),
+        ("PipelineStats", "input_connectors"),
+        ("OutputConnectorStats", "transport"),
+        ("OutputTransportStats", "health"),
+        ("InputTransportStats", "transport_name"),
+        ("GlobalStats", "total_processed_records"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field} missing: {}",
+            schemas[schema]
+        );
+    }
 
     s.put("/v0/connectors/c", seed_connector()).await;
     s.get("/v0/connectors/c").await;

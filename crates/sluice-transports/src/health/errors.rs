@@ -19,6 +19,7 @@ pub fn now_ms() -> u64 {
 
 /// One error, for the stats' recent-errors lists (of a transport, a table or a connector).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorRecord {
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,

@@ -10,6 +10,7 @@ use super::tracker::{EndpointHealth, HealthSnapshot};
 /// A snapshot of an output endpoint's counters and health, the same shape for every transport. Messages are
 /// *transmitted* once the destination acknowledged them (a broker's ack, a file's fsync), never before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputTransportStats {
     /// Messages acknowledged by the broker.
     pub transmitted_messages: u64,
@@ -65,6 +66,7 @@ impl OutputTransportStats {
 
 /// A snapshot of an input endpoint's counters and health, the same shape for every transport.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InputTransportStats {
     /// The transport: `kafka_input`, ...
     pub transport_name: String,

@@ -15,6 +15,7 @@ use super::errors::{epoch_ms, ErrorRecord, RecentErrors};
 
 /// An endpoint's condition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum EndpointHealth {
     /// Moving data (or idle).
