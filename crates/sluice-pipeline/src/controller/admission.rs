@@ -98,7 +98,7 @@ impl Shared {
         let mut buffer = lock(&s.buffer);
         loop {
             if let Some(error) = &buffer.failed {
-                return Err((PipelineError::Failed(error.to_string()), records));
+                return Err((PipelineError::Failed(error.clone()), records));
             }
             if buffer.stopping {
                 return Err((PipelineError::Stopped, records));

@@ -86,11 +86,10 @@ pub enum PipelineError {
     /// Records that do not fit the table, one message per record (naming it); nothing of the request was applied.
     #[error("{}", .0.join("; "))]
     InvalidRecords(Vec<String>),
-    /// The pipeline failed earlier; the message (the text of its
-    /// [`PipelineFailure`](super::PipelineFailure), which [`Pipeline::failure`](super::Pipeline::failure) gives
-    /// typed) says why.
+    /// The pipeline failed earlier, for this reason (the same one [`Pipeline::failure`](super::Pipeline::failure)
+    /// gives).
     #[error("the pipeline failed: {0}")]
-    Failed(String),
+    Failed(std::sync::Arc<super::failure::PipelineFailure>),
     /// The pipeline is shutting down or shut down.
     #[error("the pipeline is shut down")]
     Stopped,

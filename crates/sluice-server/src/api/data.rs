@@ -165,7 +165,7 @@ fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) ->
         },
         PipelineError::Failed(error) => ApiError::PipelineFailed {
             pipeline_name,
-            error,
+            error: error.to_string(),
         },
         PipelineError::Stopped => ApiError::PipelineShutdown {
             pipeline_id: pipeline_id.to_string(),
