@@ -30,31 +30,7 @@ dir="${dir:-$root/target/broker/$port}"
 pidfile="$dir/tansu.pid"
 logfile="$dir/tansu.log"
 
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Sends one Kafka Metadata request (v0, all topics) to 127.0.0.1:$1 and succeeds when the answer carries our
-# correlation id and lists at least one broker. Gives up on a silent connection after 2 s.
-answers_metadata() {
-  python3 - "$1" <<'PY' 2>/dev/null
-import socket, struct, sys
-client = b"sluice-broker-sh"
-request = struct.pack(">hhih", 3, 0, 0x51CE, len(client)) + client + struct.pack(">i", 0)
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
-    s.settimeout(2)
-    s.sendall(struct.pack(">i", len(request)) + request)
-    def read(n):
-        data = b""
-        while len(data) < n:
-            chunk = s.recv(n - len(data))
-            if not chunk:
-                sys.exit(1)
-            data += chunk
-        return data
-    (size,) = struct.unpack(">i", read(4))
-    correlation, brokers = struct.unpack(">ii", read(size)[:8])
-    sys.exit(0 if correlation == 0x51CE and brokers > 0 else 1)
-PY
-}
+source "$root/scripts/broker-probe.sh"
 
 # Waits up to 30 s until the broker on $1 answers metadata requests; $2 is tansu's pid when this script started it.
 wait_for_metadata() {
