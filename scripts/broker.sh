@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops Sluice's local Kafka-compatible broker (tansu) on the loopback interface.
 #
-#   scripts/broker.sh start  [--port P] [--storage memory|sqlite] [--dir DIR]
-#   scripts/broker.sh stop   [--port P] [--dir DIR]
+#   scripts/broker.sh start  [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]
+#   scripts/broker.sh stop   [--port P] [--dir DIR] [--kind tansu|kafka]
 #   scripts/broker.sh status [--port P]
 #
+# --kind (or $SLUICE_BROKER) picks the broker: tansu (the default) or kafka, a real Apache Kafka broker, which
+# this script leaves to scripts/kafka-broker.sh with the same arguments (see docs/brokers.md).
 # Defaults: port $SLUICE_KAFKA_PORT or 19092, in-memory storage, state under target/broker/<port>.
 # `start` is idempotent: when a broker already listens on the port it starts nothing. Either way it returns only
 # once the broker answers a Kafka metadata request listing at least one broker (within 30 s), and fails otherwise.
@@ -18,14 +20,23 @@ cmd="${1:-}"; shift || true
 port="${SLUICE_KAFKA_PORT:-19092}"
 storage="memory"
 dir=""
+kind="${SLUICE_BROKER:-tansu}"
+args=()
+# Every argument but --kind is also kept in args, to hand on to kafka-broker.sh unchanged.
 while [ $# -gt 0 ]; do
   case "$1" in
-    --port) port="$2"; shift 2 ;;
-    --storage) storage="$2"; shift 2 ;;
-    --dir) dir="$2"; shift 2 ;;
+    --kind) kind="$2"; shift 2 ;;
+    --port) port="$2"; args+=("$1" "$2"); shift 2 ;;
+    --storage) storage="$2"; args+=("$1" "$2"); shift 2 ;;
+    --dir) dir="$2"; args+=("$1" "$2"); shift 2 ;;
     *) echo "broker.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
+case "$kind" in
+  tansu) ;;
+  kafka) exec bash "$root/scripts/kafka-broker.sh" "$cmd" ${args[@]+"${args[@]}"} ;;
+  *) echo "broker.sh: --kind must be tansu or kafka" >&2; exit 2 ;;
+esac
 dir="${dir:-$root/target/broker/$port}"
 pidfile="$dir/tansu.pid"
 logfile="$dir/tansu.log"
@@ -94,5 +105,5 @@ case "$cmd" in
     if answers "$port"; then echo "listening on 127.0.0.1:$port"; else echo "not listening on 127.0.0.1:$port"; exit 1; fi
     ;;
   *)
-    echo "usage: scripts/broker.sh start|stop|status [--port P] [--storage memory|sqlite] [--dir DIR]" >&2; exit 2 ;;
+    echo "usage: scripts/broker.sh start|stop|status [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]" >&2; exit 2 ;;
 esac
