@@ -111,7 +111,7 @@ case "$cmd" in
     fi
     case "$storage" in
       memory) data="$memory_data"; rm -rf "$data" ;;  # leftovers of a killed broker: each start is empty
-      disk|sqlite) data="$disk_data" ;;
+      disk|sqlite) data="$disk_data"; storage=disk ;;
       *) echo "kafka-broker.sh: --storage must be memory or disk" >&2; exit 2 ;;
     esac
     libs="$(bash "$root/scripts/kafka-install.sh")"
