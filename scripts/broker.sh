@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops Sluice's local Kafka-compatible broker (tansu) on the loopback interface.
 #
-#   scripts/broker.sh start  [--port P] [--storage memory|sqlite] [--dir DIR]
-#   scripts/broker.sh stop   [--port P] [--dir DIR]
+#   scripts/broker.sh start  [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]
+#   scripts/broker.sh stop   [--port P] [--dir DIR] [--kind tansu|kafka]
 #   scripts/broker.sh status [--port P]
 #
+# --kind (or $SLUICE_BROKER) picks the broker: tansu (the default) or kafka, a real Apache Kafka broker, which
+# this script leaves to scripts/kafka-broker.sh with the same arguments (see docs/brokers.md).
 # Defaults: port $SLUICE_KAFKA_PORT or 19092, in-memory storage, state under target/broker/<port>.
 # `start` is idempotent: when a broker already listens on the port it starts nothing. Either way it returns only
 # once the broker answers a Kafka metadata request listing at least one broker (within 30 s), and fails otherwise.
@@ -18,43 +20,28 @@ cmd="${1:-}"; shift || true
 port="${SLUICE_KAFKA_PORT:-19092}"
 storage="memory"
 dir=""
+kind="${SLUICE_BROKER:-tansu}"
+args=()
+# Every argument but --kind is also kept in args, to hand on to kafka-broker.sh unchanged.
 while [ $# -gt 0 ]; do
   case "$1" in
-    --port) port="$2"; shift 2 ;;
-    --storage) storage="$2"; shift 2 ;;
-    --dir) dir="$2"; shift 2 ;;
+    --kind) kind="$2"; shift 2 ;;
+    --port) port="$2"; args+=("$1" "$2"); shift 2 ;;
+    --storage) storage="$2"; args+=("$1" "$2"); shift 2 ;;
+    --dir) dir="$2"; args+=("$1" "$2"); shift 2 ;;
     *) echo "broker.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
+case "$kind" in
+  tansu) ;;
+  kafka) exec bash "$root/scripts/kafka-broker.sh" "$cmd" ${args[@]+"${args[@]}"} ;;
+  *) echo "broker.sh: --kind must be tansu or kafka" >&2; exit 2 ;;
+esac
 dir="${dir:-$root/target/broker/$port}"
 pidfile="$dir/tansu.pid"
 logfile="$dir/tansu.log"
 
-answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Sends one Kafka Metadata request (v0, all topics) to 127.0.0.1:$1 and succeeds when the answer carries our
-# correlation id and lists at least one broker. Gives up on a silent connection after 2 s.
-answers_metadata() {
-  python3 - "$1" <<'PY' 2>/dev/null
-import socket, struct, sys
-client = b"sluice-broker-sh"
-request = struct.pack(">hhih", 3, 0, 0x51CE, len(client)) + client + struct.pack(">i", 0)
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
-    s.settimeout(2)
-    s.sendall(struct.pack(">i", len(request)) + request)
-    def read(n):
-        data = b""
-        while len(data) < n:
-            chunk = s.recv(n - len(data))
-            if not chunk:
-                sys.exit(1)
-            data += chunk
-        return data
-    (size,) = struct.unpack(">i", read(4))
-    correlation, brokers = struct.unpack(">ii", read(size)[:8])
-    sys.exit(0 if correlation == 0x51CE and brokers > 0 else 1)
-PY
-}
+source "$root/scripts/broker-probe.sh"
 
 # Waits up to 30 s until the broker on $1 answers metadata requests; $2 is tansu's pid when this script started it.
 wait_for_metadata() {
@@ -118,5 +105,5 @@ case "$cmd" in
     if answers "$port"; then echo "listening on 127.0.0.1:$port"; else echo "not listening on 127.0.0.1:$port"; exit 1; fi
     ;;
   *)
-    echo "usage: scripts/broker.sh start|stop|status [--port P] [--storage memory|sqlite] [--dir DIR]" >&2; exit 2 ;;
+    echo "usage: scripts/broker.sh start|stop|status [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,22 @@
 # that has only the Rust toolchain: the C build dependencies of librdkafka (SSL, SASL, zstd, lz4, zlib),
 # kcat for humans, and the local Kafka-compatible broker (tansu, pinned). Safe to run again: every step
 # checks first and skips what is already there.
+#
+#   scripts/setup.sh [--with-kafka]
+#
+# --with-kafka (or SLUICE_WITH_KAFKA=1, or SLUICE_BROKER=kafka) also installs a real Apache Kafka broker
+# (scripts/kafka-install.sh: Java 17 and Maven with apt when missing, the broker's jars from Maven Central into
+# ~/.cache/sluice). Off by default: tansu is still the project's broker, and CI installs only what it uses.
 set -euo pipefail
+
+with_kafka="${SLUICE_WITH_KAFKA:-0}"
+[ "${SLUICE_BROKER:-tansu}" = kafka ] && with_kafka=1
+for arg in "$@"; do
+  case "$arg" in
+    --with-kafka) with_kafka=1 ;;
+    *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
 APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests curl postgresql)
@@ -40,5 +55,9 @@ if python3 -c 'import requests' >/dev/null 2>&1; then
 else
   log "installing python requests for $(command -v python3) (pip)"
   python3 -m pip install --quiet requests 2>/dev/null || python3 -m pip install --quiet --break-system-packages requests
+fi
+if [ "$with_kafka" = 1 ]; then
+  bash "$(dirname "${BASH_SOURCE[0]}")/kafka-install.sh" >/dev/null
+  log "Apache Kafka present"
 fi
 log "done"
