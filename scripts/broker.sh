@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Starts and stops Sluice's local Kafka-compatible broker (tansu) on the loopback interface.
+# Starts and stops Sluice's local broker on the loopback interface: Apache Kafka (the default), or tansu, a
+# Kafka-compatible broker that a smaller set of tests also runs against.
 #
 #   scripts/broker.sh start  [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]
 #   scripts/broker.sh stop   [--port P] [--dir DIR] [--kind tansu|kafka]
+#   scripts/broker.sh kill   [--port P] [--dir DIR] [--kind tansu|kafka]   (SIGKILL: a crash, data kept)
 #   scripts/broker.sh status [--port P]
 #
-# --kind (or $SLUICE_BROKER) picks the broker: tansu (the default) or kafka, a real Apache Kafka broker, which
-# this script leaves to scripts/kafka-broker.sh with the same arguments (see docs/brokers.md).
+# --kind (or $SLUICE_BROKER) picks the broker: kafka (the default), a real Apache Kafka broker, which this script
+# leaves to scripts/kafka-broker.sh with the same arguments, or tansu, run by this script (see docs/brokers.md).
+# What follows describes tansu.
 # Defaults: port $SLUICE_KAFKA_PORT or 19092, in-memory storage, state under target/broker/<port>.
 # `start` is idempotent: when a broker already listens on the port it starts nothing. Either way it returns only
 # once the broker answers a Kafka metadata request listing at least one broker (within 30 s), and fails otherwise.
@@ -20,7 +23,7 @@ cmd="${1:-}"; shift || true
 port="${SLUICE_KAFKA_PORT:-19092}"
 storage="memory"
 dir=""
-kind="${SLUICE_BROKER:-tansu}"
+kind="${SLUICE_BROKER:-kafka}"
 args=()
 # Every argument but --kind is also kept in args, to hand on to kafka-broker.sh unchanged.
 while [ $# -gt 0 ]; do
@@ -101,9 +104,21 @@ case "$cmd" in
       echo "no broker started by broker.sh on port $port"
     fi
     ;;
+  kill)
+    # A crash, for the outage tests: SIGKILL at once, no controlled shutdown, the data dir kept for a restart.
+    if [ -f "$pidfile" ]; then
+      pid="$(cat "$pidfile")"
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      rm -f "$pidfile"
+      echo "broker on port $port killed (SIGKILL)"
+    else
+      echo "no broker started by broker.sh on port $port"
+    fi
+    ;;
   status)
     if answers "$port"; then echo "listening on 127.0.0.1:$port"; else echo "not listening on 127.0.0.1:$port"; exit 1; fi
     ;;
   *)
-    echo "usage: scripts/broker.sh start|stop|status [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]" >&2; exit 2 ;;
+    echo "usage: scripts/broker.sh start|stop|kill|status [--port P] [--storage memory|sqlite] [--dir DIR] [--kind tansu|kafka]" >&2; exit 2 ;;
 esac

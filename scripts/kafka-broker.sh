@@ -156,9 +156,21 @@ case "$cmd" in
       echo "no broker started by kafka-broker.sh on port $port"
     fi
     ;;
+  kill)
+    # A crash, for the outage tests: SIGKILL at once, no controlled shutdown, the data dir kept for a restart.
+    if [ -f "$pidfile" ]; then
+      pid="$(cat "$pidfile")"
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      rm -f "$pidfile"
+      echo "Apache Kafka on port $port killed (SIGKILL)"
+    else
+      echo "no broker started by kafka-broker.sh on port $port"
+    fi
+    ;;
   status)
     if answers "$port"; then echo "listening on 127.0.0.1:$port"; else echo "not listening on 127.0.0.1:$port"; exit 1; fi
     ;;
   *)
-    echo "usage: scripts/kafka-broker.sh start|stop|status [--port P] [--storage memory|disk] [--dir DIR]" >&2; exit 2 ;;
+    echo "usage: scripts/kafka-broker.sh start|stop|kill|status [--port P] [--storage memory|disk] [--dir DIR]" >&2; exit 2 ;;
 esac

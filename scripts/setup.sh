@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Sluice needs to build, test and run its demo on a fresh Debian machine
 # that has only the Rust toolchain: the C build dependencies of librdkafka (SSL, SASL, zstd, lz4, zlib),
-# kcat for humans, and the local Kafka-compatible broker (tansu, pinned). Safe to run again: every step
-# checks first and skips what is already there.
+# kcat for humans, the project's broker, Apache Kafka (scripts/kafka-install.sh: Java 17 and Maven with apt when
+# missing, the pinned broker's jars from Maven Central into ~/.cache/sluice), and tansu (pinned), the
+# Kafka-compatible broker a smaller set of tests also runs against. Safe to run again: every step checks first
+# and skips what is already there.
 #
-#   scripts/setup.sh [--with-kafka]
+#   scripts/setup.sh
 #
-# --with-kafka (or SLUICE_WITH_KAFKA=1, or SLUICE_BROKER=kafka) also installs a real Apache Kafka broker
-# (scripts/kafka-install.sh: Java 17 and Maven with apt when missing, the broker's jars from Maven Central into
-# ~/.cache/sluice). Off by default: tansu is still the project's broker, and CI installs only what it uses.
+# (--with-kafka is still accepted; Apache Kafka is always installed now.)
 set -euo pipefail
 
-with_kafka="${SLUICE_WITH_KAFKA:-0}"
-[ "${SLUICE_BROKER:-tansu}" = kafka ] && with_kafka=1
 for arg in "$@"; do
   case "$arg" in
-    --with-kafka) with_kafka=1 ;;
+    --with-kafka) ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -56,8 +54,6 @@ else
   log "installing python requests for $(command -v python3) (pip)"
   python3 -m pip install --quiet requests 2>/dev/null || python3 -m pip install --quiet --break-system-packages requests
 fi
-if [ "$with_kafka" = 1 ]; then
-  bash "$(dirname "${BASH_SOURCE[0]}")/kafka-install.sh" >/dev/null
-  log "Apache Kafka present"
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/kafka-install.sh" >/dev/null
+log "Apache Kafka present"
 log "done"

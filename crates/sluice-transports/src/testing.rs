@@ -42,8 +42,9 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A broker of this test's own, on a free loopback port with persistent (SQLite) storage, so that the test can
-/// stop and restart it without losing the topic. Stopped when dropped.
+/// A broker of this test's own (the project's broker: Apache Kafka unless `SLUICE_BROKER` says tansu), on a free
+/// loopback port with persistent storage, so that the test can crash it ([`PrivateBroker::down`] is a SIGKILL) and
+/// restart it on the same log without losing the topic. Stopped when dropped.
 pub struct PrivateBroker {
     pub port: u16,
     dir: tempfile::TempDir,
@@ -90,8 +91,9 @@ impl PrivateBroker {
             .expect("private broker answers");
     }
 
+    /// Crashes the broker (SIGKILL, no controlled shutdown); [`PrivateBroker::up`] restarts it on the same log.
     pub fn down(&self) {
-        self.script("stop");
+        self.script("kill");
     }
 }
 
