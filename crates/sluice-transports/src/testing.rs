@@ -50,12 +50,23 @@ pub struct PrivateBroker {
     dir: tempfile::TempDir,
 }
 
+/// A port `P` such that `P` and `P + 1` (Apache Kafka's controller) are free, below Linux's ephemeral range
+/// (32768 and up): a port the kernel handed out with `bind(0)` is followed by the next ones it hands to outgoing
+/// connections, and the clients that keep reconnecting to a killed broker would take `P + 1` before it restarts.
+fn free_port_pair() -> u16 {
+    for _ in 0..1000 {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 1) {
+            return port;
+        }
+    }
+    panic!("no two free consecutive ports between 20000 and 32000");
+}
+
 impl PrivateBroker {
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("pick a free port");
+        let port = free_port_pair();
         let broker = PrivateBroker {
             port,
             dir: tempfile::tempdir().expect("temp dir"),
