@@ -1,5 +1,27 @@
 # Sourced by broker.sh (tansu) and kafka-broker.sh (Apache Kafka): the two checks both use to tell whether a local
-# broker is up, so that both kinds are judged alike.
+# broker is up, and the two ways both end one, so that both kinds are judged and stopped alike.
+
+# Stops the process whose pid is in file $1: SIGTERM, then SIGKILL if it is still alive after $2 seconds. Removes
+# the file. Fails (doing nothing) when there is no such file.
+stop_pidfile() {
+  [ -f "$1" ] || return 1
+  local pid; pid="$(cat "$1")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 $(($2 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill_pidfile "$1"
+  fi
+  rm -f "$1"
+}
+
+# A crash, for the outage tests: SIGKILL at once to the process whose pid is in file $1, no controlled shutdown
+# (the data stays for a restart); waits until it is gone and removes the file. Fails when there is no such file.
+kill_pidfile() {
+  [ -f "$1" ] || return 1
+  local pid; pid="$(cat "$1")"
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$1"
+}
 
 # Succeeds when something accepts a TCP connection on 127.0.0.1:$1.
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

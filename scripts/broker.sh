@@ -92,25 +92,14 @@ case "$cmd" in
     echo "broker running on 127.0.0.1:$port, answering metadata requests ($storage storage, log $logfile)"
     ;;
   stop)
-    if [ -f "$pidfile" ]; then
-      pid="$(cat "$pidfile")"
-      if kill "$pid" 2>/dev/null; then
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -9 "$pid" 2>/dev/null || true
-      fi
-      rm -f "$pidfile"
+    if stop_pidfile "$pidfile" 5; then
       echo "broker on port $port stopped"
     else
       echo "no broker started by broker.sh on port $port"
     fi
     ;;
   kill)
-    # A crash, for the outage tests: SIGKILL at once, no controlled shutdown, the data dir kept for a restart.
-    if [ -f "$pidfile" ]; then
-      pid="$(cat "$pidfile")"
-      kill -9 "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-      rm -f "$pidfile"
+    if kill_pidfile "$pidfile"; then
       echo "broker on port $port killed (SIGKILL)"
     else
       echo "no broker started by broker.sh on port $port"

@@ -164,15 +164,8 @@ while True:
     echo "Apache Kafka running on 127.0.0.1:$port, answering metadata requests ($storage storage in $data, log $logfile)"
     ;;
   stop)
-    if [ -f "$pidfile" ]; then
-      pid="$(cat "$pidfile")"
-      # SIGTERM runs Kafka's controlled shutdown (it flushes and closes its logs, about 2 s); SIGKILL after 30 s.
-      if kill "$pid" 2>/dev/null; then
-        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-      fi
-      rm -f "$pidfile"
+    # SIGTERM runs Kafka's controlled shutdown (it flushes and closes its logs, about 2 s); SIGKILL after 30 s.
+    if stop_pidfile "$pidfile" 30; then
       rm -rf "$memory_data"
       echo "Apache Kafka on port $port stopped"
     else
@@ -180,12 +173,7 @@ while True:
     fi
     ;;
   kill)
-    # A crash, for the outage tests: SIGKILL at once, no controlled shutdown, the data dir kept for a restart.
-    if [ -f "$pidfile" ]; then
-      pid="$(cat "$pidfile")"
-      kill -9 "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-      rm -f "$pidfile"
+    if kill_pidfile "$pidfile"; then
       echo "Apache Kafka on port $port killed (SIGKILL)"
     else
       echo "no broker started by kafka-broker.sh on port $port"
