@@ -3,7 +3,7 @@
 # KRaft node that is both broker and controller, in one JVM. Same conventions as scripts/broker.sh (tansu), so that
 # either can serve the tests; `scripts/broker.sh --kind kafka ...` runs this script.
 #
-#   scripts/kafka-broker.sh start  [--port P] [--storage memory|disk] [--dir DIR]
+#   scripts/kafka-broker.sh start  [--port P] [--storage memory|disk] [--dir DIR] [--sasl-scram USER:PASSWORD]
 #   scripts/kafka-broker.sh stop   [--port P] [--dir DIR]
 #   scripts/kafka-broker.sh status [--port P]
 #
@@ -17,6 +17,10 @@
 # once the broker answers a Kafka metadata request listing at least one broker (within 60 s), and fails otherwise.
 # `status` only checks that something listens on the port. Unlike tansu, this broker creates a topic on first use
 # (auto.create.topics.enable); `sluice kafka create-topic` works too.
+# --sasl-scram USER:PASSWORD: port P requires SASL/SCRAM-SHA-256 (over plaintext) from every client, with USER as
+# the one account (its credentials are written when the data dir is formatted, so use it with a fresh `memory` or
+# `disk` dir). Port P+2 is then an administration listener without authentication, on loopback, for setting up
+# topics (a client that bootstraps there is told only about P+2; one that bootstraps on P only about P).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,11 +28,13 @@ cmd="${1:-}"; shift || true
 port="${SLUICE_KAFKA_PORT:-19092}"
 storage="memory"
 dir=""
+sasl_scram=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port="$2"; shift 2 ;;
     --storage) storage="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
+    --sasl-scram) sasl_scram="$2"; shift 2 ;;
     *) echo "kafka-broker.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -42,12 +48,31 @@ disk_data="$dir/data"
 
 source "$root/scripts/broker-probe.sh"
 
-# Waits up to 60 s until the broker on $1 answers metadata requests; $2 is the JVM's pid when this script started
-# it. (A cold start takes about 3 s; the margin is for a loaded machine, and for log recovery after a SIGKILL.)
+if [ -n "$sasl_scram" ]; then
+  sasl_user="${sasl_scram%%:*}"; sasl_password="${sasl_scram#*:}"
+  if [ -z "$sasl_user" ] || [ "$sasl_user" = "$sasl_scram" ] || [ -z "$sasl_password" ]; then
+    echo "kafka-broker.sh: --sasl-scram takes USER:PASSWORD" >&2; exit 2
+  fi
+  case "$sasl_scram" in *[\"\ \;,\[\]=]*)
+    echo "kafka-broker.sh: --sasl-scram: user and password may not contain quotes, spaces, ';', ',', '[', ']' or '='" >&2
+    exit 2 ;;
+  esac
+fi
+
+# The port that answers without authentication: the client port, or the administration port with --sasl-scram.
+open_port=$port
+[ -n "$sasl_scram" ] && open_port=$((port + 2))
+
+# Whether the broker is ready: its unauthenticated port answers a metadata request (and, with --sasl-scram, the
+# client port listens).
+ready() { answers_metadata "$open_port" && answers "$1"; }
+
+# Waits up to 60 s until the broker on $1 is ready; $2 is the JVM's pid when this script started it. (A cold start
+# takes about 3 s; the margin is for a loaded machine, and for log recovery after a SIGKILL.)
 wait_for_metadata() {
   local deadline=$((SECONDS + 60))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    if answers_metadata "$1"; then return 0; fi
+    if ready "$1"; then return 0; fi
     if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
       echo "kafka-broker.sh: Kafka exited during startup; its errors and the end of its log:" >&2
       grep -E "ERROR|FATAL|Exception|Error:" "$logfile" | tail -n 10 >&2 || true
@@ -75,16 +100,18 @@ java_bin() {
 # one's session expires: 9 s by default, so a restart took 14 s; a 4 s session (heartbeats every second, over
 # loopback within one process) brings that down to about 8 s while leaving room for a loaded machine.
 write_config() {
+  local listeners="PLAINTEXT://127.0.0.1:$port"
+  [ -n "$sasl_scram" ] && listeners="SASL_PLAINTEXT://127.0.0.1:$port,PLAINTEXT://127.0.0.1:$open_port"
   cat >"$dir/server.properties" <<EOF
 # Written by scripts/kafka-broker.sh at each start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$1
 num.partitions=1
 default.replication.factor=1
@@ -103,6 +130,12 @@ broker.session.timeout.ms=4000
 # enough to run it out of memory at start (seen in CI). Test topics are small.
 log.cleaner.dedupe.buffer.size=16777216
 EOF
+  if [ -n "$sasl_scram" ]; then
+    cat >>"$dir/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  fi
 }
 
 case "$cmd" in
@@ -138,8 +171,10 @@ while True:
         print(text)
         break
 ')"
+      scram=()
+      [ -n "$sasl_scram" ] && scram=(--add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_password]")
       if ! "$java" -cp "$libs/*" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-           --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
+           --config "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1; then
         echo "kafka-broker.sh: formatting $data failed:" >&2; cat "$dir/format.log" >&2; exit 1
       fi
     fi
@@ -161,7 +196,7 @@ while True:
       echo "kafka-broker.sh: starting it again" >&2
       sleep 1
     done
-    echo "Apache Kafka running on 127.0.0.1:$port, answering metadata requests ($storage storage in $data, log $logfile)"
+    echo "Apache Kafka running on 127.0.0.1:$port, ready ($storage storage in $data, log $logfile)"
     ;;
   stop)
     # SIGTERM runs Kafka's controlled shutdown (it flushes and closes its logs, about 2 s); SIGKILL after 30 s.
@@ -183,5 +218,5 @@ while True:
     if answers "$port"; then echo "listening on 127.0.0.1:$port"; else echo "not listening on 127.0.0.1:$port"; exit 1; fi
     ;;
   *)
-    echo "usage: scripts/kafka-broker.sh start|stop|kill|status [--port P] [--storage memory|disk] [--dir DIR]" >&2; exit 2 ;;
+    echo "usage: scripts/kafka-broker.sh start|stop|kill|status [--port P] [--storage memory|disk] [--dir DIR] [--sasl-scram USER:PASSWORD]" >&2; exit 2 ;;
 esac

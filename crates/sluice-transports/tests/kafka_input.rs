@@ -1,4 +1,5 @@
-//! `kafka_input` against a real Kafka-compatible broker on loopback (tansu, started by `scripts/test.sh`).
+//! `kafka_input` against a real broker on loopback (Apache Kafka, or tansu with `SLUICE_BROKER=tansu`, started by
+//! `scripts/test.sh`).
 //!
 //! Messages are produced with a plain librdkafka producer and read back through the real endpoint, which joins a
 //! real consumer group. Enabled with `--features kafka-integration-tests`; `scripts/test.sh` turns it on.

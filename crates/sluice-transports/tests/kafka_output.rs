@@ -1,4 +1,5 @@
-//! `kafka_output` against a real Kafka-compatible broker on loopback (tansu, started by `scripts/test.sh`).
+//! `kafka_output` against a real broker on loopback (Apache Kafka, or tansu with `SLUICE_BROKER=tansu`, started by
+//! `scripts/test.sh`).
 //!
 //! Every test writes a view's delta through the real encoder and the real endpoint and reads the topic back with
 //! a real consumer. Enabled with `--features kafka-integration-tests`; `scripts/test.sh` turns it on.

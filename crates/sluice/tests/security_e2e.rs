@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{free_port, sluice, Server};
+use common::{sluice, Server};
 
 const PASSWORD: &str = "Wr1tten-Out-Pa55word";
 const REFERENCED: &str = "Fr0m-A-Secret-F1le";
@@ -25,73 +25,6 @@ fn brokers() -> String {
 }
 
 impl Server {
-    fn start(data_dir: &Path, log: &Path) -> Server {
-        let port = free_port();
-        let child = sluice()
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(data_dir)
-            // Everything librdkafka and Sluice can say.
-            .env("SLUICE_LOG", "debug,librdkafka=debug")
-            .env_remove("SLUICE_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("start sluice serve");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if server.call("GET", "/healthz", None).0 == 200 {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("sluice serve did not become healthy");
-    }
-
-    /// Sends a request with curl; returns the status and the raw body.
-    fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-X", method, "-w", "\n%{http_code}"])
-            .arg(format!("{}{path}", self.base));
-        if let Some(body) = body {
-            cmd.args([
-                "-H",
-                "content-type: application/json",
-                "--data-binary",
-                body,
-            ]);
-        }
-        let out = cmd.output().expect("run curl");
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (body, status) = text.rsplit_once('\n').unwrap();
-        (status.trim().parse().unwrap_or(0), body.to_string())
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let (status, text) = self.raw(method, path, body.map(|b| b.to_string()).as_deref());
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("sluice serve did not stop on SIGTERM");
-    }
-
     /// Creates connector `connector` from `body`, a pipeline `name` sending view `v` to it, and starts it.
     fn start_pipeline(&self, name: &str, connector: &str, body: Value) {
         let (status, answer) = self.call("PUT", &format!("/v0/connectors/{connector}"), Some(body));
@@ -107,21 +40,6 @@ impl Server {
                 .0,
             202
         );
-    }
-
-    /// Polls until the pipeline's current status is `want`; returns the pipeline.
-    fn reaches(&self, name: &str, want: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = Value::Null;
-        while Instant::now() < deadline {
-            let (_, p) = self.call("GET", &format!("/v0/pipelines/{name}"), None);
-            if p["state"]["current_status"] == want {
-                return p;
-            }
-            last = p;
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("pipeline {name} did not reach {want}: {last}");
     }
 }
 
@@ -443,89 +361,65 @@ fn options_that_run_code_are_refused_and_never_run() {
     s.stop();
 }
 
-/// A tansu broker of its own that requires SASL/SCRAM-SHA-256 from every client, with user `alice` and topic
-/// `authed`. tansu creates users through the broker, so it first runs without authentication on the same SQLite
-/// storage; killed when dropped.
+/// An Apache Kafka broker of its own (`scripts/kafka-broker.sh --sasl-scram`) whose client port requires
+/// SASL/SCRAM-SHA-256 from every client, with `alice` as its one account and topic `authed` (created through the
+/// script's administration port, P + 2). Killed (SIGKILL) when dropped; its data dir is the caller's temporary dir.
 struct AuthBroker {
-    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
     address: String,
+}
+
+impl AuthBroker {
+    fn script(&self, args: &[&str]) -> std::process::ExitStatus {
+        Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka-broker.sh"))
+            .args(args)
+            .args(["--port", &self.port.to_string(), "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run scripts/kafka-broker.sh")
+    }
+
+    fn start(dir: &Path, password: &str) -> AuthBroker {
+        // Below the ephemeral range, with the controller's port (P + 1) and the administration port (P + 2) free
+        // too; tried from a point that differs between runs and processes.
+        let seed = u64::from(std::process::id())
+            ^ u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos(),
+            );
+        let port = (0..1000u64)
+            .map(|i| 20_000 + ((seed + i * 7_919) % 12_000) as u16)
+            .find(|p| (*p..*p + 3).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()))
+            .expect("three free consecutive ports");
+        let broker = AuthBroker {
+            port,
+            dir: dir.join("broker"),
+            address: format!("127.0.0.1:{port}"),
+        };
+        let scram = format!("alice:{password}");
+        let status = broker.script(&["start", "--sasl-scram", &scram]);
+        assert!(
+            status.success(),
+            "scripts/kafka-broker.sh start --sasl-scram failed"
+        );
+        let admin = format!("127.0.0.1:{}", port + 2);
+        let created = sluice()
+            .args(["kafka", "create-topic", "authed", "--brokers", &admin])
+            .status()
+            .unwrap();
+        assert!(created.success(), "creating topic 'authed' failed");
+        broker
+    }
 }
 
 impl Drop for AuthBroker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl AuthBroker {
-    fn start(dir: &Path, password: &str) -> AuthBroker {
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
-        // Relative to the broker's working directory, as tansu's examples write it.
-        let storage = "sqlite://broker.db".to_string();
-        let broker = |authentication: bool| {
-            let mut cmd = Command::new("tansu");
-            cmd.current_dir(dir)
-                .args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                ])
-                .args(["--storage-engine", &storage])
-                .stdout(Stdio::null())
-                .stderr(
-                    std::fs::File::create(dir.join(format!("broker-{authentication}.log")))
-                        .unwrap(),
-                );
-            if authentication {
-                cmd.arg("--authentication");
-            }
-            cmd.spawn()
-                .expect("start tansu (scripts/setup.sh installs it)")
-        };
-        let tansu = |args: &[&str]| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let ok = Command::new("tansu")
-                    .current_dir(dir)
-                    .args(args)
-                    .output()
-                    .unwrap()
-                    .status
-                    .success();
-                if ok {
-                    return;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "tansu {args:?} failed; broker log: {}",
-                    std::fs::read_to_string(dir.join("broker-false.log")).unwrap_or_default()
-                );
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        };
-        let mut open = broker(false);
-        tansu(&[
-            "user",
-            "create",
-            "alice",
-            password,
-            "--broker",
-            &url,
-            "--mechanism",
-            "scram256",
-        ]);
-        tansu(&["topic", "create", "authed", "--broker", &url]);
-        let _ = open.kill();
-        let _ = open.wait();
-        AuthBroker {
-            child: broker(true),
-            address,
-        }
+        let _ = self.script(&["kill"]);
     }
 }
 

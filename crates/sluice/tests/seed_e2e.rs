@@ -6,7 +6,6 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -18,38 +17,15 @@ const SEED_PYTHON: &str = include_str!("seed/put_connector.py");
 
 fn serve(data_dir: &Path, extra: &[&str]) -> Server {
     let port = free_port();
-    let child = sluice()
-        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+    let mut cmd = sluice();
+    cmd.args(["serve", "--port", &port.to_string(), "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .env("SLUICE_LOG", "warn")
         .env_remove("SLUICE_DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sluice serve");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if curl(&[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &format!("{}/healthz", server.base),
-        ])
-        .stdout
-            == b"200"
-        {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("sluice serve did not become healthy on {}", server.base);
+        .stderr(Stdio::inherit());
+    Server::spawn(cmd, port)
 }
 
 fn curl(args: &[&str]) -> Output {

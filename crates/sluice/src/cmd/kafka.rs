@@ -1,7 +1,7 @@
 //! `sluice kafka …`: small tools for a Kafka-compatible broker, used by the scripts and by people.
 //!
-//! Debian's `kcat` links an old librdkafka that cannot talk to the local broker (tansu); these tools use the
-//! same librdkafka build as Sluice itself.
+//! They use the same librdkafka build as Sluice itself, so they work with every broker Sluice works with (Debian's
+//! `kcat` links librdkafka 2.0, which works with Apache Kafka but not with tansu, the tests' second broker).
 
 use std::time::Duration;
 
