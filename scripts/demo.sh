@@ -61,6 +61,8 @@ wait_for() {
 if curl -fsS "$api/v0/pipelines/fair" >/dev/null 2>&1; then
   curl -fsS -X POST "$api/v0/pipelines/fair/shutdown" >/dev/null
   wait_for /v0/pipelines/fair 'd["state"]["current_status"]' '"Shutdown"'
+  # Its checkpoints and journal too: the demo starts from empty views (docs/fault-tolerance.md).
+  curl -fsS -X POST "$api/v0/pipelines/fair/clear" >/dev/null
 fi
 for topic in total-sales book-sales; do
   "$sluice" kafka delete-topic "$topic" >/dev/null

@@ -34,6 +34,11 @@ pub enum Command {
     Checkpoint {
         reply: Sender<Result<String, EngineError>>,
     },
+    /// Delete every checkpoint but these (and dbsp's two newest).
+    RemoveCheckpoints {
+        keep: Vec<uuid::Uuid>,
+        reply: Sender<Result<(), EngineError>>,
+    },
 }
 
 /// Where the circuit keeps its state and which checkpoint it starts from.
@@ -111,6 +116,13 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
                     .checkpoint()
                     .run()
                     .map(|m| m.uuid.to_string())
+                    .map_err(|e| EngineError::Checkpoint(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::RemoveCheckpoints { keep, reply } => {
+                let result = dbsp
+                    .gc_checkpoint(keep.into_iter().collect())
+                    .map(|_| ())
                     .map_err(|e| EngineError::Checkpoint(e.to_string()));
                 let _ = reply.send(result);
             }

@@ -1,11 +1,10 @@
-//! Primary-key semantics: the current row per key of each keyed table, and its checkpoint sidecar.
+//! Primary-key semantics: the current row per key of each keyed table, and what a checkpoint saves of it.
 //!
 //! dbsp input Z-sets add weights; they do not replace rows. For a table with a `PRIMARY KEY` the engine keeps
 //! the current row of every key and turns an upsert into "delete the old row, insert the new one" and a
 //! delete-by-key into "delete the current row", so the circuit only ever sees a consistent table.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sluice_data::{Relation, Row, Value};
@@ -80,18 +79,20 @@ impl KeyedTable {
     }
 }
 
-/// What the engine saves next to a dbsp checkpoint.
-#[derive(Serialize, Deserialize)]
-pub struct Checkpointed {
+/// One checkpoint of an engine: dbsp's checkpoint id (its files are in the storage directory) and the engine's
+/// own state, which dbsp does not hold: the rows of every keyed table. Serializable, so that the caller stores
+/// it with its own progress in one write.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineCheckpoint {
     /// dbsp's checkpoint id.
-    pub checkpoint: String,
+    pub(crate) checkpoint: String,
     /// Whether the constant-row input was already fed.
-    pub unit_pushed: bool,
+    pub(crate) unit_pushed: bool,
     /// The rows of every keyed table, by table name.
-    pub keyed: BTreeMap<String, Vec<Row>>,
+    pub(crate) keyed: BTreeMap<String, Vec<Row>>,
 }
 
-impl Checkpointed {
+impl EngineCheckpoint {
     /// The state to save.
     pub fn new(
         checkpoint: String,
@@ -110,29 +111,18 @@ impl Checkpointed {
                 ))
             })
             .collect();
-        Checkpointed {
+        EngineCheckpoint {
             checkpoint,
             unit_pushed,
             keyed,
         }
     }
 
-    /// Writes the sidecar file.
-    pub fn save(&self, path: &Path) -> Result<(), EngineError> {
-        let text =
-            serde_json::to_string(self).map_err(|e| EngineError::Checkpoint(e.to_string()))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| EngineError::Checkpoint(format!("cannot write {}: {e}", path.display())))
-    }
-
-    /// Reads the sidecar file.
-    pub fn load(path: &Path) -> Result<Checkpointed, EngineError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| EngineError::Checkpoint(format!("cannot read {}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| EngineError::Checkpoint(format!("{}: {e}", path.display())))
+    /// dbsp's id of this checkpoint.
+    pub fn id(&self) -> Result<uuid::Uuid, EngineError> {
+        self.checkpoint.parse().map_err(|e| {
+            EngineError::Checkpoint(format!("invalid checkpoint id {}: {e}", self.checkpoint))
+        })
     }
 
     /// The restored index of `table`.

@@ -4,7 +4,9 @@
 //! with `workers` dbsp worker threads. Callers feed changes per table ([`Engine::push`], and for tables with a
 //! primary key [`Engine::upsert`] / [`Engine::delete_by_key`]), then [`Engine::step`] runs one transaction and
 //! returns, for every view, exactly the changes of that view as a [`sluice_data::Delta`]. With storage
-//! configured, [`Engine::checkpoint`] saves the whole state and [`Engine::restore`] continues from it.
+//! configured, [`Engine::checkpoint`] saves the whole state and returns an [`EngineCheckpoint`] naming it;
+//! [`Engine::restore`] continues from one. The caller stores that value (it is small, apart from keyed tables'
+//! rows) wherever its own commit point is, so that engine state and the caller's progress cannot disagree.
 //!
 //! Rows are checked against the table schema before they enter the circuit (`validate`). Inside, rows are
 //! [`row::DRow`]s, the archivable wrapper dbsp needs; outputs are plain `sluice_data` rows again.
@@ -31,10 +33,11 @@ use sluice_sql::Program;
 
 use controller::{Command, StorageSetup};
 use dbsp::utils::Tup2;
-use keys::{Checkpointed, KeyedTable};
+use keys::KeyedTable;
 use row::{Changes, DRow};
 
 pub use error::EngineError;
+pub use keys::EngineCheckpoint;
 pub use validate::validate as validate_row;
 
 /// How to run a program.
@@ -56,9 +59,6 @@ impl EngineConfig {
     }
 }
 
-/// The file next to dbsp's checkpoints with the engine's own state (primary-key indexes).
-const SIDECAR: &str = "sluice-engine.json";
-
 /// A running program.
 pub struct Engine {
     program: Arc<Program>,
@@ -77,13 +77,18 @@ impl Engine {
         Self::launch(Arc::new(program), config, None, keyed, false)
     }
 
-    /// Restarts `program` from the last checkpoint in `config.storage`; the program must be the one that wrote it.
-    pub fn restore(program: Program, config: EngineConfig) -> Result<Engine, EngineError> {
-        let dir = config
-            .storage
-            .clone()
-            .ok_or_else(|| EngineError::Checkpoint("restore needs a storage directory".into()))?;
-        let saved = Checkpointed::load(&dir.join(SIDECAR))?;
+    /// Restarts `program` from `saved`, a checkpoint in `config.storage`; the program must be the one that wrote
+    /// it.
+    pub fn restore(
+        program: Program,
+        config: EngineConfig,
+        saved: &EngineCheckpoint,
+    ) -> Result<Engine, EngineError> {
+        if config.storage.is_none() {
+            return Err(EngineError::Checkpoint(
+                "restore needs a storage directory".into(),
+            ));
+        }
         let keyed = program
             .tables
             .iter()
@@ -228,14 +233,15 @@ impl Engine {
             .collect())
     }
 
-    /// Saves the circuit state (and the engine's primary-key indexes) in the storage directory.
-    /// Changes pushed but not yet stepped are not part of a checkpoint: step first.
-    pub fn checkpoint(&mut self) -> Result<(), EngineError> {
-        let dir = self
-            .config
-            .storage
-            .clone()
-            .ok_or_else(|| EngineError::Checkpoint("no storage directory configured".into()))?;
+    /// Saves the circuit state in the storage directory (durably, before it returns) and returns what restores
+    /// it: dbsp's checkpoint id with the engine's primary-key indexes. Changes pushed but not yet stepped are not
+    /// part of a checkpoint: step first.
+    pub fn checkpoint(&mut self) -> Result<EngineCheckpoint, EngineError> {
+        if self.config.storage.is_none() {
+            return Err(EngineError::Checkpoint(
+                "no storage directory configured".into(),
+            ));
+        }
         if self.pending.iter().any(|p| !p.is_empty()) {
             return Err(EngineError::Checkpoint(
                 "changes are pending: call step() before checkpoint()".into(),
@@ -244,8 +250,24 @@ impl Engine {
         let (reply, response) = channel();
         self.send(Command::Checkpoint { reply })?;
         let checkpoint = response.recv().map_err(|_| EngineError::Stopped)??;
-        Checkpointed::new(checkpoint, self.unit_pushed, &self.program, &self.keyed)
-            .save(&dir.join(SIDECAR))
+        Ok(EngineCheckpoint::new(
+            checkpoint,
+            self.unit_pushed,
+            &self.program,
+            &self.keyed,
+        ))
+    }
+
+    /// Deletes the checkpoints in the storage directory other than `keep` (and the files only they use): dbsp
+    /// keeps every checkpoint until told. The two newest are always kept (dbsp's own floor).
+    pub fn remove_checkpoints_except(
+        &mut self,
+        keep: &[&EngineCheckpoint],
+    ) -> Result<(), EngineError> {
+        let keep = keep.iter().map(|c| c.id()).collect::<Result<Vec<_>, _>>()?;
+        let (reply, response) = channel();
+        self.send(Command::RemoveCheckpoints { keep, reply })?;
+        response.recv().map_err(|_| EngineError::Stopped)?
     }
 
     /// The storage directory, if any.

@@ -125,6 +125,7 @@ fn start(name: &str, workers: usize, output: Option<ConnectorConfig>) -> Pipelin
             ..ControllerConfig::default()
         },
         inputs: Vec::new(),
+        durable: None,
         outputs: output
             .map(|config| OutputSpec {
                 name: "total-sales".into(),

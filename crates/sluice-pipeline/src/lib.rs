@@ -9,11 +9,14 @@
 //!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
 //!   delta and the transport sees only bytes.
 //!
+//! - [`durable`]: a durable pipeline's input journal, checkpoint manifest and recovery (`at_least_once`).
+//!
 //! A pipeline must run without the REST server: this crate must not depend on HTTP (axum), the manager's database
 //! (sqlx) or dbsp itself. It depends on the engine, `sluice-formats` and `sluice-transports`, never the other way
 //! round.
 
 pub mod controller;
+pub mod durable;
 mod endpoint_error;
 pub mod input;
 pub mod output;
@@ -21,7 +24,8 @@ mod rows;
 mod util;
 
 pub use controller::{
-    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineFailure, PipelineSpec,
-    PipelineState, PipelineStats, StepError, WatchEvent,
+    CheckpointFailure, CheckpointStatus, ControllerConfig, DurabilityStats, OutputSpec, Pipeline,
+    PipelineError, PipelineFailure, PipelineSpec, PipelineState, PipelineStats, StepError,
+    WatchEvent,
 };
 pub use input::{InputConnectorStats, InputSpec};

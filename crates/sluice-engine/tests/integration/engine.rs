@@ -6,7 +6,7 @@ use crate::common::{apply, random_row, Bag, Harness};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sluice_data::{Delta, Row, SqlType, Value};
-use sluice_engine::{Engine, EngineConfig, EngineError};
+use sluice_engine::{Engine, EngineCheckpoint, EngineConfig, EngineError};
 use sluice_sql::Program;
 
 const PROGRAM: &str = "
@@ -102,12 +102,53 @@ fn restore_then_continue_equals_never_stopping() {
     };
     let mut first = Engine::start(program.clone(), config.clone()).unwrap();
     let mut got = run(&mut first, &steps[..5]);
-    first.checkpoint().unwrap();
+    let saved = first.checkpoint().unwrap();
     // Steps after the checkpoint are lost when the process stops; restore must not see them.
     run(&mut first, &steps[5..7]);
     drop(first);
-    let mut restored = Engine::restore(program, config).unwrap();
+    let mut restored = Engine::restore(program, config, &saved).unwrap();
     got.extend(run(&mut restored, &steps[5..]));
+    assert_eq!(got, expected);
+}
+
+/// A pipeline makes a checkpoint its restart point only once its outputs acknowledged everything before it, so
+/// it may restore a checkpoint older than the newest, from the value it stored (here through JSON, as it does);
+/// and checkpoints it no longer needs are deleted from the storage directory.
+#[test]
+fn an_older_checkpoint_restores_and_the_unneeded_ones_are_removed() {
+    let steps = workload(5, 10);
+    let program = Program::compile(PROGRAM).unwrap();
+    let mut straight = Engine::start(program.clone(), EngineConfig::with_workers(1)).unwrap();
+    let expected = run(&mut straight, &steps);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        workers: 1,
+        storage: Some(dir.path().to_path_buf()),
+    };
+    let checkpoint_dirs = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.parse::<uuid::Uuid>().is_ok())
+            .count()
+    };
+    let mut first = Engine::start(program.clone(), config.clone()).unwrap();
+    let mut got = run(&mut first, &steps[..3]);
+    let stored = serde_json::to_string(&first.checkpoint().unwrap()).unwrap();
+    for i in 3..6 {
+        run(&mut first, &steps[i..i + 1]);
+        first.checkpoint().unwrap();
+    }
+    assert_eq!(checkpoint_dirs(), 4);
+    let oldest: EngineCheckpoint = serde_json::from_str(&stored).unwrap();
+    first.remove_checkpoints_except(&[&oldest]).unwrap();
+    // The one kept, and dbsp's floor of the two newest: the second is gone.
+    assert_eq!(checkpoint_dirs(), 3);
+    drop(first);
+
+    let mut restored = Engine::restore(program, config, &oldest).unwrap();
+    got.extend(run(&mut restored, &steps[3..]));
     assert_eq!(got, expected);
 }
 
@@ -133,9 +174,9 @@ fn keyed_rows_with_nan_and_infinity_survive_restore() {
     let mut first = Engine::start(program.clone(), config.clone()).unwrap();
     first.upsert("m", vec![nan_row.clone()]).unwrap();
     first.step().unwrap();
-    first.checkpoint().unwrap();
+    let saved = first.checkpoint().unwrap();
     drop(first);
-    let mut restored = Engine::restore(program, config).unwrap();
+    let mut restored = Engine::restore(program, config, &saved).unwrap();
     let replacement = row(vec![
         Value::Int(1),
         Value::Double(sluice_data::F64(2.0)),

@@ -1,5 +1,7 @@
 //! Admission of input: the per-table buffer and lifecycle flags under one lock ([`Shared`]), record checks, and
-//! waiting for room (backpressure towards HTTP requests and Kafka readers).
+//! waiting for room (backpressure towards HTTP requests and Kafka readers). In a durable pipeline every admitted
+//! batch is also appended to the journal under that lock (so the journal's order is the buffer's) and synced
+//! before admission returns: a caller that is told yes holds a promise that survives a crash.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::SyncSender;
@@ -10,9 +12,12 @@ use sluice_data::{Relation, Row};
 use sluice_sql::Program;
 use sluice_transports::health::RecentErrors;
 
+use super::durability::Durability;
 use super::failure::PipelineFailure;
 use super::spec::{ControllerConfig, PipelineError};
 use super::watch::WatchEvent;
+use crate::durable::journal::{input_frame, SourceProgress};
+use crate::durable::{note_progress, Offsets};
 use crate::endpoint_error::EndpointError;
 use crate::input::sink::{RecordSink, Refusal};
 use crate::output::OutputConnector;
@@ -35,8 +40,12 @@ pub(super) struct Buffer {
     pub(super) oldest: Option<Instant>,
     pub(super) paused: bool,
     pub(super) stopping: bool,
+    /// How long a stopping durable pipeline waits for its last checkpoint's acknowledgements.
+    pub(super) stop_deadline: Option<Instant>,
     pub(super) failed: Option<Arc<PipelineFailure>>,
     pub(super) stall: Option<(u64, String)>,
+    /// How far each Kafka input connector's admitted input goes (connector → (topic, partition) → next offset).
+    pub(super) offsets: Offsets,
 }
 
 pub(crate) struct Shared {
@@ -53,6 +62,8 @@ pub(crate) struct Shared {
     pub(super) watchers: Mutex<Vec<(usize, SyncSender<WatchEvent>)>>,
     pub(super) steps: AtomicU64,
     pub(super) output_records: AtomicU64,
+    /// The journal and checkpoints of a durable pipeline.
+    pub(super) durable: Option<Durability>,
     /// Test-only: panic at the next step.
     #[cfg(feature = "fault-injection")]
     pub(super) panic_next_step: std::sync::atomic::AtomicBool,
@@ -68,7 +79,7 @@ impl Shared {
         wait: Duration,
     ) -> Result<(), PipelineError> {
         let records = self.validate(t, records)?;
-        self.admit(t, records, bytes, wait).map_err(|(e, _)| e)
+        self.admit(t, records, bytes, wait, &[]).map_err(|(e, _)| e)
     }
 
     /// Checks every record against the table; if any is invalid, counts and lists the errors and returns them.
@@ -83,17 +94,25 @@ impl Shared {
         })
     }
 
-    /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room. A refusal gives the records
-    /// back, so that a caller holding them (an input connector) can offer them again without copying.
+    /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room; in a durable pipeline they
+    /// are journaled (with `progress`, how far the source had read) and synced before this returns. A refusal
+    /// gives the records back, so that a caller holding them (an input connector) can offer them again without
+    /// copying.
     pub(crate) fn admit(
         &self,
         t: usize,
         records: Vec<(Row, i64)>,
         bytes: u64,
         wait: Duration,
+        progress: &[SourceProgress],
     ) -> Result<(), (PipelineError, Vec<(Row, i64)>)> {
         let s = self;
         let n = records.len() as u64;
+        // Encoded before the lock is taken: only the write happens under it.
+        let frame = s
+            .durable
+            .as_ref()
+            .map(|_| input_frame(t, &records, progress));
         let deadline = Instant::now() + wait;
         let mut buffer = lock(&s.buffer);
         loop {
@@ -129,12 +148,31 @@ impl Shared {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+        let journaled = match (&s.durable, &frame) {
+            (Some(d), Some(frame)) => match d.journal.append(frame) {
+                Ok(position) => Some((d, position)),
+                Err(e) => return Err((PipelineError::durable(e), records)),
+            },
+            _ => None,
+        };
         buffer.pending[t].extend(records);
         buffer.buffered += n;
         buffer.oldest.get_or_insert_with(Instant::now);
+        note_progress(&mut buffer.offsets, progress);
         s.tables[t].total_records.fetch_add(n, Relaxed);
         s.tables[t].total_bytes.fetch_add(bytes, Relaxed);
         s.step_due.notify_all();
+        drop(buffer);
+        if let Some((d, position)) = journaled {
+            if let Err(e) = d.journal.sync(position) {
+                // The records are in the buffer but not durable, and the journal cannot be trusted any more: the
+                // pipeline fails before any step takes them (the controller syncs before stepping, and fails the
+                // same way).
+                let failure = Arc::new(PipelineFailure::Durable(e));
+                s.fail_with(failure.clone());
+                return Err((PipelineError::Failed(failure), Vec::new()));
+            }
+        }
         Ok(())
     }
 
@@ -162,8 +200,12 @@ impl Shared {
 
     /// Marks the pipeline failed with `failure` (the first failure wins) and wakes everyone waiting.
     pub(crate) fn fail(&self, failure: PipelineFailure) {
+        self.fail_with(Arc::new(failure));
+    }
+
+    fn fail_with(&self, failure: Arc<PipelineFailure>) {
         let mut b = lock(&self.buffer);
-        b.failed.get_or_insert(Arc::new(failure));
+        b.failed.get_or_insert(failure);
         self.room.notify_all();
         self.step_due.notify_all();
     }
@@ -185,8 +227,9 @@ impl RecordSink for Shared {
         records: Vec<(Row, i64)>,
         bytes: u64,
         wait: Duration,
+        progress: &[SourceProgress],
     ) -> Result<(), (Refusal, Vec<(Row, i64)>)> {
-        Shared::admit(self, t, records, bytes, wait).map_err(|(e, records)| match e {
+        Shared::admit(self, t, records, bytes, wait, progress).map_err(|(e, records)| match e {
             PipelineError::Busy { reason, .. } => (Refusal::Busy(reason), records),
             _ => (Refusal::Closed, records),
         })

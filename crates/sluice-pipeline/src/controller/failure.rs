@@ -4,6 +4,7 @@
 
 use sluice_engine::EngineError;
 
+use crate::durable::DurableError;
 use crate::endpoint_error::EndpointError;
 
 /// Why one step of the engine failed.
@@ -20,6 +21,12 @@ pub enum StepError {
     /// The engine's transaction failed.
     #[error("{0}")]
     Step(#[source] EngineError),
+    /// The step's journal mark could not be written or synced.
+    #[error("{0}")]
+    Journal(#[source] DurableError),
+    /// Replaying the journal after a restart found something it cannot replay.
+    #[error("replaying the journal: {0}")]
+    Replay(String),
 }
 
 /// Why a running pipeline failed. The first failure is kept; the pipeline then takes no more input.
@@ -31,6 +38,18 @@ pub enum PipelineFailure {
     /// The controller thread panicked (a bug); the message is the panic's.
     #[error("the controller panicked: {0}")]
     Panic(String),
+    /// The journal could not make admitted input durable (a failed sync): nothing after the last good sync can
+    /// be trusted to survive a crash.
+    #[error("{0}")]
+    Durable(#[source] DurableError),
+    /// An output connector failed permanently: its messages can no longer be delivered.
+    #[error("output connector '{connector}': {error}")]
+    Output {
+        /// The connector's name.
+        connector: String,
+        /// The connector's fatal error.
+        error: String,
+    },
     /// An input connector's transport failed permanently (topic deleted, authorization revoked).
     #[error("input connector '{connector}': {source}")]
     Input {

@@ -13,12 +13,17 @@
 //! the output connectors of that view (which encode and send on threads of their own) and to the watchers.
 //!
 //! # Failure
-//! An engine error or a panic in the controller thread marks the pipeline failed with the message; the rest of
-//! the process is untouched. A failed pipeline accepts no input; [`Pipeline::shutdown`] still flushes what its
-//! output connectors hold.
+//! An engine error, a panic in the controller thread, or an output connector that failed for good marks the
+//! pipeline failed with the message; the rest of the process is untouched. A failed pipeline accepts no input;
+//! [`Pipeline::shutdown`] still flushes what its output connectors hold.
+//!
+//! # Durability
+//! With a [`DurableConfig`] (`fault_tolerance.model = "at_least_once"`) input is journaled before it is accepted,
+//! checkpoints are taken every `checkpoint_interval`, on pause, at shutdown and on request, and a start restores
+//! the last committed checkpoint and replays the journal after it (see [`crate::durable`] and `durability`).
 //!
 //! One file per role: `spec` (what a pipeline starts with, its errors), `failure` (why a running pipeline failed),
-//! `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! `durability` (the journal and checkpoints of a running pipeline), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
 //! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
 //! The children import what they need from each other and from other crates, never from this file, so the
 //! imports go one way.
@@ -27,17 +32,20 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_data::{Relation, Row};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
 
+use crate::durable::journal::Journal;
+use crate::durable::{recover, DurableConfig, DurableError, ReplayStep};
 use crate::input::{InputConnector, InputConnectorStats};
 use crate::output::{OutputConnector, OutputConnectorStats};
 use crate::util::lock;
 
 mod admission;
+mod durability;
 mod failure;
 mod spec;
 mod stats;
@@ -46,6 +54,8 @@ mod watch;
 
 use admission::Buffer;
 pub(crate) use admission::Shared;
+use durability::Durability;
+pub use durability::{CheckpointFailure, CheckpointStatus, DurabilityStats};
 pub use failure::{PipelineFailure, StepError};
 pub use spec::{ControllerConfig, OutputSpec, PipelineError, PipelineSpec};
 pub use stats::{GlobalStats, PipelineState, PipelineStats, TableInputStats};
@@ -65,6 +75,11 @@ impl Pipeline {
     /// The pipeline starts paused when `paused` is true. On error nothing keeps running.
     pub fn start(spec: PipelineSpec, paused: bool) -> Result<Pipeline, PipelineError> {
         let program = Arc::new(spec.program);
+        // A durable pipeline reads its stored state first: the inputs start where it says.
+        let restart = match &spec.durable {
+            Some(config) => Some(Restart::open(config, &program, spec.config.workers)?),
+            None => None,
+        };
         let mut outputs = Vec::new();
         for o in &spec.outputs {
             let view = view_relation(&program, &o.view)?;
@@ -75,24 +90,53 @@ impl Pipeline {
         let mut inputs = Vec::new();
         for i in &spec.inputs {
             let t = table_index(&program, &i.table)?;
-            inputs.push(InputConnector::connect(i, t, &program.tables[t].relation)?);
+            let start: Vec<(String, i32, i64)> = restart
+                .as_ref()
+                .and_then(|r| r.offsets.get(&i.name))
+                .into_iter()
+                .flatten()
+                .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+                .collect();
+            inputs.push(InputConnector::connect(
+                i,
+                t,
+                &program.tables[t].relation,
+                &start,
+            )?);
         }
-        let engine = Engine::start(
-            (*program).clone(),
-            EngineConfig::with_workers(spec.config.workers.max(1)),
-        )
-        .map_err(PipelineError::Engine)?;
+        let (engine, durable, replay, tail, offsets, steps) = match restart {
+            Some(r) => (
+                r.engine,
+                Some(r.durability),
+                r.replay,
+                r.tail,
+                r.offsets,
+                r.checkpoint_step,
+            ),
+            None => {
+                let engine = Engine::start(
+                    (*program).clone(),
+                    EngineConfig::with_workers(spec.config.workers.max(1)),
+                )
+                .map_err(PipelineError::Engine)?;
+                let tail = vec![Vec::new(); program.tables.len()];
+                (engine, None, Vec::new(), tail, Default::default(), 0)
+            }
+        };
+        let buffered: u64 = tail.iter().map(|t| t.len() as u64).sum();
         let shared = Arc::new(Shared {
             name: spec.name.clone(),
             tables: program.tables.iter().map(|_| Default::default()).collect(),
             buffer: Mutex::new(Buffer {
-                pending: vec![Vec::new(); program.tables.len()],
-                buffered: 0,
-                oldest: None,
+                pending: tail,
+                buffered,
+                oldest: (buffered > 0).then(Instant::now),
                 paused,
                 stopping: false,
+                stop_deadline: None,
                 failed: None,
                 stall: None,
+                offsets,
             }),
             program,
             config: spec.config,
@@ -100,8 +144,9 @@ impl Pipeline {
             room: Condvar::new(),
             outputs: Mutex::new(outputs),
             watchers: Mutex::new(Vec::new()),
-            steps: AtomicU64::new(0),
+            steps: AtomicU64::new(steps),
             output_records: AtomicU64::new(0),
+            durable,
             #[cfg(feature = "fault-injection")]
             panic_next_step: Default::default(),
         });
@@ -109,7 +154,7 @@ impl Pipeline {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("pipeline-{}", spec.name))
-                .spawn(move || control(&shared, engine))
+                .spawn(move || control(&shared, engine, replay))
                 .map_err(PipelineError::Thread)?
         };
         let inputs = inputs
@@ -121,6 +166,39 @@ impl Pipeline {
             controller: Mutex::new(Some(controller)),
             inputs: Mutex::new(inputs),
         })
+    }
+
+    /// Asks for a checkpoint and returns the request's sequence number at once; [`Pipeline::checkpoint_status`]
+    /// tells when it is committed. Fails for a pipeline that is not durable, or that failed.
+    pub fn checkpoint(&self) -> Result<u64, PipelineError> {
+        let d = self.durability()?;
+        if let Some(e) = &lock(&self.shared.buffer).failed {
+            return Err(PipelineError::Failed(e.clone()));
+        }
+        let sequence = d.requested.fetch_add(1, Relaxed) + 1;
+        self.shared.step_due.notify_all();
+        Ok(sequence)
+    }
+
+    /// The outcome of checkpoint requests so far.
+    pub fn checkpoint_status(&self) -> Result<CheckpointStatus, PipelineError> {
+        Ok(lock(&self.durability()?.status).clone())
+    }
+
+    /// Waits up to `timeout` until checkpoint request `sequence` succeeded or failed; returns the status then.
+    pub fn wait_for_checkpoint(
+        &self,
+        sequence: u64,
+        timeout: Duration,
+    ) -> Result<CheckpointStatus, PipelineError> {
+        Ok(self.durability()?.wait_for(sequence, timeout))
+    }
+
+    fn durability(&self) -> Result<&Durability, PipelineError> {
+        self.shared
+            .durable
+            .as_ref()
+            .ok_or(PipelineError::NotDurable)
     }
 
     /// Test-only (feature `fault-injection`): the controller panics at its next step, as a bug in the engine
@@ -266,6 +344,7 @@ impl Pipeline {
                 stall_reason: stall.map(|(_, why)| why),
                 watchers,
             },
+            fault_tolerance: s.durable.as_ref().map(|d| lock(&d.stats).clone()),
             inputs,
             input_connectors,
             outputs,
@@ -285,9 +364,13 @@ impl Pipeline {
             errors.extend(error);
             input_stats.push(stats);
         }
+        let started = Instant::now();
         {
             let mut b = lock(&self.shared.buffer);
             b.stopping = true;
+            // A durable pipeline's last checkpoint waits for the outputs' acknowledgements at most this long;
+            // what is not acknowledged then is sent again at the next start (the journal keeps it).
+            b.stop_deadline.get_or_insert(started + timeout);
             self.shared.step_due.notify_all();
             self.shared.room.notify_all();
         }
@@ -297,9 +380,10 @@ impl Pipeline {
         let mut stats = self.stats();
         stats.input_connectors = input_stats;
         let outputs = std::mem::take(&mut *lock(&self.shared.outputs));
+        let left = timeout.saturating_sub(started.elapsed());
         // The snapshot above was taken before the flush: replace each connector's entry with its final counters.
         for (o, entry) in outputs.into_iter().zip(stats.outputs.iter_mut()) {
-            match o.shutdown(timeout) {
+            match o.shutdown(left) {
                 Ok(last) => *entry = last,
                 Err(e) => errors.push(e.to_string()),
             }
@@ -339,4 +423,64 @@ fn view_relation<'a>(program: &'a Program, view: &str) -> Result<&'a Relation, P
         .find(|v| v.relation.name == view)
         .map(|v| &v.relation)
         .ok_or_else(|| PipelineError::UnknownView(view.to_string()))
+}
+
+/// What a durable pipeline starts from: the engine restored from the last committed checkpoint (or empty), the
+/// journal's steps after it, the input journaled but not stepped, and how far each Kafka input had read.
+struct Restart {
+    engine: Engine,
+    durability: Durability,
+    replay: Vec<ReplayStep>,
+    tail: Vec<Vec<(Row, i64)>>,
+    offsets: crate::durable::Offsets,
+    checkpoint_step: u64,
+}
+
+impl Restart {
+    fn open(
+        config: &DurableConfig,
+        program: &Program,
+        workers: usize,
+    ) -> Result<Restart, PipelineError> {
+        let recovered = recover(config, program.tables.len()).map_err(PipelineError::durable)?;
+        let engine_config = EngineConfig {
+            workers: workers.max(1),
+            storage: Some(config.engine_dir()),
+        };
+        std::fs::create_dir_all(config.engine_dir()).map_err(|e| {
+            PipelineError::durable(DurableError::io("create", &config.engine_dir(), e))
+        })?;
+        let engine = match &recovered.manifest {
+            Some(m) => Engine::restore(program.clone(), engine_config, &m.engine)
+                .map_err(|e| PipelineError::durable(DurableError::Engine(e)))?,
+            None => Engine::start(program.clone(), engine_config).map_err(PipelineError::Engine)?,
+        };
+        let checkpoint_step = recovered.checkpoint_step();
+        let next_step = checkpoint_step + recovered.steps.len() as u64 + 1;
+        let journal =
+            Journal::open(&config.state_dir, next_step).map_err(PipelineError::durable)?;
+        let stats = DurabilityStats {
+            checkpoint_step,
+            checkpoint_committed_at_ms: recovered.manifest.as_ref().map(|m| m.committed_at_ms),
+            replayed_steps: recovered.steps.len() as u64,
+            restored_buffered_records: recovered.tail.iter().map(|t| t.len() as u64).sum(),
+            ..DurabilityStats::default()
+        };
+        if stats.replayed_steps > 0 || stats.restored_buffered_records > 0 {
+            tracing::info!(
+                checkpoint_step,
+                replayed_steps = stats.replayed_steps,
+                buffered_records = stats.restored_buffered_records,
+                "Restarting from the journal."
+            );
+        }
+        Ok(Restart {
+            engine,
+            durability: Durability::new(config.clone(), journal, stats),
+            replay: recovered.steps,
+            tail: recovered.tail,
+            offsets: recovered.offsets,
+            checkpoint_step,
+        })
+    }
 }

@@ -7,6 +7,7 @@ use sluice_engine::EngineError;
 use sluice_sql::Program;
 use sluice_types::ConnectorConfig;
 
+use crate::durable::{DurableConfig, DurableError};
 use crate::input::{InputError, InputSpec};
 use crate::output::OutputError;
 
@@ -59,6 +60,9 @@ pub struct PipelineSpec {
     pub inputs: Vec<InputSpec>,
     /// Output connectors.
     pub outputs: Vec<OutputSpec>,
+    /// Where to keep the journal and checkpoints (`at_least_once`); `None` keeps everything in memory, so a
+    /// restart starts from empty views.
+    pub durable: Option<DurableConfig>,
 }
 
 /// Why a pipeline call failed.
@@ -90,6 +94,13 @@ pub enum PipelineError {
     /// gives).
     #[error("the pipeline failed: {0}")]
     Failed(std::sync::Arc<super::failure::PipelineFailure>),
+    /// The pipeline's durable state could not be read or written (at start: a damaged journal, a checkpoint of
+    /// another program; on ingest: the journal write failed, and nothing of the request was admitted).
+    #[error("{0}")]
+    Durable(#[source] Box<DurableError>),
+    /// The pipeline is not durable, so what was asked (a checkpoint) does not exist for it.
+    #[error("the pipeline keeps no durable state (fault_tolerance.model is \"none\")")]
+    NotDurable,
     /// The pipeline is shutting down or shut down.
     #[error("the pipeline is shut down")]
     Stopped,
@@ -103,4 +114,11 @@ pub enum PipelineError {
         /// Why the buffer does not drain (paused, an output connector is full).
         reason: String,
     },
+}
+
+impl PipelineError {
+    /// [`PipelineError::Durable`], boxed (file errors carry a path: the box keeps every result small).
+    pub fn durable(e: DurableError) -> PipelineError {
+        PipelineError::Durable(Box::new(e))
+    }
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use sluice_transports::health::ErrorRecord;
 
+use super::durability::DurabilityStats;
 use crate::input::InputConnectorStats;
 use crate::output::OutputConnectorStats;
 
@@ -78,4 +79,6 @@ pub struct PipelineStats {
     pub input_connectors: Vec<InputConnectorStats>,
     /// One entry per output connector.
     pub outputs: Vec<OutputConnectorStats>,
+    /// Checkpoints and recovery of a durable pipeline; absent when `fault_tolerance.model` is `none`.
+    pub fault_tolerance: Option<DurabilityStats>,
 }

@@ -5,23 +5,27 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::TrySendError;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_data::Row;
 use sluice_engine::Engine;
 use sluice_transports::health::now_ms;
 
 use super::admission::{Buffer, Shared};
+use super::durability::Pending;
 use super::failure::{PipelineFailure, StepError};
 use super::watch::WatchEvent;
+use crate::durable::journal::step_frame;
+use crate::durable::{Offsets, ReplayStep};
 use crate::util::lock;
 
-/// The controller thread: steps until shutdown; an error or a panic marks the pipeline failed.
-pub(super) fn control(shared: &Shared, mut engine: Engine) {
-    let result = catch_unwind(AssertUnwindSafe(|| run_steps(shared, &mut engine)));
+/// The controller thread: replays `replay` (a durable pipeline's journal after a restart), then steps until
+/// shutdown; an error or a panic marks the pipeline failed.
+pub(super) fn control(shared: &Shared, mut engine: Engine, replay: Vec<ReplayStep>) {
+    let result = catch_unwind(AssertUnwindSafe(|| run_steps(shared, &mut engine, replay)));
     let failure = match result {
         Ok(Ok(())) => return,
-        Ok(Err(e)) => PipelineFailure::Step(e),
+        Ok(Err(e)) => e,
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -37,12 +41,29 @@ pub(super) fn control(shared: &Shared, mut engine: Engine) {
     drop(engine);
 }
 
-/// Whether a step is due now; otherwise how long to wait before checking again (None: until woken).
-pub(super) fn step_due(shared: &Shared, b: &mut Buffer) -> Result<(), Option<Duration>> {
+/// Whether a step is due now; otherwise how long to wait before checking again (None: until woken). `force`
+/// asks for a step even without input (the first step, a checkpoint); a paused pipeline takes it only when
+/// nothing is buffered, since a step takes the whole buffer.
+pub(super) fn step_due(
+    shared: &Shared,
+    b: &mut Buffer,
+    force: bool,
+) -> Result<(), Option<Duration>> {
     if b.stopping {
-        return if b.buffered > 0 { Ok(()) } else { Err(None) };
+        return if b.buffered > 0 || force {
+            Ok(())
+        } else {
+            Err(None)
+        };
     }
-    if b.paused || b.buffered == 0 {
+    if b.paused {
+        return if force && b.buffered == 0 {
+            Ok(())
+        } else {
+            Err(None)
+        };
+    }
+    if b.buffered == 0 && !force {
         return Err(None);
     }
     if let Some(full) = lock(&shared.outputs).iter().find(|o| o.is_full()) {
@@ -70,7 +91,7 @@ pub(super) fn step_due(shared: &Shared, b: &mut Buffer) -> Result<(), Option<Dur
         return Err(Some(Duration::from_millis(10)));
     }
     b.stall = None;
-    if b.buffered >= shared.config.min_batch_size_records {
+    if force || b.buffered >= shared.config.min_batch_size_records {
         return Ok(());
     }
     let waited = b.oldest.map_or(Duration::ZERO, |t| t.elapsed());
@@ -80,43 +101,219 @@ pub(super) fn step_due(shared: &Shared, b: &mut Buffer) -> Result<(), Option<Dur
     }
 }
 
-pub(super) fn run_steps(shared: &Shared, engine: &mut Engine) -> Result<(), StepError> {
+/// How often the controller looks at the outputs while a checkpoint waits for their acknowledgements.
+const COMMIT_POLL: Duration = Duration::from_millis(20);
+
+/// The controller's checkpoint bookkeeping (durable pipelines only).
+struct Checkpoints {
+    pending: Option<Pending>,
+    /// When the last checkpoint was taken (or the pipeline started).
+    last: Instant,
+    /// The last checkpoint request a checkpoint was taken for.
+    served: u64,
+    /// Steps ran since the last checkpoint was taken.
+    dirty: bool,
+}
+
+impl Checkpoints {
+    /// Whether the next step should be a checkpoint's; answers requests at once when nothing changed.
+    fn wanted(&mut self, shared: &Shared, b: &Buffer) -> bool {
+        let Some(d) = &shared.durable else {
+            return false;
+        };
+        if self.pending.is_some() {
+            return false;
+        }
+        let requested = d.requested.load(Relaxed);
+        if requested > self.served && !self.dirty {
+            d.answer_unchanged(requested);
+            self.served = requested;
+        }
+        self.dirty
+            && (requested > self.served
+                || b.stopping
+                || (b.paused && b.buffered == 0)
+                || self.last.elapsed() >= d.config.checkpoint_interval)
+    }
+}
+
+/// What the controller does next.
+enum Next {
+    Step(Taken),
+    Again,
+    Stop,
+}
+
+/// Input taken from the buffer for one step.
+struct Taken {
+    step: u64,
+    inputs: Vec<Vec<(Row, i64)>>,
+    /// The journal position of the step's mark, to sync before stepping.
+    mark: Option<u64>,
+    checkpoint: Option<(Offsets, u64)>,
+}
+
+pub(super) fn run_steps(
+    shared: &Shared,
+    engine: &mut Engine,
+    replay: Vec<ReplayStep>,
+) -> Result<(), PipelineFailure> {
+    // The same input in the same steps as before the restart gives the same output, sent again.
+    let replayed = !replay.is_empty();
+    for r in replay {
+        let expected = shared.steps.load(Relaxed) + 1;
+        if r.step != expected {
+            return Err(StepError::Replay(format!(
+                "the journal's step {} where step {expected} was due",
+                r.step
+            ))
+            .into());
+        }
+        step(shared, engine, r.inputs, false)?;
+    }
+    let mut c = Checkpoints {
+        pending: None,
+        last: Instant::now(),
+        served: 0,
+        dirty: replayed,
+    };
     // The first step runs at once, so views that need no input (constants) show their rows.
-    step(shared, engine, Vec::new())?;
+    let mut first = true;
     loop {
-        let inputs = {
+        check_outputs(shared)?;
+        if let Some(p) = c.pending.take() {
+            c.pending = commit(shared, engine, p);
+        }
+        let next = {
             let mut b = lock(&shared.buffer);
-            loop {
-                match step_due(shared, &mut b) {
-                    Ok(()) => break,
-                    Err(_) if b.stopping => return Ok(()),
-                    Err(None) => {
-                        b = shared.step_due.wait(b).unwrap_or_else(|p| p.into_inner());
-                    }
-                    Err(Some(t)) => {
-                        b = shared
-                            .step_due
-                            .wait_timeout(b, t)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
+            let checkpoint = c.wanted(shared, &b);
+            match step_due(shared, &mut b, first || checkpoint) {
+                Ok(()) => Next::Step(take(shared, &mut b, checkpoint, c.served)?),
+                Err(_) if b.stopping => {
+                    let waiting =
+                        c.pending.is_some() && b.stop_deadline.is_some_and(|d| Instant::now() < d);
+                    if waiting {
+                        drop(shared.step_due.wait_timeout(b, COMMIT_POLL));
+                        Next::Again
+                    } else {
+                        Next::Stop
                     }
                 }
+                Err(wait) => {
+                    let wait = match (&c.pending, wait) {
+                        (Some(_), w) => Some(w.map_or(COMMIT_POLL, |w| w.min(COMMIT_POLL))),
+                        (None, w) => w,
+                    };
+                    match wait {
+                        None => drop(shared.step_due.wait(b)),
+                        Some(t) => drop(shared.step_due.wait_timeout(b, t)),
+                    }
+                    Next::Again
+                }
             }
-            let n = b.pending.len();
-            b.buffered = 0;
-            b.oldest = None;
-            shared.room.notify_all();
-            std::mem::replace(&mut b.pending, vec![Vec::new(); n])
         };
-        step(shared, engine, inputs)?;
+        let taken = match next {
+            Next::Step(taken) => taken,
+            Next::Again => continue,
+            Next::Stop => return Ok(()),
+        };
+        first = false;
+        if let (Some(d), Some(mark)) = (&shared.durable, taken.mark) {
+            d.journal.sync(mark).map_err(StepError::Journal)?;
+        }
+        let checkpoint = taken.checkpoint.is_some();
+        step(shared, engine, taken.inputs, checkpoint)?;
+        c.dirty = true;
+        if let (Some(d), Some((offsets, answers))) = (&shared.durable, taken.checkpoint) {
+            c.served = c.served.max(answers);
+            c.last = Instant::now();
+            c.dirty = false;
+            match d.take(engine, taken.step, offsets, answers) {
+                Ok(p) => c.pending = Some(p),
+                Err(e) => d.failed(answers, &e),
+            }
+        }
+    }
+}
+
+/// Takes the whole buffer for step `steps + 1`. A durable pipeline journals the step's mark (and, for a checkpoint,
+/// starts a new journal segment after it) under the buffer lock, so that no admission comes in between.
+fn take(
+    shared: &Shared,
+    b: &mut Buffer,
+    checkpoint: bool,
+    served: u64,
+) -> Result<Taken, StepError> {
+    let step = shared.steps.load(Relaxed) + 1;
+    let mut mark = None;
+    if let Some(d) = &shared.durable {
+        mark = Some(
+            d.journal
+                .append(&step_frame(step))
+                .map_err(StepError::Journal)?,
+        );
+        if checkpoint {
+            d.journal.roll(step + 1).map_err(StepError::Journal)?;
+        }
+    }
+    let checkpoint = checkpoint.then(|| {
+        let requested = shared
+            .durable
+            .as_ref()
+            .map_or(0, |d| d.requested.load(Relaxed));
+        (b.offsets.clone(), requested.max(served))
+    });
+    let n = b.pending.len();
+    b.buffered = 0;
+    b.oldest = None;
+    shared.room.notify_all();
+    Ok(Taken {
+        step,
+        inputs: std::mem::replace(&mut b.pending, vec![Vec::new(); n]),
+        mark,
+        checkpoint,
+    })
+}
+
+/// Commits `pending` once the outputs acknowledged it; a failure to write it is reported, not fatal (the
+/// previous checkpoint and the journal still hold everything).
+fn commit(shared: &Shared, engine: &mut Engine, pending: Pending) -> Option<Pending> {
+    let d = shared.durable.as_ref()?;
+    let answers = pending.answers;
+    let outputs = lock(&shared.outputs);
+    match d.try_commit(pending, &outputs, engine) {
+        Ok(still) => still,
+        Err(e) => {
+            d.failed(answers, &e);
+            None
+        }
+    }
+}
+
+/// A permanently failed output connector fails the pipeline: its view's changes can no longer be delivered, and a
+/// pipeline that goes on stepping would only hide that.
+fn check_outputs(shared: &Shared) -> Result<(), PipelineFailure> {
+    let outputs = lock(&shared.outputs);
+    match outputs
+        .iter()
+        .find_map(|o| Some((o.name(), o.fatal_error()?)))
+    {
+        Some((connector, error)) => Err(PipelineFailure::Output {
+            connector: connector.to_string(),
+            error,
+        }),
+        None => Ok(()),
     }
 }
 
 /// One step: the inputs into the engine, the view deltas out to connectors and watchers.
+/// With `barrier`, every output connector is told to wait for its acknowledgements after this step (a checkpoint
+/// follows it).
 pub(super) fn step(
     shared: &Shared,
     engine: &mut Engine,
     inputs: Vec<Vec<(Row, i64)>>,
+    barrier: bool,
 ) -> Result<(), StepError> {
     #[cfg(feature = "fault-injection")]
     if shared.panic_next_step.swap(false, Relaxed) {
@@ -143,12 +340,17 @@ pub(super) fn step(
     for (v, view) in program.views.iter().enumerate() {
         let delta = deltas.remove(&view.relation.name).unwrap_or_default();
         if delta.is_empty() {
+            if barrier {
+                for o in outputs.iter().filter(|o| o.view() == view.relation.name) {
+                    o.push(step, Arc::new(Vec::new()), true);
+                }
+            }
             continue;
         }
         shared.output_records.fetch_add(delta.len() as u64, Relaxed);
         let delta = Arc::new(delta);
         for o in outputs.iter().filter(|o| o.view() == view.relation.name) {
-            o.push(step, delta.clone());
+            o.push(step, delta.clone(), barrier);
         }
         watchers.retain(|(wv, tx)| {
             if *wv != v {

@@ -18,6 +18,7 @@ use super::endpoint::{EndpointError, InputEndpoint, InputMessage};
 use super::registry;
 use super::sink::{RecordSink, Refusal};
 use super::spec::{InputConnectorStats, InputError, InputSpec};
+use crate::durable::journal::SourceProgress;
 use crate::rows::check_rows;
 use crate::util::lock;
 
@@ -76,11 +77,13 @@ pub(crate) struct InputConnector {
 
 impl InputConnector {
     /// Checks the config against the table, opens the endpoint and connects it (a Kafka consumer: the broker
-    /// answers, every topic exists, and the group assigned partitions). `t` is the table's index in the program.
+    /// answers, every topic exists, and the group assigned partitions), starting at `start` where given (a
+    /// durable pipeline's stored offsets: topic, partition, next offset). `t` is the table's index in the program.
     pub(crate) fn connect(
         spec: &InputSpec,
         t: usize,
         table: &Relation,
+        start: &[(String, i32, i64)],
     ) -> Result<ConnectedInput, InputError> {
         let name = spec.name.as_str();
         let config_err = |error: ConfigError| InputError::Config {
@@ -92,17 +95,18 @@ impl InputConnector {
             name: name.to_string(),
             error,
         };
-        let mut endpoint = match registry::open(name, &spec.config.transport) {
-            None => {
-                return Err(InputError::Unsupported {
-                    name: name.to_string(),
-                    transport: spec.config.transport.name(),
-                })
-            }
-            Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
-            Some(Err(e)) => return Err(transport_err(e)),
-            Some(Ok(endpoint)) => endpoint,
-        };
+        let mut endpoint =
+            match registry::open(name, spec.group_scope.as_deref(), &spec.config.transport) {
+                None => {
+                    return Err(InputError::Unsupported {
+                        name: name.to_string(),
+                        transport: spec.config.transport.name(),
+                    })
+                }
+                Some(Err(EndpointError::Config(e))) => return Err(config_err(e)),
+                Some(Err(e)) => return Err(transport_err(e)),
+                Some(Ok(endpoint)) => endpoint,
+            };
         let format = spec.config.format.as_ref().ok_or_else(|| {
             config_err(ConfigError::new(
                 "format",
@@ -110,6 +114,7 @@ impl InputConnector {
             ))
         })?;
         let parser = build_parser(format, table).map_err(config_err)?;
+        endpoint.start_from(start).map_err(transport_err)?;
         endpoint.connect().map_err(transport_err)?;
         Ok(ConnectedInput {
             name: name.to_string(),
@@ -180,15 +185,15 @@ impl ConnectedInput {
 
     /// The thread: poll, parse, offer; pause the consumer while the pipeline is paused or its buffer is full.
     fn read(mut self, shared: &dyn RecordSink, stop: &AtomicBool, counters: &Counters) {
-        // Records of accepted messages not yet in the buffer, with the bytes that carried them.
-        let mut held: Vec<(Row, i64)> = Vec::new();
-        let mut held_bytes = 0u64;
+        // Records of accepted messages not yet in the buffer, with the bytes that carried them and how far they
+        // reach in the source.
+        let mut held = Held::default();
         let mut consumer_paused = false;
         while !stop.load(Relaxed) {
             let reason = if shared.paused() {
                 Some("the pipeline is paused".to_string())
-            } else if !held.is_empty() {
-                match self.offer(shared, &mut held, &mut held_bytes, OFFER_WAIT, counters) {
+            } else if !held.records.is_empty() {
+                match self.offer(shared, &mut held, OFFER_WAIT, counters) {
                     Ok(()) => None,
                     Err(Refusal::Busy(reason)) => {
                         Some(format!("the pipeline's input buffer is full: {reason}"))
@@ -216,9 +221,7 @@ impl ConnectedInput {
             *lock(&counters.paused_reason) = reason;
             *lock(&counters.transport) = self.endpoint.stats();
             match self.endpoint.poll(POLL_TIMEOUT) {
-                Ok(Some(message)) => {
-                    self.accept(shared, &message, &mut held, &mut held_bytes, counters)
-                }
+                Ok(Some(message)) => self.accept(shared, &message, &mut held, counters),
                 Ok(None) => {}
                 Err(e) => {
                     let error = format!("input connector '{}': {e}", self.name);
@@ -229,14 +232,8 @@ impl ConnectedInput {
                 }
             }
         }
-        if !held.is_empty() {
-            let _ = self.offer(
-                shared,
-                &mut held,
-                &mut held_bytes,
-                FINAL_OFFER_WAIT,
-                counters,
-            );
+        if !held.records.is_empty() {
+            let _ = self.offer(shared, &mut held, FINAL_OFFER_WAIT, counters);
         }
         self.endpoint.stop();
         *lock(&counters.transport) = self.endpoint.stats();
@@ -247,11 +244,15 @@ impl ConnectedInput {
         &mut self,
         shared: &dyn RecordSink,
         message: &InputMessage,
-        held: &mut Vec<(Row, i64)>,
-        held_bytes: &mut u64,
+        held: &mut Held,
         counters: &Counters,
     ) {
         counters.messages.fetch_add(1, Relaxed);
+        // A rejected message moves the position too: the next batch handed over says it was read.
+        if let Some(o) = &message.offset {
+            held.progress
+                .insert((o.topic.clone(), o.partition), o.offset + 1);
+        }
         let mut records = Vec::new();
         let mut errors: Vec<String> = self
             .parser
@@ -283,42 +284,62 @@ impl ConnectedInput {
             ));
             return;
         }
-        held.extend(checked);
-        *held_bytes += message.payload.len() as u64;
-        counters.pending.store(held.len() as u64, Relaxed);
+        held.records.extend(checked);
+        held.bytes += message.payload.len() as u64;
+        counters.pending.store(held.records.len() as u64, Relaxed);
         // Hand over at once when there is room; otherwise the loop keeps offering.
-        let _ = self.offer(shared, held, held_bytes, Duration::ZERO, counters);
+        let _ = self.offer(shared, held, Duration::ZERO, counters);
     }
 
     /// Offers the held records to the input buffer, waiting up to `wait` for room.
     fn offer(
         &self,
         shared: &dyn RecordSink,
-        held: &mut Vec<(Row, i64)>,
-        held_bytes: &mut u64,
+        held: &mut Held,
         wait: Duration,
         counters: &Counters,
     ) -> Result<(), Refusal> {
-        if held.is_empty() {
+        if held.records.is_empty() {
             return Ok(());
         }
-        let n = held.len() as u64;
-        // `ingest` consumes the records only when it accepts them; a refusal leaves them here.
-        let records = std::mem::take(held);
-        match shared.admit(self.t, records, *held_bytes, wait) {
+        let n = held.records.len() as u64;
+        let progress: Vec<SourceProgress> = held
+            .progress
+            .iter()
+            .map(|((topic, partition), next)| SourceProgress {
+                connector: self.name.clone(),
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *next,
+            })
+            .collect();
+        // `admit` consumes the records only when it accepts them; a refusal leaves them here.
+        let records = std::mem::take(&mut held.records);
+        match shared.admit(self.t, records, held.bytes, wait, &progress) {
             Ok(()) => {
                 counters.records.fetch_add(n, Relaxed);
-                counters.bytes.fetch_add(*held_bytes, Relaxed);
+                counters.bytes.fetch_add(held.bytes, Relaxed);
                 counters.pending.store(0, Relaxed);
-                *held_bytes = 0;
+                held.bytes = 0;
+                held.progress.clear();
                 Ok(())
             }
             Err((e, records)) => {
-                *held = records;
+                held.records = records;
                 Err(e)
             }
         }
     }
+}
+
+/// What the connector read and did not hand over yet.
+#[derive(Default)]
+struct Held {
+    records: Vec<(Row, i64)>,
+    /// Payload bytes of the messages that carried them.
+    bytes: u64,
+    /// The next offset per (topic, partition) after the messages they came from.
+    progress: std::collections::BTreeMap<(String, i32), i64>,
 }
 
 fn snapshot(name: &str, table: &str, c: &Counters) -> InputConnectorStats {

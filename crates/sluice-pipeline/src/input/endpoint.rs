@@ -22,6 +22,19 @@ pub struct InputMessage {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Where the message is in the source, for error messages (`topic 't' partition 0 offset 5`).
     pub position: Option<String>,
+    /// The same, for a source with offsets: what a durable pipeline records to resume after a restart.
+    pub offset: Option<SourceOffset>,
+}
+
+/// A message's place in a partitioned, offset-addressed source (a Kafka topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceOffset {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The message's offset.
+    pub offset: i64,
 }
 
 /// Where an input connector's messages come from.
@@ -34,6 +47,17 @@ pub trait InputEndpoint: Send {
     /// Makes sure the source is usable and reading can start (a Kafka consumer: the broker answers, every topic
     /// exists, the group assigned partitions).
     fn connect(&mut self) -> Result<(), EndpointError>;
+    /// Before [`InputEndpoint::connect`]: start these partitions (topic, partition, offset) there, where a durable
+    /// pipeline stopped. Sources without offsets have nothing to resume and ignore an empty list.
+    fn start_from(&mut self, positions: &[(String, i32, i64)]) -> Result<(), EndpointError> {
+        if positions.is_empty() {
+            Ok(())
+        } else {
+            Err(EndpointError::transport(
+                "this transport cannot resume at stored offsets",
+            ))
+        }
+    }
     /// The next message, waiting at most `timeout`: `Ok(None)` when there is none yet, while paused, and after
     /// transient trouble. Keep calling it while paused if the transport needs it (a consumer group does).
     fn poll(&mut self, timeout: Duration) -> Result<Option<InputMessage>, EndpointError>;

@@ -9,17 +9,19 @@ use sluice_transports::health::InputTransportStats;
 use sluice_transports::kafka_input::{validate_input_config, KafkaInputEndpoint};
 use sluice_types::KafkaInputConfig;
 
-use super::endpoint::{EndpointError, InputEndpoint, InputMessage};
+use super::endpoint::{EndpointError, InputEndpoint, InputMessage, SourceOffset};
 
 /// Checks the librdkafka options and creates the consumer, without contacting the broker (that is
 /// [`InputEndpoint::connect`]).
 pub fn open(
     name: &str,
+    group_scope: Option<&str>,
     config: &KafkaInputConfig,
 ) -> Result<Box<dyn InputEndpoint>, EndpointError> {
     validate_input_config(config)
         .map_err(|e| EndpointError::Config(e.within("transport.config")))?;
-    let endpoint = KafkaInputEndpoint::new(name, config).map_err(EndpointError::transport)?;
+    let endpoint =
+        KafkaInputEndpoint::scoped(name, group_scope, config).map_err(EndpointError::transport)?;
     Ok(Box::new(endpoint))
 }
 
@@ -30,6 +32,14 @@ impl InputEndpoint for KafkaInputEndpoint {
             .map_err(EndpointError::transport)
     }
 
+    fn start_from(&mut self, positions: &[(String, i32, i64)]) -> Result<(), EndpointError> {
+        KafkaInputEndpoint::start_from(
+            self,
+            positions.iter().map(|(t, p, o)| ((t.clone(), *p), *o)),
+        );
+        Ok(())
+    }
+
     fn poll(&mut self, timeout: Duration) -> Result<Option<InputMessage>, EndpointError> {
         let message = KafkaInputEndpoint::poll(self, timeout).map_err(EndpointError::transport)?;
         Ok(message.map(|m| InputMessage {
@@ -37,6 +47,11 @@ impl InputEndpoint for KafkaInputEndpoint {
                 "topic '{}' partition {} offset {}",
                 m.topic, m.partition, m.offset
             )),
+            offset: Some(SourceOffset {
+                topic: m.topic,
+                partition: m.partition,
+                offset: m.offset,
+            }),
             payload: m.payload,
             key: None,
             headers: Vec::new(),

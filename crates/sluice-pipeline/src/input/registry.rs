@@ -10,10 +10,11 @@ use super::kafka;
 /// transport that cannot feed a table from inside the pipeline.
 pub fn open(
     name: &str,
+    group_scope: Option<&str>,
     config: &TransportConfig,
 ) -> Option<Result<Box<dyn InputEndpoint>, EndpointError>> {
     match config {
-        TransportConfig::KafkaInput(c) => Some(kafka::open(name, c)),
+        TransportConfig::KafkaInput(c) => Some(kafka::open(name, group_scope, c)),
         TransportConfig::HttpInput
         | TransportConfig::KafkaOutput(_)
         | TransportConfig::FileOutput(_)

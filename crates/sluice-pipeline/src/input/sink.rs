@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sluice_data::{Relation, Row};
 
+use crate::durable::journal::SourceProgress;
 use crate::endpoint_error::EndpointError;
 
 /// Why the sink did not take records.
@@ -23,12 +24,15 @@ pub(crate) trait RecordSink: Send + Sync {
     /// The schema of the table with index `t`.
     fn table(&self, t: usize) -> &Relation;
     /// Adds checked records to table `t`, waiting up to `wait` for room; a refusal gives the records back.
+    /// `progress` says how far the source had read with them (the next offset per partition), for a durable
+    /// pipeline's journal.
     fn admit(
         &self,
         t: usize,
         records: Vec<(Row, i64)>,
         bytes: u64,
         wait: Duration,
+        progress: &[SourceProgress],
     ) -> Result<(), (Refusal, Vec<(Row, i64)>)>;
     /// Counts and lists errors of records of table `t` that were not admitted.
     fn record_errors(&self, t: usize, errors: &[String]);

@@ -17,6 +17,10 @@ pub struct InputSpec {
     pub table: String,
     /// The connector's config.
     pub config: ConnectorConfig,
+    /// What makes the connector's default Kafka consumer group its own (the server gives the pipeline's id): the
+    /// group is then `sluice-<scope>-<name>` and its one member static, so that a restart after a crash rejoins at
+    /// once. `None`: the group is `sluice-<name>`.
+    pub group_scope: Option<String>,
 }
 
 /// Why an input connector could not start.

@@ -11,6 +11,11 @@
 //! out. When the transport fails permanently the thread stops taking batches: they stay queued and counted, the
 //! queue fills, the pipeline stalls, and the connector reports `failed` with the transport's error. Nothing is
 //! ever counted as delivered that the destination did not acknowledge.
+//!
+//! A durable pipeline marks the step it checkpoints as a *barrier*: after sending that step's messages the thread
+//! waits until the transport acknowledged every message so far, then records the step as
+//! [`OutputConnector::acknowledged_step`]. The checkpoint is committed only once every connector got there, so
+//! a restart never needs to send anything from before it again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
-use sluice_transports::health::OutputTransportStats;
+use sluice_transports::health::{EndpointHealth, OutputTransportStats};
 use sluice_types::{ConfigError, ConnectorConfig};
 
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
@@ -119,6 +124,8 @@ pub struct OutputConnectorStats {
 struct Batch {
     step: u64,
     delta: Arc<Delta>,
+    /// Wait for every acknowledgement after this batch (see the module's documentation).
+    barrier: bool,
 }
 
 #[derive(Default)]
@@ -141,6 +148,10 @@ struct Shared {
     encode_errors: AtomicU64,
     errors: Mutex<RecentErrors>,
     fatal: Mutex<Option<String>>,
+    /// The last barrier step after which every message was acknowledged.
+    acknowledged_step: AtomicU64,
+    /// The handle was dropped: a thread waiting for acknowledgements gives up.
+    abandoned: std::sync::atomic::AtomicBool,
     transport_name: &'static str,
     endpoint: Box<dyn OutputEndpoint>,
 }
@@ -208,6 +219,8 @@ impl OutputConnector {
             encode_errors: AtomicU64::new(0),
             errors: Mutex::default(),
             fatal: Mutex::new(None),
+            acknowledged_step: AtomicU64::new(0),
+            abandoned: Default::default(),
             transport_name: config.transport.name(),
             endpoint,
         });
@@ -228,17 +241,39 @@ impl OutputConnector {
     }
 
     /// Queues step `step`'s delta of the view. Never blocks and never drops: the controller must check
-    /// [`OutputConnector::is_full`] before the next step.
-    pub fn push(&self, step: u64, delta: Arc<Delta>) {
-        if delta.is_empty() {
+    /// [`OutputConnector::is_full`] before the next step. With `barrier`, the connector waits for every
+    /// acknowledgement after sending it and then reports `step` as [`OutputConnector::acknowledged_step`] (an empty
+    /// delta is queued then, for the barrier alone).
+    pub fn push(&self, step: u64, delta: Arc<Delta>, barrier: bool) {
+        if delta.is_empty() && !barrier {
             return;
         }
         self.shared
             .queued_records
             .fetch_add(delta.len() as u64, Relaxed);
         let mut queue = lock(&self.shared.queue);
-        queue.batches.push_back(Batch { step, delta });
+        queue.batches.push_back(Batch {
+            step,
+            delta,
+            barrier,
+        });
         self.shared.wakeup.notify_all();
+    }
+
+    /// The last barrier step (see [`OutputConnector::push`]) up to which every message is acknowledged; 0 before
+    /// the first.
+    pub fn acknowledged_step(&self) -> u64 {
+        self.shared.acknowledged_step.load(Relaxed)
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The transport's permanent failure, once there is one.
+    pub fn fatal_error(&self) -> Option<String> {
+        lock(&self.shared.fatal).clone()
     }
 
     /// The view the connector sends.
@@ -318,6 +353,7 @@ impl OutputConnector {
 
 impl Drop for OutputConnector {
     fn drop(&mut self) {
+        self.shared.abandoned.store(true, Relaxed);
         let mut queue = lock(&self.shared.queue);
         queue.closing = true;
         queue.batches.clear();
@@ -335,6 +371,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                     break Batch {
                         step: front.step,
                         delta: front.delta.clone(),
+                        barrier: front.barrier,
                     };
                 }
                 if queue.closing {
@@ -363,6 +400,10 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 .map_err(SinkError::new)
         });
         shared.encoded_messages.fetch_add(messages, Relaxed);
+        let result = match result {
+            Ok(errors) if batch.barrier => acknowledge_all(shared).map(|()| errors),
+            other => other,
+        };
         match result {
             Ok(errors) => {
                 if !errors.is_empty() {
@@ -373,6 +414,9 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                     }
                 }
                 lock(&shared.queue).batches.pop_front();
+                if batch.barrier {
+                    shared.acknowledged_step.store(batch.step, Relaxed);
+                }
                 shared.processed_steps.fetch_add(1, Relaxed);
                 shared
                     .processed_records
@@ -388,6 +432,25 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
                 lock(&shared.fatal).get_or_insert(message);
                 return;
+            }
+        }
+    }
+}
+
+/// Waits until the transport acknowledged every message sent so far, through outages (the transport stalls and
+/// retries); fails only when the transport fails permanently, and gives up when the connector is dropped.
+fn acknowledge_all(shared: &Shared) -> Result<(), SinkError> {
+    loop {
+        match shared.endpoint.flush(Duration::from_millis(500)) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let failed = matches!(
+                    shared.endpoint.stats().health,
+                    EndpointHealth::Failed { .. }
+                );
+                if failed || shared.abandoned.load(Relaxed) {
+                    return Err(SinkError::new(e));
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ fn spec(transport: serde_json::Value) -> PipelineSpec {
         program: Program::compile(PROGRAM).unwrap(),
         config: ControllerConfig::default(),
         inputs: Vec::new(),
+        durable: None,
         outputs: vec![OutputSpec {
             name: "out".into(),
             view: "v".into(),

@@ -28,6 +28,7 @@ fn stats_polled_during_steps_never_deadlocks() {
             ..ControllerConfig::default()
         },
         inputs: Vec::new(),
+        durable: None,
         outputs: Vec::new(),
     };
     let p = Arc::new(Pipeline::start(spec, false).unwrap());

@@ -57,9 +57,13 @@ fn steps_are_delivered_in_order_and_stats_count_acknowledged_records() {
     let topic = TestTopic::new(&servers, "pipeline-order", 1);
     let cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
     let connector = OutputConnector::start("total-sales", &view(), &cfg).unwrap();
-    connector.push(1, Arc::new(vec![(row("a", 1), 1), (row("b", 2), 1)]));
-    connector.push(2, Arc::new(vec![(row("a", 3), 1), (row("a", 1), -1)]));
-    connector.push(3, Arc::new(vec![]));
+    connector.push(1, Arc::new(vec![(row("a", 1), 1), (row("b", 2), 1)]), false);
+    connector.push(
+        2,
+        Arc::new(vec![(row("a", 3), 1), (row("a", 1), -1)]),
+        false,
+    );
+    connector.push(3, Arc::new(vec![]), false);
     let stats = connector.shutdown(TIMEOUT).unwrap();
 
     assert_eq!(stats.processed_steps, 2, "the empty step is not queued");
@@ -94,6 +98,7 @@ fn a_record_that_cannot_be_encoded_is_listed_and_the_rest_is_delivered() {
     connector.push(
         1,
         Arc::new(vec![(row("good", 1), 1), (bad, 1), (row("fine", 2), 1)]),
+        false,
     );
     let stats = connector.shutdown(TIMEOUT).unwrap();
 
@@ -138,6 +143,7 @@ fn a_full_queue_signals_backpressure_through_a_broker_outage_and_nothing_is_lost
             connector.push(
                 step,
                 Arc::new((0..5).map(|i| (row("book", pushed + i), 1)).collect()),
+                false,
             );
             pushed += 5;
         }

@@ -42,6 +42,7 @@ fn spec(name: &str, outputs: Vec<OutputSpec>, config: ControllerConfig) -> Pipel
         program: Program::compile(BOOK_FAIR).unwrap(),
         config,
         inputs: Vec::new(),
+        durable: None,
         outputs,
     }
 }
@@ -419,6 +420,7 @@ fn a_kafka_input_reads_only_while_the_pipeline_runs() {
         name: "sales-in".into(),
         table: "sales".into(),
         config,
+        group_scope: None,
     });
     let p = Pipeline::start(spec, true).unwrap();
     ingest(&p, "books", vec![(book(1, "Dune", 100), 1)]);
@@ -563,6 +565,7 @@ fn a_stalled_output_stops_kafka_input_and_loses_nothing() {
         name: "sales-in".into(),
         table: "sales".into(),
         config,
+        group_scope: None,
     });
     let p = Pipeline::start(spec, false).unwrap();
     ingest(&p, "books", vec![(book(1, "Dune", 100), 1)]);

@@ -72,7 +72,10 @@ fn invalid_format(e: ConfigError) -> ApiError {
 }
 
 /// The id and the instance in this process of pipeline `name`, or 404 `PipelineShutdown` when it has none.
-async fn instance(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>), ApiError> {
+pub(super) async fn instance(
+    state: &AppState,
+    name: &str,
+) -> Result<(String, Arc<Pipeline>), ApiError> {
     let p = db::get(state.db(), name).await?;
     match state.runner().get(&p.state.pipeline_id) {
         Some(live) => Ok((p.state.pipeline_id, live)),
@@ -85,7 +88,10 @@ async fn instance(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>
 }
 
 /// [`instance`], and 409 `PipelineFailed` when the instance failed.
-async fn running(state: &AppState, name: &str) -> Result<(String, Arc<Pipeline>), ApiError> {
+pub(super) async fn running(
+    state: &AppState,
+    name: &str,
+) -> Result<(String, Arc<Pipeline>), ApiError> {
     let (pipeline_id, live) = instance(state, name).await?;
     if let (PipelineState::Failed, Some(error)) = live.state() {
         return Err(ApiError::PipelineFailed {
@@ -166,6 +172,10 @@ fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) ->
         PipelineError::Failed(error) => ApiError::PipelineFailed {
             pipeline_name,
             error: error.to_string(),
+        },
+        PipelineError::Durable(error) => ApiError::InputNotDurable {
+            pipeline_name,
+            reason: error.to_string(),
         },
         PipelineError::Stopped => ApiError::PipelineShutdown {
             pipeline_id: pipeline_id.to_string(),

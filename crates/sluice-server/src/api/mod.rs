@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per resource, and the router that puts them together.
 
 pub mod api_keys;
+pub mod checkpoints;
 pub mod connectors;
 pub mod data;
 pub mod health;
@@ -87,6 +88,17 @@ pub fn endpoints() -> Vec<Endpoint> {
             data::egress_get,
         ),
         endpoint(M::GET, "/v0/pipelines/{name}/validate", pipelines::validate),
+        endpoint(
+            M::POST,
+            "/v0/pipelines/{name}/checkpoint",
+            checkpoints::checkpoint,
+        ),
+        endpoint(
+            M::GET,
+            "/v0/pipelines/{name}/checkpoint_status",
+            checkpoints::checkpoint_status,
+        ),
+        endpoint(M::POST, "/v0/pipelines/{name}/clear", checkpoints::clear),
         endpoint(M::POST, "/v0/pipelines/{name}/{action}", pipelines::action),
         endpoint(M::GET, "/v0/api_keys", api_keys::list),
         endpoint(M::POST, "/v0/api_keys", api_keys::create),

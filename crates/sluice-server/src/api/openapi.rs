@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use sluice_types::ErrorResponse;
 
-use super::{api_keys, connectors, data, health, metrics, pipelines, programs};
+use super::{api_keys, checkpoints, connectors, data, health, metrics, pipelines, programs};
 
 /// The API description served at `/api-doc/openapi.json`.
 #[derive(OpenApi)]
@@ -24,7 +24,7 @@ both are 401 under `/v0` without a valid key."),
         programs::compile, programs::delete,
         pipelines::list, pipelines::create, pipelines::get_one, pipelines::create_or_replace, pipelines::update,
         pipelines::delete, pipelines::action, pipelines::validate, data::stats, data::ingress, data::egress,
-        data::egress_get,
+        data::egress_get, checkpoints::checkpoint, checkpoints::checkpoint_status, checkpoints::clear,
         api_keys::list, api_keys::create, api_keys::get_one, api_keys::delete,
         health::healthz, health::authentication, metrics::metrics, openapi_json,
     ),

@@ -17,12 +17,23 @@ use crate::model::names::validate_name;
 use crate::model::pipelines::check_relations;
 use crate::model::pipelines::{
     AttachedConnector, CreateOrReplacePipelineRequest, NewPipelineRequest, Pipeline,
-    PipelineIdResponse, UpdatePipelineRequest, UpdatePipelineResponse,
+    PipelineIdResponse, RuntimeConfig, UpdatePipelineRequest, UpdatePipelineResponse,
 };
 use crate::model::programs::ProgramStatus;
 use crate::model::status::{check_delete, plan_action, PipelineAction, PipelineStatus};
 use crate::model::ListFilter;
 use crate::store::pipelines::{self as db, Fields};
+
+/// Refuses config values the types accept but Sluice does not, naming the field.
+fn check_config(config: Option<&RuntimeConfig>) -> Result<(), ApiError> {
+    match config.map(RuntimeConfig::check) {
+        Some(Err(e)) => Err(ApiError::InvalidPipelineConfig {
+            field: e.field,
+            reason: e.reason,
+        }),
+        _ => Ok(()),
+    }
+}
 
 fn check_names(
     name: Option<&str>,
@@ -51,7 +62,7 @@ pub async fn list(
 /// Creates a pipeline.
 #[utoipa::path(post, path = "/v0/pipelines", tag = "Pipelines", operation_id = "new_pipeline", request_body = NewPipelineRequest,
     responses((status = 201, body = PipelineIdResponse),
-        (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+        (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, InvalidPipelineConfig, TablesNotInSchema, ViewsNotInSchema, body errors"),
         (status = 404, body = ErrorResponse, description = "UnknownProgramName, UnknownConnectorName"),
         (status = 409, body = ErrorResponse, description = "DuplicateName, ConcurrentModification (a referenced program or connector was deleted meanwhile; retry)")))]
 pub async fn create(
@@ -59,6 +70,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewPipelineRequest>,
 ) -> Result<(StatusCode, Json<PipelineIdResponse>), ApiError> {
     check_names(Some(&body.name), body.connectors.as_deref())?;
+    check_config(Some(&body.config))?;
     let fields = Fields {
         name: None,
         description: Some(&body.description),
@@ -91,7 +103,7 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "create_or_replace_pipeline", params(("name" = String, Path)),
     request_body = CreateOrReplacePipelineRequest,
     responses((status = 201, body = PipelineIdResponse, description = "Created"), (status = 200, body = PipelineIdResponse, description = "Replaced"),
-        (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+        (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, InvalidPipelineConfig, TablesNotInSchema, ViewsNotInSchema, body errors"),
         (status = 404, body = ErrorResponse, description = "UnknownProgramName, UnknownConnectorName"),
         (status = 409, body = ErrorResponse, description = "ConcurrentModification (a referenced program or connector was deleted meanwhile; retry)")))]
 pub async fn create_or_replace(
@@ -100,6 +112,7 @@ pub async fn create_or_replace(
     ApiJson(body): ApiJson<CreateOrReplacePipelineRequest>,
 ) -> Result<(StatusCode, Json<PipelineIdResponse>), ApiError> {
     check_names(None, body.connectors.as_deref())?;
+    check_config(Some(&body.config))?;
     let fields = Fields {
         name: None,
         description: Some(&body.description),
@@ -121,7 +134,7 @@ pub async fn create_or_replace(
 /// Changes the given fields.
 #[utoipa::path(patch, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "update_pipeline", params(("name" = String, Path)),
     request_body = UpdatePipelineRequest,
-    responses((status = 200, body = UpdatePipelineResponse), (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, TablesNotInSchema, ViewsNotInSchema, body errors"),
+    responses((status = 200, body = UpdatePipelineResponse), (status = 400, body = ErrorResponse, description = "InvalidName, InvalidAttachedConnector, InvalidPipelineConfig, TablesNotInSchema, ViewsNotInSchema, body errors"),
         (status = 404, body = ErrorResponse, description = "UnknownPipelineName, UnknownProgramName, UnknownConnectorName"),
         (status = 409, body = ErrorResponse, description = "DuplicateName (rename clash), ConcurrentModification (retry)")))]
 pub async fn update(
@@ -130,6 +143,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdatePipelineRequest>,
 ) -> Result<Json<UpdatePipelineResponse>, ApiError> {
     check_names(body.name.as_deref(), body.connectors.as_deref())?;
+    check_config(body.config.as_ref())?;
     let fields = Fields {
         name: body.name.as_deref(),
         description: body.description.as_deref(),
@@ -151,18 +165,26 @@ fn illegal(p: &Pipeline, error: &str, requested: Option<PipelineStatus>) -> ApiE
     }
 }
 
-/// Deletes the pipeline; only when it is shut down.
+/// Deletes the pipeline, and its stored state (checkpoints, input journal); only when it is shut down.
 #[utoipa::path(delete, path = "/v0/pipelines/{name}", tag = "Pipelines", operation_id = "delete_pipeline", params(("name" = String, Path)),
     responses((status = 200), (status = 400, body = ErrorResponse, description = "IllegalPipelineStateTransition, InvalidName"), (status = 404, body = ErrorResponse, description = "UnknownPipelineName")))]
 pub async fn delete(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<StatusCode, ApiError> {
+    let mut id = None;
     db::delete(state.db(), &name, |p| {
+        id = Some(p.state.pipeline_id.clone());
         check_delete(p.state.current_status, p.state.desired_status)
             .map_err(|error| illegal(p, error, None))
     })
     .await?;
+    if let Some(id) = id {
+        // The pipeline is gone either way; state left behind only takes space, and is logged.
+        if let Err(e) = state.runner().clear_state(&id) {
+            tracing::error!(pipeline = %name, error = %e, "Could not delete the stored state of a deleted pipeline.");
+        }
+    }
     Ok(StatusCode::OK)
 }
 

@@ -320,6 +320,29 @@ pub enum ApiError {
         /// Why (paused, an output connector stalled, ...), with what to do.
         reason: String,
     },
+    /// A pipeline config value that the types accept but Sluice does not (an unavailable model, a value out of
+    /// range).
+    #[error("Invalid pipeline config: {field}: {reason}")]
+    InvalidPipelineConfig {
+        /// Dotted path of the field, e.g. `config.fault_tolerance.model`.
+        field: String,
+        /// Why, and what is accepted.
+        reason: String,
+    },
+    /// Checkpoints were asked of a pipeline whose `fault_tolerance.model` is `none`.
+    #[error("Pipeline '{pipeline_name}' keeps no durable state (fault_tolerance.model is \"none\"): it has no checkpoints")]
+    PipelineNotDurable {
+        /// The pipeline.
+        pipeline_name: String,
+    },
+    /// The input journal could not be written (disk full, permissions): nothing of the request was accepted.
+    #[error("Pipeline '{pipeline_name}' cannot make input durable; nothing of the request was accepted: {reason}")]
+    InputNotDurable {
+        /// The pipeline.
+        pipeline_name: String,
+        /// The file error.
+        reason: String,
+    },
     /// The pipeline failed; only `shutdown` is possible.
     #[error("Pipeline '{pipeline_name}' failed: {error}")]
     PipelineFailed {
@@ -383,6 +406,8 @@ impl ApiError {
             | TablesNotInSchema { .. }
             | ViewsNotInSchema { .. }
             | InvalidPipelineAction { .. }
+            | InvalidPipelineConfig { .. }
+            | PipelineNotDurable { .. }
             | IllegalPipelineStateTransition { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -403,7 +428,9 @@ impl ApiError {
             DuplicateName | OutdatedProgramVersion { .. } | ConcurrentModification => {
                 StatusCode::CONFLICT
             }
-            ProgramNotCompiled | PipelineBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProgramNotCompiled | PipelineBusy { .. } | InputNotDurable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UnknownTable { .. } | UnknownView { .. } => StatusCode::NOT_FOUND,
             InvalidFormat { .. } | InvalidRecords { .. } => StatusCode::BAD_REQUEST,
             PipelineFailed { .. } => StatusCode::CONFLICT,
@@ -455,6 +482,9 @@ impl ApiError {
             InvalidFormat { .. } => "InvalidFormat",
             InvalidRecords { .. } => "InvalidRecords",
             PipelineBusy { .. } => "PipelineBusy",
+            InvalidPipelineConfig { .. } => "InvalidPipelineConfig",
+            PipelineNotDurable { .. } => "PipelineNotDurable",
+            InputNotDurable { .. } => "InputNotDurable",
             PipelineFailed { .. } => "PipelineFailed",
             Database(_) => "DatabaseError",
             Internal(_) => "InternalError",
@@ -505,7 +535,13 @@ impl ApiError {
             PipelineBusy {
                 pipeline_name,
                 reason,
+            }
+            | InputNotDurable {
+                pipeline_name,
+                reason,
             } => json!({"pipeline_name": pipeline_name, "reason": reason}),
+            InvalidPipelineConfig { field, reason } => json!({"field": field, "reason": reason}),
+            PipelineNotDurable { pipeline_name } => json!({"pipeline_name": pipeline_name}),
             PipelineFailed {
                 pipeline_name,
                 error,

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub metrics_need_key: bool,
     /// The directory `file_output` connectors write under (their `path` is relative to it).
     pub file_output_dir: std::path::PathBuf,
+    /// The directory durable pipelines keep their journal and checkpoints under, one directory per pipeline id.
+    pub state_dir: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +41,7 @@ impl Default for ServerConfig {
             browser: BrowserPolicy::default(),
             metrics_need_key: false,
             file_output_dir: std::env::temp_dir().join("sluice-files"),
+            state_dir: std::env::temp_dir().join("sluice-state"),
         }
     }
 }
@@ -69,6 +72,7 @@ impl AppState {
             db.clone(),
             config.secrets.clone(),
             config.file_output_dir.clone(),
+            config.state_dir.clone(),
         );
         AppState {
             inner: Arc::new(Inner {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use sluice_types::ErrorResponse;
+use sluice_types::{ConfigError, ErrorResponse};
 use utoipa::ToSchema;
 
 use super::programs::ProgramSchema;
@@ -45,6 +45,76 @@ pub struct RuntimeConfig {
     pub resources: Value,
     /// Smallest state worth storing on disk, in bytes; `null` for the runtime default.
     pub min_storage_bytes: Option<u64>,
+    /// What survives a restart or a crash (Feldera's field). Sluice's default is `at_least_once`, where Feldera's
+    /// is none: a sink that forgets its views at a restart is not a safe default.
+    pub fault_tolerance: FaultTolerance,
+}
+
+/// `fault_tolerance`: the model and how often to checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultTolerance {
+    /// `none` (state lives in memory only: a restart starts from empty views and forgets input that was not
+    /// stepped), `at_least_once` (input is journaled before it is acknowledged and state is checkpointed; a
+    /// restart or crash loses nothing and may send again changes sent since the last checkpoint), or
+    /// `exactly_once` (not available yet: refused). `null` means `none`, as in Feldera.
+    #[serde(deserialize_with = "model_or_null")]
+    pub model: FaultToleranceModel,
+    /// Seconds between automatic checkpoints, 1 to 3600. Default 60.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for FaultTolerance {
+    fn default() -> Self {
+        FaultTolerance {
+            model: FaultToleranceModel::AtLeastOnce,
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+/// A fault-tolerance model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultToleranceModel {
+    /// Nothing survives the process.
+    None,
+    /// No acknowledged input or change is lost; changes since the last checkpoint may be sent twice.
+    AtLeastOnce,
+    /// Not available yet.
+    ExactlyOnce,
+}
+
+fn model_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<FaultToleranceModel, D::Error> {
+    Ok(Option::<FaultToleranceModel>::deserialize(d)?.unwrap_or(FaultToleranceModel::None))
+}
+
+/// The longest checkpoint interval accepted, as in Feldera (which clamps where Sluice refuses).
+pub const MAX_CHECKPOINT_INTERVAL_SECS: u64 = 3600;
+
+impl RuntimeConfig {
+    /// Checks what the types cannot: refuses a model that is not available and an interval out of range,
+    /// naming the field (under `config.`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let ft = &self.fault_tolerance;
+        if ft.model == FaultToleranceModel::ExactlyOnce {
+            return Err(ConfigError::new(
+                "config.fault_tolerance.model",
+                "exactly_once is not available yet; use at_least_once (nothing is lost; changes since the last \
+                 checkpoint may be sent twice after a crash) or none",
+            ));
+        }
+        if !(1..=MAX_CHECKPOINT_INTERVAL_SECS).contains(&ft.checkpoint_interval_secs) {
+            return Err(ConfigError::new(
+                "config.fault_tolerance.checkpoint_interval_secs",
+                format!(
+                    "must be between 1 and {MAX_CHECKPOINT_INTERVAL_SECS} seconds, got {}",
+                    ft.checkpoint_interval_secs
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -60,6 +130,7 @@ impl Default for RuntimeConfig {
             max_buffering_delay_usecs: 0,
             resources: Value::Object(Default::default()),
             min_storage_bytes: None,
+            fault_tolerance: FaultTolerance::default(),
         }
     }
 }

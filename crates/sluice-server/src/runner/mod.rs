@@ -11,8 +11,12 @@
 //! [`Runner::stop_all`] shuts them down, flushing their outputs, without changing what they are meant to do.
 //! A monitor task per running pipeline records a failure (an engine error, a panic) in the database.
 //!
-//! A middle floor: the runner is given the database, the secrets and the output directory ([`Runner::new`]) and
-//! knows nothing of HTTP; its errors are [`RunnerError`]s.
+//! A pipeline whose `fault_tolerance.model` is `at_least_once` (the default) keeps its journal and checkpoints in
+//! a directory of its own under the state directory, named by pipeline id; a start picks up from there, and
+//! deleting the pipeline (or `clear`) deletes it.
+//!
+//! A middle floor: the runner is given the database, the secrets, the output directory and the state directory
+//! ([`Runner::new`]) and knows nothing of HTTP; its errors are [`RunnerError`]s.
 
 pub mod metrics;
 
@@ -21,13 +25,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+use sluice_pipeline::durable::{clear_state, DurableConfig};
 use sluice_pipeline::{
     ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
 };
 use sluice_sql::Program;
 use sluice_types::{ConnectorConfig, ErrorResponse};
 
-use crate::model::pipelines::{Pipeline as PipelineRecord, RuntimeConfig};
+use crate::model::pipelines::{FaultToleranceModel, Pipeline as PipelineRecord, RuntimeConfig};
 use crate::model::programs::canonical_identifier;
 use crate::model::status::PipelineStatus;
 use crate::model::ListFilter;
@@ -84,19 +90,21 @@ struct Inner {
     db: Db,
     secrets: Secrets,
     file_output_dir: PathBuf,
+    state_dir: PathBuf,
     live: RwLock<HashMap<String, Arc<Pipeline>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Runner {
-    /// A runner over `db`, resolving connector secrets with `secrets` and placing `file_output` files under
-    /// `file_output_dir`.
-    pub fn new(db: Db, secrets: Secrets, file_output_dir: PathBuf) -> Runner {
+    /// A runner over `db`, resolving connector secrets with `secrets`, placing `file_output` files under
+    /// `file_output_dir` and durable pipelines' state under `state_dir`.
+    pub fn new(db: Db, secrets: Secrets, file_output_dir: PathBuf, state_dir: PathBuf) -> Runner {
         Runner {
             inner: Arc::new(Inner {
                 db,
                 secrets,
                 file_output_dir,
+                state_dir,
                 live: RwLock::default(),
                 locks: Mutex::default(),
             }),
@@ -132,6 +140,16 @@ impl Runner {
     fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(id.to_string()).or_default().clone()
+    }
+
+    /// The directory of pipeline `id`'s durable state.
+    fn state_dir(&self, id: &str) -> PathBuf {
+        self.inner.state_dir.join(id)
+    }
+
+    /// Deletes pipeline `id`'s durable state (checkpoints and journal); the caller makes sure it is not running.
+    pub fn clear_state(&self, id: &str) -> Result<(), String> {
+        clear_state(&self.state_dir(id)).map_err(|e| e.to_string())
     }
 
     /// Reconciles pipeline `id` in the background; errors are logged.
@@ -302,6 +320,7 @@ impl Runner {
                 source,
             })?;
         let code = program.code.unwrap_or_default();
+        let durable = durable_config(&d.config, self.state_dir(&p.state.pipeline_id), &code);
         let program = tokio::task::spawn_blocking(move || Program::compile(&code))
             .await
             .map_err(|_| StartError::Panicked("compiling"))?
@@ -330,6 +349,7 @@ impl Runner {
                     name: a.name.clone(),
                     table: relation,
                     config,
+                    group_scope: Some(p.state.pipeline_id.clone()),
                 });
                 continue;
             }
@@ -345,7 +365,25 @@ impl Runner {
             config: controller_config(&d.config),
             inputs,
             outputs,
+            durable,
         })
+    }
+}
+
+/// The durable settings of a pipeline whose model is `at_least_once`; `None` for `none`. The program is known by
+/// a hash of its SQL, so that state saved by another program is refused rather than misread.
+fn durable_config(config: &RuntimeConfig, state_dir: PathBuf, code: &str) -> Option<DurableConfig> {
+    let ft = &config.fault_tolerance;
+    match ft.model {
+        FaultToleranceModel::None => None,
+        // exactly_once is refused when the config is written; one stored before that runs at least once.
+        FaultToleranceModel::AtLeastOnce | FaultToleranceModel::ExactlyOnce => {
+            Some(DurableConfig {
+                state_dir,
+                checkpoint_interval: Duration::from_secs(ft.checkpoint_interval_secs.max(1)),
+                program_fingerprint: format!("sha256:{:x}", Sha256::digest(code.as_bytes())),
+            })
+        }
     }
 }
 

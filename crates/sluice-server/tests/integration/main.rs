@@ -8,6 +8,7 @@ mod common;
 mod api_connectors;
 mod api_pipelines;
 mod api_service;
+mod durability;
 mod fuzz_api;
 mod fuzz_connectors;
 mod pipeline_runtime;

@@ -2,7 +2,8 @@
 //!
 //! | option | Sluice's value | why |
 //! |---|---|---|
-//! | `group.id` | `sluice-<connector name>` unless set | every connector reads all partitions in a group of its own |
+//! | `group.id` | `sluice-<scope>-<connector name>` (`sluice-<connector name>` without a scope) unless set | every connector reads all partitions in a group of its own; the scope (a pipeline gives its id) keeps connectors of the same name in different pipelines apart |
+//! | `group.instance.id` | the `group.id`, when Sluice chose it with a scope | a static member: after a crash the restarted consumer takes the dead one's place at once, instead of waiting `session.timeout.ms` (45 s) for the group to drop it. Only a group that is this consumer's alone can have a static member |
 //! | `enable.auto.commit` | always `false` | this version commits no offsets (see the module docs) |
 //! | `allow.auto.create.topics` | `false` unless set | a misspelt topic must be an error, not a new topic |
 //! | `client.id` | `sluice` unless set | recognisable in broker logs |
@@ -27,13 +28,25 @@ const SLUICE_DEFAULTS: &[(&str, &str)] = &[
 /// with auto-commit switched off.
 pub(crate) fn consumer_options(
     connector_name: &str,
+    group_scope: Option<&str>,
     config: &KafkaInputConfig,
 ) -> BTreeMap<String, String> {
     let mut options = config.kafka_options.clone();
     apply_defaults(&mut options, SLUICE_DEFAULTS);
-    options
-        .entry("group.id".to_string())
-        .or_insert_with(|| format!("sluice-{connector_name}"));
+    if !options.contains_key("group.id") {
+        let group = match group_scope {
+            Some(scope) => format!("sluice-{scope}-{connector_name}"),
+            None => format!("sluice-{connector_name}"),
+        };
+        // With a scope the group is this connector's alone, so its one member can be static (see the table
+        // above). A group the user names may have several members, which must not share an instance id.
+        if group_scope.is_some() {
+            options
+                .entry("group.instance.id".to_string())
+                .or_insert_with(|| group.clone());
+        }
+        options.insert("group.id".to_string(), group);
+    }
     options.insert("enable.auto.commit".to_string(), "false".to_string());
     options
 }
@@ -44,7 +57,7 @@ pub(crate) fn consumer_options(
 /// Field paths in errors are relative to the transport's `config` (`topics`, `fetch.wait.max.ms`).
 pub fn validate_input_config(config: &KafkaInputConfig) -> Result<Vec<String>, ConfigError> {
     let warnings = config.validate()?;
-    check_options::<BaseConsumer>(consumer_options("validation", config), "consumer")?;
+    check_options::<BaseConsumer>(consumer_options("validation", None, config), "consumer")?;
     Ok(warnings)
 }
 
@@ -54,7 +67,7 @@ pub fn effective_input_options(
     connector_name: &str,
     config: &KafkaInputConfig,
 ) -> BTreeMap<String, String> {
-    consumer_options(connector_name, config)
+    consumer_options(connector_name, None, config)
 }
 
 #[cfg(test)]
@@ -111,11 +124,21 @@ mod tests {
 
     #[test]
     fn group_defaults_to_the_connector_name_and_auto_commit_is_forced_off() {
-        let options = consumer_options("orders_in", &config(&[("enable.auto.commit", "true")]));
+        let options = consumer_options(
+            "orders_in",
+            None,
+            &config(&[("enable.auto.commit", "true")]),
+        );
         assert_eq!(options["group.id"], "sluice-orders_in");
+        assert!(!options.contains_key("group.instance.id"), "{options:?}");
+        // A pipeline scopes the group to itself; the one member is then static.
+        let options = consumer_options("orders_in", Some("p1"), &config(&[]));
+        assert_eq!(options["group.id"], "sluice-p1-orders_in");
+        assert_eq!(options["group.instance.id"], "sluice-p1-orders_in");
         assert_eq!(options["enable.auto.commit"], "false");
         assert_eq!(options["allow.auto.create.topics"], "false");
-        let options = consumer_options("orders_in", &config(&[("group.id", "mine")]));
+        let options = consumer_options("orders_in", Some("p1"), &config(&[("group.id", "mine")]));
         assert_eq!(options["group.id"], "mine");
+        assert!(!options.contains_key("group.instance.id"), "{options:?}");
     }
 }

@@ -85,7 +85,9 @@ const RECOVERY_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// A Kafka consumer for one connector, in a consumer group of its own unless `group.id` says otherwise.
 ///
 /// Messages come in offset order within each partition; partitions interleave. No offsets are committed: after a
-/// restart, reading starts again where `auto.offset.reset` says. Everything happens on the thread that calls
+/// restart, reading starts again where `auto.offset.reset` says, unless the caller knows where it stopped
+/// ([`KafkaInputEndpoint::start_from`]). A partition the group assigns again (a rebalance) continues after the last
+/// message taken from it, never from `auto.offset.reset`. Everything happens on the thread that calls
 /// [`KafkaInputEndpoint::poll`]; keep calling it while paused (it then returns nothing), or the group considers
 /// the consumer dead after `max.poll.interval.ms`.
 pub struct KafkaInputEndpoint {
@@ -98,24 +100,38 @@ pub struct KafkaInputEndpoint {
     /// Messages that arrived while `connect` waited for the group to assign partitions.
     pending: Mutex<VecDeque<InputMessage>>,
     last_probe: Mutex<Option<Instant>>,
-    /// The next offset to read per (topic, partition): one past the last message taken from librdkafka.
-    next_offsets: Mutex<HashMap<(String, i32), i64>>,
+    /// The next offset to read per (topic, partition): one past the last message taken from librdkafka, or where
+    /// [`KafkaInputEndpoint::start_from`] said. Shared with the context, which starts reassigned partitions there.
+    next_offsets: Arc<Mutex<HashMap<(String, i32), i64>>>,
 }
 
 impl KafkaInputEndpoint {
     /// Creates the consumer without contacting the broker. `connector_name` names it in logs and makes the default
     /// `group.id` (`sluice-<connector_name>`).
     pub fn new(connector_name: &str, config: &KafkaInputConfig) -> Result<Self, KafkaInputError> {
+        Self::scoped(connector_name, None, config)
+    }
+
+    /// [`KafkaInputEndpoint::new`] with the default group scoped to `group_scope` (`sluice-<scope>-<connector>`),
+    /// whose one member is then static (`group.instance.id`): after a crash the restarted consumer takes the dead
+    /// one's place at once. The scope must make the group this consumer's alone (a pipeline gives its id).
+    pub fn scoped(
+        connector_name: &str,
+        group_scope: Option<&str>,
+        config: &KafkaInputConfig,
+    ) -> Result<Self, KafkaInputError> {
         for warning in config.validate()? {
             tracing::warn!(endpoint = connector_name, "{warning}");
         }
-        let options = consumer_options(connector_name, config);
+        let options = consumer_options(connector_name, group_scope, config);
         let counters = Arc::new(InputCounters::default());
         let topics = config.topics.join(",");
+        let next_offsets = Arc::new(Mutex::new(HashMap::new()));
         let consumer = client_config(&options, config.log_level)
             .create_with_context(InputContext {
                 topics: topics.clone(),
                 counters: counters.clone(),
+                positions: next_offsets.clone(),
             })
             .map_err(|e| KafkaInputError::Create {
                 topics,
@@ -130,8 +146,18 @@ impl KafkaInputEndpoint {
             join_timeout_secs: config.group_join_timeout_secs,
             pending: Mutex::new(VecDeque::new()),
             last_probe: Mutex::new(None),
-            next_offsets: Mutex::new(HashMap::new()),
+            next_offsets,
         })
+    }
+
+    /// Before [`KafkaInputEndpoint::connect`]: reading of these partitions starts at these offsets (a durable
+    /// pipeline's position after a restart) instead of where `auto.offset.reset` says, and so does every later
+    /// assignment of them by the group. Other partitions start as usual.
+    pub fn start_from(&self, positions: impl IntoIterator<Item = ((String, i32), i64)>) {
+        self.next_offsets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(positions);
     }
 
     /// Within `group_join_timeout_secs`: checks that a broker answers and that every topic exists, subscribes, and

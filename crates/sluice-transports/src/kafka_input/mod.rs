@@ -5,8 +5,8 @@
 //! - `stats`: counters and the endpoint's health (running, stalled since when and why, failed).
 //! - `endpoint`: [`KafkaInputEndpoint`], what the pipeline calls.
 //!
-//! The endpoint joins a consumer group (`subscribe`), which the local test broker (tansu 0.6) supports: the
-//! broker assigns the partitions, and a second connector with the same `group.id` shares them. No offsets are
+//! The endpoint joins a consumer group (`subscribe`): the broker assigns the partitions, and a second connector
+//! with the same `group.id` shares them (Apache Kafka, and tansu 0.6 as well, the second broker the tests use). No offsets are
 //! committed; on every start reading begins where `auto.offset.reset` says.
 
 mod client_config;

@@ -215,6 +215,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .file_output_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("files"));
+    // Durable pipelines' journals and checkpoints, one directory per pipeline id.
+    let state_dir = data_dir.join("pipelines");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let db = args.db.open().await?;
@@ -230,6 +232,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             browser,
             metrics_need_key: args.metrics_need_key,
             file_output_dir,
+            state_dir,
         };
         let state = AppState::new(db.clone(), config);
         sluice_server::run(listener, state, shutdown_signal()).await?;

@@ -140,6 +140,8 @@ pub struct TestServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
+    /// Durable pipelines' state, this server's own.
+    _state_dir: tempfile::TempDir,
 }
 
 /// How to start a test server.
@@ -169,9 +171,11 @@ impl TestServer {
 
     pub async fn start_with(db: &TestDb, options: Options) -> TestServer {
         let handle = Db::open(&db.location).await.expect("open test database");
+        let state_dir = tempfile::tempdir().expect("state dir");
         let config = ServerConfig {
             auth: options.auth,
             max_body_bytes: options.max_body_bytes,
+            state_dir: state_dir.path().to_path_buf(),
             ..options.config
         };
         let state = match options.compiler {
@@ -191,6 +195,7 @@ impl TestServer {
             state,
             shutdown: Some(tx),
             handle: Some(task),
+            _state_dir: state_dir,
         }
     }
 

@@ -1,0 +1,172 @@
+//! Durable pipelines (`fault_tolerance.model = "at_least_once"`): an input journal, checkpoints, and recovery.
+//!
+//! - `journal`: every batch of input, written (and synced) before it is acknowledged, with a mark per step.
+//! - `manifest`: the committed checkpoint, the one file whose atomic replacement commits one.
+//! - `error`: [`DurableError`].
+//! - this file: the state directory's layout, what a restart finds there ([`Recovered`]), and the errors.
+//!
+//! The state directory holds `engine/` (dbsp's storage and checkpoints), the journal segments and
+//! `checkpoint.json`. A restart restores the engine from the manifest's checkpoint, replays the journal's steps
+//! after it (the same input in the same steps gives the same output, which is sent again: at least once), puts
+//! back the input that was journaled but not stepped, and resumes Kafka inputs after the last journaled offset.
+
+mod error;
+pub(crate) mod journal;
+pub(crate) mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::DurableError;
+use journal::{Entry, SourceProgress};
+use manifest::Manifest;
+use sluice_data::Row;
+
+/// How far each Kafka input connector read: connector → (topic, partition) → the next offset to read.
+pub type Offsets = BTreeMap<String, BTreeMap<(String, i32), i64>>;
+
+/// How a durable pipeline keeps its state.
+#[derive(Clone, Debug)]
+pub struct DurableConfig {
+    /// The pipeline's own state directory (created when missing).
+    pub state_dir: PathBuf,
+    /// How often a checkpoint is taken.
+    pub checkpoint_interval: Duration,
+    /// Identifies the program (a hash of its SQL): stored state from another program is refused.
+    pub program_fingerprint: String,
+}
+
+impl DurableConfig {
+    /// Where the engine keeps its storage.
+    pub fn engine_dir(&self) -> PathBuf {
+        self.state_dir.join("engine")
+    }
+}
+
+/// One step taken again from the journal: its number and, per table, the records in admission order.
+pub(crate) struct ReplayStep {
+    pub(crate) step: u64,
+    pub(crate) inputs: Vec<Vec<(Row, i64)>>,
+}
+
+/// What a restart finds in the state directory.
+pub(crate) struct Recovered {
+    /// The committed checkpoint, if any.
+    pub(crate) manifest: Option<Manifest>,
+    /// The steps after it, to take again.
+    pub(crate) steps: Vec<ReplayStep>,
+    /// Input journaled (and maybe acknowledged) but not stepped, per table.
+    pub(crate) tail: Vec<Vec<(Row, i64)>>,
+    /// The next offset to read per Kafka input connector and partition, counting everything journaled.
+    pub(crate) offsets: Offsets,
+}
+
+impl Recovered {
+    /// The step the restored engine is at.
+    pub(crate) fn checkpoint_step(&self) -> u64 {
+        self.manifest.as_ref().map_or(0, |m| m.step)
+    }
+}
+
+/// Reads the state directory of a pipeline running `config.program_fingerprint` with `tables` tables.
+pub(crate) fn recover(config: &DurableConfig, tables: usize) -> Result<Recovered, DurableError> {
+    let dir = &config.state_dir;
+    std::fs::create_dir_all(dir).map_err(|e| DurableError::io("create", dir, e))?;
+    let manifest = Manifest::load(dir)?;
+    if let Some(m) = &manifest {
+        if m.program != config.program_fingerprint {
+            return Err(DurableError::ProgramChanged { step: m.step });
+        }
+    }
+    let mut offsets: Offsets = BTreeMap::new();
+    if let Some(m) = &manifest {
+        for (connector, partitions) in &m.offsets {
+            for (key, offset) in partitions {
+                let (topic, partition) = split_partition_key(key)?;
+                offsets
+                    .entry(connector.clone())
+                    .or_default()
+                    .insert((topic, partition), *offset);
+            }
+        }
+    }
+    let after = manifest.as_ref().map_or(0, |m| m.step);
+    let mut steps = Vec::new();
+    let mut open: Vec<Vec<(Row, i64)>> = vec![Vec::new(); tables];
+    for entry in journal::read_all(dir, after)? {
+        match entry {
+            Entry::Input {
+                table,
+                records,
+                progress,
+            } => {
+                let rows = open.get_mut(table).ok_or_else(|| {
+                    DurableError::Corrupt(format!(
+                        "the journal names table {table}, and the program has {tables}"
+                    ))
+                })?;
+                rows.extend(records);
+                note_progress(&mut offsets, &progress);
+            }
+            Entry::Step { step } => {
+                let expected = after + steps.len() as u64 + 1;
+                if step != expected {
+                    return Err(DurableError::Corrupt(format!(
+                        "the journal's step {step} follows step {}",
+                        expected - 1
+                    )));
+                }
+                let inputs = std::mem::replace(&mut open, vec![Vec::new(); tables]);
+                steps.push(ReplayStep { step, inputs });
+            }
+        }
+    }
+    Ok(Recovered {
+        manifest,
+        steps,
+        tail: open,
+        offsets,
+    })
+}
+
+/// Records the progress a batch carries in `offsets`.
+pub(crate) fn note_progress(offsets: &mut Offsets, progress: &[SourceProgress]) {
+    for p in progress {
+        offsets
+            .entry(p.connector.clone())
+            .or_default()
+            .insert((p.topic.clone(), p.partition), p.next_offset);
+    }
+}
+
+/// The manifest's form of the offsets: "topic/partition" keys, so that it stays plain JSON.
+pub(crate) fn offsets_for_manifest(offsets: &Offsets) -> BTreeMap<String, BTreeMap<String, i64>> {
+    offsets
+        .iter()
+        .map(|(c, parts)| {
+            let parts = parts
+                .iter()
+                .map(|((t, p), o)| (format!("{t}/{p}"), *o))
+                .collect();
+            (c.clone(), parts)
+        })
+        .collect()
+}
+
+fn split_partition_key(key: &str) -> Result<(String, i32), DurableError> {
+    key.rsplit_once('/')
+        .and_then(|(t, p)| Some((t.to_string(), p.parse().ok()?)))
+        .ok_or_else(|| {
+            DurableError::Corrupt(format!("'{key}' is not a topic/partition in the manifest"))
+        })
+}
+
+/// Deletes a pipeline's stored state (its checkpoints and journal); a missing directory is fine.
+pub fn clear_state(state_dir: &Path) -> Result<(), DurableError> {
+    match std::fs::remove_dir_all(state_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(DurableError::io("delete", state_dir, e)),
+    }
+}

@@ -1,0 +1,109 @@
+//! Durable pipelines against a real broker of their own: a pipeline shut down while its broker is down (its last
+//! checkpoint never committed, its output queue dropped) sends every change at the next start, from its journal.
+//! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
+#![cfg(feature = "kafka-integration-tests")]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+use sluice_data::{Row, Value};
+use sluice_pipeline::durable::DurableConfig;
+use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec};
+use sluice_sql::Program;
+use sluice_transports::kafka_tools::read_topic;
+use sluice_transports::testing::{eventually, PrivateBroker, TestTopic};
+use sluice_types::ConnectorConfig;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const PROGRAM: &str = "CREATE TABLE sales (id BIGINT NOT NULL PRIMARY KEY, copies BIGINT NOT NULL);
+CREATE VIEW totals AS SELECT id % 5 AS shelf, SUM(copies) AS copies FROM sales GROUP BY id % 5;";
+
+fn spec(servers: &str, topic: &str, state: &std::path::Path) -> PipelineSpec {
+    let config: ConnectorConfig = serde_json::from_value(json!({
+        "transport": {"name": "kafka_output", "config": {
+            "bootstrap.servers": servers, "topic": topic, "initialization_timeout_secs": 20}},
+        "format": {"name": "json"}}))
+    .unwrap();
+    PipelineSpec {
+        name: "outage".into(),
+        program: Program::compile(PROGRAM).unwrap(),
+        config: ControllerConfig::default(),
+        inputs: Vec::new(),
+        outputs: vec![OutputSpec {
+            name: "out".into(),
+            view: "totals".into(),
+            config,
+        }],
+        durable: Some(DurableConfig {
+            state_dir: state.to_path_buf(),
+            checkpoint_interval: Duration::from_secs(3600),
+            program_fingerprint: "outage-test".into(),
+        }),
+    }
+}
+
+fn sales(from: i64, to: i64, copies: i64) -> Vec<(Row, i64)> {
+    (from..to)
+        .map(|id| (Row::new(vec![Value::BigInt(id), Value::BigInt(copies)]), 1))
+        .collect()
+}
+
+/// The view rebuilt from the topic with set semantics (inserts add a row, deletes remove it).
+fn rebuilt(servers: &str, topic: &str) -> BTreeSet<String> {
+    let mut view = BTreeSet::new();
+    for m in read_topic(servers, topic, 0, TIMEOUT).unwrap() {
+        let v: serde_json::Value = serde_json::from_str(&m.payload_text()).unwrap();
+        if let Some(row) = v.get("insert") {
+            view.insert(row.to_string());
+        } else {
+            view.remove(&v["delete"].to_string());
+        }
+    }
+    view
+}
+
+#[test]
+fn shutdown_during_an_outage_then_restart_delivers_every_change() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "durable-outage", 1);
+    let state = tempfile::tempdir().unwrap();
+
+    let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
+    p.ingest("sales", sales(0, 50, 1), 0, TIMEOUT).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        p.stats().outputs[0].transport.transmitted_messages == 5
+    }));
+
+    broker.down();
+    // Updates by key of every row: every group changes, and nothing can be delivered.
+    p.ingest("sales", sales(0, 50, 2), 0, TIMEOUT).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        let g = p.stats().global_metrics;
+        g.total_processed_records == 100
+    }));
+    let errors = p
+        .shutdown(Duration::from_secs(3))
+        .expect_err("nothing could be delivered");
+    assert!(
+        errors.iter().any(|e| e.contains("not delivered")),
+        "{errors:?}"
+    );
+    drop(p);
+
+    broker.up();
+    let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
+    let ft = p.stats().fault_tolerance.unwrap();
+    assert!(ft.replayed_steps >= 1, "{ft:?}");
+    let expected: BTreeSet<String> = (0..5)
+        .map(|shelf| json!({"shelf": shelf, "copies": 20}).to_string())
+        .collect();
+    assert!(
+        eventually(TIMEOUT, || rebuilt(&servers, &topic.name) == expected),
+        "{:?}",
+        rebuilt(&servers, &topic.name)
+    );
+    p.shutdown(TIMEOUT).unwrap();
+}
