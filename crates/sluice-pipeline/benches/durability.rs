@@ -87,7 +87,11 @@ fn wait(p: &Pipeline, done: impl Fn(&PipelineStats) -> bool) -> PipelineStats {
         if done(&s) {
             return s;
         }
-        assert!(Instant::now() < deadline, "timed out: {:?}", s.global_metrics);
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {:?}",
+            s.global_metrics
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -203,7 +207,8 @@ fn dir_size(dir: &Path) -> u64 {
 /// Checkpoint duration, state size and restore time with `rows` rows in a keyed table and its view.
 fn checkpoint_and_recovery(rows: u64) -> (Duration, u64, Duration) {
     let state = tempfile::tempdir().unwrap();
-    let program = "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR NOT NULL, x BIGINT NOT NULL);
+    let program =
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR NOT NULL, x BIGINT NOT NULL);
                    CREATE VIEW v AS SELECT id, x FROM t WHERE x >= 0;";
     let start = || {
         let mut s = spec(program, None, Some(state.path()), Duration::from_secs(3600));
@@ -243,11 +248,19 @@ fn checkpoint_and_recovery(rows: u64) -> (Duration, u64, Duration) {
 }
 
 fn main() {
-    println!("1. throughput, book fair to kafka_output, {SALES} sales after {BOOKS} books (records/s)");
+    println!(
+        "1. throughput, book fair to kafka_output, {SALES} sales after {BOOKS} books (records/s)"
+    );
     let variants = [
         ("none", None),
-        ("at_least_once, checkpoint every 60 s", Some(Duration::from_secs(60))),
-        ("at_least_once, checkpoint every 1 s", Some(Duration::from_secs(1))),
+        (
+            "at_least_once, checkpoint every 60 s",
+            Some(Duration::from_secs(60)),
+        ),
+        (
+            "at_least_once, checkpoint every 1 s",
+            Some(Duration::from_secs(1)),
+        ),
     ];
     let mut best = [0f64; 3];
     for round in 0..2 {

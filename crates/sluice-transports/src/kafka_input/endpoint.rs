@@ -226,7 +226,12 @@ impl KafkaInputEndpoint {
             }
             Some(Err(KafkaError::PartitionEOF(_))) => None,
             Some(Err(e)) => match self.consumer.context().record(&e) {
-                Some(permanent) => return Err(KafkaInputError::Failed(permanent)),
+                // The first permanent error is the endpoint's error for good (it may have come through the
+                // context's error callback, worded differently).
+                Some(permanent) => {
+                    self.check_failed()?;
+                    return Err(KafkaInputError::Failed(permanent));
+                }
                 None => None,
             },
         };
