@@ -37,6 +37,30 @@ pub struct ConnectorConfig {
     /// Default 1,000,000; must be at least 1.
     #[serde(default = "default_max_queued_records")]
     pub max_queued_records: u64,
+    /// What an output connector does with a record its format cannot encode (larger than a message may be, a
+    /// value the format cannot represent): `fail` (the default) stops the connector, and with it the pipeline,
+    /// naming the view, the record and why; `skip` sends the rest and counts and lists the skipped records.
+    /// Sluice's own field.
+    #[serde(default, skip_serializing_if = "EncodeErrorPolicy::is_fail")]
+    pub on_encode_error: EncodeErrorPolicy,
+}
+
+/// See [`ConnectorConfig::on_encode_error`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncodeErrorPolicy {
+    /// Stop the connector: a change that cannot be delivered must not pass unnoticed (a skipped delete leaves a
+    /// stale row downstream for good).
+    #[default]
+    Fail,
+    /// Send the rest; count and list what was skipped.
+    Skip,
+}
+
+impl EncodeErrorPolicy {
+    fn is_fail(&self) -> bool {
+        *self == EncodeErrorPolicy::Fail
+    }
 }
 
 /// Feldera's default, kept so that configs behave the same on both systems.

@@ -19,7 +19,7 @@ pub mod format;
 pub mod secret;
 pub mod transport;
 
-pub use connector::{ConnectorConfig, Direction, FormatConfig, TransportConfig};
+pub use connector::{ConnectorConfig, Direction, EncodeErrorPolicy, FormatConfig, TransportConfig};
 pub use error::{ConfigError, ErrorResponse};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};

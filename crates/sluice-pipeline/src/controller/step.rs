@@ -103,6 +103,8 @@ pub(super) fn step_due(
 
 /// How often the controller looks at the outputs while a checkpoint waits for their acknowledgements.
 const COMMIT_POLL: Duration = Duration::from_millis(20);
+/// How often an idle controller looks at the outputs (for a failure).
+const IDLE_CHECK: Duration = Duration::from_millis(200);
 
 /// The controller's checkpoint bookkeeping (durable pipelines only).
 struct Checkpoints {
@@ -204,10 +206,10 @@ pub(super) fn run_steps(
                         (Some(_), w) => Some(w.map_or(COMMIT_POLL, |w| w.min(COMMIT_POLL))),
                         (None, w) => w,
                     };
-                    match wait {
-                        None => drop(shared.step_due.wait(b)),
-                        Some(t) => drop(shared.step_due.wait_timeout(b, t)),
-                    }
+                    // Even with nothing to do the controller wakes now and then: an output connector that failed
+                    // on its own thread does not signal it, and must fail the pipeline all the same.
+                    let wait = wait.map_or(IDLE_CHECK, |w| w.min(IDLE_CHECK));
+                    drop(shared.step_due.wait_timeout(b, wait));
                     Next::Again
                 }
             }

@@ -7,8 +7,9 @@
 //! records is the backpressure signal that stops the pipeline. `push` itself never refuses and never drops.
 //!
 //! The connector's thread takes batches in step order, encodes them and sends every message to the transport.
-//! Records the encoder cannot encode are counted and listed (with the reason) while the rest of the batch goes
-//! out. When the transport fails permanently the thread stops taking batches: they stay queued and counted, the
+//! Records the encoder cannot encode are counted and listed (with the reason); by default (`on_encode_error:
+//! "fail"`) the connector then fails, naming the view and the record, since a change that cannot be delivered must
+//! not pass unnoticed; with `"skip"` the rest of the batch goes out and the connector carries on. When the transport fails permanently the thread stops taking batches: they stay queued and counted, the
 //! queue fills, the pipeline stalls, and the connector reports `failed` with the transport's error. Nothing is
 //! ever counted as delivered that the destination did not acknowledge.
 //!
@@ -27,7 +28,7 @@ use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
 use sluice_transports::health::{EndpointHealth, OutputTransportStats};
-use sluice_types::{ConfigError, ConnectorConfig};
+use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
 
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
 
@@ -153,6 +154,7 @@ struct Shared {
     /// The handle was dropped: a thread waiting for acknowledgements gives up.
     abandoned: std::sync::atomic::AtomicBool,
     transport_name: &'static str,
+    on_encode_error: EncodeErrorPolicy,
     endpoint: Box<dyn OutputEndpoint>,
 }
 
@@ -222,6 +224,7 @@ impl OutputConnector {
             acknowledged_step: AtomicU64::new(0),
             abandoned: Default::default(),
             transport_name: config.transport.name(),
+            on_encode_error: config.on_encode_error,
             endpoint,
         });
         let worker = {
@@ -408,9 +411,23 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
             Ok(errors) => {
                 if !errors.is_empty() {
                     shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
+                    let first = errors[0].to_string();
+                    let n = errors.len();
                     for e in errors {
                         tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
                         lock(&shared.errors).push(e.to_string());
+                    }
+                    if shared.on_encode_error == EncodeErrorPolicy::Fail {
+                        // The batch stays queued: nothing of it counts as processed, and a durable pipeline sends
+                        // it again (and fails again) at its next start, until the config or the data changes.
+                        let message = format!(
+                            "step {}: {n} record(s) of view '{}' cannot be encoded (first: {first}); the connector \
+                             stops (with \"on_encode_error\": \"skip\" such records are skipped, counted and listed)",
+                            batch.step, shared.view
+                        );
+                        tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
+                        lock(&shared.fatal).get_or_insert(message);
+                        return;
                     }
                 }
                 lock(&shared.queue).batches.pop_front();

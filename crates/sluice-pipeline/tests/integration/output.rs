@@ -1,4 +1,4 @@
-//! `OutputConnector` against the real local broker: order, stats, per-record encode errors, backpressure through
+//! `OutputConnector` against the real local broker: order, stats, encode errors (failing, or skipped), backpressure through
 //! a broker outage, start-up errors. Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -11,7 +11,7 @@ use sluice_pipeline::output::{OutputConnector, OutputError};
 use sluice_transports::kafka_output::EndpointHealth;
 use sluice_transports::kafka_tools::read_topic;
 use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
-use sluice_types::ConnectorConfig;
+use sluice_types::{ConnectorConfig, EncodeErrorPolicy};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -87,11 +87,33 @@ fn steps_are_delivered_in_order_and_stats_count_acknowledged_records() {
     );
 }
 
+/// By default a record that cannot be encoded fails the connector, naming the view and the record: skipping it
+/// silently (a delete, say) would leave a stale row downstream for good.
+#[test]
+fn a_record_that_cannot_be_encoded_fails_the_connector_by_default() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "pipeline-encode-fail", 1);
+    let cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
+    let connector = OutputConnector::start("total-sales", &view(), &cfg).unwrap();
+    let bad = Row::new(vec![Value::from("bad"), Value::Null]);
+    connector.push(1, Arc::new(vec![(row("good", 1), 1), (bad, -1)]), false);
+    assert!(eventually(TIMEOUT, || connector.fatal_error().is_some()));
+    let error = connector.fatal_error().unwrap();
+    for part in ["total_sales", "copies", "on_encode_error"] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    assert_eq!(connector.stats().num_encode_errors, 1);
+    let err = connector.shutdown(TIMEOUT).unwrap_err();
+    assert!(matches!(err, OutputError::Undelivered { .. }), "{err}");
+}
+
+/// With `on_encode_error: skip`.
 #[test]
 fn a_record_that_cannot_be_encoded_is_listed_and_the_rest_is_delivered() {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "pipeline-encode-error", 1);
-    let cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
+    let mut cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
+    cfg.on_encode_error = EncodeErrorPolicy::Skip;
     let connector = OutputConnector::start("total-sales", &view(), &cfg).unwrap();
     // NULL in the NOT NULL column `copies`.
     let bad = Row::new(vec![Value::from("bad"), Value::Null]);

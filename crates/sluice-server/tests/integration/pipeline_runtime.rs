@@ -736,7 +736,59 @@ async fn running_pipelines_restart_with_the_server(backend: Backend) {
     s.stop().await;
 }
 
+/// A change that cannot be encoded (larger than `message.max.bytes`) fails the pipeline by default, and the API
+/// says which connector, view and record; nothing of it is counted as delivered.
+async fn an_encode_error_fails_the_pipeline_naming_the_connector_and_the_view(backend: Backend) {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "encode-fail", 1);
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let code = "CREATE TABLE notes (body VARCHAR NOT NULL); CREATE VIEW long_notes AS SELECT body FROM notes;";
+    let (status, body) = s
+        .put(
+            "/v0/programs/notes",
+            json!({"description": "", "code": code}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(compiled(&s, "notes").await["status"], "Success");
+    let connector = json!({"description": "", "config": {
+        "transport": {"name": "kafka_output", "config": {
+            "bootstrap.servers": servers, "topic": topic.name, "message.max.bytes": "1000"}},
+        "format": {"name": "json"}}});
+    assert_eq!(s.put("/v0/connectors/small", connector).await.0, 201);
+    let attached = json!([{"name": "small", "is_input": false, "connector_name": "small", "relation_name": "long_notes"}]);
+    let (status, body) = s
+        .put(
+            "/v0/pipelines/notes",
+            json!({"description": "", "program_name": "notes", "connectors": attached}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    action(&s, "notes", "start").await;
+    reaches(&s, "notes", "Running").await;
+    let record = json!({"insert": {"body": "x".repeat(5_000)}}).to_string();
+    let (status, body) =
+        ingress(&s, "/v0/pipelines/notes/ingress/notes?format=json", &record).await;
+    assert_eq!(status, 200, "{body}");
+    let p = reaches(&s, "notes", "Failed").await;
+    let message = p["state"]["error"]["message"].as_str().unwrap();
+    for part in [
+        "'small'",
+        "long_notes",
+        "cannot be encoded",
+        "on_encode_error",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert_eq!(p["state"]["error"]["error_code"], "PipelineFailed");
+    action(&s, "notes", "shutdown").await;
+    reaches(&s, "notes", "Shutdown").await;
+    s.stop().await;
+}
+
 both_backends!(
+    an_encode_error_fails_the_pipeline_naming_the_connector_and_the_view,
     book_fair_end_to_end,
     a_start_that_cannot_reach_the_topic_fails_the_pipeline,
     running_pipelines_restart_with_the_server,
