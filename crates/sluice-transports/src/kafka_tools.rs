@@ -93,6 +93,25 @@ pub fn create_topic(servers: &str, topic: &str, partitions: i32) -> Result<(), T
 /// Writes one message per payload to `topic` (partitions chosen by librdkafka) and waits until none is outstanding
 /// (librdkafka's flush). A test and demo helper: a message the broker finally rejects is not reported one by one.
 pub fn produce(servers: &str, topic: &str, payloads: &[&[u8]]) -> Result<(), ToolError> {
+    produce_messages(servers, topic, None, payloads)
+}
+
+/// [`produce`] into one partition of the topic.
+pub fn produce_to(
+    servers: &str,
+    topic: &str,
+    partition: i32,
+    payloads: &[&[u8]],
+) -> Result<(), ToolError> {
+    produce_messages(servers, topic, Some(partition), payloads)
+}
+
+fn produce_messages(
+    servers: &str,
+    topic: &str,
+    partition: Option<i32>,
+    payloads: &[&[u8]],
+) -> Result<(), ToolError> {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let producer: BaseProducer = config(servers).create().map_err(|e| {
         ToolError(format!(
@@ -101,6 +120,9 @@ pub fn produce(servers: &str, topic: &str, payloads: &[&[u8]]) -> Result<(), Too
     })?;
     for payload in payloads {
         let mut record = BaseRecord::<(), [u8]>::to(topic).payload(*payload);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
         // A full local queue only means the broker is behind: serve the delivery reports and retry.
         loop {
             match producer.send(record) {

@@ -19,6 +19,7 @@ use super::watch::WatchEvent;
 use crate::durable::journal::{input_frame, SourceProgress};
 use crate::durable::{note_progress, Offsets};
 use crate::endpoint_error::EndpointError;
+use crate::input::endpoint::Position;
 use crate::input::sink::{RecordSink, Refusal};
 use crate::output::OutputConnector;
 use crate::rows::check_rows;
@@ -244,5 +245,20 @@ impl RecordSink for Shared {
             connector: connector.to_string(),
             source: error,
         });
+    }
+
+    fn checkpointed_positions(&self, connector: &str, after: u64) -> Option<(u64, Vec<Position>)> {
+        let d = self.durable.as_ref()?;
+        let (checkpoint, offsets) = d.committed_offsets();
+        if checkpoint <= after {
+            return None;
+        }
+        let positions = offsets
+            .get(connector)
+            .into_iter()
+            .flatten()
+            .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+            .collect();
+        Some((checkpoint, positions))
     }
 }

@@ -83,6 +83,9 @@ pub(crate) struct Durability {
     pub(super) stats: Mutex<DurabilityStats>,
     /// Signalled when a checkpoint request is answered.
     pub(super) answered: Condvar,
+    /// The Kafka positions of the last committed checkpoint, with its number (commits since start), for the input
+    /// connectors to commit to their consumer groups.
+    committed_offsets: Mutex<(u64, Offsets)>,
 }
 
 impl Durability {
@@ -94,7 +97,13 @@ impl Durability {
             status: Mutex::default(),
             stats: Mutex::new(stats),
             answered: Condvar::new(),
+            committed_offsets: Mutex::default(),
         }
+    }
+
+    /// See the field `committed_offsets`.
+    pub(super) fn committed_offsets(&self) -> (u64, Offsets) {
+        lock(&self.committed_offsets).clone()
     }
 
     /// Takes a checkpoint of `engine` after `step`.
@@ -144,6 +153,10 @@ impl Durability {
         }
         if let Err(e) = engine.remove_checkpoints_except(&[&pending.engine]) {
             tracing::warn!(error = %e, "Cannot delete old engine checkpoints.");
+        }
+        {
+            let mut c = lock(&self.committed_offsets);
+            *c = (c.0 + 1, pending.offsets.clone());
         }
         {
             let mut s = lock(&self.stats);

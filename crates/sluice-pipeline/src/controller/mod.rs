@@ -90,7 +90,7 @@ impl Pipeline {
         let mut inputs = Vec::new();
         for i in &spec.inputs {
             let t = table_index(&program, &i.table)?;
-            let start: Vec<(String, i32, i64)> = restart
+            let start: Vec<crate::input::endpoint::Position> = restart
                 .as_ref()
                 .and_then(|r| r.offsets.get(&i.name))
                 .into_iter()

@@ -14,7 +14,7 @@ use sluice_formats::{build_parser, Parser};
 use sluice_transports::health::{InputTransportStats, RecentErrors};
 use sluice_types::ConfigError;
 
-use super::endpoint::{EndpointError, InputEndpoint, InputMessage};
+use super::endpoint::{EndpointError, InputEndpoint, InputMessage, Position};
 use super::registry;
 use super::sink::{RecordSink, Refusal};
 use super::spec::{InputConnectorStats, InputError, InputSpec};
@@ -83,7 +83,7 @@ impl InputConnector {
         spec: &InputSpec,
         t: usize,
         table: &Relation,
-        start: &[(String, i32, i64)],
+        start: &[Position],
     ) -> Result<ConnectedInput, InputError> {
         let name = spec.name.as_str();
         let config_err = |error: ConfigError| InputError::Config {
@@ -189,7 +189,16 @@ impl ConnectedInput {
         // reach in the source.
         let mut held = Held::default();
         let mut consumer_paused = false;
+        let mut committed = 0;
         while !stop.load(Relaxed) {
+            if let Some((checkpoint, positions)) =
+                shared.checkpointed_positions(&self.name, committed)
+            {
+                committed = checkpoint;
+                if let Err(e) = self.endpoint.commit(&positions) {
+                    tracing::warn!(endpoint = %self.name, error = %e, "Cannot commit offsets to the source.");
+                }
+            }
             let reason = if shared.paused() {
                 Some("the pipeline is paused".to_string())
             } else if !held.records.is_empty() {

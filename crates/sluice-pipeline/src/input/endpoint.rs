@@ -26,6 +26,9 @@ pub struct InputMessage {
     pub offset: Option<SourceOffset>,
 }
 
+/// Where reading stands in one partition of an offset-addressed source: topic, partition, the next offset to read.
+pub type Position = (String, i32, i64);
+
 /// A message's place in a partitioned, offset-addressed source (a Kafka topic).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceOffset {
@@ -49,7 +52,7 @@ pub trait InputEndpoint: Send {
     fn connect(&mut self) -> Result<(), EndpointError>;
     /// Before [`InputEndpoint::connect`]: start these partitions (topic, partition, offset) there, where a durable
     /// pipeline stopped. Sources without offsets have nothing to resume and ignore an empty list.
-    fn start_from(&mut self, positions: &[(String, i32, i64)]) -> Result<(), EndpointError> {
+    fn start_from(&mut self, positions: &[Position]) -> Result<(), EndpointError> {
         if positions.is_empty() {
             Ok(())
         } else {
@@ -67,6 +70,13 @@ pub trait InputEndpoint: Send {
     fn resume(&mut self) -> Result<(), EndpointError>;
     /// Stops reading for good, at shutdown. Dropping the endpoint closes it too; by default this does nothing more.
     fn stop(&mut self) {}
+    /// Records, where the source keeps positions of its own (a Kafka consumer group), that reading has durably
+    /// reached these positions (topic, partition, next offset): after a durable pipeline's checkpoint, for the
+    /// source's own tools. By default there is nothing to tell.
+    fn commit(&mut self, positions: &[Position]) -> Result<(), EndpointError> {
+        let _ = positions;
+        Ok(())
+    }
     /// Counters and health.
     fn stats(&self) -> InputTransportStats;
 }

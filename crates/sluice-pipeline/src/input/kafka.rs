@@ -9,7 +9,7 @@ use sluice_transports::health::InputTransportStats;
 use sluice_transports::kafka_input::{validate_input_config, KafkaInputEndpoint};
 use sluice_types::KafkaInputConfig;
 
-use super::endpoint::{EndpointError, InputEndpoint, InputMessage, SourceOffset};
+use super::endpoint::{EndpointError, InputEndpoint, InputMessage, Position, SourceOffset};
 
 /// Checks the librdkafka options and creates the consumer, without contacting the broker (that is
 /// [`InputEndpoint::connect`]).
@@ -32,7 +32,7 @@ impl InputEndpoint for KafkaInputEndpoint {
             .map_err(EndpointError::transport)
     }
 
-    fn start_from(&mut self, positions: &[(String, i32, i64)]) -> Result<(), EndpointError> {
+    fn start_from(&mut self, positions: &[Position]) -> Result<(), EndpointError> {
         KafkaInputEndpoint::start_from(
             self,
             positions.iter().map(|(t, p, o)| ((t.clone(), *p), *o)),
@@ -64,6 +64,10 @@ impl InputEndpoint for KafkaInputEndpoint {
 
     fn resume(&mut self) -> Result<(), EndpointError> {
         KafkaInputEndpoint::resume(self).map_err(EndpointError::transport)
+    }
+
+    fn commit(&mut self, positions: &[Position]) -> Result<(), EndpointError> {
+        KafkaInputEndpoint::commit_offsets(self, positions).map_err(EndpointError::transport)
     }
 
     fn stats(&self) -> InputTransportStats {

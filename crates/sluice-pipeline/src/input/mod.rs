@@ -27,5 +27,5 @@ pub(crate) mod sink;
 mod spec;
 
 pub(crate) use connector::InputConnector;
-pub use endpoint::{EndpointError, InputEndpoint, InputMessage, SourceOffset};
+pub use endpoint::{EndpointError, InputEndpoint, InputMessage, Position, SourceOffset};
 pub use spec::{InputConnectorStats, InputError, InputSpec};

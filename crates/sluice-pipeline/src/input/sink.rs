@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sluice_data::{Relation, Row};
 
+use super::endpoint::Position;
 use crate::durable::journal::SourceProgress;
 use crate::endpoint_error::EndpointError;
 
@@ -38,4 +39,7 @@ pub(crate) trait RecordSink: Send + Sync {
     fn record_errors(&self, t: usize, errors: &[String]);
     /// The connector `connector` failed permanently: the pipeline fails.
     fn input_failed(&self, connector: &str, error: EndpointError);
+    /// The positions (topic, partition, next offset) of `connector` in the last committed checkpoint, with that
+    /// checkpoint's number, when it is newer than checkpoint `after`: what the connector may commit to its source.
+    fn checkpointed_positions(&self, connector: &str, after: u64) -> Option<(u64, Vec<Position>)>;
 }

@@ -1,5 +1,6 @@
-//! Durable pipelines against a real broker of their own: a pipeline shut down while its broker is down (its last
-//! checkpoint never committed, its output queue dropped) sends every change at the next start, from its journal.
+//! Durable pipelines against real brokers: a pipeline shut down while its broker is down (its last checkpoint never
+//! committed, its output queue dropped) sends every change at the next start, from its journal; a checkpoint's
+//! Kafka input positions are committed to the connector's consumer group, for Kafka's tools.
 //! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -9,10 +10,10 @@ use std::time::Duration;
 use serde_json::json;
 use sluice_data::{Row, Value};
 use sluice_pipeline::durable::DurableConfig;
-use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec};
+use sluice_pipeline::{ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineSpec};
 use sluice_sql::Program;
 use sluice_transports::kafka_tools::read_topic;
-use sluice_transports::testing::{eventually, PrivateBroker, TestTopic};
+use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
 use sluice_types::ConnectorConfig;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -104,6 +105,70 @@ fn shutdown_during_an_outage_then_restart_delivers_every_change() {
         eventually(TIMEOUT, || rebuilt(&servers, &topic.name) == expected),
         "{:?}",
         rebuilt(&servers, &topic.name)
+    );
+    p.shutdown(TIMEOUT).unwrap();
+}
+
+#[test]
+fn a_checkpoint_commits_the_kafka_input_positions_to_the_consumer_group() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let servers = brokers();
+    let input = TestTopic::new(&servers, "durable-commit-in", 2);
+    let output = TestTopic::new(&servers, "durable-commit-out", 1);
+    let state = tempfile::tempdir().unwrap();
+    let mut spec = spec(&servers, &output.name, state.path());
+    let scope = format!("commit-{:08x}", rand::random::<u32>());
+    spec.inputs.push(InputSpec {
+        name: "sales-in".into(),
+        table: "sales".into(),
+        config: serde_json::from_value(json!({
+            "transport": {"name": "kafka_input", "config": {"bootstrap.servers": servers,
+                "topics": [input.name], "auto.offset.reset": "earliest"}},
+            "format": {"name": "json", "config": {"update_format": "insert_delete"}}}))
+        .unwrap(),
+        group_scope: Some(scope.clone()),
+    });
+    // Six messages on partition 0 and four on partition 1.
+    let messages: Vec<String> = (0..10)
+        .map(|id| json!({"insert": {"id": id, "copies": 1}}).to_string())
+        .collect();
+    for (partition, range) in [(0, 0..6), (1, 6..10)] {
+        let payloads: Vec<&[u8]> = messages[range].iter().map(|m| m.as_bytes()).collect();
+        sluice_transports::kafka_tools::produce_to(&servers, &input.name, partition, &payloads)
+            .unwrap();
+    }
+    let p = Pipeline::start(spec, false).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        p.stats().global_metrics.total_processed_records == 10
+    }));
+    let sequence = p.checkpoint().unwrap();
+    let status = p.wait_for_checkpoint(sequence, TIMEOUT).unwrap();
+    assert_eq!(status.success, Some(sequence), "{status:?}");
+
+    let group = format!("sluice-{scope}-sales-in");
+    let reader: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(&input.name, 0);
+    tpl.add_partition(&input.name, 1);
+    let committed = || -> Vec<rdkafka::Offset> {
+        reader
+            .committed_offsets(tpl.clone(), Duration::from_secs(5))
+            .unwrap()
+            .elements()
+            .iter()
+            .map(|e| e.offset())
+            .collect()
+    };
+    assert!(
+        eventually(TIMEOUT, || committed()
+            == [rdkafka::Offset::Offset(6), rdkafka::Offset::Offset(4)]),
+        "{:?}",
+        committed()
     );
     p.shutdown(TIMEOUT).unwrap();
 }

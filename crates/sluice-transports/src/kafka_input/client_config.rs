@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `group.id` | `sluice-<scope>-<connector name>` (`sluice-<connector name>` without a scope) unless set | every connector reads all partitions in a group of its own; the scope (a pipeline gives its id) keeps connectors of the same name in different pipelines apart |
 //! | `group.instance.id` | the `group.id`, when Sluice chose it with a scope | a static member: after a crash the restarted consumer takes the dead one's place at once, instead of waiting `session.timeout.ms` (45 s) for the group to drop it. Only a group that is this consumer's alone can have a static member |
-//! | `enable.auto.commit` | always `false` | this version commits no offsets (see the module docs) |
+//! | `enable.auto.commit` | always `false` | positions are the pipeline's (see the module docs) |
 //! | `allow.auto.create.topics` | `false` unless set | a misspelt topic must be an error, not a new topic |
 //! | `client.id` | `sluice` unless set | recognisable in broker logs |
 //!

@@ -334,6 +334,23 @@ impl KafkaInputEndpoint {
         &self.topics
     }
 
+    /// Commits these positions (topic, partition, next offset to read) to the consumer group, without waiting
+    /// for the broker's answer: for Kafka's tools (lag, `kafka-consumer-groups`), since a durable pipeline keeps
+    /// its true position itself. A commit the broker refuses is logged by librdkafka, never fatal.
+    pub fn commit_offsets(&self, positions: &[(String, i32, i64)]) -> Result<(), KafkaInputError> {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, offset) in positions {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| self.consumer_error("cannot commit offsets", e))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .commit(&tpl, rdkafka::consumer::CommitMode::Async)
+            .map_err(|e| self.consumer_error("cannot commit offsets", e))
+    }
+
     /// The consumer group's id.
     pub fn group_id(&self) -> &str {
         &self.group

@@ -6,8 +6,10 @@
 //! - `endpoint`: [`KafkaInputEndpoint`], what the pipeline calls.
 //!
 //! The endpoint joins a consumer group (`subscribe`): the broker assigns the partitions, and a second connector
-//! with the same `group.id` shares them (Apache Kafka, and tansu 0.6 as well, the second broker the tests use). No offsets are
-//! committed; on every start reading begins where `auto.offset.reset` says.
+//! with the same `group.id` shares them (Apache Kafka, and tansu 0.6 as well, the second broker the tests use). Nothing
+//! is committed automatically: a durable pipeline keeps its positions in its journal, starts the endpoint there
+//! (`start_from`) and commits a checkpoint's positions for Kafka's tools (`commit_offsets`); otherwise reading
+//! begins where `auto.offset.reset` says.
 
 mod client_config;
 mod context;
