@@ -36,6 +36,11 @@ pub trait OutputEndpoint: Send + Sync {
     fn batch_sent(&self) -> Result<(), EndpointError> {
         Ok(())
     }
+    /// Gives up for good (a shutdown ran out of time): a `send` blocked waiting for room returns an error promptly,
+    /// and every later call fails. Endpoints whose `send` never blocks for long need nothing.
+    fn abort(&self, reason: &str) {
+        let _ = reason;
+    }
     /// Waits, at most `timeout`, until every message sent is acknowledged.
     fn flush(&self, timeout: Duration) -> Result<(), EndpointError>;
     /// Delivery counters and health.

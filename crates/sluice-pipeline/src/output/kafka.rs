@@ -24,6 +24,10 @@ impl OutputEndpoint for KafkaOutputEndpoint {
         KafkaOutputEndpoint::max_payload_bytes(self)
     }
 
+    fn abort(&self, reason: &str) {
+        KafkaOutputEndpoint::abort(self, reason);
+    }
+
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError> {
         KafkaOutputEndpoint::send(self, message.key, message.value, message.records)
             .map_err(EndpointError::transport)

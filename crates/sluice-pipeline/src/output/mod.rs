@@ -354,13 +354,39 @@ impl OutputConnector {
     }
 }
 
+/// How long dropping a connector waits for its thread after aborting the endpoint.
+const ABANDON_JOIN: Duration = Duration::from_secs(10);
+
 impl Drop for OutputConnector {
+    /// Abandons the queue and makes sure the thread ends: a thread still sending after its pipeline is gone would
+    /// deliver stale changes, possibly between those of a restarted pipeline.
     fn drop(&mut self) {
         self.shared.abandoned.store(true, Relaxed);
-        let mut queue = lock(&self.shared.queue);
-        queue.closing = true;
-        queue.batches.clear();
-        self.shared.wakeup.notify_all();
+        {
+            let mut queue = lock(&self.shared.queue);
+            queue.closing = true;
+            queue.batches.clear();
+            self.shared.wakeup.notify_all();
+        }
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        if !worker.is_finished() {
+            self.shared.endpoint.abort(&format!(
+                "output connector '{}' was shut down with messages still to send; a durable pipeline sends them \
+                 again at its next start",
+                self.shared.name
+            ));
+        }
+        let deadline = Instant::now() + ABANDON_JOIN;
+        while !worker.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if worker.is_finished() {
+            let _ = worker.join();
+        } else {
+            tracing::error!(endpoint = %self.shared.name, "Output connector thread did not stop after abort.");
+        }
     }
 }
 

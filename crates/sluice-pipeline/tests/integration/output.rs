@@ -233,3 +233,36 @@ fn start_rejects_key_fields_that_are_not_columns_of_the_view() {
         other => panic!("expected a config error, got {other}"),
     }
 }
+
+/// A shutdown that runs out of time while the connector's thread waits for room (its broker down) leaves no thread
+/// sending: nothing of the abandoned queue reaches the topic when the broker comes back.
+#[test]
+fn a_shutdown_that_times_out_leaves_no_thread_sending() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    let topic = TestTopic::new(&servers, "pipeline-abandoned", 1);
+    // A local queue of 10 messages: the thread soon waits for room.
+    let cfg = config(
+        &servers,
+        &topic.name,
+        json!({"queue.buffering.max.messages": "10"}),
+        json!({"name": "json"}),
+    );
+    let connector = OutputConnector::start("total-sales", &view(), &cfg).unwrap();
+    broker.down();
+    connector.push(
+        1,
+        Arc::new((0..100).map(|i| (row("book", i), 1)).collect()),
+        false,
+    );
+    assert!(eventually(TIMEOUT, || {
+        connector.stats().transport.in_flight_messages >= 10
+    }));
+    let err = connector.shutdown(Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(err, OutputError::Undelivered { .. }), "{err}");
+    broker.up();
+    // A thread left behind would drain its queue into the topic now that the broker is back.
+    std::thread::sleep(Duration::from_secs(5));
+    let delivered = read_topic(&servers, &topic.name, 0, TIMEOUT).unwrap();
+    assert_eq!(delivered.len(), 0, "messages sent after shutdown");
+}

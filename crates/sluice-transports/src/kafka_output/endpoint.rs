@@ -159,6 +159,13 @@ impl KafkaOutputEndpoint {
         self.produce(key, payload, size)
     }
 
+    /// Gives up for good: the endpoint turns failed with `reason`, a `send` waiting for room in the local queue
+    /// returns at once (within the queue backoff), and every later `send` and `flush` fails. For a shutdown that ran
+    /// out of time: no thread may go on producing for a pipeline that is gone.
+    pub fn abort(&self, reason: &str) {
+        self.shared.counters.fail(reason.to_string());
+    }
+
     /// Fails the endpoint because of a message over the size limit, and returns the error for the caller.
     fn too_large(&self, size: MessageSize) -> KafkaOutputError {
         let error = KafkaOutputError::TooLarge {
