@@ -371,6 +371,11 @@ impl Drop for OutputConnector {
         let Some(worker) = self.worker.take() else {
             return;
         };
+        // An idle thread ends at once on `closing`; one still busy after a moment is stuck sending.
+        let idle_deadline = Instant::now() + Duration::from_millis(50);
+        while !worker.is_finished() && Instant::now() < idle_deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         if !worker.is_finished() {
             self.shared.endpoint.abort(&format!(
                 "output connector '{}' was shut down with messages still to send; a durable pipeline sends them \
