@@ -150,13 +150,24 @@ impl Pipeline {
             #[cfg(feature = "fault-injection")]
             panic_next_step: Default::default(),
         });
+        let (started_tx, started) = std::sync::mpsc::channel();
         let controller = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("pipeline-{}", spec.name))
-                .spawn(move || control(&shared, engine, replay))
+                .spawn(move || control(&shared, engine, replay, started_tx))
                 .map_err(PipelineError::Thread)?
         };
+        // Replay and the first step come before any input: a restart's replay is over when `start` returns, and the
+        // journal's first mark closes only what the restart put back.
+        if started.recv().is_err() {
+            let _ = controller.join();
+            let failure = lock(&shared.buffer).failed.clone();
+            return Err(match failure {
+                Some(f) => PipelineError::Failed(f),
+                None => PipelineError::Stopped,
+            });
+        }
         let inputs = inputs
             .into_iter()
             .map(|i| i.run(shared.clone()))

@@ -3,7 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::TrySendError;
+use std::sync::mpsc::{Sender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,8 +21,16 @@ use crate::util::lock;
 
 /// The controller thread: replays `replay` (a durable pipeline's journal after a restart), then steps until
 /// shutdown; an error or a panic marks the pipeline failed.
-pub(super) fn control(shared: &Shared, mut engine: Engine, replay: Vec<ReplayStep>) {
-    let result = catch_unwind(AssertUnwindSafe(|| run_steps(shared, &mut engine, replay)));
+/// `started` hears once the replay and the first step are done (it is dropped unheard when they fail).
+pub(super) fn control(
+    shared: &Shared,
+    mut engine: Engine,
+    replay: Vec<ReplayStep>,
+    started: Sender<()>,
+) {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_steps(shared, &mut engine, replay, started)
+    }));
     let failure = match result {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
@@ -42,8 +50,8 @@ pub(super) fn control(shared: &Shared, mut engine: Engine, replay: Vec<ReplaySte
 }
 
 /// Whether a step is due now; otherwise how long to wait before checking again (None: until woken). `force`
-/// asks for a step even without input (the first step, a checkpoint); a paused pipeline takes it only when
-/// nothing is buffered, since a step takes the whole buffer.
+/// asks for a step even without input (a checkpoint's); a paused pipeline takes it only when nothing is buffered,
+/// since a step takes the whole buffer.
 pub(super) fn step_due(
     shared: &Shared,
     b: &mut Buffer,
@@ -159,6 +167,7 @@ pub(super) fn run_steps(
     shared: &Shared,
     engine: &mut Engine,
     replay: Vec<ReplayStep>,
+    started: Sender<()>,
 ) -> Result<(), PipelineFailure> {
     // The same input in the same steps as before the restart gives the same output, sent again.
     let replayed = !replay.is_empty();
@@ -179,8 +188,14 @@ pub(super) fn run_steps(
         served: 0,
         dirty: replayed,
     };
-    // The first step runs at once, so views that need no input (constants) show their rows.
-    let mut first = true;
+    // The first step runs at once, paused or not, so views that need no input (constants) show their rows. Nothing
+    // can be admitted before it ([`Pipeline::start`] waits for it), so it takes only what a restart put back.
+    let first = take(shared, &mut lock(&shared.buffer), false, 0)?;
+    if let (Some(d), Some(mark)) = (&shared.durable, first.mark) {
+        d.journal.sync(mark).map_err(StepError::Journal)?;
+    }
+    step(shared, engine, first.inputs, false)?;
+    let _ = started.send(());
     loop {
         check_outputs(shared)?;
         if let Some(p) = c.pending.take() {
@@ -189,7 +204,7 @@ pub(super) fn run_steps(
         let next = {
             let mut b = lock(&shared.buffer);
             let checkpoint = c.wanted(shared, &b);
-            match step_due(shared, &mut b, first || checkpoint) {
+            match step_due(shared, &mut b, checkpoint) {
                 Ok(()) => Next::Step(take(shared, &mut b, checkpoint, c.served)?),
                 Err(_) if b.stopping => {
                     let waiting =
@@ -219,7 +234,6 @@ pub(super) fn run_steps(
             Next::Again => continue,
             Next::Stop => return Ok(()),
         };
-        first = false;
         if let (Some(d), Some(mark)) = (&shared.durable, taken.mark) {
             d.journal.sync(mark).map_err(StepError::Journal)?;
         }

@@ -1,6 +1,7 @@
 //! Durable pipelines against real brokers: a pipeline shut down while its broker is down (its last checkpoint never
 //! committed, its output queue dropped) sends every change at the next start, from its journal; a checkpoint's
-//! Kafka input positions are committed to the connector's consumer group, for Kafka's tools.
+//! Kafka input positions are committed to the connector's consumer group, for Kafka's tools; a step that fails
+//! loses nothing once the pipeline is started again.
 //! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -10,7 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 use sluice_data::{Row, Value};
 use sluice_pipeline::durable::DurableConfig;
-use sluice_pipeline::{ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineSpec};
+use sluice_pipeline::{
+    ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineSpec, PipelineState,
+};
 use sluice_sql::Program;
 use sluice_transports::kafka_tools::read_topic;
 use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
@@ -170,5 +173,39 @@ fn a_checkpoint_commits_the_kafka_input_positions_to_the_consumer_group() {
         "{:?}",
         committed()
     );
+    p.shutdown(TIMEOUT).unwrap();
+}
+
+/// A step that fails (here a panic, as a bug would make one) fails the pipeline, visibly; its input was journaled
+/// before it was accepted, so the next start takes it again and every change arrives.
+#[test]
+fn a_failed_step_loses_nothing_after_a_restart() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "durable-failed-step", 1);
+    let state = tempfile::tempdir().unwrap();
+    let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
+    p.ingest("sales", sales(0, 50, 1), 0, TIMEOUT).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        p.stats().global_metrics.total_processed_records == 50
+    }));
+    p.inject_panic();
+    // Accepted (journaled) first; the step that takes it panics.
+    p.ingest("sales", sales(0, 50, 2), 0, TIMEOUT).unwrap();
+    assert!(eventually(TIMEOUT, || p.state().0 == PipelineState::Failed));
+    let error = p.state().1.unwrap();
+    assert!(error.contains("panicked"), "{error}");
+    assert!(p.shutdown(TIMEOUT).is_err(), "the failure is reported");
+    drop(p);
+
+    let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
+    let expected: BTreeSet<String> = (0..5)
+        .map(|shelf| json!({"shelf": shelf, "copies": 20}).to_string())
+        .collect();
+    assert!(
+        eventually(TIMEOUT, || rebuilt(&servers, &topic.name) == expected),
+        "{:?}",
+        rebuilt(&servers, &topic.name)
+    );
+    assert_eq!(p.state().0, PipelineState::Running);
     p.shutdown(TIMEOUT).unwrap();
 }
