@@ -25,19 +25,28 @@ pub enum DurableError {
     /// An earlier write or sync of the journal failed; nothing more is written to it.
     #[error("the input journal is unusable after an earlier failure: {0}")]
     Broken(String),
-    /// The stored checkpoint belongs to another program.
+    /// The stored state (journal, checkpoint) belongs to another program.
     #[error(
-        "the pipeline's stored state (checkpoint after step {step}) was made by a different program; clear the \
+        "the pipeline's stored state (its input journal{}) was made by a different program; clear the \
          pipeline's state to start from empty views (POST /v0/pipelines/<name>/clear, or delete the pipeline), \
-         or start it with the program it ran"
+         or start it with the program it ran",
+        checkpoint_clause(*.step)
     )]
     ProgramChanged {
-        /// The stored checkpoint's step.
+        /// The stored checkpoint's step; 0 when there is only a journal.
         step: u64,
     },
     /// The engine could not write or restore a checkpoint.
     #[error("checkpoint: {0}")]
     Engine(#[source] EngineError),
+}
+
+fn checkpoint_clause(step: u64) -> String {
+    if step == 0 {
+        String::new()
+    } else {
+        format!(" and a checkpoint after step {step}")
+    }
 }
 
 impl DurableError {

@@ -74,11 +74,14 @@ pub(crate) fn recover(config: &DurableConfig, tables: usize) -> Result<Recovered
     let dir = &config.state_dir;
     std::fs::create_dir_all(dir).map_err(|e| DurableError::io("create", dir, e))?;
     let manifest = Manifest::load(dir)?;
-    if let Some(m) = &manifest {
-        if m.program != config.program_fingerprint {
-            return Err(DurableError::ProgramChanged { step: m.step });
-        }
+    let step = manifest.as_ref().map_or(0, |m| m.step);
+    if manifest
+        .as_ref()
+        .is_some_and(|m| m.program != config.program_fingerprint)
+    {
+        return Err(DurableError::ProgramChanged { step });
     }
+    check_program(dir, &config.program_fingerprint, step)?;
     let mut offsets: Offsets = BTreeMap::new();
     if let Some(m) = &manifest {
         for (connector, partitions) in &m.offsets {
@@ -130,6 +133,28 @@ pub(crate) fn recover(config: &DurableConfig, tables: usize) -> Result<Recovered
     })
 }
 
+/// The file that names the program whose journal this is: a journal can exist before the first checkpoint, and
+/// its entries name tables by position, so another program must not read it.
+const PROGRAM_FILE: &str = "program";
+
+/// Refuses a journal written by another program; marks a new state directory with `fingerprint`.
+fn check_program(dir: &Path, fingerprint: &str, step: u64) -> Result<(), DurableError> {
+    let path = dir.join(PROGRAM_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(stored) if stored.trim() == fingerprint => Ok(()),
+        Ok(_) => Err(DurableError::ProgramChanged { step }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = dir.join(format!("{PROGRAM_FILE}.tmp"));
+            std::fs::write(&tmp, fingerprint)
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| DurableError::io("write", &path, e))?;
+            journal::sync_dir(dir)
+        }
+        Err(e) => Err(DurableError::io("read", &path, e)),
+    }
+}
+
 /// Records the progress a batch carries in `offsets`.
 pub(crate) fn note_progress(offsets: &mut Offsets, progress: &[SourceProgress]) {
     for p in progress {
@@ -168,5 +193,42 @@ pub fn clear_state(state_dir: &Path) -> Result<(), DurableError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(DurableError::io("delete", state_dir, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, fingerprint: &str) -> DurableConfig {
+        DurableConfig {
+            state_dir: dir.to_path_buf(),
+            checkpoint_interval: Duration::from_secs(60),
+            program_fingerprint: fingerprint.into(),
+        }
+    }
+
+    /// A crash before the first checkpoint leaves only a journal, whose entries name tables by position: another
+    /// program must not replay it.
+    #[test]
+    fn a_journal_without_a_checkpoint_is_refused_by_another_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = recover(&config(dir.path(), "sha256:one"), 1).unwrap();
+        assert!(first.manifest.is_none());
+        let j = journal::Journal::open(dir.path(), 1).unwrap();
+        let row = (Row(vec![sluice_data::Value::BigInt(1)]), 1);
+        let p = j.append(&journal::input_frame(0, &[row], &[])).unwrap();
+        j.sync(p).unwrap();
+        drop(j);
+        let again = recover(&config(dir.path(), "sha256:one"), 1).unwrap();
+        assert_eq!(again.tail[0].len(), 1);
+        let err = recover(&config(dir.path(), "sha256:two"), 1).err().unwrap();
+        assert!(
+            matches!(err, DurableError::ProgramChanged { step: 0 }),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("input journal)"), "{message}");
+        assert!(message.contains("/clear"), "{message}");
     }
 }
