@@ -236,6 +236,15 @@ fn checkpoint_and_recovery(rows: u64) -> (Duration, u64, Duration) {
     let took = asked.elapsed();
     assert_eq!(status.success, Some(sequence), "{status:?}");
     let size = dir_size(state.path());
+    let manifest = std::fs::metadata(state.path().join("checkpoint.json"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "    {rows} rows: of the state directory, the manifest (with the keyed rows as JSON) is {:.1} MB, the engine's \
+         storage {:.1} MB",
+        manifest as f64 / 1e6,
+        dir_size(&state.path().join("engine")) as f64 / 1e6
+    );
     p.shutdown(TIMEOUT).unwrap();
     drop(p);
     let restarted = Instant::now();
