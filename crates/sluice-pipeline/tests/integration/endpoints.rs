@@ -51,8 +51,12 @@ fn feed(p: &Pipeline) {
     )
     .unwrap();
     let deadline = std::time::Instant::now() + wait;
-    while p.stats().global_metrics.steps == 0 {
-        assert!(std::time::Instant::now() < deadline, "no step");
+    // The update must come in a later step than the insert it replaces.
+    while p.stats().global_metrics.total_processed_records < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first records were not stepped"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     p.ingest("t", vec![(row(2, "B"), 1)], 0, wait).unwrap();
