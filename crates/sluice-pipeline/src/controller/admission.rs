@@ -249,16 +249,9 @@ impl RecordSink for Shared {
 
     fn checkpointed_positions(&self, connector: &str, after: u64) -> Option<(u64, Vec<Position>)> {
         let d = self.durable.as_ref()?;
-        let (checkpoint, offsets) = d.committed_offsets();
-        if checkpoint <= after {
+        if !d.committed_since(after) {
             return None;
         }
-        let positions = offsets
-            .get(connector)
-            .into_iter()
-            .flatten()
-            .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
-            .collect();
-        Some((checkpoint, positions))
+        d.positions_since(connector, after)
     }
 }

@@ -6,7 +6,7 @@
 //! journal segments and engine checkpoints deleted) only once every output connector acknowledged every message
 //! up to that step; until then stepping goes on and a restart uses the previous checkpoint.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,8 @@ use sluice_transports::health::now_ms;
 
 use crate::durable::journal::Journal;
 use crate::durable::manifest::Manifest;
-use crate::durable::{offsets_for_manifest, DurableConfig, DurableError, Offsets};
+use crate::durable::{offsets_for_manifest, positions_of, DurableConfig, DurableError, Offsets};
+use crate::input::endpoint::Position;
 use crate::output::OutputConnector;
 use crate::util::lock;
 
@@ -83,9 +84,12 @@ pub(crate) struct Durability {
     pub(super) stats: Mutex<DurabilityStats>,
     /// Signalled when a checkpoint request is answered.
     pub(super) answered: Condvar,
-    /// The Kafka positions of the last committed checkpoint, with its number (commits since start), for the input
-    /// connectors to commit to their consumer groups.
-    committed_offsets: Mutex<(u64, Offsets)>,
+    /// The Kafka positions of the last committed checkpoint, for the input connectors to commit to their
+    /// consumer groups.
+    committed_offsets: Mutex<Offsets>,
+    /// Checkpoints committed since start: the input connectors ask on every poll, so the question "is there a
+    /// newer one?" must not take a lock.
+    commits: AtomicU64,
 }
 
 impl Durability {
@@ -98,12 +102,28 @@ impl Durability {
             stats: Mutex::new(stats),
             answered: Condvar::new(),
             committed_offsets: Mutex::default(),
+            commits: AtomicU64::new(0),
         }
     }
 
-    /// See the field `committed_offsets`.
-    pub(super) fn committed_offsets(&self) -> (u64, Offsets) {
-        lock(&self.committed_offsets).clone()
+    /// When a checkpoint newer than number `after` was committed: its number and `connector`'s positions in it.
+    pub(super) fn positions_since(
+        &self,
+        connector: &str,
+        after: u64,
+    ) -> Option<(u64, Vec<Position>)> {
+        let offsets = lock(&self.committed_offsets);
+        // Read under the lock that guards the offsets, so the number matches them.
+        let commits = self.commits.load(Relaxed);
+        if commits <= after {
+            return None;
+        }
+        Some((commits, positions_of(&offsets, connector)))
+    }
+
+    /// Whether a checkpoint newer than number `after` was committed (no lock).
+    pub(super) fn committed_since(&self, after: u64) -> bool {
+        self.commits.load(Relaxed) > after
     }
 
     /// Takes a checkpoint of `engine` after `step`.
@@ -156,7 +176,8 @@ impl Durability {
         }
         {
             let mut c = lock(&self.committed_offsets);
-            *c = (c.0 + 1, pending.offsets.clone());
+            *c = pending.offsets.clone();
+            self.commits.fetch_add(1, Relaxed);
         }
         {
             let mut s = lock(&self.stats);

@@ -39,7 +39,7 @@ use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
 
 use crate::durable::journal::Journal;
-use crate::durable::{recover, DurableConfig, DurableError, ReplayStep};
+use crate::durable::{positions_of, recover, DurableConfig, DurableError, ReplayStep};
 use crate::input::{InputConnector, InputConnectorStats};
 use crate::output::{OutputConnector, OutputConnectorStats};
 use crate::util::lock;
@@ -77,8 +77,8 @@ impl Pipeline {
         let program = Arc::new(spec.program);
         // A durable pipeline reads its stored state first: the inputs start where it says.
         let restart = match &spec.durable {
-            Some(config) => Some(Restart::open(config, &program, spec.config.workers)?),
-            None => None,
+            Some(config) => Restart::open(config, &program, spec.config.workers)?,
+            None => Restart::fresh(&program, spec.config.workers)?,
         };
         let mut outputs = Vec::new();
         for o in &spec.outputs {
@@ -90,13 +90,7 @@ impl Pipeline {
         let mut inputs = Vec::new();
         for i in &spec.inputs {
             let t = table_index(&program, &i.table)?;
-            let start: Vec<crate::input::endpoint::Position> = restart
-                .as_ref()
-                .and_then(|r| r.offsets.get(&i.name))
-                .into_iter()
-                .flatten()
-                .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
-                .collect();
+            let start = positions_of(&restart.offsets, &i.name);
             inputs.push(InputConnector::connect(
                 i,
                 t,
@@ -104,25 +98,14 @@ impl Pipeline {
                 &start,
             )?);
         }
-        let (engine, durable, replay, tail, offsets, steps) = match restart {
-            Some(r) => (
-                r.engine,
-                Some(r.durability),
-                r.replay,
-                r.tail,
-                r.offsets,
-                r.checkpoint_step,
-            ),
-            None => {
-                let engine = Engine::start(
-                    (*program).clone(),
-                    EngineConfig::with_workers(spec.config.workers.max(1)),
-                )
-                .map_err(PipelineError::Engine)?;
-                let tail = vec![Vec::new(); program.tables.len()];
-                (engine, None, Vec::new(), tail, Default::default(), 0)
-            }
-        };
+        let Restart {
+            engine,
+            durability: durable,
+            replay,
+            tail,
+            offsets,
+            checkpoint_step: steps,
+        } = restart;
         let buffered: u64 = tail.iter().map(|t| t.len() as u64).sum();
         let shared = Arc::new(Shared {
             name: spec.name.clone(),
@@ -436,11 +419,12 @@ fn view_relation<'a>(program: &'a Program, view: &str) -> Result<&'a Relation, P
         .ok_or_else(|| PipelineError::UnknownView(view.to_string()))
 }
 
-/// What a durable pipeline starts from: the engine restored from the last committed checkpoint (or empty), the
-/// journal's steps after it, the input journaled but not stepped, and how far each Kafka input had read.
+/// What a pipeline starts from: for a durable one, the engine restored from the last committed checkpoint (or
+/// empty), the journal's steps after it, the input journaled but not stepped, and how far each Kafka input had
+/// read; otherwise an empty engine and nothing else.
 struct Restart {
     engine: Engine,
-    durability: Durability,
+    durability: Option<Durability>,
     replay: Vec<ReplayStep>,
     tail: Vec<Vec<(Row, i64)>>,
     offsets: crate::durable::Offsets,
@@ -448,6 +432,20 @@ struct Restart {
 }
 
 impl Restart {
+    /// A pipeline that keeps nothing: an empty engine in memory.
+    fn fresh(program: &Program, workers: usize) -> Result<Restart, PipelineError> {
+        let engine = Engine::start(program.clone(), EngineConfig::with_workers(workers.max(1)))
+            .map_err(PipelineError::Engine)?;
+        Ok(Restart {
+            engine,
+            durability: None,
+            replay: Vec::new(),
+            tail: vec![Vec::new(); program.tables.len()],
+            offsets: Default::default(),
+            checkpoint_step: 0,
+        })
+    }
+
     fn open(
         config: &DurableConfig,
         program: &Program,
@@ -487,7 +485,7 @@ impl Restart {
         }
         Ok(Restart {
             engine,
-            durability: Durability::new(config.clone(), journal, stats),
+            durability: Some(Durability::new(config.clone(), journal, stats)),
             replay: recovered.steps,
             tail: recovered.tail,
             offsets: recovered.offsets,

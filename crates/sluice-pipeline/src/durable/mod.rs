@@ -165,6 +165,16 @@ pub(crate) fn note_progress(offsets: &mut Offsets, progress: &[SourceProgress]) 
     }
 }
 
+/// `connector`'s positions in `offsets`, as an input endpoint takes them (topic, partition, next offset).
+pub(crate) fn positions_of(offsets: &Offsets, connector: &str) -> Vec<(String, i32, i64)> {
+    offsets
+        .get(connector)
+        .into_iter()
+        .flatten()
+        .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+        .collect()
+}
+
 /// The manifest's form of the offsets: "topic/partition" keys, so that it stays plain JSON.
 pub(crate) fn offsets_for_manifest(offsets: &Offsets) -> BTreeMap<String, BTreeMap<String, i64>> {
     offsets

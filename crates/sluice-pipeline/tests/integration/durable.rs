@@ -68,6 +68,18 @@ fn rebuilt(servers: &str, topic: &str) -> BTreeSet<String> {
     view
 }
 
+/// Waits until the view rebuilt from `topic` is every shelf (0–4) with `copies`; fails with what it is otherwise.
+fn every_shelf_reaches(servers: &str, topic: &str, copies: i64) {
+    let expected: BTreeSet<String> = (0..5)
+        .map(|shelf| json!({"shelf": shelf, "copies": copies}).to_string())
+        .collect();
+    assert!(
+        eventually(TIMEOUT, || rebuilt(servers, topic) == expected),
+        "{:?}",
+        rebuilt(servers, topic)
+    );
+}
+
 #[test]
 fn shutdown_during_an_outage_then_restart_delivers_every_change() {
     let broker = PrivateBroker::start();
@@ -101,14 +113,7 @@ fn shutdown_during_an_outage_then_restart_delivers_every_change() {
     let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
     let ft = p.stats().fault_tolerance.unwrap();
     assert!(ft.replayed_steps >= 1, "{ft:?}");
-    let expected: BTreeSet<String> = (0..5)
-        .map(|shelf| json!({"shelf": shelf, "copies": 20}).to_string())
-        .collect();
-    assert!(
-        eventually(TIMEOUT, || rebuilt(&servers, &topic.name) == expected),
-        "{:?}",
-        rebuilt(&servers, &topic.name)
-    );
+    every_shelf_reaches(&servers, &topic.name, 20);
     p.shutdown(TIMEOUT).unwrap();
 }
 
@@ -198,14 +203,7 @@ fn a_failed_step_loses_nothing_after_a_restart() {
     drop(p);
 
     let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
-    let expected: BTreeSet<String> = (0..5)
-        .map(|shelf| json!({"shelf": shelf, "copies": 20}).to_string())
-        .collect();
-    assert!(
-        eventually(TIMEOUT, || rebuilt(&servers, &topic.name) == expected),
-        "{:?}",
-        rebuilt(&servers, &topic.name)
-    );
+    every_shelf_reaches(&servers, &topic.name, 20);
     assert_eq!(p.state().0, PipelineState::Running);
     p.shutdown(TIMEOUT).unwrap();
 }
