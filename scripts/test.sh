@@ -2,9 +2,10 @@
 # Sets everything up and runs Sluice's whole test suite: installs what is missing (scripts/setup.sh), starts the
 # local Apache Kafka broker and a throwaway PostgreSQL on loopback (every sluice-server API test runs on SQLite and
 # on PostgreSQL), builds the workspace once and runs every test, including the ones that talk to the broker (the
-# tests' private brokers for outages are Apache Kafka too). Then it runs the seed workflow and the broker-outage
-# test again against tansu, a Kafka-compatible broker, so that Sluice stays honest with those. SLUICE_BROKER=tansu
-# runs the whole suite on tansu instead (the transaction test then fails: tansu has no transactions). What this
+# tests' private brokers for outages are Apache Kafka too). Then it runs the seed workflow, the broker-outage test and
+# the exactly-once strict check in markers mode again against tansu, a Kafka-compatible broker without
+# transactions, so that Sluice stays honest with those. SLUICE_BROKER=tansu runs the whole suite on tansu instead
+# (the transaction tests then fail: tansu has no transactions). What this
 # script started, it stops again.
 set -euo pipefail
 
@@ -37,5 +38,7 @@ if [ "$broker" = kafka ]; then
   on_tansu=(env SLUICE_BROKER=tansu SLUICE_KAFKA_BROKERS="127.0.0.1:$tansu_port")
   "${on_tansu[@]}" cargo test --workspace --all-features --test seed_e2e || status=$?
   "${on_tansu[@]}" cargo test --workspace --all-features --test kafka_output broker_restart_mid_stream || status=$?
+  # Exactly-once on a broker without transactions: `auto` must choose markers, and the strict check must hold.
+  "${on_tansu[@]}" cargo test --workspace --all-features --test exactly_once_e2e markers || status=$?
 fi
 exit "$status"

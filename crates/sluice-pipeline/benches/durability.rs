@@ -67,6 +67,7 @@ fn spec(
             state_dir: dir.to_path_buf(),
             checkpoint_interval: interval,
             program_fingerprint: "bench".into(),
+            exactly_once: None,
         }),
     }
 }

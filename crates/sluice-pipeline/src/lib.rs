@@ -9,7 +9,8 @@
 //!   encoding thread, the backpressure signal and the stats, so the encoder stays a pure function of schema and
 //!   delta and the transport sees only bytes.
 //!
-//! - [`durable`]: a durable pipeline's input journal, checkpoint manifest and recovery (`at_least_once`).
+//! - [`durable`]: a durable pipeline's input journal, checkpoint manifest and recovery (`at_least_once` and
+//!   `exactly_once`).
 //!
 //! A pipeline must run without the REST server: this crate must not depend on HTTP (axum), the manager's database
 //! (sqlx) or dbsp itself. It depends on the engine, `sluice-formats` and `sluice-transports`, never the other way

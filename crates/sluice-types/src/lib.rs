@@ -24,5 +24,7 @@ pub use error::{ConfigError, ErrorResponse};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
 pub use transport::file::FileOutputConfig;
-pub use transport::kafka::{KafkaHeader, KafkaLogLevel, KafkaOutputConfig};
+pub use transport::kafka::{
+    ExactlyOnceMode, KafkaHeader, KafkaLogLevel, KafkaOutputConfig, KafkaOutputFaultTolerance,
+};
 pub use transport::kafka_input::KafkaInputConfig;

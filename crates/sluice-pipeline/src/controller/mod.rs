@@ -83,7 +83,16 @@ impl Pipeline {
         let mut outputs = Vec::new();
         for o in &spec.outputs {
             let view = view_relation(&program, &o.view)?;
-            outputs.push(OutputConnector::start(&o.name, view, &o.config)?);
+            let exactly_once = spec
+                .durable
+                .as_ref()
+                .and_then(|d| d.exactly_once_setup(&o.name));
+            outputs.push(OutputConnector::start(
+                &o.name,
+                view,
+                &o.config,
+                exactly_once.as_ref(),
+            )?);
         }
         // Inputs connect (broker, topics, consumer group) before anything runs, so a failure names the connector
         // and leaves nothing behind; they start reading once the controller is there to take their records.

@@ -1,4 +1,5 @@
-//! Durable pipelines (`fault_tolerance.model = "at_least_once"`): an input journal, checkpoints, and recovery.
+//! Durable pipelines (`fault_tolerance.model` `at_least_once` or `exactly_once`): an input journal, checkpoints,
+//! and recovery.
 //!
 //! - `journal`: every batch of input, written (and synced) before it is acknowledged, with a mark per step.
 //! - `manifest`: the committed checkpoint, the one file whose atomic replacement commits one.
@@ -9,6 +10,8 @@
 //! `checkpoint.json`. A restart restores the engine from the manifest's checkpoint, replays the journal's steps
 //! after it (the same input in the same steps gives the same output, which is sent again: at least once), puts
 //! back the input that was journaled but not stepped, and resumes Kafka inputs after the last journaled offset.
+//! With exactly-once output, each output connector also keeps a small file under `outputs/` (see
+//! `sluice_transports::kafka_output`), and skips during the replay what an earlier run already delivered.
 
 mod error;
 pub(crate) mod journal;
@@ -35,12 +38,46 @@ pub struct DurableConfig {
     pub checkpoint_interval: Duration,
     /// Identifies the program (a hash of its SQL): stored state from another program is refused.
     pub program_fingerprint: String,
+    /// Exactly-once output (`fault_tolerance.model = "exactly_once"`); `None`: at least once.
+    pub exactly_once: Option<ExactlyOnceConfig>,
+}
+
+/// What exactly-once output needs besides the durable state.
+#[derive(Clone, Debug)]
+pub struct ExactlyOnceConfig {
+    /// Names the pipeline for as long as its state lives (the server uses the pipeline's id): Kafka transactional
+    /// ids are `<prefix><scope>.<connector>`, so that a restarted pipeline fences its predecessor.
+    pub scope: String,
 }
 
 impl DurableConfig {
     /// Where the engine keeps its storage.
     pub fn engine_dir(&self) -> PathBuf {
         self.state_dir.join("engine")
+    }
+
+    /// What output connector `connector` needs for exactly-once delivery; `None` when the pipeline delivers at
+    /// least once.
+    pub fn exactly_once_setup(
+        &self,
+        connector: &str,
+    ) -> Option<sluice_transports::kafka_output::ExactlyOnceSetup> {
+        let eo = self.exactly_once.as_ref()?;
+        let file: String = connector
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Some(sluice_transports::kafka_output::ExactlyOnceSetup {
+            writer: format!("{}.{connector}", eo.scope),
+            state_file: self.state_dir.join("outputs").join(format!("{file}.json")),
+            checkpoint_interval: self.checkpoint_interval,
+        })
     }
 }
 
@@ -215,6 +252,7 @@ mod tests {
             state_dir: dir.to_path_buf(),
             checkpoint_interval: Duration::from_secs(60),
             program_fingerprint: fingerprint.into(),
+            exactly_once: None,
         }
     }
 

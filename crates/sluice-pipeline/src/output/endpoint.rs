@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use sluice_transports::health::OutputTransportStats;
+use sluice_transports::kafka_output::ExactlyOnceStats;
 
 pub use crate::endpoint_error::EndpointError;
 
@@ -22,6 +23,10 @@ pub struct Message<'a> {
 }
 
 /// Where an output connector's messages go.
+///
+/// An endpoint opened for exactly-once delivery (see [`registry::open`](super::registry::open)) also skips, during
+/// a restart's replay, every message that an earlier run already delivered: `send` returns `Ok` for those without
+/// sending them.
 ///
 /// The contract every implementation keeps: a message counts as transmitted only once the destination acknowledged
 /// it (made it durable); `send` blocks while the destination is full instead of dropping; an error from `send` is
@@ -45,4 +50,19 @@ pub trait OutputEndpoint: Send + Sync {
     fn flush(&self, timeout: Duration) -> Result<(), EndpointError>;
     /// Delivery counters and health.
     fn stats(&self) -> OutputTransportStats;
+    /// The messages that follow belong to pipeline step `step`. Exactly-once endpoints number each step's messages
+    /// from here, to know them again in a replay.
+    fn begin_step(&self, step: u64) {
+        let _ = step;
+    }
+    /// Checkpoint `step`'s barrier, once every message up to it is acknowledged: an exactly-once endpoint commits
+    /// what it holds open (a Kafka transaction) before the checkpoint is committed.
+    fn commit_step(&self, step: u64) -> Result<(), EndpointError> {
+        let _ = step;
+        Ok(())
+    }
+    /// Exactly-once delivery's state; `None` for an endpoint that delivers at least once.
+    fn exactly_once_stats(&self) -> Option<ExactlyOnceStats> {
+        None
+    }
 }

@@ -16,7 +16,8 @@
 //! A durable pipeline marks the step it checkpoints as a *barrier*: after sending that step's messages the thread
 //! waits until the transport acknowledged every message so far, then records the step as
 //! [`OutputConnector::acknowledged_step`]. The checkpoint is committed only once every connector got there, so
-//! a restart never needs to send anything from before it again.
+//! a restart never needs to send anything from before it again. An exactly-once endpoint commits there too (its
+//! Kafka transaction), before the checkpoint does, and during a restart's replay skips what it already delivered.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -28,6 +29,7 @@ use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
 use sluice_transports::health::{EndpointHealth, OutputTransportStats};
+use sluice_transports::kafka_output::{ExactlyOnceSetup, ExactlyOnceStats};
 use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
 
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
@@ -120,6 +122,9 @@ pub struct OutputConnectorStats {
     pub transport_name: String,
     /// The transport's own counters and health (transmitted = acknowledged), the same shape for every transport.
     pub transport: OutputTransportStats,
+    /// Exactly-once delivery (`fault_tolerance.model = "exactly_once"`): the mode, the committed step, the open
+    /// transaction, what the replay skipped. Absent for at-least-once output.
+    pub exactly_once: Option<ExactlyOnceStats>,
 }
 
 struct Batch {
@@ -167,11 +172,12 @@ pub struct OutputConnector {
 
 impl OutputConnector {
     /// Validates `config` against `view`, starts the transport (checking that the destination is reachable and
-    /// exists) and the connector's thread.
+    /// exists; with `exactly_once`, finding what an earlier run delivered) and the connector's thread.
     pub fn start(
         name: &str,
         view: &Relation,
         config: &ConnectorConfig,
+        exactly_once: Option<&ExactlyOnceSetup>,
     ) -> Result<Self, OutputError> {
         let config_err = |error: ConfigError| OutputError::Config {
             name: name.to_string(),
@@ -182,7 +188,7 @@ impl OutputConnector {
             name: name.to_string(),
             error,
         };
-        let endpoint = match registry::open(name, &config.transport) {
+        let endpoint = match registry::open(name, &config.transport, exactly_once) {
             None => {
                 return Err(OutputError::Unsupported {
                     name: name.to_string(),
@@ -306,6 +312,7 @@ impl OutputConnector {
             fatal_error: lock(&s.fatal).clone(),
             transport_name: s.transport_name.to_string(),
             transport: s.endpoint.stats(),
+            exactly_once: s.endpoint.exactly_once_stats(),
         }
     }
 
@@ -415,6 +422,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
             }
         };
         let mut messages = 0;
+        shared.endpoint.begin_step(batch.step);
         let result = encoder.encode(&batch.delta, &mut |m| {
             messages += 1;
             shared
@@ -435,7 +443,14 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
         });
         shared.encoded_messages.fetch_add(messages, Relaxed);
         let result = match result {
-            Ok(errors) if batch.barrier => acknowledge_all(shared).map(|()| errors),
+            Ok(errors) if batch.barrier => acknowledge_all(shared)
+                .and_then(|()| {
+                    shared
+                        .endpoint
+                        .commit_step(batch.step)
+                        .map_err(SinkError::new)
+                })
+                .map(|()| errors),
             other => other,
         };
         match result {

@@ -44,6 +44,7 @@ fn spec(servers: &str, topic: &str, state: &std::path::Path) -> PipelineSpec {
             state_dir: state.to_path_buf(),
             checkpoint_interval: Duration::from_secs(3600),
             program_fingerprint: "outage-test".into(),
+            exactly_once: None,
         }),
     }
 }
@@ -205,5 +206,37 @@ fn a_failed_step_loses_nothing_after_a_restart() {
     let p = Pipeline::start(spec(&servers, &topic.name, state.path()), false).unwrap();
     every_shelf_reaches(&servers, &topic.name, 20);
     assert_eq!(p.state().0, PipelineState::Running);
+    p.shutdown(TIMEOUT).unwrap();
+}
+
+/// `exactly_once` refuses an output that cannot deliver exactly once, naming it, instead of quietly delivering at
+/// least once; `null_output` (nothing delivered, nothing twice) is accepted.
+#[test]
+fn exactly_once_refuses_file_output_and_accepts_null_output() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("out.jsonl");
+    let mut spec = spec(&brokers(), "unused", state.path());
+    spec.durable.as_mut().unwrap().exactly_once =
+        Some(sluice_pipeline::durable::ExactlyOnceConfig {
+            scope: "refusal".into(),
+        });
+    spec.outputs[0].config = serde_json::from_value(json!({
+        "transport": {"name": "file_output", "config": {"path": file.display().to_string()}},
+        "format": {"name": "json"}}))
+    .unwrap();
+    let err = Pipeline::start(spec.clone(), false).err().expect("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("file_output cannot deliver exactly once"),
+        "{message}"
+    );
+    assert!(!file.exists(), "nothing was written");
+
+    spec.outputs[0].config = serde_json::from_value(json!({
+        "transport": {"name": "null_output"}, "format": {"name": "json"}}))
+    .unwrap();
+    let p = Pipeline::start(spec, false).unwrap();
+    p.ingest("sales", sales(0, 5, 1), 0, TIMEOUT).unwrap();
+    assert_eq!(p.stats().outputs[0].exactly_once, None);
     p.shutdown(TIMEOUT).unwrap();
 }

@@ -57,7 +57,8 @@ pub struct FaultTolerance {
     /// `none` (state lives in memory only: a restart starts from empty views and forgets input that was not
     /// stepped), `at_least_once` (input is journaled before it is acknowledged and state is checkpointed; a
     /// restart or crash loses nothing and may send again changes sent since the last checkpoint), or
-    /// `exactly_once` (not available yet: refused). `null` means `none`, as in Feldera.
+    /// `exactly_once` (as `at_least_once`, and every change reaches each Kafka output exactly once: with
+    /// transactions, or with progress markers on brokers without them). `null` means `none`, as in Feldera.
     #[serde(deserialize_with = "model_or_null")]
     pub model: FaultToleranceModel,
     /// Seconds between automatic checkpoints, 1 to 3600. Default 60.
@@ -81,7 +82,7 @@ pub enum FaultToleranceModel {
     None,
     /// No acknowledged input or change is lost; changes since the last checkpoint may be sent twice.
     AtLeastOnce,
-    /// Not available yet.
+    /// As `at_least_once`, and Kafka outputs deliver every change exactly once.
     ExactlyOnce,
 }
 
@@ -93,17 +94,9 @@ fn model_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<FaultToleranceModel,
 pub const MAX_CHECKPOINT_INTERVAL_SECS: u64 = 3600;
 
 impl RuntimeConfig {
-    /// Checks what the types cannot: refuses a model that is not available and an interval out of range,
-    /// naming the field (under `config.`).
+    /// Checks what the types cannot: refuses an interval out of range, naming the field (under `config.`).
     pub fn check(&self) -> Result<(), ConfigError> {
         let ft = &self.fault_tolerance;
-        if ft.model == FaultToleranceModel::ExactlyOnce {
-            return Err(ConfigError::new(
-                "config.fault_tolerance.model",
-                "exactly_once is not available yet; use at_least_once (nothing is lost; changes since the last \
-                 checkpoint may be sent twice after a crash) or none",
-            ));
-        }
         if !(1..=MAX_CHECKPOINT_INTERVAL_SECS).contains(&ft.checkpoint_interval_secs) {
             return Err(ConfigError::new(
                 "config.fault_tolerance.checkpoint_interval_secs",

@@ -269,6 +269,40 @@ pub fn render(pipelines: &[(String, PipelineStats)], out: &mut String) {
                 &l,
                 stalled(&t.health),
             );
+            if let Some(eo) = &o.exactly_once {
+                let l = [
+                    ("pipeline", name.as_str()),
+                    ("connector", o.endpoint_name.as_str()),
+                    ("view", o.view.as_str()),
+                    ("mode", eo.mode.as_str()),
+                ];
+                f.gauge(
+                    "sluice_output_connector_committed_step",
+                    "Exactly-once output: the last step whose messages are committed (transactions) or \
+                     acknowledged at a checkpoint (markers).",
+                    &l,
+                    eo.committed_step,
+                );
+                f.gauge(
+                    "sluice_output_connector_open_transaction",
+                    "Exactly-once output: 1 while a Kafka transaction is open.",
+                    &l,
+                    u64::from(eo.open_transaction_first_step.is_some()),
+                );
+                f.counter(
+                    "sluice_output_connector_transactions_total",
+                    "Exactly-once output: Kafka transactions committed.",
+                    &l,
+                    eo.transactions_committed,
+                );
+                f.counter(
+                    "sluice_output_connector_replay_skipped_messages_total",
+                    "Exactly-once output: messages a restart's replay did not send again, because an earlier \
+                     run had delivered them.",
+                    &l,
+                    eo.skipped_messages,
+                );
+            }
         }
     }
     for (name, family) in f.0 {

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sluice_pipeline::durable::{clear_state, DurableConfig};
+use sluice_pipeline::durable::{clear_state, DurableConfig, ExactlyOnceConfig};
 use sluice_pipeline::{
     ControllerConfig, InputSpec, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineState,
 };
@@ -320,7 +320,12 @@ impl Runner {
                 source,
             })?;
         let code = program.code.unwrap_or_default();
-        let durable = durable_config(&d.config, self.state_dir(&p.state.pipeline_id), &code);
+        let durable = durable_config(
+            &d.config,
+            self.state_dir(&p.state.pipeline_id),
+            &code,
+            &p.state.pipeline_id,
+        );
         let program = tokio::task::spawn_blocking(move || Program::compile(&code))
             .await
             .map_err(|_| StartError::Panicked("compiling"))?
@@ -370,21 +375,29 @@ impl Runner {
     }
 }
 
-/// The durable settings of a pipeline whose model is `at_least_once`; `None` for `none`. The program is known by
-/// a hash of its SQL, so that state saved by another program is refused rather than misread.
-fn durable_config(config: &RuntimeConfig, state_dir: PathBuf, code: &str) -> Option<DurableConfig> {
+/// The durable settings of a pipeline whose model is `at_least_once` or `exactly_once`; `None` for `none`. The
+/// program is known by a hash of its SQL, so that state saved by another program is refused rather than misread;
+/// exactly-once output names its Kafka transactions after the pipeline's id, which outlives renames.
+fn durable_config(
+    config: &RuntimeConfig,
+    state_dir: PathBuf,
+    code: &str,
+    pipeline_id: &str,
+) -> Option<DurableConfig> {
     let ft = &config.fault_tolerance;
-    match ft.model {
-        FaultToleranceModel::None => None,
-        // exactly_once is refused when the config is written; one stored before that runs at least once.
-        FaultToleranceModel::AtLeastOnce | FaultToleranceModel::ExactlyOnce => {
-            Some(DurableConfig {
-                state_dir,
-                checkpoint_interval: Duration::from_secs(ft.checkpoint_interval_secs.max(1)),
-                program_fingerprint: format!("sha256:{:x}", Sha256::digest(code.as_bytes())),
-            })
-        }
-    }
+    let exactly_once = match ft.model {
+        FaultToleranceModel::None => return None,
+        FaultToleranceModel::AtLeastOnce => None,
+        FaultToleranceModel::ExactlyOnce => Some(ExactlyOnceConfig {
+            scope: pipeline_id.to_string(),
+        }),
+    };
+    Some(DurableConfig {
+        state_dir,
+        checkpoint_interval: Duration::from_secs(ft.checkpoint_interval_secs.max(1)),
+        program_fingerprint: format!("sha256:{:x}", Sha256::digest(code.as_bytes())),
+        exactly_once,
+    })
 }
 
 /// A `file_output` config with its path made absolute under the output directory (created when missing).

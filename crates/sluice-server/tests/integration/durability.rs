@@ -46,10 +46,6 @@ async fn fault_tolerance_config_is_checked_when_written(backend: Backend) {
 
     let refused = [
         (
-            json!({"model": "exactly_once"}),
-            "config.fault_tolerance.model",
-        ),
-        (
             json!({"checkpoint_interval_secs": 0}),
             "config.fault_tolerance.checkpoint_interval_secs",
         ),

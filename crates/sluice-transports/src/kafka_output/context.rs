@@ -26,6 +26,9 @@ pub(crate) struct Shared {
     pub topic: String,
     pub counters: Counters,
     pub retries: Mutex<VecDeque<Retry>>,
+    /// Exactly-once output: a message is never sent again out of its place, so a failed delivery fails the
+    /// endpoint (the pipeline's restart then sends it exactly once).
+    pub exactly_once: bool,
 }
 
 /// The context handed to librdkafka.
@@ -108,6 +111,14 @@ impl ProducerContext for OutputContext {
                 size,
                 Some(format!(
                     "delivery to Kafka topic '{}' failed permanently: {error}",
+                    self.shared.topic
+                )),
+            ),
+            Severity::Transient if self.shared.exactly_once => counters.failed(
+                size,
+                Some(format!(
+                    "delivery to Kafka topic '{}' failed: {error}; exactly-once output does not send a message \
+                     again out of order: the pipeline fails, and its restart sends what is missing exactly once",
                     self.shared.topic
                 )),
             ),

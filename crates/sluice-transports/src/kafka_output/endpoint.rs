@@ -9,8 +9,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use sluice_types::{ConfigError, KafkaOutputConfig};
 
-use super::client_config::{max_payload_bytes, producer_options};
+use super::client_config::{max_payload_bytes, producer_options, HEADER_OVERHEAD_BYTES};
 use super::context::{OutputContext, Retry, Shared};
+use super::exactly_once::{progress_value, Delivery, ExactlyOnceStats, Mode, PROGRESS_HEADER};
 use super::stats::{KafkaOutputStats, MessageSize};
 use crate::kafka_common::errors::{classify_code, Severity};
 use crate::kafka_common::{client_config, KafkaConnectError, TopicCheck};
@@ -45,6 +46,23 @@ pub enum KafkaOutputError {
     /// The endpoint failed earlier with a permanent error and takes no more messages.
     #[error("{0}")]
     Failed(String),
+    /// Exactly-once output cannot start: what an earlier run wrote cannot be found, or the topic or the broker
+    /// does not allow it.
+    #[error("exactly-once output to Kafka topic '{topic}': {reason}")]
+    ExactlyOnce {
+        /// The destination topic.
+        topic: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The broker has no transactions (mode `auto` then uses markers).
+    #[error("Kafka topic '{topic}': the broker does not support transactions: {reason}")]
+    NoTransactions {
+        /// The destination topic.
+        topic: String,
+        /// librdkafka's error.
+        reason: String,
+    },
     /// `flush` ran out of time with messages still unacknowledged (they are kept, not dropped).
     #[error(
         "{in_flight} messages to Kafka topic '{topic}' were still unacknowledged after {timeout:?}"
@@ -66,12 +84,14 @@ pub enum KafkaOutputError {
 /// acknowledgement. Dropping the endpoint without [`KafkaOutputEndpoint::flush`] purges unsent messages and counts
 /// them as failed.
 pub struct KafkaOutputEndpoint {
-    shared: Arc<Shared>,
-    producer: ThreadedProducer<OutputContext>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) producer: ThreadedProducer<OutputContext>,
     headers: Option<OwnedHeaders>,
     servers: String,
-    initialization_timeout: u32,
+    pub(super) initialization_timeout: u32,
     max_payload_bytes: usize,
+    /// Exactly-once output's state (see `exactly_once`); `None` for at-least-once.
+    pub(super) delivery: Option<Delivery>,
 }
 
 /// The longest pause between two attempts to put a message into a full queue.
@@ -85,13 +105,31 @@ impl KafkaOutputEndpoint {
         for warning in warnings {
             tracing::warn!(endpoint = endpoint_name, "{warning}");
         }
-        let max_payload_bytes = max_payload_bytes(&options, config)?;
+        Self::with_options(config, &options, false)
+    }
+
+    /// Creates the producer from `options` (the effective librdkafka options) without contacting the broker.
+    pub(super) fn with_options(
+        config: &KafkaOutputConfig,
+        options: &BTreeMap<String, String>,
+        exactly_once: bool,
+    ) -> Result<Self, KafkaOutputError> {
+        // The progress header of markers mode takes room in every message, like a static header.
+        let progress_room = if exactly_once {
+            PROGRESS_HEADER.len()
+                + super::exactly_once::MAX_PROGRESS_VALUE_BYTES
+                + HEADER_OVERHEAD_BYTES
+        } else {
+            0
+        };
+        let max_payload_bytes = max_payload_bytes(options, config)?.saturating_sub(progress_room);
         let shared = Arc::new(Shared {
             topic: config.topic.clone(),
             counters: Default::default(),
             retries: Mutex::new(VecDeque::new()),
+            exactly_once,
         });
-        let producer = client_config(&options, config.log_level)
+        let producer = client_config(options, config.log_level)
             .create_with_context(OutputContext::new(shared.clone()))
             .map_err(|e| KafkaOutputError::Create {
                 topic: config.topic.clone(),
@@ -112,6 +150,7 @@ impl KafkaOutputEndpoint {
             servers: config.bootstrap_servers().unwrap_or_default().to_string(),
             initialization_timeout: config.initialization_timeout_secs,
             max_payload_bytes,
+            delivery: None,
         })
     }
 
@@ -156,7 +195,38 @@ impl KafkaOutputEndpoint {
         if size.bytes > self.max_payload_bytes as u64 {
             return Err(self.too_large(size));
         }
-        self.produce(key, payload, size)
+        let Some(d) = &self.delivery else {
+            return self.produce(key, payload, size, None, None);
+        };
+        let (partition, place, written) = d.next(key);
+        if written {
+            // An earlier run wrote it: the replay only counts it.
+            return Ok(());
+        }
+        match d.mode {
+            Mode::Transactions => {
+                self.begin_transaction(d, place.step)?;
+                self.produce(key, payload, size, Some(partition), None)
+            }
+            Mode::Markers => {
+                let progress = progress_value(&d.state.incarnation, place);
+                self.produce(key, payload, size, Some(partition), Some(&progress))
+            }
+        }
+    }
+
+    /// Exactly-once output: the messages that follow belong to `step` (numbered from 0 within it).
+    pub fn begin_step(&self, step: u64) {
+        if let Some(d) = &self.delivery {
+            let mut c = d.cursor.lock().unwrap_or_else(|p| p.into_inner());
+            c.step = step;
+            c.seq = 0;
+        }
+    }
+
+    /// The exactly-once state shown in stats; `None` for at-least-once output.
+    pub fn exactly_once_stats(&self) -> Option<ExactlyOnceStats> {
+        self.delivery.as_ref().map(Delivery::stats)
     }
 
     /// Gives up for good: the endpoint turns failed with `reason`, a `send` waiting for room in the local queue
@@ -205,7 +275,9 @@ impl KafkaOutputEndpoint {
             let Some(retry) = next else {
                 return Ok(());
             };
-            if let Err(error) = self.produce(retry.key.as_deref(), &retry.payload, retry.size) {
+            if let Err(error) =
+                self.produce(retry.key.as_deref(), &retry.payload, retry.size, None, None)
+            {
                 self.give_back(retry);
                 return Err(error);
             }
@@ -230,19 +302,33 @@ impl KafkaOutputEndpoint {
         counters.retry_queued(size, retries.len());
     }
 
+    /// Puts one message into librdkafka's queue: to `partition` when given (exactly-once output picks it),
+    /// with a progress header when given (markers mode).
     fn produce(
         &self,
         key: Option<&[u8]>,
         payload: &[u8],
         size: MessageSize,
+        partition: Option<i32>,
+        progress: Option<&str>,
     ) -> Result<(), KafkaOutputError> {
         let topic = self.shared.topic.as_str();
         let mut record = BaseRecord::with_opaque_to(topic, Box::new(size)).payload(payload);
         if let Some(key) = key {
             record = record.key(key);
         }
-        if let Some(headers) = &self.headers {
-            record = record.headers(headers.clone());
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        let headers = match (&self.headers, progress) {
+            (h, None) => h.clone(),
+            (h, Some(progress)) => Some(h.clone().unwrap_or_default().insert(Header {
+                key: PROGRESS_HEADER,
+                value: Some(progress),
+            })),
+        };
+        if let Some(headers) = headers {
+            record = record.headers(headers);
         }
         let mut backoff = Duration::from_micros(50);
         let counters = &self.shared.counters;

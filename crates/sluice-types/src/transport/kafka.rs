@@ -29,6 +29,9 @@ pub struct KafkaOutputConfig {
     pub initialization_timeout_secs: u32,
     /// Every other key: librdkafka producer options, values as strings. Sorted by name.
     pub kafka_options: BTreeMap<String, String>,
+    /// How the connector delivers exactly once under `fault_tolerance.model = "exactly_once"` (Feldera's field,
+    /// with Sluice's mode and transactional id prefix).
+    pub fault_tolerance: Option<KafkaOutputFaultTolerance>,
 }
 
 /// Feldera's default startup timeout.
@@ -92,10 +95,6 @@ const FOREIGN_FIELDS: &[(&str, &str)] = &[
         "max_inflight_messages",
         "Sluice bounds in-flight data with librdkafka's queue.buffering.max.messages and never drops a message; remove this field",
     ),
-    (
-        "fault_tolerance",
-        "exactly-once (transactional) output is not supported yet; remove this field (output is at-least-once with an idempotent producer)",
-    ),
 ];
 
 /// Feldera-specific fields of both Kafka transports that Sluice does not use, with what to do instead.
@@ -122,6 +121,7 @@ impl KafkaOutputConfig {
                 "bootstrap.servers".to_string(),
                 bootstrap_servers.to_string(),
             )]),
+            fault_tolerance: None,
         }
     }
 
@@ -160,10 +160,116 @@ impl KafkaOutputConfig {
         if self.kafka_options.contains_key("transactional.id") {
             return Err(ConfigError::new(
                 "transactional.id",
-                "transactional (exactly-once) output is not supported yet; remove this option",
+                "Sluice sets it for exactly-once output (fault_tolerance.model \"exactly_once\" on the pipeline) \
+                 from the pipeline and the connector; remove this option (fault_tolerance.transactional_id_prefix \
+                 sets its start)",
             ));
         }
+        if let Some(ft) = &self.fault_tolerance {
+            ft.validate()?;
+        }
         Ok(self.producer_options().1)
+    }
+}
+
+/// How a `kafka_output` connector delivers exactly once when its pipeline's `fault_tolerance.model` is
+/// `exactly_once` (see `docs/fault-tolerance.md`). Outside that model the object is accepted and has no effect.
+///
+/// ```json
+/// {"mode": "markers", "transactional_id_prefix": "sluice-", "producer_options": {}, "consumer_options": {}}
+/// ```
+/// `producer_options` and `consumer_options` are Feldera's fields of the same object: librdkafka options that
+/// override `kafka_options` for the producer, and for the consumer that reads where an earlier run stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaOutputFaultTolerance {
+    /// Which mechanism keeps the output exactly-once. Default `auto`.
+    #[serde(default)]
+    pub mode: ExactlyOnceMode,
+    /// The start of the producer's `transactional.id`, which Sluice completes with the pipeline and the
+    /// connector (`<prefix><pipeline>.<connector>`), so that a restarted pipeline fences its predecessor.
+    #[serde(default = "default_transactional_id_prefix")]
+    pub transactional_id_prefix: String,
+    /// librdkafka options for the producer only, over `kafka_options`.
+    #[serde(default)]
+    pub producer_options: BTreeMap<String, String>,
+    /// librdkafka options for the consumer Sluice uses at start to find what an earlier run wrote.
+    #[serde(default)]
+    pub consumer_options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaOutputFaultTolerance {
+    fn default() -> Self {
+        KafkaOutputFaultTolerance {
+            mode: ExactlyOnceMode::default(),
+            transactional_id_prefix: default_transactional_id_prefix(),
+            producer_options: BTreeMap::new(),
+            consumer_options: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_transactional_id_prefix() -> String {
+    "sluice-".to_string()
+}
+
+/// The two exactly-once mechanisms of `kafka_output`, or the choice between them at start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExactlyOnceMode {
+    /// Transactions where the broker supports them, markers where it does not (probed when the connector starts).
+    #[default]
+    Auto,
+    /// Kafka transactions, one per checkpoint: consumers must read with `isolation.level=read_committed` and see
+    /// output when the checkpoint that covers it commits.
+    Transactions,
+    /// Progress headers on every message and deterministic partitions: any broker, output visible at once, and
+    /// the connector must be the topic's only writer.
+    Markers,
+}
+
+impl ExactlyOnceMode {
+    /// The name used in configs and stats.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExactlyOnceMode::Auto => "auto",
+            ExactlyOnceMode::Transactions => "transactions",
+            ExactlyOnceMode::Markers => "markers",
+        }
+    }
+}
+
+impl KafkaOutputFaultTolerance {
+    /// Checks the prefix (it becomes part of a Kafka id) and that no option overrides what Sluice must set.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let prefix = &self.transactional_id_prefix;
+        if let Some(c) = prefix
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(ConfigError::new(
+                "fault_tolerance.transactional_id_prefix",
+                format!("'{prefix}' contains {c:?}; use only letters, digits, '.', '_' and '-'"),
+            ));
+        }
+        if prefix.len() > 128 {
+            return Err(ConfigError::new(
+                "fault_tolerance.transactional_id_prefix",
+                "at most 128 characters",
+            ));
+        }
+        for (map, name) in [
+            (&self.producer_options, "producer_options"),
+            (&self.consumer_options, "consumer_options"),
+        ] {
+            if map.contains_key("transactional.id") {
+                return Err(ConfigError::new(
+                    format!("fault_tolerance.{name}.transactional.id"),
+                    "Sluice sets it from the pipeline and the connector; use fault_tolerance.transactional_id_prefix",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -223,6 +329,7 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
             log_level: None,
             initialization_timeout_secs: default_initialization_timeout_secs(),
             kafka_options: BTreeMap::new(),
+            fault_tolerance: None,
         };
         let mut topic = None;
         for (key, value) in map {
@@ -247,6 +354,9 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
                 "initialization_timeout_secs" => {
                     config.initialization_timeout_secs =
                         u32::deserialize(&value).map_err(field_err)?;
+                }
+                "fault_tolerance" => {
+                    config.fault_tolerance = Option::deserialize(&value).map_err(field_err)?;
                 }
                 _ => {
                     let text = librdkafka_option(&key, &value, FOREIGN_FIELDS)?;
@@ -336,6 +446,9 @@ impl Serialize for KafkaOutputConfig {
             "initialization_timeout_secs",
             &self.initialization_timeout_secs,
         )?;
+        if let Some(ft) = &self.fault_tolerance {
+            map.serialize_entry("fault_tolerance", ft)?;
+        }
         map.end()
     }
 }
