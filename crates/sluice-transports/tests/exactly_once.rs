@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sluice_transports::kafka_output::{ExactlyOnceSetup, KafkaOutputEndpoint, PROGRESS_HEADER};
 use sluice_transports::kafka_tools::{self, read_topic, ConsumedMessage};
-use sluice_transports::testing::{brokers, TestTopic};
+use sluice_transports::testing::{brokers, PrivateBroker, TestTopic};
 use sluice_types::{ExactlyOnceMode, KafkaOutputConfig, KafkaOutputFaultTolerance};
 
 fn config(topic: &str, mode: ExactlyOnceMode) -> KafkaOutputConfig {
@@ -248,4 +248,59 @@ fn a_too_long_checkpoint_interval_is_refused_for_transactions() {
     let message = err.to_string();
     assert!(message.contains("transaction.timeout.ms"), "{message}");
     assert!(message.contains("900000"), "{message}");
+}
+
+/// A transaction that outlives `transaction.timeout.ms` while the broker is down is aborted by the broker when it
+/// is back. The endpoint must then fail loudly (naming the transaction), nothing of the transaction may be visible,
+/// and the restarted endpoint must send it exactly once.
+#[test]
+fn a_transaction_that_outlives_its_timeout_in_an_outage_fails_loudly_and_is_sent_once_after() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    kafka_tools::create_topic(&servers, "eo-outage", 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer("outage");
+    let mut config = KafkaOutputConfig::new(&servers, "eo-outage");
+    config.initialization_timeout_secs = 30;
+    config.fault_tolerance = Some(KafkaOutputFaultTolerance {
+        mode: ExactlyOnceMode::Transactions,
+        producer_options: BTreeMap::from([(
+            "transaction.timeout.ms".to_string(),
+            "5000".to_string(),
+        )]),
+        ..Default::default()
+    });
+    let first =
+        KafkaOutputEndpoint::open_exactly_once("out", &config, &setup(dir.path(), &w)).unwrap();
+    send_step(&first, 1, 3, 3);
+    first.flush(Duration::from_secs(30)).unwrap();
+    broker.down();
+    std::thread::sleep(Duration::from_secs(2));
+    broker.up();
+    // The broker aborts timed-out transactions on a 10 s timer (transaction.abort.timed.out.transaction.cleanup
+    // .interval.ms): after 5 s of timeout and one timer period this one is aborted for sure.
+    std::thread::sleep(Duration::from_secs(16));
+    let err = first
+        .commit_step(1)
+        .expect_err("a transaction the broker aborted cannot commit");
+    let message = err.to_string();
+    assert!(message.contains("transaction of steps 1..=1"), "{message}");
+    assert!(message.contains("exactly once"), "{message}");
+    drop(first);
+    assert!(
+        read_topic(&servers, "eo-outage", 0, Duration::from_secs(10))
+            .unwrap()
+            .is_empty(),
+        "nothing of the aborted transaction is visible"
+    );
+
+    let again =
+        KafkaOutputEndpoint::open_exactly_once("out", &config, &setup(dir.path(), &w)).unwrap();
+    assert_eq!(again.exactly_once_stats().unwrap().resumed_after_step, 0);
+    send_step(&again, 1, 3, 3);
+    again.flush(Duration::from_secs(30)).unwrap();
+    again.commit_step(1).unwrap();
+    drop(again);
+    let got = read_topic(&servers, "eo-outage", 3, Duration::from_secs(30)).unwrap();
+    assert_eq!(values(&got), expected(&[(1, 3)]));
 }

@@ -288,17 +288,13 @@ fn is_connection_option(key: &str) -> bool {
         || key == "client.dns.lookup"
 }
 
-/// The consumer group metadata that a transaction's marker is committed for, and the step the last committed
-/// marker of `incarnation` names (0 when there is none).
+/// The step the last committed marker of `incarnation` names (0 when there is none), from `consumer`'s group.
 pub(crate) fn read_marker(
     consumer: &BaseConsumer,
     topic: &str,
     incarnation: &str,
     timeout: Duration,
-) -> Result<(ConsumerGroupMetadata, u64), ResumeError> {
-    let group = consumer
-        .group_metadata()
-        .ok_or("the Kafka consumer has no group metadata")?;
+) -> Result<u64, ResumeError> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, 0);
     let committed = consumer.committed_offsets(tpl, timeout).map_err(|e| {
@@ -312,7 +308,7 @@ pub(crate) fn read_marker(
             _ => None,
         })
         .unwrap_or(0);
-    Ok((group, step))
+    Ok(step)
 }
 
 /// Each partition's end offset now (the connector's first start).
@@ -371,6 +367,9 @@ pub(crate) fn read_tails(
     Ok(tails)
 }
 
+/// A message's offset and its progress header's value, if it has one.
+type Located = (i64, Option<Vec<u8>>);
+
 /// The offset and progress header of the last message at or after `floor` in a partition ending at `high`.
 /// Reads a little before the end, then further back when the end holds no message (transaction control records).
 fn last_message(
@@ -380,7 +379,7 @@ fn last_message(
     floor: i64,
     high: i64,
     timeout: Duration,
-) -> Result<Option<(i64, Option<Vec<u8>>)>, ResumeError> {
+) -> Result<Option<Located>, ResumeError> {
     let mut span = 8i64;
     loop {
         if high <= floor {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -105,6 +106,7 @@ impl KafkaOutputEndpoint {
         let timeout = Duration::from_secs(u64::from(endpoint.initialization_timeout));
         let group = (mode == Mode::Transactions).then_some(transactional_id.as_str());
         let consumer = resume_consumer(config, group).map_err(&eo_err)?;
+        let fresh = stored.is_none();
         let state = match stored {
             Some(s) => {
                 if mode == Mode::Markers && s.partitions != partitions {
@@ -137,7 +139,15 @@ impl KafkaOutputEndpoint {
                     .producer
                     .init_transactions(timeout)
                     .map_err(|e| init_error(&topic, &transactional_id, e))?;
-                let (metadata, step) =
+                let metadata = consumer
+                    .group_metadata()
+                    .ok_or_else(|| eo_err("the Kafka consumer has no group metadata".into()))?;
+                if fresh {
+                    // Some brokers take `init_transactions` and lack the rest (tansu: no EndTxn): before anything
+                    // depends on them, one empty transaction carries the first marker (step 0) all the way.
+                    endpoint.probe_transactions(&metadata, &state.incarnation, timeout)?;
+                }
+                let step =
                     read_marker(&consumer, &topic, &state.incarnation, timeout).map_err(&eo_err)?;
                 (Some((metadata, transactional_id)), step, Vec::new())
             }
@@ -165,6 +175,49 @@ impl KafkaOutputEndpoint {
         );
         endpoint.delivery = Some(delivery);
         Ok(endpoint)
+    }
+
+    /// Runs one empty transaction that commits the marker of step 0: proves that the broker has every
+    /// transactional call Sluice needs. A broker without them is [`KafkaOutputError::NoTransactions`].
+    fn probe_transactions(
+        &self,
+        group: &rdkafka::consumer::ConsumerGroupMetadata,
+        incarnation: &str,
+        timeout: Duration,
+    ) -> Result<(), KafkaOutputError> {
+        let topic = &self.shared.topic;
+        let mut marker = TopicPartitionList::new();
+        let failed = |e: KafkaError| {
+            if is_unsupported(&e) {
+                KafkaOutputError::NoTransactions {
+                    topic: topic.clone(),
+                    reason: e.to_string(),
+                }
+            } else {
+                KafkaOutputError::ExactlyOnce {
+                    topic: topic.clone(),
+                    reason: format!(
+                        "the first transaction (an empty one, carrying the marker) failed: {e}"
+                    ),
+                }
+            }
+        };
+        marker
+            .add_partition_offset(topic, 0, Offset::Offset(0))
+            .map_err(failed)?;
+        for mut e in marker.elements() {
+            e.set_metadata(marker_metadata(incarnation, 0));
+        }
+        self.producer.begin_transaction().map_err(failed)?;
+        let outcome = self
+            .producer
+            .send_offsets_to_transaction(&marker, group, timeout)
+            .and_then(|()| self.producer.commit_transaction(timeout));
+        if let Err(e) = outcome {
+            let _ = self.producer.abort_transaction(Duration::from_secs(1));
+            return Err(failed(e));
+        }
+        Ok(())
     }
 
     /// Opens a transaction for the messages of `step` onwards, unless one is open.
@@ -239,6 +292,7 @@ impl KafkaOutputEndpoint {
                 Err(e) => e,
             };
             let retriable = match &error {
+                _ if is_unsupported(&error) => false,
                 KafkaError::Transaction(e) => e.is_retriable(),
                 KafkaError::Flush(_) => true,
                 _ => false,
@@ -390,16 +444,23 @@ fn exactly_once_options(
     Ok(options)
 }
 
+/// Whether the broker lacks a call (librdkafka reports a missing transactional request as retriable, with
+/// "not supported by broker"; trying again cannot help).
+fn is_unsupported(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion)
+    ) || error.to_string().contains("not supported by broker")
+}
+
 /// What `init_transactions` failing means: a broker without transactions (for `auto`), a timeout the broker
 /// refuses, or an unreachable coordinator.
 fn init_error(topic: &str, transactional_id: &str, error: KafkaError) -> KafkaOutputError {
     match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion) => {
-            KafkaOutputError::NoTransactions {
-                topic: topic.to_string(),
-                reason: error.to_string(),
-            }
-        }
+        _ if is_unsupported(&error) => KafkaOutputError::NoTransactions {
+            topic: topic.to_string(),
+            reason: error.to_string(),
+        },
         Some(RDKafkaErrorCode::InvalidTransactionTimeout) => KafkaOutputError::ExactlyOnce {
             topic: topic.to_string(),
             reason: format!(
