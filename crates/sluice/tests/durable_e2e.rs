@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{sluice, Server};
+use common::{sluice, Lcg, Server};
 
 const PROGRAM: &str = "CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price BIGINT NOT NULL);
 CREATE TABLE sales (id BIGINT NOT NULL PRIMARY KEY, book_id BIGINT NOT NULL, copies BIGINT NOT NULL);
@@ -30,19 +30,6 @@ CREATE VIEW totals AS
 
 fn brokers() -> String {
     std::env::var("SLUICE_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_string())
-}
-
-/// A small deterministic generator (the tests' inputs must be reproducible from the seed printed on failure).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
 }
 
 fn kafka(args: &[&str], stdin: Option<&str>) -> String {
@@ -214,17 +201,7 @@ fn workload(seed: u64) -> (Vec<Change>, Vec<Change>) {
 }
 
 fn setup(s: &Server, input_topic: &str, output_topic: &str, model: &str) {
-    let (status, body) = s.call(
-        "PUT",
-        "/v0/programs/fair",
-        Some(json!({"description": "", "code": PROGRAM})),
-    );
-    assert_eq!(status, 201, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while s.call("GET", "/v0/programs/fair", None).1["status"] != "Success" {
-        assert!(Instant::now() < deadline, "the program did not compile");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    s.create_program("fair", PROGRAM);
     let format = json!({"name": "json", "config": {"update_format": "insert_delete"}});
     let out = json!({"description": "", "config": {
         "transport": {"name": "kafka_output", "config": {"bootstrap.servers": brokers(), "topic": output_topic}},
@@ -458,14 +435,10 @@ fn ingress_that_cannot_be_journaled_is_refused_and_nothing_of_it_applied() {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap());
     let s = Server::spawn(cmd, port);
-    let program = json!({"description": "", "code":
-        "CREATE TABLE t (id BIGINT NOT NULL, note VARCHAR NOT NULL); CREATE VIEW v AS SELECT id FROM t;"});
-    assert_eq!(s.call("PUT", "/v0/programs/prog", Some(program)).0, 201);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while s.call("GET", "/v0/programs/prog", None).1["status"] != "Success" {
-        assert!(Instant::now() < deadline, "the program did not compile");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    s.create_program(
+        "prog",
+        "CREATE TABLE t (id BIGINT NOT NULL, note VARCHAR NOT NULL); CREATE VIEW v AS SELECT id FROM t;",
+    );
     let pipeline = json!({"description": "", "program_name": "prog",
         "config": {"fault_tolerance": {"model": "at_least_once", "checkpoint_interval_secs": 3600}}});
     assert_eq!(s.call("PUT", "/v0/pipelines/p", Some(pipeline)).0, 201);

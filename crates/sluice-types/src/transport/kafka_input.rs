@@ -65,7 +65,8 @@ const FOREIGN_INPUT_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "fault_tolerance",
-        "exactly-once input is not supported yet; remove this field (no offsets are committed)",
+        "obsolete (Feldera refuses it too): a Kafka input's offsets are journaled with its records under the \
+         pipeline's fault_tolerance.model, so every record read is processed once; remove this field",
     ),
 ];
 

@@ -116,6 +116,22 @@ impl Server {
         panic!("sluice serve did not stop on SIGTERM");
     }
 
+    /// Creates program `name` with `code` and waits until it compiled.
+    pub fn create_program(&self, name: &str, code: &str) {
+        let path = format!("/v0/programs/{name}");
+        let (status, body) = self.call(
+            "PUT",
+            &path,
+            Some(serde_json::json!({"description": "", "code": code})),
+        );
+        assert_eq!(status, 201, "{body}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.call("GET", &path, None).1["status"] != "Success" {
+            assert!(Instant::now() < deadline, "the program did not compile");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Polls until the pipeline's current status is `want`; returns the pipeline.
     pub fn reaches(&self, name: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -129,5 +145,18 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("pipeline {name} did not reach {want}: {last}");
+    }
+}
+
+/// A small deterministic generator (the tests' inputs must be reproducible from the seed printed on failure).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
     }
 }
