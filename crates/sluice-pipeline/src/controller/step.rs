@@ -123,6 +123,8 @@ struct Checkpoints {
     served: u64,
     /// Steps ran since the last checkpoint was taken.
     dirty: bool,
+    /// A checkpoint is due at once (after an exactly-once pipeline's replay), whatever the interval says.
+    due: bool,
 }
 
 impl Checkpoints {
@@ -143,6 +145,7 @@ impl Checkpoints {
             && (requested > self.served
                 || b.stopping
                 || (b.paused && b.buffered == 0)
+                || self.due
                 || self.last.elapsed() >= d.config.checkpoint_interval)
     }
 }
@@ -185,6 +188,13 @@ pub(super) fn run_steps(
     let mut c = Checkpoints {
         pending: None,
         last: Instant::now(),
+        // After a replay, exactly-once output holds the replayed steps in one open Kafka transaction: the first
+        // checkpoint comes at once, so that the transaction commits long before its timeout.
+        due: replayed
+            && shared
+                .durable
+                .as_ref()
+                .is_some_and(|d| d.config.exactly_once.is_some()),
         served: 0,
         dirty: replayed,
     };
@@ -244,6 +254,7 @@ pub(super) fn run_steps(
             c.served = c.served.max(answers);
             c.last = Instant::now();
             c.dirty = false;
+            c.due = false;
             match d.take(engine, taken.step, offsets, answers) {
                 Ok(p) => c.pending = Some(p),
                 Err(e) => d.failed(answers, &e),

@@ -442,40 +442,20 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 .map_err(SinkError::new)
         });
         shared.encoded_messages.fetch_add(messages, Relaxed);
+        // Encode errors first: a connector that stops over them must not commit the step's other messages (an
+        // exactly-once endpoint would then skip the whole step at the next start).
+        let result = result.and_then(|errors| note_encode_errors(shared, batch.step, errors));
         let result = match result {
-            Ok(errors) if batch.barrier => acknowledge_all(shared)
-                .and_then(|()| {
-                    shared
-                        .endpoint
-                        .commit_step(batch.step)
-                        .map_err(SinkError::new)
-                })
-                .map(|()| errors),
+            Ok(()) if batch.barrier => acknowledge_all(shared).and_then(|()| {
+                shared
+                    .endpoint
+                    .commit_step(batch.step)
+                    .map_err(SinkError::new)
+            }),
             other => other,
         };
         match result {
-            Ok(errors) => {
-                if !errors.is_empty() {
-                    shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
-                    let first = errors[0].to_string();
-                    let n = errors.len();
-                    for e in errors {
-                        tracing::warn!(endpoint = %shared.name, step = batch.step, error = %e, "Record not encoded.");
-                        lock(&shared.errors).push(e.to_string());
-                    }
-                    if shared.on_encode_error == EncodeErrorPolicy::Fail {
-                        // The batch stays queued: nothing of it counts as processed, and a durable pipeline sends
-                        // it again (and fails again) at its next start, until the config or the data changes.
-                        let message = format!(
-                            "step {}: {n} record(s) of view '{}' cannot be encoded (first: {first}); the connector \
-                             stops (with \"on_encode_error\": \"skip\" such records are skipped, counted and listed)",
-                            batch.step, shared.view
-                        );
-                        tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
-                        lock(&shared.fatal).get_or_insert(message);
-                        return;
-                    }
-                }
+            Ok(()) => {
                 lock(&shared.queue).batches.pop_front();
                 if batch.barrier {
                     shared.acknowledged_step.store(batch.step, Relaxed);
@@ -489,8 +469,9 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                     .fetch_sub(batch.delta.len() as u64, Relaxed);
             }
             Err(e) => {
-                // The transport failed permanently. The batch stays queued (part of it may have gone out before
-                // the failure; the transport's counters say exactly how much was acknowledged).
+                // The transport failed permanently, or records could not be encoded (`note_encode_errors`). The
+                // batch stays queued (part of it may have gone out before the failure; the transport's counters say
+                // exactly how much was acknowledged).
                 let message = format!("step {}: {e}", batch.step);
                 tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
                 lock(&shared.fatal).get_or_insert(message);
@@ -498,6 +479,34 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
             }
         }
     }
+}
+
+/// Counts and lists the records of step `step` that could not be encoded. With `on_encode_error: "fail"` the
+/// connector then fails: returns the error, and the batch stays queued (nothing of it counts as processed; a
+/// durable pipeline sends it again, and fails again, at its next start, until the config or the data changes).
+fn note_encode_errors(
+    shared: &Shared,
+    step: u64,
+    errors: Vec<sluice_formats::EncodeError>,
+) -> Result<(), SinkError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    shared.encode_errors.fetch_add(errors.len() as u64, Relaxed);
+    let first = errors[0].to_string();
+    let n = errors.len();
+    for e in errors {
+        tracing::warn!(endpoint = %shared.name, step, error = %e, "Record not encoded.");
+        lock(&shared.errors).push(e.to_string());
+    }
+    if shared.on_encode_error == EncodeErrorPolicy::Skip {
+        return Ok(());
+    }
+    Err(SinkError::new(format!(
+        "{n} record(s) of view '{}' cannot be encoded (first: {first}); the connector stops (with \
+         \"on_encode_error\": \"skip\" such records are skipped, counted and listed)",
+        shared.view
+    )))
 }
 
 /// Waits until the transport acknowledged every message sent so far, through outages (the transport stalls and

@@ -240,3 +240,95 @@ fn exactly_once_refuses_file_output_and_accepts_null_output() {
     assert_eq!(p.stats().outputs[0].exactly_once, None);
     p.shutdown(TIMEOUT).unwrap();
 }
+
+/// Exactly-once, transactions: a record that cannot be encoded (over `message.max.bytes`) on a checkpoint's step
+/// fails the connector *before* the step is committed, so nothing of that step becomes visible and a restart with
+/// the config fixed sends all of it, exactly once (had the step's other messages been committed with its marker,
+/// the restart would skip the whole step and the big record would never arrive).
+#[test]
+fn an_encode_error_on_a_checkpoint_step_commits_nothing_of_it() {
+    let topic = TestTopic::new(&brokers(), "eo-encode", 1);
+    let state = tempfile::tempdir().unwrap();
+    let make = |max_bytes: &str| {
+        let mut spec = spec(&brokers(), &topic.name, state.path());
+        let d = spec.durable.as_mut().unwrap();
+        d.checkpoint_interval = Duration::from_secs(60);
+        d.exactly_once = Some(sluice_pipeline::durable::ExactlyOnceConfig {
+            scope: format!("encode-{}", topic.name),
+        });
+        spec.program = Program::compile(
+            "CREATE TABLE notes (id BIGINT NOT NULL, text VARCHAR NOT NULL); CREATE VIEW v AS SELECT id, text FROM notes;",
+        )
+        .unwrap();
+        spec.outputs[0].view = "v".into();
+        spec.outputs[0].config = serde_json::from_value(json!({
+            "transport": {"name": "kafka_output", "config": {"bootstrap.servers": brokers(), "topic": topic.name,
+                "message.max.bytes": max_bytes, "fault_tolerance": {"mode": "transactions"}}},
+            "format": {"name": "json"}}))
+        .unwrap();
+        spec
+    };
+    let note = |id: i64, len: usize| {
+        (
+            Row::new(vec![Value::BigInt(id), Value::from("n".repeat(len))]),
+            1,
+        )
+    };
+
+    let p = Pipeline::start(make("2000"), false).unwrap();
+    p.ingest("notes", vec![note(1, 10), note(2, 10)], 0, TIMEOUT)
+        .unwrap();
+    assert!(eventually(TIMEOUT, || p
+        .stats()
+        .global_metrics
+        .total_processed_records
+        == 2));
+    // The next step is a checkpoint's (requested while paused), and holds a record too large for a message.
+    p.pause();
+    p.ingest(
+        "notes",
+        vec![note(3, 10), note(4, 5_000), note(5, 10)],
+        0,
+        TIMEOUT,
+    )
+    .unwrap();
+    p.checkpoint().unwrap();
+    p.resume();
+    assert!(
+        eventually(TIMEOUT, || p.failure().is_some()),
+        "the connector must fail"
+    );
+    let failure = p.failure().unwrap().to_string();
+    assert!(failure.contains("cannot be encoded"), "{failure}");
+    drop(p);
+    assert!(
+        read_topic(&brokers(), &topic.name, 0, Duration::from_secs(5))
+            .unwrap()
+            .is_empty(),
+        "nothing of the failed checkpoint's steps is committed"
+    );
+
+    let p = Pipeline::start(make("100000"), false).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        read_topic(&brokers(), &topic.name, 5, Duration::from_secs(5))
+            .unwrap()
+            .len()
+            >= 5
+            && p.stats().outputs[0]
+                .exactly_once
+                .as_ref()
+                .is_some_and(|e| e.committed_step >= 3)
+    }));
+    p.shutdown(TIMEOUT).unwrap();
+    let mut ids: Vec<i64> = read_topic(&brokers(), &topic.name, 5, Duration::from_secs(10))
+        .unwrap()
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<serde_json::Value>(&m.payload_text()).unwrap()["insert"]["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5], "each record exactly once");
+}

@@ -396,6 +396,8 @@ fn last_message(
         let mut last = None;
         loop {
             match consumer.poll(Duration::from_millis(200)) {
+                // Only this partition, from `from` on: nothing queued before this assignment counts.
+                Some(Ok(m)) if m.partition() != partition || m.offset() < from => {}
                 Some(Ok(m)) => {
                     let header = m.headers().and_then(|h| {
                         h.iter()
@@ -408,7 +410,8 @@ fn last_message(
                         break;
                     }
                 }
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => break,
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) => {
                     return Err(format!(
                         "cannot read partition {partition} of '{topic}': {e}"

@@ -129,7 +129,8 @@ impl KafkaOutputEndpoint {
                     start_offsets: end_offsets(&consumer, &topic, partitions, timeout)
                         .map_err(&eo_err)?,
                 };
-                s.store(&setup.state_file).map_err(&eo_err)?;
+                // Stored below, once the mode has proven itself: a connector that never wrote must not be held to
+                // a mode.
                 s
             }
         };
@@ -156,6 +157,10 @@ impl KafkaOutputEndpoint {
                 (None, 0, tails)
             }
         };
+        if fresh {
+            // Before the first message: from here on, what the topic holds of this incarnation must be found again.
+            state.store(&setup.state_file).map_err(&eo_err)?;
+        }
         let delivery = Delivery {
             mode,
             state,
