@@ -145,18 +145,8 @@ impl WriterState {
 
     /// A new identity: random, so that no two incarnations share one.
     pub fn new_incarnation() -> String {
-        let a = std::collections::hash_map::RandomState::new();
-        let b = std::collections::hash_map::RandomState::new();
-        use std::hash::BuildHasher;
-        let n = a.hash_one(std::process::id()) ^ b.hash_one(now_nanos()).rotate_left(17);
-        format!("{n:016x}")
+        format!("{:016x}", rand::random::<u64>())
     }
-}
-
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 /// Kafka's murmur2 hash, as the Java client's default partitioner computes it for a key.
@@ -237,6 +227,21 @@ pub(crate) fn parse_progress(value: &[u8]) -> Option<(String, Place)> {
 /// The transaction marker's offset metadata: `sluice:<incarnation>:<step>`.
 pub(crate) fn marker_metadata(incarnation: &str, step: u64) -> String {
     format!("sluice:{incarnation}:{step}")
+}
+
+/// The offsets a transaction commits as its marker: partition 0 of `topic` at offset `step`, with the metadata
+/// that names the incarnation and the step.
+pub(crate) fn marker_offsets(
+    topic: &str,
+    incarnation: &str,
+    step: u64,
+) -> Result<TopicPartitionList, rdkafka::error::KafkaError> {
+    let mut marker = TopicPartitionList::new();
+    marker.add_partition_offset(topic, 0, Offset::Offset(step as i64))?;
+    for mut e in marker.elements() {
+        e.set_metadata(marker_metadata(incarnation, step));
+    }
+    Ok(marker)
 }
 
 fn parse_marker(metadata: &str) -> Option<(&str, u64)> {

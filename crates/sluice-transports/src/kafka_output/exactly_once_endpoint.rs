@@ -10,13 +10,12 @@ use std::time::Duration;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
-use rdkafka::{Offset, TopicPartitionList};
 use sluice_types::{ExactlyOnceMode, KafkaOutputConfig};
 
 use super::client_config::producer_options;
 use super::endpoint::{KafkaOutputEndpoint, KafkaOutputError};
 use super::exactly_once::{
-    end_offsets, marker_metadata, read_marker, read_tails, resume_consumer, Cursor, Delivery,
+    end_offsets, marker_offsets, read_marker, read_tails, resume_consumer, Cursor, Delivery,
     ExactlyOnceSetup, Mode, WriterState,
 };
 
@@ -191,7 +190,6 @@ impl KafkaOutputEndpoint {
         timeout: Duration,
     ) -> Result<(), KafkaOutputError> {
         let topic = &self.shared.topic;
-        let mut marker = TopicPartitionList::new();
         let failed = |e: KafkaError| {
             if is_unsupported(&e) {
                 KafkaOutputError::NoTransactions {
@@ -207,12 +205,7 @@ impl KafkaOutputEndpoint {
                 }
             }
         };
-        marker
-            .add_partition_offset(topic, 0, Offset::Offset(0))
-            .map_err(failed)?;
-        for mut e in marker.elements() {
-            e.set_metadata(marker_metadata(incarnation, 0));
-        }
+        let marker = marker_offsets(topic, incarnation, 0).map_err(failed)?;
         self.producer.begin_transaction().map_err(failed)?;
         let outcome = self
             .producer
@@ -257,13 +250,8 @@ impl KafkaOutputEndpoint {
             .open_since;
         if let (Mode::Transactions, Some(first)) = (d.mode, open) {
             let (group, _) = d.group.as_ref().expect("transactions mode has a group");
-            let mut marker = TopicPartitionList::new();
-            marker
-                .add_partition_offset(&self.shared.topic, 0, Offset::Offset(step as i64))
+            let marker = marker_offsets(&self.shared.topic, &d.state.incarnation, step)
                 .map_err(|e| self.txn_failed("cannot build the transaction marker", &e))?;
-            for mut e in marker.elements() {
-                e.set_metadata(marker_metadata(&d.state.incarnation, step));
-            }
             self.retry_txn(first, step, |p| {
                 p.send_offsets_to_transaction(&marker, group, TXN_CALL_TIMEOUT)
             })?;
