@@ -11,17 +11,20 @@
 use std::collections::BTreeMap;
 
 use sluice_data::{Decimal, Field, Relation, Row, SqlType, Value};
-use sluice_types::{ConfigError, CsvEncoderConfig, JsonFlavor};
+use sluice_types::{ConfigError, CsvEncoderConfig, DeletePolicy, JsonFlavor};
 
-use crate::encoder::{check_limit, ChangeEncoder, Framing, MessageLimits, Output, Packer, Sink};
-use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError};
+use crate::encoder::{
+    check_limit, for_each_change, BatchInfo, Encoder, Framing, MessageLimits, Output, Packer, Sink,
+};
+use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError, StepRefused, MAX_WEIGHT};
 use crate::json::values::JsonWriter;
+use crate::keys::{Decor, Headers, Keys, Op, Record};
 use crate::text::{write_decimal, write_finite_float, write_hex, write_int};
 use crate::time::{write_date, write_time, write_timestamp};
 use crate::visit::{check_arity, write_column, ValueWriter};
 
-/// Spells values as CSV fields, before quoting.
-struct CsvWriter;
+/// Spells values as CSV fields, before quoting; also the text of text keys and header values.
+pub(crate) struct CsvWriter;
 
 impl CsvWriter {
     fn non_finite(out: &mut Vec<u8>, nan: bool, negative: bool) {
@@ -150,6 +153,10 @@ pub(crate) struct CsvEncoder {
     delimiter: u8,
     quoter: Quoter,
     packer: Packer,
+    /// `None`: each line ends with the weight; otherwise plain rows, and what a delete does.
+    plain: Option<DeletePolicy>,
+    decor: Decor,
+    step: u64,
     line: Vec<u8>,
 }
 
@@ -160,7 +167,9 @@ impl CsvEncoder {
         view: &Relation,
         limits: MessageLimits,
     ) -> Result<Self, ConfigError> {
-        config.validate().map_err(|e| e.within("format.config"))?;
+        config
+            .validate_for_output()
+            .map_err(|e| e.within("format.config"))?;
         // `validate` guarantees an ASCII delimiter.
         let delimiter = config.delimiter as u8;
         let mut quoter = Quoter::new(delimiter);
@@ -172,10 +181,29 @@ impl CsvEncoder {
                 quoter.finish_field(&mut header, start, true);
                 header.push(delimiter);
             }
-            header.extend_from_slice(b"__weight\n");
+            if config.weight_column {
+                header.extend_from_slice(b"__weight\n");
+            } else {
+                // The last column name ends the line, not a delimiter.
+                header.pop();
+                header.push(b'\n');
+            }
         }
-        // The smallest line: every field empty, a one-digit weight, the newline.
-        let min_bytes = header.len() + view.fields.len() + 2;
+        let plain = (!config.weight_column).then(|| config.delete_policy());
+        let options = config.message_options();
+        let json = JsonWriter::new(JsonFlavor::Default);
+        let decor = Decor {
+            keys: Keys::new(&options, view, json, false)?,
+            headers: Headers::new(&options, view, plain == Some(DeletePolicy::OpHeader))?,
+        };
+        // The smallest line: every field empty, a one-digit weight, the newline (or one delimiter fewer).
+        let line = if plain.is_some() {
+            view.fields.len().max(1)
+        } else {
+            view.fields.len() + 2
+        };
+        let key = decor.keys.as_ref().map_or(0, Keys::min_len);
+        let min_bytes = key + header.len() + line;
         let framing = Framing {
             prefix: header,
             ..Framing::default()
@@ -187,11 +215,14 @@ impl CsvEncoder {
             delimiter,
             quoter,
             packer: Packer::new(framing, config.buffer_size_records, limits),
+            plain,
+            decor,
+            step: 0,
             line: Vec::new(),
         })
     }
 
-    /// Writes the line of `row` with `weight` into `self.line`.
+    /// Writes the line of `row` (with `weight` unless the output is plain rows) into `self.line`.
     fn write_line(&mut self, row: &Row, weight: i64) -> Result<(), EncodeError> {
         let (fields, context) = (&self.fields, &self.context);
         check_arity(row, fields.len())
@@ -205,18 +236,16 @@ impl CsvEncoder {
             self.quoter.finish_field(&mut self.line, start, !is_null);
             self.line.push(self.delimiter);
         }
-        write_int(&mut self.line, weight);
+        if self.plain.is_some() {
+            self.line.pop();
+        } else {
+            write_int(&mut self.line, weight);
+        }
         self.line.push(b'\n');
         Ok(())
     }
-}
 
-impl ChangeEncoder for CsvEncoder {
-    fn packer(&mut self) -> &mut Packer {
-        &mut self.packer
-    }
-
-    /// Encodes one line; weights are not expanded, so the line is one record whatever the weight.
+    /// Encodes one change: one line with its weight, or (plain rows) one line per copy.
     fn encode_change(
         &mut self,
         row: &Row,
@@ -224,6 +253,16 @@ impl ChangeEncoder for CsvEncoder {
         sink: &mut Sink<'_>,
         errors: &mut Vec<EncodeError>,
     ) -> Result<(), SinkError> {
+        let insert = weight > 0;
+        let copies = match self.plain {
+            None => 1,
+            Some(DeletePolicy::Drop) if !insert => return Ok(()),
+            Some(_) if weight.unsigned_abs() > MAX_WEIGHT => {
+                errors.push(self.context.weight_too_large(row, weight));
+                return Ok(());
+            }
+            Some(_) => weight.unsigned_abs(),
+        };
         if let Err(e) = self.write_line(row, weight) {
             errors.push(e);
             return Ok(());
@@ -234,7 +273,50 @@ impl ChangeEncoder for CsvEncoder {
             errors,
             context: &self.context,
         };
-        out.push_copies(&self.line, 1)
+        let record = Record {
+            row,
+            record: &self.line,
+            value: Some(&self.line),
+            op: Op::of(insert),
+            records: 1,
+        };
+        self.decor.send(&mut out, record, copies)
+    }
+}
+
+impl Encoder for CsvEncoder {
+    fn begin_batch(&mut self, batch: BatchInfo<'_>) {
+        self.step = batch.step;
+        self.decor.headers.set_step(batch.step);
+    }
+
+    fn encode(
+        &mut self,
+        delta: &[(Row, i64)],
+        sink: &mut dyn FnMut(crate::EncodedMessage) -> Result<(), SinkError>,
+    ) -> Result<Vec<EncodeError>, SinkError> {
+        self.packer.reset();
+        if self.plain == Some(DeletePolicy::Fail) {
+            let mut deletes = delta.iter().filter(|(_, w)| *w < 0);
+            if let Some((row, _)) = deletes.next() {
+                return Err(StepRefused(format!(
+                    "view '{}' deleted {} row(s) in step {} (first: {}), but CSV without the weight column sends \
+                     rows, not changes, so a delete cannot be told apart from an insert; nothing of the step was \
+                     sent. Keep weight_column for views that can shrink, or set on_delete to 'op_header' or 'drop'",
+                    self.context.view(),
+                    1 + deletes.count(),
+                    self.step,
+                    self.context.row_text(row),
+                ))
+                .into());
+            }
+        }
+        let mut errors = Vec::new();
+        for_each_change(delta, |row, weight| {
+            self.encode_change(row, weight, sink, &mut errors)
+        })?;
+        self.packer.flush(sink)?;
+        Ok(errors)
     }
 }
 

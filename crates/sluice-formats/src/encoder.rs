@@ -1,27 +1,72 @@
 //! The [`Encoder`] trait, the messages it produces, and the [`Packer`] that groups encoded records into messages
 //! under a record count and a byte limit.
 
+use std::sync::Arc;
+
 use sluice_data::Row;
 use sluice_types::ConfigError;
 
 use crate::error::{EncodeError, ErrorContext, SinkError};
 
-/// One message for the transport: an optional key and a payload.
+/// One message for the transport: an optional key, a payload or none (a tombstone), and headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedMessage {
-    /// The message key; only the keyed formats (Debezium JSON) set it.
+    /// The message key, from `key_fields` (Debezium and upsert key by the whole record without them).
     pub key: Option<Vec<u8>>,
-    /// The payload.
-    pub value: Vec<u8>,
-    /// How many records the payload carries (copies of a record each count; a CSV line counts once).
+    /// The payload; `None` is a tombstone (upsert deletes, Debezium's message after a delete), which Kafka's log
+    /// compaction reads as "forget this key".
+    pub value: Option<Vec<u8>>,
+    /// Per-message headers (`header_fields`, `system_headers`), in order; static headers are the transport's.
+    pub headers: Vec<MessageHeader>,
+    /// How many records the message carries (copies of a record each count; a CSV line counts once; a
+    /// Debezium tombstone, which repeats the delete before it, counts none).
     pub records: usize,
 }
+
+impl EncodedMessage {
+    /// The bytes the message takes against the size limit: key, value, and each header's name and value.
+    pub fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.headers.iter().map(MessageHeader::size).sum::<usize>()
+    }
+}
+
+/// One message header: a name and an optional value (a NULL column gives a header without a value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageHeader {
+    /// The header's name: a column name, or one of the `sluice.*` system headers.
+    pub name: Arc<str>,
+    /// The value as text.
+    pub value: Option<Vec<u8>>,
+}
+
+impl MessageHeader {
+    /// What the header takes against the size limit: name, value, and [`HEADER_FRAMING_BYTES`].
+    pub fn size(&self) -> usize {
+        self.name.len() + self.value.as_ref().map_or(0, Vec::len) + HEADER_FRAMING_BYTES
+    }
+}
+
+/// The framing of one header in a Kafka record besides its name and value: two length varints at their longest.
+/// Counted against the message size limit so that a message with headers never outgrows what the broker takes.
+pub const HEADER_FRAMING_BYTES: usize = 10;
 
 /// The transport's limits on one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageLimits {
-    /// The most bytes `key.len() + value.len()` may add up to.
+    /// The most bytes `key.len() + value.len()` (plus per-message headers) may add up to.
     pub max_message_bytes: usize,
+}
+
+/// Where the batch comes from, for the formats that say so in every message (Debezium's `source`, the
+/// `sluice.step` header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchInfo<'a> {
+    /// The pipeline's name.
+    pub pipeline: &'a str,
+    /// The pipeline step whose changes the batch holds.
+    pub step: u64,
 }
 
 /// The callback that receives each message, in order; its error aborts the batch.
@@ -29,12 +74,20 @@ pub(crate) type Sink<'a> = dyn FnMut(EncodedMessage) -> Result<(), SinkError> + 
 
 /// Turns one step's changes of a view into messages.
 pub trait Encoder: Send {
+    /// Says which step the next [`Encoder::encode`] call holds. Optional: without it the step is 0 and the
+    /// pipeline name empty.
+    fn begin_batch(&mut self, batch: BatchInfo<'_>) {
+        let _ = batch;
+    }
+
     /// Encodes one step's delta of the view. Calls `sink` once per message, in order. Returns the per-record
     /// errors (records that could not be encoded are skipped, reported, and the rest of the batch still goes out).
-    /// A sink error aborts encoding and is returned as `Err`.
+    /// A sink error aborts encoding and is returned as `Err`; so is a step the format refuses as a whole (two
+    /// rows with one key for `upsert`, a delete for plain-row output), before any of its messages is sent.
     ///
     /// Deletions (negative weights) are encoded first, then insertions, each in the order given; weight 0 is
-    /// skipped. Messages never span two calls: whatever is buffered is sent before returning.
+    /// skipped. Formats that group by key send one message per key instead, in the order keys first appear.
+    /// Messages never span two calls: whatever is buffered is sent before returning.
     fn encode(
         &mut self,
         delta: &[(Row, i64)],
@@ -43,9 +96,9 @@ pub trait Encoder: Send {
 }
 
 /// Calls `f` with each change of `delta`: all deletions in order, then all insertions in order.
-pub(crate) fn for_each_change<E>(
-    delta: &[(Row, i64)],
-    mut f: impl FnMut(&Row, i64) -> Result<(), E>,
+pub(crate) fn for_each_change<'d, E>(
+    delta: &'d [(Row, i64)],
+    mut f: impl FnMut(&'d Row, i64) -> Result<(), E>,
 ) -> Result<(), E> {
     let deletes = delta.iter().filter(|(_, w)| *w < 0);
     let inserts = delta.iter().filter(|(_, w)| *w > 0);
@@ -53,38 +106,6 @@ pub(crate) fn for_each_change<E>(
         f(row, *weight)?;
     }
     Ok(())
-}
-
-/// An encoder described change by change; the [`Encoder`] impl around it resets, iterates and flushes.
-pub(crate) trait ChangeEncoder: Send {
-    /// The packer of the encoder's unkeyed messages.
-    fn packer(&mut self) -> &mut Packer;
-
-    /// Encodes one change (all `|weight|` copies), pushing per-record errors onto `errors`.
-    fn encode_change(
-        &mut self,
-        row: &Row,
-        weight: i64,
-        sink: &mut Sink<'_>,
-        errors: &mut Vec<EncodeError>,
-    ) -> Result<(), SinkError>;
-}
-
-impl<T: ChangeEncoder> Encoder for T {
-    fn encode(
-        &mut self,
-        delta: &[(Row, i64)],
-        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
-    ) -> Result<Vec<EncodeError>, SinkError> {
-        // A sink error may have left part of the previous batch buffered.
-        self.packer().reset();
-        let mut errors = Vec::new();
-        for_each_change(delta, |row, weight| {
-            self.encode_change(row, weight, sink, &mut errors)
-        })?;
-        self.packer().flush(sink)?;
-        Ok(errors)
-    }
 }
 
 /// Where the copies of one encoded change go: the packer, the sink, and the batch's errors.
@@ -117,6 +138,52 @@ impl Output<'_, '_> {
             self.packer.push(record, self.sink)?;
         }
         Ok(())
+    }
+
+    /// Sends `copies` messages of one record each, with `key` and `headers` (`value` `None`: tombstones), or
+    /// reports the record (`shown`, for the error) when such a message is over the limit. `records` is what each
+    /// message counts (1, or 0 for a tombstone that repeats a delete).
+    pub fn send_each(
+        &mut self,
+        message: Message<'_>,
+        copies: u64,
+        shown: &[u8],
+    ) -> Result<(), SinkError> {
+        let size = message.size();
+        if size > self.packer.limit() {
+            self.too_large(shown, size, copies);
+            return Ok(());
+        }
+        for _ in 0..copies {
+            (self.sink)(message.to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+/// A message of one record, borrowed from the encoder's buffers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Message<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [MessageHeader],
+    pub records: usize,
+}
+
+impl Message<'_> {
+    fn size(&self) -> usize {
+        self.key.map_or(0, <[u8]>::len)
+            + self.value.map_or(0, <[u8]>::len)
+            + self.headers.iter().map(MessageHeader::size).sum::<usize>()
+    }
+
+    fn to_owned(self) -> EncodedMessage {
+        EncodedMessage {
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers: self.headers.to_vec(),
+            records: self.records,
+        }
     }
 }
 
@@ -234,30 +301,12 @@ impl Packer {
         // One exact-size allocation per message; the buffer itself is kept for the next one.
         let message = EncodedMessage {
             key: None,
-            value: self.buf.clone(),
+            value: Some(self.buf.clone()),
+            headers: Vec::new(),
             records: self.records,
         };
         self.reset();
         sink(message)
-    }
-
-    /// Sends one keyed message carrying one record, if key and value fit; `Err` holds their size otherwise.
-    pub fn send_keyed(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        sink: &mut Sink<'_>,
-    ) -> Result<Result<(), usize>, SinkError> {
-        let size = key.len() + value.len();
-        if size > self.limit {
-            return Ok(Err(size));
-        }
-        sink(EncodedMessage {
-            key: Some(key.to_vec()),
-            value: value.to_vec(),
-            records: 1,
-        })
-        .map(Ok)
     }
 }
 
@@ -268,7 +317,7 @@ mod tests {
     fn run(packer: &mut Packer, records: &[&str]) -> Vec<(String, usize)> {
         let mut out = Vec::new();
         let mut sink = |m: EncodedMessage| {
-            out.push((String::from_utf8(m.value).unwrap(), m.records));
+            out.push((String::from_utf8(m.value.unwrap()).unwrap(), m.records));
             Ok(())
         };
         for r in records {
@@ -345,22 +394,5 @@ mod tests {
             seen,
             vec![(row(2), -1), (row(5), -3), (row(1), 1), (row(4), 2)]
         );
-    }
-
-    #[test]
-    fn keyed_messages_count_key_and_value_toward_the_limit() {
-        let packer = ndjson(1, 5);
-        let mut sent = Vec::new();
-        let mut sink = |m: EncodedMessage| {
-            sent.push(m);
-            Ok(())
-        };
-        assert_eq!(packer.send_keyed(b"kk", b"vvv", &mut sink).unwrap(), Ok(()));
-        assert_eq!(
-            packer.send_keyed(b"kk", b"vvvv", &mut sink).unwrap(),
-            Err(6)
-        );
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].key.as_deref(), Some(&b"kk"[..]));
     }
 }

@@ -78,7 +78,23 @@ impl SinkError {
 
 impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "message sink failed: {}", self.0)
+        match self.0.downcast_ref::<StepRefused>() {
+            Some(refused) => write!(f, "{refused}"),
+            None => write!(f, "message sink failed: {}", self.0),
+        }
+    }
+}
+
+/// A step the format refuses as a whole, before sending any of its messages: two rows with one key for a keyed
+/// format, a delete for plain-row output. It reaches the caller as a [`SinkError`] and stops the connector
+/// whatever its `on_encode_error` says: skipping the step would lose changes.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StepRefused(pub String);
+
+impl From<StepRefused> for SinkError {
+    fn from(refused: StepRefused) -> Self {
+        SinkError::new(refused)
     }
 }
 
@@ -109,6 +125,16 @@ impl ErrorContext {
         ErrorContext {
             view: view.to_string(),
         }
+    }
+
+    /// The view's name.
+    pub fn view(&self) -> &str {
+        &self.view
+    }
+
+    /// A short text of `row` for an error message.
+    pub fn row_text(&self, row: &Row) -> String {
+        row_preview(row)
     }
 
     /// A value of `row` in `column` that does not fit the column's type.

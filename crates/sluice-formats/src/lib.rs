@@ -25,7 +25,7 @@
 //! let mut encoder = build_encoder(&format, &view, MessageLimits { max_message_bytes: 1_000_000 }).unwrap();
 //! let mut messages = Vec::new();
 //! let delta = vec![(Row(vec![Value::BigInt(1)]), 1)];
-//! let errors = encoder.encode(&delta, &mut |m| Ok(messages.push(m.value))).unwrap();
+//! let errors = encoder.encode(&delta, &mut |m| Ok(messages.push(m.value.unwrap()))).unwrap();
 //! assert!(errors.is_empty());
 //! assert_eq!(messages, vec![br#"{"insert":{"id":1}}"#.to_vec()]);
 //! ```
@@ -60,7 +60,9 @@ mod csv;
 mod decode;
 mod encoder;
 mod error;
+mod group;
 mod json;
+mod keys;
 mod text;
 mod time;
 mod visit;
@@ -69,8 +71,8 @@ use sluice_data::Relation;
 use sluice_types::{ConfigError, FormatConfig};
 
 pub use decode::{build_parser, ParseError, Parser};
-pub use encoder::{EncodedMessage, Encoder, MessageLimits};
-pub use error::{EncodeError, SinkError, MAX_PREVIEW_CHARS, MAX_WEIGHT};
+pub use encoder::{BatchInfo, EncodedMessage, Encoder, MessageHeader, MessageLimits};
+pub use error::{EncodeError, SinkError, StepRefused, MAX_PREVIEW_CHARS, MAX_WEIGHT};
 
 /// Builds the encoder of `format` for `view`, whose messages must fit in `limits`.
 ///

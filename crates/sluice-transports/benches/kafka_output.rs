@@ -80,7 +80,7 @@ fn encode_all(delta: &[(Row, i64)], limit: usize) -> Vec<Vec<u8>> {
     for step in delta.chunks(STEP) {
         let errors = encoder
             .encode(step, &mut |m| {
-                out.push(m.value);
+                out.push(m.value.expect("insert_delete always has a value"));
                 Ok(())
             })
             .unwrap();
@@ -166,7 +166,7 @@ fn sluice_with_encoding(servers: &str, delta: &[(Row, i64)]) -> Duration {
         encoder
             .encode(step, &mut |m| {
                 endpoint
-                    .send(None, &m.value, m.records)
+                    .send(None, m.value.as_deref().unwrap(), m.records)
                     .map_err(SinkError::new)
             })
             .unwrap();

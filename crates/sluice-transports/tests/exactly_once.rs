@@ -304,3 +304,33 @@ fn a_transaction_that_outlives_its_timeout_in_an_outage_fails_loudly_and_is_sent
     let got = read_topic(&servers, "eo-outage", 3, Duration::from_secs(30)).unwrap();
     assert_eq!(values(&got), expected(&[(1, 3)]));
 }
+
+/// `create_topic` under exactly-once output: the missing topic is created before the mode is chosen and what an
+/// earlier run wrote is looked for, and the messages of the first checkpoint arrive exactly once.
+#[test]
+fn create_topic_creates_the_missing_topic_of_an_exactly_once_endpoint() {
+    struct DeleteAtEnd(String);
+    impl Drop for DeleteAtEnd {
+        fn drop(&mut self) {
+            let _ = kafka_tools::delete_topic(&brokers(), &self.0);
+        }
+    }
+    let topic = DeleteAtEnd(format!("eo-create-{:08x}", rand::random::<u32>()));
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&topic.0, ExactlyOnceMode::Auto);
+    c.create_topic = Some(sluice_types::transport::kafka::KafkaCreateTopic {
+        partitions: Some(3),
+        ..Default::default()
+    });
+    let e =
+        KafkaOutputEndpoint::open_exactly_once("out", &c, &setup(dir.path(), &writer("create")))
+            .unwrap_or_else(|e| panic!("open an exactly-once endpoint: {e}"));
+    assert_eq!(e.exactly_once_stats().unwrap().mode, "transactions");
+    send_step(&e, 1, 4, 4);
+    e.flush(Duration::from_secs(30)).unwrap();
+    e.commit_step(1).unwrap();
+    drop(e);
+    let got = read_topic(&brokers(), &topic.0, 4, Duration::from_secs(30)).unwrap();
+    assert_eq!(values(&got), expected(&[(1, 4)]));
+    assert!(got.iter().all(|m| (0..3).contains(&m.partition)), "{got:?}");
+}

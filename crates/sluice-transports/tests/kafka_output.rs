@@ -12,7 +12,7 @@ use serde_json::json;
 use sluice_data::{Field, Relation, Row, SqlType, Value};
 use sluice_formats::{build_encoder, MessageLimits, SinkError};
 use sluice_transports::kafka_output::{
-    EndpointHealth, KafkaConnectError, KafkaOutputEndpoint, KafkaOutputError,
+    EndpointHealth, KafkaConnectError, KafkaOutputEndpoint, KafkaOutputError, OutgoingMessage,
 };
 use sluice_transports::kafka_tools::{self, read_topic, ConsumedMessage};
 use sluice_transports::testing::{brokers, eventually, PrivateBroker, TestTopic};
@@ -81,8 +81,19 @@ fn send_steps(
         let errors = encoder
             .encode(delta, &mut |m| {
                 sent += 1;
+                let headers: Vec<(&str, Option<&[u8]>)> = m
+                    .headers
+                    .iter()
+                    .map(|h| (&*h.name, h.value.as_deref()))
+                    .collect();
+                let message = OutgoingMessage {
+                    key: m.key.as_deref(),
+                    value: m.value.as_deref(),
+                    headers: &headers,
+                    records: m.records,
+                };
                 endpoint
-                    .send(m.key.as_deref(), &m.value, m.records)
+                    .send_message(message)
                     .map_err(|e| SinkError(Box::new(e)))
             })
             .unwrap();
@@ -183,23 +194,67 @@ fn debezium_messages_carry_their_keys() {
     let sent = send_steps(
         &config,
         &endpoint,
-        &[vec![(row(7, "new"), 1), (row(7, "old"), -1)]],
+        &[
+            vec![(row(7, "new"), 1), (row(7, "old"), -1)],
+            vec![(row(7, "new"), -1)],
+        ],
     );
     endpoint.flush(READ_TIMEOUT).unwrap();
 
+    // Step 1 is one `u` message; step 2 a `d` and its tombstone. All on the key's one partition, in order.
     let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
-    assert_eq!(got.len(), 2);
-    // Same key, same partition: the delete and the insert of id 7 stay in order.
-    assert_eq!(got[0].partition, got[1].partition);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|m| m.partition == got[0].partition));
     let mut ops = Vec::new();
     for m in &got {
         let key: serde_json::Value = serde_json::from_slice(m.key.as_deref().unwrap()).unwrap();
         assert_eq!(key["payload"], json!({"id": 7}));
-        let value: serde_json::Value =
-            serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap();
+        let Some(payload) = m.payload.as_deref() else {
+            ops.push("tombstone".to_string());
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_slice(payload).unwrap();
         ops.push(value["payload"]["op"].as_str().unwrap().to_string());
+        if ops.len() == 1 {
+            assert_eq!(value["payload"]["before"]["s"], "old");
+            assert_eq!(value["payload"]["after"]["s"], "new");
+        }
     }
-    assert_eq!(ops, vec!["d", "c"]);
+    assert_eq!(ops, vec!["u", "d", "tombstone"]);
+}
+
+#[test]
+fn per_row_headers_follow_the_static_ones() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "rowheaders", 1);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"headers": [{"key": "source", "value": "sluice"}]}),
+        json!({"name": "json", "config": {"header_fields": ["s"], "system_headers": true}}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("headers", kafka(&config)).unwrap();
+    endpoint.connect().unwrap();
+    let sent = send_steps(&config, &endpoint, &[vec![(row(1, "eu"), 1)]]);
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    let got = read_topic(&servers, &topic.name, sent, READ_TIMEOUT).unwrap();
+    let headers: Vec<(String, String)> = got[0]
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), String::from_utf8(v.clone().unwrap()).unwrap()))
+        .collect();
+    let expected = [
+        ("source", "sluice"),
+        ("s", "eu"),
+        ("sluice.op", "insert"),
+        ("sluice.view", "v"),
+        ("sluice.step", "0"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(headers, expected);
 }
 
 /// Decodes NDJSON messages into a multiset of (action, id, s).
@@ -552,4 +607,233 @@ fn topic_deleted_under_a_running_connector_fails_it_and_accounts_for_every_messa
         "{stats:?}"
     );
     assert!(stats.failed_messages >= 1, "{stats:?}");
+}
+
+/// Deletes a topic that a test had the connector create, when the test ends (also when it fails).
+struct CreatedTopic {
+    servers: String,
+    name: String,
+}
+
+impl CreatedTopic {
+    /// A unique name for a topic that does not exist yet.
+    fn new(servers: &str, prefix: &str) -> Self {
+        CreatedTopic {
+            servers: servers.to_string(),
+            name: format!("{prefix}-{:08x}", rand::random::<u32>()),
+        }
+    }
+}
+
+impl Drop for CreatedTopic {
+    fn drop(&mut self) {
+        let _ = kafka_tools::delete_topic(&self.servers, &self.name);
+    }
+}
+
+/// An admin client that never auto-creates a topic by asking for its metadata.
+fn admin(servers: &str) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
+    rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .unwrap()
+}
+
+/// The topic's partition count as the brokers report it; `None` when the topic does not exist.
+fn partition_count(servers: &str, topic: &str) -> Option<usize> {
+    let metadata = admin(servers)
+        .inner()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let found = metadata.topics().iter().find(|t| t.name() == topic)?;
+    (found.error().is_none() && !found.partitions().is_empty()).then(|| found.partitions().len())
+}
+
+/// One topic config of `topic` as the broker describes it.
+fn topic_config(servers: &str, topic: &str, name: &str) -> Option<String> {
+    use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+    let admin = admin(servers);
+    let results = futures_executor::block_on(
+        admin.describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new()),
+    )
+    .unwrap();
+    let resource = results.into_iter().next().unwrap().unwrap();
+    resource.get(name).and_then(|e| e.value.clone())
+}
+
+#[test]
+fn create_topic_creates_a_missing_topic_with_its_partitions_and_configs() {
+    let servers = brokers();
+    let topic = CreatedTopic::new(&servers, "create");
+    assert_eq!(partition_count(&servers, &topic.name), None);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {"partitions": 6, "config": {"cleanup.policy": "compact"}}}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("create", kafka(&config)).unwrap();
+    assert_eq!(endpoint.connect().unwrap(), 6);
+    assert_eq!(partition_count(&servers, &topic.name), Some(6));
+    assert_eq!(
+        topic_config(&servers, &topic.name, "cleanup.policy").as_deref(),
+        Some("compact")
+    );
+
+    // The first message goes through at once (a compacted topic takes only keyed messages).
+    endpoint.send(Some(b"k1"), b"first", 1).unwrap();
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 1);
+    assert_eq!(endpoint.stats().health, EndpointHealth::Running);
+    let got = read_topic(&servers, &topic.name, 1, READ_TIMEOUT).unwrap();
+    assert_eq!(payloads(&got), vec!["first".to_string()]);
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+
+    // A second start finds the topic and leaves it as it is.
+    let again = KafkaOutputEndpoint::new("create-again", kafka(&config)).unwrap();
+    assert_eq!(again.connect().unwrap(), 6);
+}
+
+#[test]
+fn create_topic_without_counts_takes_the_brokers_defaults() {
+    let servers = brokers();
+    let topic = CreatedTopic::new(&servers, "defaults");
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {}}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("defaults", kafka(&config)).unwrap();
+    // scripts/broker.sh's Kafka has num.partitions=1 and default.replication.factor=1.
+    assert_eq!(endpoint.connect().unwrap(), 1);
+    assert_eq!(partition_count(&servers, &topic.name), Some(1));
+    endpoint.send(None, b"v", 1).unwrap();
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 1);
+}
+
+#[test]
+fn missing_topic_without_create_topic_fails_naming_the_topic_and_suggesting_create_topic() {
+    let servers = brokers();
+    let topic = CreatedTopic::new(&servers, "not-created");
+    let config = connector(&servers, &topic.name, json!({}), json!({"name": "json"}));
+    let endpoint = KafkaOutputEndpoint::new("not-created", kafka(&config)).unwrap();
+    let err = endpoint.connect().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KafkaOutputError::Connect(KafkaConnectError::TopicMissing { .. })
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("topic '{}'", topic.name)) && text.contains("create_topic"),
+        "{text}"
+    );
+    assert_eq!(partition_count(&servers, &topic.name), None);
+}
+
+#[test]
+fn create_topic_leaves_an_existing_topic_with_fewer_partitions_as_it_is() {
+    let servers = brokers();
+    let topic = TestTopic::new(&servers, "fewer", 2);
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {"partitions": 6, "config": {"cleanup.policy": "compact"}}}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("fewer", kafka(&config)).unwrap();
+    // Started, on the partitions the topic has (the shortfall is a warning in the log).
+    assert_eq!(endpoint.connect().unwrap(), 2);
+    assert_eq!(partition_count(&servers, &topic.name), Some(2));
+    assert_eq!(
+        topic_config(&servers, &topic.name, "cleanup.policy").as_deref(),
+        Some("delete")
+    );
+    endpoint.send(Some(b"k"), b"v", 1).unwrap();
+    endpoint.flush(READ_TIMEOUT).unwrap();
+    assert_eq!(endpoint.stats().transmitted_messages, 1);
+}
+
+#[test]
+fn create_topic_with_an_impossible_replication_factor_fails_naming_the_topic_and_the_reason() {
+    let servers = brokers();
+    let brokers_in_cluster = kafka_tools::wait_for_broker(&servers, READ_TIMEOUT).unwrap();
+    let impossible = brokers_in_cluster + 2;
+    let topic = CreatedTopic::new(&servers, "replicas");
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {"partitions": 1, "replication_factor": impossible}}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("replicas", kafka(&config)).unwrap();
+    let err = endpoint.connect().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KafkaOutputError::Connect(KafkaConnectError::CreateTopic { .. })
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("topic '{}'", topic.name))
+            && text.contains("Invalid replication factor")
+            && text.contains(&format!(
+                "create_topic.replication_factor is {impossible} and the cluster has {brokers_in_cluster} broker(s)"
+            )),
+        "{text}"
+    );
+    assert_eq!(partition_count(&servers, &topic.name), None);
+}
+
+#[test]
+fn create_topic_with_an_unknown_topic_config_fails_naming_the_config() {
+    let servers = brokers();
+    let topic = CreatedTopic::new(&servers, "bad-config");
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {"config": {"no.such.topic.config": "1"}}}),
+        json!({"name": "json"}),
+    );
+    let endpoint = KafkaOutputEndpoint::new("bad-config", kafka(&config)).unwrap();
+    let text = endpoint.connect().unwrap_err().to_string();
+    assert!(
+        text.contains(&format!("topic '{}'", topic.name)) && text.contains("no.such.topic.config"),
+        "{text}"
+    );
+    assert_eq!(partition_count(&servers, &topic.name), None);
+}
+
+#[test]
+fn connectors_racing_to_create_the_same_topic_all_start() {
+    let servers = brokers();
+    let topic = CreatedTopic::new(&servers, "race");
+    let config = connector(
+        &servers,
+        &topic.name,
+        json!({"create_topic": {"partitions": 3}}),
+        json!({"name": "json"}),
+    );
+    let counts: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let config = &config;
+                s.spawn(move || {
+                    let endpoint =
+                        KafkaOutputEndpoint::new(&format!("race-{i}"), kafka(config)).unwrap();
+                    endpoint.connect().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(counts, vec![3; 4]);
+    assert_eq!(partition_count(&servers, &topic.name), Some(3));
 }

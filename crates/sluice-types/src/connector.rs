@@ -215,8 +215,13 @@ impl ConnectorConfig {
                 json.validate_for_input()
                     .map_err(|e| e.within("format.config"))?;
             }
-            (Some(FormatConfig::Csv(csv)), _) => {
-                csv.validate().map_err(|e| e.within("format.config"))?;
+            (Some(FormatConfig::Csv(csv)), Direction::Output) => {
+                csv.validate_for_output()
+                    .map_err(|e| e.within("format.config"))?;
+            }
+            (Some(FormatConfig::Csv(csv)), Direction::Input) => {
+                csv.validate_for_input()
+                    .map_err(|e| e.within("format.config"))?;
             }
             _ => {}
         }
@@ -313,13 +318,47 @@ mod tests {
     }
 
     #[test]
-    fn raw_update_format_is_rejected_for_output() {
+    fn raw_output_is_accepted_and_on_delete_belongs_to_it() {
         let mut v = seed();
         v["format"]["config"]["update_format"] = json!("raw");
+        v["format"]["config"]["on_delete"] = json!("op_header");
+        let config: ConnectorConfig = serde_json::from_value(v.clone()).unwrap();
+        assert!(config.validate().is_ok(), "{:?}", config.validate());
+        v["format"]["config"]["update_format"] = json!("upsert");
         let config: ConnectorConfig = serde_json::from_value(v).unwrap();
         let err = config.validate().unwrap_err();
-        assert_eq!(err.field, "format.config.update_format");
-        assert!(err.reason.contains("input"), "{err}");
+        assert_eq!(err.field, "format.config.on_delete");
+        assert_eq!(err.reason, "applies to 'raw' only; remove it for 'upsert'");
+    }
+
+    #[test]
+    fn keyed_formats_round_trip_and_are_refused_for_input() {
+        let mut v = seed();
+        v["format"]["config"] = json!({"update_format": "upsert", "key_fields": ["id"], "key_format": "text",
+                                       "header_fields": ["region"], "system_headers": true,
+                                       "enforce_unique_key": false});
+        let config: ConnectorConfig = serde_json::from_value(v.clone()).unwrap();
+        assert!(config.validate().is_ok(), "{:?}", config.validate());
+        let out = serde_json::to_value(&config).unwrap();
+        for field in [
+            "key_fields",
+            "key_format",
+            "header_fields",
+            "system_headers",
+            "enforce_unique_key",
+        ] {
+            assert_eq!(
+                out["format"]["config"][field], v["format"]["config"][field],
+                "{field}"
+            );
+        }
+        let mut input = kafka_input_seed();
+        input["format"] = json!({"name": "json", "config": {"header_fields": ["region"]}});
+        let config: ConnectorConfig = serde_json::from_value(input).unwrap();
+        assert_eq!(
+            config.validate().unwrap_err().field,
+            "format.config.header_fields"
+        );
     }
 
     #[test]
@@ -331,7 +370,8 @@ mod tests {
         assert_eq!(err.field, "format.config.update_format");
         assert_eq!(
             err.reason,
-            "'weighted' is an input format; output supports 'insert_delete', 'snowflake' and 'debezium'"
+            "'weighted' is an input format; output supports 'insert_delete', 'upsert', 'debezium', 'raw' and \
+             'snowflake'"
         );
     }
 
@@ -368,7 +408,7 @@ mod tests {
         assert_eq!(config.transport.name(), "kafka_input");
         assert_eq!(config.transport.direction(), Direction::Input);
         // `raw` is an input-only update format: accepted because the connector is an input.
-        assert_eq!(config.validate(), Ok(vec![]));
+        assert!(config.validate().is_ok(), "{:?}", config.validate());
         let out = serde_json::to_value(&config).unwrap();
         assert_eq!(
             out["transport"],

@@ -23,6 +23,7 @@ pub use connector::{ConnectorConfig, Direction, EncodeErrorPolicy, FormatConfig,
 pub use error::{ConfigError, ErrorResponse};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
+pub use format::message::{DeletePolicy, KeyFormat, MessageOptions, SYSTEM_HEADERS};
 pub use transport::file::FileOutputConfig;
 pub use transport::kafka::{
     ExactlyOnceMode, KafkaHeader, KafkaLogLevel, KafkaOutputConfig, KafkaOutputFaultTolerance,

@@ -37,7 +37,7 @@ pub fn build_parser(
             Box::new(json::JsonParser::new(config, table))
         }
         FormatConfig::Csv(config) => {
-            config.validate().map_err(within)?;
+            config.validate_for_input().map_err(within)?;
             Box::new(csv::CsvParser::new(config, table))
         }
     })

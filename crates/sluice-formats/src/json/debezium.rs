@@ -1,115 +1,155 @@
-//! The `debezium` update format: one keyed message per copy of a record, in Kafka Connect envelopes.
+//! The `debezium` update format: one keyed message per change, in Kafka Connect envelopes, as Debezium's own
+//! connectors write them.
 //!
 //! The key is `{"schema":<Key struct>,"payload":<key columns, or the whole record>}`; the value is
-//! `{"schema":<Envelope>,"payload":{"op":"c","after":<record>}}` for an insert and `{"op":"d","before":...}` for a
-//! delete. Only the `kafka_connect_json_converter` flavor carries the `schema` parts; other flavors write
-//! `{"payload":...}` alone.
+//! `{"schema":<Envelope>,"payload":{"before":..,"after":..,"source":{..},"op":"c"|"u"|"d","ts_ms":..}}`, where
+//! `source` says where the change comes from (`connector: "sluice"`, the pipeline as `name` and `db`, the view as
+//! `table`, the step, the time). With `key_fields` a key's delete and insert in one step are one `u` message with
+//! both images (see `group`); keyed by the whole record, an update is a `d` and a `c`. After each `d` comes a
+//! tombstone (the key, no value) unless `tombstones` is false, so that compaction can forget the key. Only the
+//! `kafka_connect_json_converter` flavor carries the `schema` parts; other flavors write `{"payload":...}` alone.
 
-use sluice_data::{Relation, Row};
+use sluice_data::Relation;
 use sluice_types::{ConfigError, JsonEncoderConfig, JsonFlavor};
 
 use crate::encoder::Output;
 use crate::error::SinkError;
+use crate::keys::{column_indices, Decor, Keys, Op, Record};
+use crate::text::{write_int, write_json_string};
 
-use super::record::polarity;
-use super::record::ObjectWriter;
 use super::schema;
 use super::values::JsonWriter;
 
 /// The prepared texts and scratch space of one Debezium encoder.
 pub(super) struct Debezium {
-    /// The key columns, or `None` to key by the whole record.
-    key: Option<ObjectWriter>,
-    /// `{"schema":<key schema>,"payload":` (without the schema when the flavor has none).
-    key_prefix: Vec<u8>,
-    /// `{"schema":<envelope>,"payload":{"op":"c","after":` and the `"op":"d","before":` form.
-    value_prefixes: [Vec<u8>; 2],
-    key_buf: Vec<u8>,
-    value_buf: Vec<u8>,
+    /// `{"schema":<envelope>,"payload":{"before":` (without the schema when the flavor has none).
+    value_prefix: Vec<u8>,
+    /// The view's name as a JSON string.
+    table: Vec<u8>,
+    /// This batch's `,"source":{..},"op":"`, rebuilt by [`Debezium::begin_batch`].
+    source: Vec<u8>,
+    /// This batch's `","ts_ms":<ms>}}`.
+    tail: Vec<u8>,
+    tombstones: bool,
+    value: Vec<u8>,
 }
 
+/// The text written for an absent image.
+const NULL: &[u8] = b"null";
+
 impl Debezium {
-    /// The envelopes for `view`, with `key_fields` checked against its columns.
+    /// The envelopes for `view`, and the keys of its messages (with `key_fields` checked against its columns).
     pub fn new(
         config: &JsonEncoderConfig,
         view: &Relation,
         writer: JsonWriter,
-    ) -> Result<Self, ConfigError> {
-        if config.array {
-            return Err(ConfigError::new(
-                "format.config.array",
-                "the 'debezium' update format writes one envelope per message; remove array or set it to false",
-            ));
-        }
-        let key_indices = match &config.key_fields {
-            None => None,
-            Some(names) => Some(key_indices(view, names)?),
-        };
+    ) -> Result<(Self, Keys), ConfigError> {
         let with_schema = config.effective_flavor() == JsonFlavor::KafkaConnectJsonConverter;
         let key_schema = with_schema.then(|| {
-            let all = 0..view.fields.len();
-            let indices: Vec<usize> = key_indices.clone().unwrap_or_else(|| all.collect());
-            schema::key_schema(indices.iter().map(|&i| &view.fields[i]))
+            let indices = match &config.key_fields {
+                Some(names) => column_indices(view, "key_fields", names)?,
+                None => (0..view.fields.len()).collect(),
+            };
+            Ok::<_, ConfigError>(schema::key_schema(indices.iter().map(|&i| &view.fields[i])))
         });
+        let key_schema = key_schema.transpose()?;
+        let keys = Keys::new(&config.message_options(), view, writer, true)?
+            .expect("debezium messages are always keyed")
+            .wrapped(schema_and_payload(key_schema.as_deref()), b"}");
         let envelope = with_schema.then(|| schema::envelope_schema(&view.fields));
-        let value_prefixes = [r#""op":"c","after":"#, r#""op":"d","before":"#].map(|op| {
-            let mut prefix = schema_and_payload(envelope.as_deref());
-            prefix.push(b'{');
-            prefix.extend_from_slice(op.as_bytes());
-            prefix
-        });
-        Ok(Debezium {
-            key: key_indices.map(|indices| ObjectWriter::new(&view.fields, indices, writer)),
-            key_prefix: schema_and_payload(key_schema.as_deref()),
-            value_prefixes,
-            key_buf: Vec::new(),
-            value_buf: Vec::new(),
-        })
+        let mut value_prefix = schema_and_payload(envelope.as_deref());
+        value_prefix.extend_from_slice(br#"{"before":"#);
+        let mut table = Vec::new();
+        write_json_string(&mut table, &view.name);
+        let mut debezium = Debezium {
+            value_prefix,
+            table,
+            source: Vec::new(),
+            tail: Vec::new(),
+            tombstones: config.tombstones.unwrap_or(true),
+            value: Vec::new(),
+        };
+        debezium.begin_batch("", 0, 0);
+        Ok((debezium, keys))
     }
 
-    /// The smallest message, given the smallest record object: key and value with one-byte values.
-    pub fn min_len(&self, record_min: usize) -> usize {
-        let key = self.key.as_ref().map_or(record_min, ObjectWriter::min_len);
-        let value_prefix = self.value_prefixes[0]
-            .len()
-            .min(self.value_prefixes[1].len());
-        self.key_prefix.len() + key + "}".len() + value_prefix + record_min + "}}".len()
+    /// Prepares the `source` block and times of one batch.
+    pub fn begin_batch(&mut self, pipeline: &str, step: u64, ts_ms: i64) {
+        let s = &mut self.source;
+        s.clear();
+        s.extend_from_slice(br#","source":{"version":"#);
+        write_json_string(s, env!("CARGO_PKG_VERSION"));
+        s.extend_from_slice(br#","connector":"sluice","name":"#);
+        write_json_string(s, pipeline);
+        s.extend_from_slice(br#","ts_ms":"#);
+        write_int(s, ts_ms);
+        s.extend_from_slice(br#","snapshot":"false","db":"#);
+        write_json_string(s, pipeline);
+        s.extend_from_slice(br#","table":"#);
+        s.extend_from_slice(&self.table);
+        s.extend_from_slice(br#","step":"#);
+        write_int(s, step);
+        s.extend_from_slice(br#"},"op":""#);
+        self.tail.clear();
+        self.tail.extend_from_slice(br#"","ts_ms":"#);
+        write_int(&mut self.tail, ts_ms);
+        self.tail.extend_from_slice(b"}}");
     }
 
-    /// Sends `copies` keyed messages for `row`, whose whole object is `record`.
+    /// The smallest value, given the smallest record object (an insert: `before` null).
+    pub fn min_value_len(&self, record_min: usize) -> usize {
+        self.value_prefix.len()
+            + NULL.len()
+            + r#","after":"#.len()
+            + record_min
+            + self.source.len()
+            + "c".len()
+            + self.tail.len()
+    }
+
+    /// Sends the message of one change of `record.row`: `before` and `after` are the record objects of the two
+    /// images (`None`: null), `record.op` says which of `c`, `u`, `d`. A `d` is followed by its tombstone.
     pub fn send(
         &mut self,
-        row: &Row,
-        record: &[u8],
-        insert: bool,
-        copies: u64,
+        decor: &mut Decor,
         out: &mut Output<'_, '_>,
+        record: Record<'_>,
+        before: Option<&[u8]>,
+        after: Option<&[u8]>,
+        copies: u64,
     ) -> Result<(), SinkError> {
-        self.key_buf.clear();
-        self.key_buf.extend_from_slice(&self.key_prefix);
-        if let Some(key) = &self.key {
-            let written = key.write(&mut self.key_buf, row);
-            debug_assert!(
-                written.is_ok(),
-                "key columns are checked with the whole record"
-            );
-        } else {
-            self.key_buf.extend_from_slice(record);
-        }
-        self.key_buf.push(b'}');
-        self.value_buf.clear();
-        self.value_buf
-            .extend_from_slice(&self.value_prefixes[polarity(insert)]);
-        self.value_buf.extend_from_slice(record);
-        self.value_buf.extend_from_slice(b"}}");
-        for _ in 0..copies {
-            if let Err(size) = out
-                .packer
-                .send_keyed(&self.key_buf, &self.value_buf, out.sink)?
-            {
-                out.too_large(record, size, copies);
-                break;
-            }
+        let v = &mut self.value;
+        v.clear();
+        v.extend_from_slice(&self.value_prefix);
+        v.extend_from_slice(before.unwrap_or(NULL));
+        v.extend_from_slice(br#","after":"#);
+        v.extend_from_slice(after.unwrap_or(NULL));
+        v.extend_from_slice(&self.source);
+        v.push(match record.op {
+            Op::Insert => b'c',
+            Op::Update => b'u',
+            Op::Delete => b'd',
+        });
+        v.extend_from_slice(&self.tail);
+        let op = record.op;
+        let (row, shown) = (record.row, record.record);
+        decor.send(
+            out,
+            Record {
+                value: Some(&self.value),
+                ..record
+            },
+            copies,
+        )?;
+        if op == Op::Delete && self.tombstones {
+            let tombstone = Record {
+                row,
+                record: shown,
+                value: None,
+                op,
+                records: 0,
+            };
+            decor.send(out, tombstone, 1)?;
         }
         Ok(())
     }
@@ -127,46 +167,62 @@ fn schema_and_payload(schema: Option<&[u8]>) -> Vec<u8> {
     text
 }
 
-/// The column indices of `names`, or an error naming the first unknown one and listing the view's columns.
-fn key_indices(view: &Relation, names: &[String]) -> Result<Vec<usize>, ConfigError> {
-    names
-        .iter()
-        .map(|name| {
-            view.field_index(name).ok_or_else(|| {
-                let columns: Vec<&str> = view.fields.iter().map(|f| f.name.as_str()).collect();
-                ConfigError::new(
-                    "format.config.key_fields",
-                    format!(
-                        "view '{}' has no column '{name}'; its columns are: {}",
-                        view.name,
-                        columns.join(", ")
-                    ),
-                )
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use crate::json::tests::{config, limits, run, view};
     use crate::json::JsonEncoder;
-    use crate::EncodeError;
+    use crate::{BatchInfo, EncodeError, EncodedMessage, Encoder};
     use sluice_data::{Row, Value};
-    use sluice_types::JsonUpdateFormat;
+    use sluice_types::{JsonFlavor, JsonUpdateFormat};
+
+    fn row(a: i64, b: Option<i64>) -> Row {
+        Row(vec![Value::BigInt(a), b.map_or(Value::Null, Value::BigInt)])
+    }
+
+    /// Encodes one batch of step 7 of pipeline "p", returning the messages as (key, value) text.
+    fn messages(
+        enc: &mut JsonEncoder,
+        delta: &[(Row, i64)],
+    ) -> Vec<(String, Option<serde_json::Value>)> {
+        enc.begin_batch(BatchInfo {
+            pipeline: "p",
+            step: 7,
+        });
+        let mut out = Vec::new();
+        let errors = enc
+            .encode(delta, &mut |m: EncodedMessage| {
+                let key = String::from_utf8(m.key.unwrap()).unwrap();
+                let value = m.value.map(|v| serde_json::from_slice(&v).unwrap());
+                out.push((key, value));
+                Ok(())
+            })
+            .unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        out
+    }
+
+    fn bare(key_fields: Option<&[&str]>) -> JsonEncoder {
+        let mut format = config(JsonUpdateFormat::Debezium, false);
+        format.json_flavor = Some(JsonFlavor::Default);
+        format.key_fields = key_fields.map(|k| k.iter().map(|s| s.to_string()).collect());
+        JsonEncoder::new(&format, &view(), limits(10_000)).unwrap()
+    }
 
     #[test]
     fn all_copies_of_a_record_too_large_are_reported_once() {
         let format = config(JsonUpdateFormat::Debezium, false);
-        let min = JsonEncoder::new(&format, &view(), limits(usize::MAX))
-            .unwrap()
-            .min_message_bytes();
-        let mut enc = JsonEncoder::new(&format, &view(), limits(min)).unwrap();
-        let long = Row(vec![Value::BigInt(10), Value::BigInt(0)]);
-        let (messages, errors) = run(&mut enc, &[(long, 3)]);
+        let mut enc = JsonEncoder::new(&format, &view(), limits(usize::MAX)).unwrap();
+        let mut size = 0;
+        enc.encode(&[(row(1, Some(0)), 1)], &mut |m| {
+            size = m.size();
+            Ok(())
+        })
+        .unwrap();
+        let mut enc = JsonEncoder::new(&format, &view(), limits(size)).unwrap();
+        let (messages, errors) = run(&mut enc, &[(row(10, Some(0)), 3)]);
         assert!(messages.is_empty());
         let [EncodeError::RecordTooLarge {
-            size,
+            size: needed,
             limit,
             copies,
             record,
@@ -176,33 +232,71 @@ mod tests {
             panic!("{errors:?}")
         };
         // The key and the value each hold the record once, so one more digit costs two bytes.
-        assert_eq!((*size, *limit, *copies), (min + 2, min, 3));
+        assert_eq!((*needed, *limit, *copies), (size + 2, size, 3));
         assert_eq!(record, r#"{"a":10,"b":0}"#);
     }
 
     #[test]
-    fn without_schemas_the_key_and_value_are_bare_payloads() {
-        let mut format = config(JsonUpdateFormat::Debezium, false);
-        format.json_flavor = Some(sluice_types::JsonFlavor::Snowflake);
-        format.key_fields = Some(vec!["b".into()]);
-        let mut enc = JsonEncoder::new(&format, &view(), limits(1000)).unwrap();
-        let mut keys = Vec::new();
-        let errors = crate::Encoder::encode(
-            &mut enc,
-            &[(Row(vec![Value::BigInt(1), Value::Null]), 1)],
-            &mut |m| {
-                keys.push((m.key.unwrap(), m.value));
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert!(errors.is_empty());
+    fn an_update_of_a_key_is_one_u_message_with_both_images() {
+        let mut enc = bare(Some(&["a"]));
+        let got = messages(&mut enc, &[(row(1, Some(5)), -1), (row(1, Some(6)), 1)]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (key, value) = &got[0];
+        assert_eq!(key, r#"{"payload":{"a":1}}"#);
+        let payload = &value.as_ref().unwrap()["payload"];
+        assert_eq!(payload["op"], "u");
+        assert_eq!(payload["before"], serde_json::json!({"a": 1, "b": 5}));
+        assert_eq!(payload["after"], serde_json::json!({"a": 1, "b": 6}));
+        let source = &payload["source"];
         assert_eq!(
-            keys,
-            vec![(
-                br#"{"payload":{"b":null}}"#.to_vec(),
-                br#"{"payload":{"op":"c","after":{"a":1,"b":null}}}"#.to_vec()
-            )]
+            (
+                &source["connector"],
+                &source["name"],
+                &source["table"],
+                &source["step"]
+            ),
+            (&"sluice".into(), &"p".into(), &"v".into(), &7.into())
         );
+        assert!(payload["ts_ms"].as_i64().unwrap() > 1_700_000_000_000);
+        assert_eq!(source["ts_ms"], payload["ts_ms"]);
+    }
+
+    #[test]
+    fn a_delete_is_followed_by_its_tombstone_unless_switched_off() {
+        let mut enc = bare(Some(&["a"]));
+        let got = messages(&mut enc, &[(row(2, None), -1), (row(3, None), 1)]);
+        let ops: Vec<_> = got
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_ref().map(|v| v["payload"]["op"].clone())))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                (r#"{"payload":{"a":2}}"#, Some("d".into())),
+                (r#"{"payload":{"a":2}}"#, None),
+                (r#"{"payload":{"a":3}}"#, Some("c".into())),
+            ]
+        );
+        assert_eq!(
+            got[0].1.as_ref().unwrap()["payload"]["after"],
+            serde_json::Value::Null
+        );
+        let mut format = config(JsonUpdateFormat::Debezium, false);
+        format.tombstones = Some(false);
+        let mut enc = JsonEncoder::new(&format, &view(), limits(100_000)).unwrap();
+        let got = messages(&mut enc, &[(row(2, None), -1)]);
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn keyed_by_the_whole_record_an_update_is_a_delete_and_a_create() {
+        let mut enc = bare(None);
+        let got = messages(&mut enc, &[(row(1, Some(5)), -1), (row(1, Some(6)), 1)]);
+        let ops: Vec<_> = got
+            .iter()
+            .map(|(_, v)| v.as_ref().map(|v| v["payload"]["op"].clone()))
+            .collect();
+        assert_eq!(ops, vec![Some("d".into()), None, Some("c".into())]);
+        assert_eq!(got[0].0, r#"{"payload":{"a":1,"b":5}}"#);
     }
 }

@@ -1,22 +1,29 @@
-//! The JSON encoder: `insert_delete`, `snowflake` and `debezium` update formats.
+//! The JSON encoder: `insert_delete`, `upsert`, `debezium`, `raw` and `snowflake` update formats.
 //!
-//! Each copy of a record (a weight `w` gives `|w|` copies) is one JSON value. `insert_delete` packs up to
-//! `buffer_size_records` of them per message, newline-separated or as one array; `snowflake` and `debezium`
-//! write one per message, `debezium` with a key. Value spelling per flavor is in [`values`], the object of a row
-//! in [`record`], the two record-per-message formats in [`snowflake`] and [`debezium`], and Kafka Connect
-//! schemas in [`schema`].
+//! Each copy of a record (a weight `w` gives `|w|` copies) is one JSON value. `insert_delete` and `raw` pack up
+//! to `buffer_size_records` of them per message, newline-separated or as one array, unless each message has a
+//! key or headers of its own (`keys`); `snowflake` writes one per message. `upsert` and `debezium` with
+//! `key_fields` group the step by key first (`group`) and send one message per changed key. Value spelling per
+//! flavor is in [`values`], the object of a row in [`record`], the record-per-message formats in [`snowflake`]
+//! and [`debezium`], and Kafka Connect schemas in [`schema`].
 
 mod debezium;
-mod record;
+pub(crate) mod record;
 mod schema;
 mod snowflake;
 pub(crate) mod values;
 
-use sluice_data::{Relation, Row};
-use sluice_types::{ConfigError, JsonEncoderConfig, JsonUpdateFormat};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::encoder::{check_limit, ChangeEncoder, Framing, MessageLimits, Output, Packer, Sink};
-use crate::error::{EncodeError, ErrorContext, SinkError, MAX_WEIGHT};
+use sluice_data::{Relation, Row};
+use sluice_types::{ConfigError, DeletePolicy, JsonEncoderConfig, JsonUpdateFormat};
+
+use crate::encoder::{
+    check_limit, for_each_change, BatchInfo, Encoder, Framing, MessageLimits, Output, Packer, Sink,
+};
+use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused, MAX_WEIGHT};
+use crate::group::{Duplicates, Grouper, Unit};
+use crate::keys::{Decor, Headers, Keys, Op, Record};
 use crate::visit::check_arity;
 use debezium::Debezium;
 use record::{polarity, ObjectWriter};
@@ -29,8 +36,20 @@ enum Mode {
     InsertDelete,
     /// The record's members, then `__action`, `__stream_id` and `__seq_number`.
     Snowflake(Snowflake),
-    /// A keyed Kafka Connect envelope per record.
+    /// The record alone; deletes as the policy says.
+    Raw(DeletePolicy),
+    /// The record after the change, or a tombstone.
+    Upsert,
+    /// A keyed Kafka Connect envelope per change.
     Debezium(Debezium),
+}
+
+/// How `upsert` and keyed `debezium` find each key's changes.
+struct Grouping {
+    /// The key as grouped (unwrapped).
+    keys: Keys,
+    enforce: bool,
+    grouper: Grouper,
 }
 
 /// Encodes a view's changes as JSON.
@@ -40,8 +59,14 @@ pub(crate) struct JsonEncoder {
     record: ObjectWriter,
     mode: Mode,
     packer: Packer,
+    decor: Decor,
+    grouping: Option<Grouping>,
+    pipeline: String,
+    step: u64,
     /// The record object, reused across records.
     rec: Vec<u8>,
+    /// The old image of a Debezium update.
+    before: Vec<u8>,
     /// The `insert_delete` value, reused across records.
     value: Vec<u8>,
 }
@@ -57,12 +82,46 @@ impl JsonEncoder {
             .validate_for_output()
             .map_err(|e| e.within("format.config"))?;
         let writer = JsonWriter::new(config.effective_flavor());
-        let mode = match config.update_format {
-            JsonUpdateFormat::Snowflake => {
-                Mode::Snowflake(Snowflake::new(rand::random::<u64>() >> 1))
+        let options = config.message_options();
+        let format = config.update_format;
+        let whole_record_key = format == JsonUpdateFormat::Upsert;
+        let (mode, keys) = match format {
+            JsonUpdateFormat::Snowflake => (
+                Mode::Snowflake(Snowflake::new(rand::random::<u64>() >> 1)),
+                Keys::new(&options, view, writer, false)?,
+            ),
+            JsonUpdateFormat::Debezium => {
+                let (debezium, keys) = Debezium::new(config, view, writer)?;
+                (Mode::Debezium(debezium), Some(keys))
             }
-            JsonUpdateFormat::Debezium => Mode::Debezium(Debezium::new(config, view, writer)?),
-            _ => Mode::InsertDelete,
+            JsonUpdateFormat::Raw => (
+                Mode::Raw(config.delete_policy()),
+                Keys::new(&options, view, writer, false)?,
+            ),
+            JsonUpdateFormat::Upsert => (
+                Mode::Upsert,
+                Keys::new(&options, view, writer, whole_record_key)?,
+            ),
+            _ => (
+                Mode::InsertDelete,
+                Keys::new(&options, view, writer, false)?,
+            ),
+        };
+        let op_only =
+            format == JsonUpdateFormat::Raw && config.delete_policy() == DeletePolicy::OpHeader;
+        let decor = Decor {
+            keys,
+            headers: Headers::new(&options, view, op_only)?,
+        };
+        let grouping = if config.groups_by_key() {
+            let keys = Keys::new(&options, view, writer, true)?.expect("grouped formats have keys");
+            Some(Grouping {
+                keys,
+                enforce: config.enforce_unique_key.unwrap_or(true),
+                grouper: Grouper::default(),
+            })
+        } else {
+            None
         };
         let framing = if config.array {
             Framing {
@@ -82,44 +141,67 @@ impl JsonEncoder {
             record: ObjectWriter::new(&view.fields, 0..view.fields.len(), writer),
             mode,
             packer: Packer::new(framing, config.buffer_size_records, limits),
+            decor,
+            grouping,
+            pipeline: String::new(),
+            step: 0,
             rec: Vec::new(),
+            before: Vec::new(),
             value: Vec::new(),
         };
         check_limit(&view.name, limits, encoder.min_message_bytes())?;
         Ok(encoder)
     }
 
-    /// A lower bound on the size of any message: the fixed text plus one byte per value.
+    /// A lower bound on the size of any message with a value: the fixed text plus one byte per value.
     fn min_message_bytes(&self) -> usize {
         let record = self.record.min_len();
         let framing = self.packer.framing_len();
-        match &self.mode {
+        let key = self.decor.keys.as_ref().map_or(0, Keys::min_len);
+        key + match &self.mode {
             Mode::InsertDelete => framing + br#"{"insert":}"#.len() + record,
             Mode::Snowflake(snowflake) => framing + snowflake.min_len(record),
-            Mode::Debezium(debezium) => debezium.min_len(record),
+            Mode::Raw(_) => framing + record,
+            Mode::Upsert => record,
+            Mode::Debezium(debezium) => debezium.min_value_len(record),
         }
     }
 
-    /// Writes the record object (left open for snowflake) into `self.rec`.
+    /// Writes the record object (left open for snowflake) of `row` into `self.rec`.
     fn write_record(&mut self, row: &Row) -> Result<(), EncodeError> {
-        let context = &self.context;
-        check_arity(row, self.columns)
-            .map_err(|(column, m)| context.type_mismatch(row, &column, m))?;
-        self.rec.clear();
-        let written = if matches!(self.mode, Mode::Snowflake(_)) {
-            self.record.write_open(&mut self.rec, row)
-        } else {
-            self.record.write(&mut self.rec, row)
+        let open = matches!(self.mode, Mode::Snowflake(_));
+        write_object(
+            &self.record,
+            &self.context,
+            self.columns,
+            row,
+            &mut self.rec,
+            open,
+        )
+    }
+
+    /// Refuses the step when plain-row output would have to send a delete.
+    fn refuse_deletes(&self, delta: &[(Row, i64)]) -> Result<(), StepRefused> {
+        if !matches!(self.mode, Mode::Raw(DeletePolicy::Fail)) {
+            return Ok(());
+        }
+        let mut deletes = delta.iter().filter(|(_, w)| *w < 0);
+        let Some((row, _)) = deletes.next() else {
+            return Ok(());
         };
-        written.map_err(|(column, m)| context.type_mismatch(row, column, m))
+        Err(StepRefused(format!(
+            "view '{}' deleted {} row(s) in step {} (first: {}), but the 'raw' update format sends rows, not \
+             changes, so a delete cannot be told apart from an insert; nothing of the step was sent. Use 'raw' for \
+             views that only grow, set on_delete to 'op_header' (deletes marked by a sluice.op header) or 'drop', \
+             or use 'upsert' or 'insert_delete'",
+            self.context.view(),
+            1 + deletes.count(),
+            self.step,
+            self.context.row_text(row),
+        )))
     }
-}
 
-impl ChangeEncoder for JsonEncoder {
-    fn packer(&mut self) -> &mut Packer {
-        &mut self.packer
-    }
-
+    /// Encodes one change of an ungrouped format (all `|weight|` copies).
     fn encode_change(
         &mut self,
         row: &Row,
@@ -132,16 +214,26 @@ impl ChangeEncoder for JsonEncoder {
             errors.push(self.context.weight_too_large(row, weight));
             return Ok(());
         }
+        let insert = weight > 0;
+        if matches!(self.mode, Mode::Raw(DeletePolicy::Drop)) && !insert {
+            return Ok(());
+        }
         if let Err(e) = self.write_record(row) {
             errors.push(e);
             return Ok(());
         }
-        let insert = weight > 0;
         let mut out = Output {
             packer: &mut self.packer,
             sink,
             errors,
             context: &self.context,
+        };
+        let record = Record {
+            row,
+            record: &self.rec,
+            value: Some(&self.rec),
+            op: Op::of(insert),
+            records: 1,
         };
         match &mut self.mode {
             Mode::InsertDelete => {
@@ -150,11 +242,174 @@ impl ChangeEncoder for JsonEncoder {
                     .extend_from_slice([br#"{"insert":"#, br#"{"delete":"#][polarity(insert)]);
                 self.value.extend_from_slice(&self.rec);
                 self.value.push(b'}');
-                out.push_copies(&self.value, copies)
+                let record = Record {
+                    value: Some(&self.value),
+                    ..record
+                };
+                self.decor.send(&mut out, record, copies)
             }
-            Mode::Snowflake(snowflake) => snowflake.send(&mut self.rec, insert, copies, &mut out),
-            Mode::Debezium(debezium) => debezium.send(row, &self.rec, insert, copies, &mut out),
+            Mode::Raw(_) => self.decor.send(&mut out, record, copies),
+            Mode::Snowflake(snowflake) => snowflake.send(
+                row,
+                &mut self.rec,
+                insert,
+                copies,
+                &mut out,
+                &mut self.decor,
+            ),
+            Mode::Debezium(debezium) => {
+                let (before, after) = if insert {
+                    (None, Some(&self.rec[..]))
+                } else {
+                    (Some(&self.rec[..]), None)
+                };
+                debezium.send(&mut self.decor, &mut out, record, before, after, copies)
+            }
+            Mode::Upsert => unreachable!("upsert always groups by key"),
         }
+    }
+
+    /// Encodes one key's changes of a grouped format: one message (and a Debezium tombstone).
+    fn encode_unit(
+        &mut self,
+        unit: Unit<'_>,
+        sink: &mut Sink<'_>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let (before, after) = match unit {
+            Unit::Insert(after) => (None, Some(after)),
+            Unit::Delete(before) => (Some(before), None),
+            Unit::Update { before, after } => (Some(before), Some(after)),
+        };
+        let written = |row: Option<&Row>, buf: &mut Vec<u8>| match row {
+            None => Ok(false),
+            Some(row) => write_object(&self.record, &self.context, self.columns, row, buf, false)
+                .map(|()| true),
+        };
+        let has_before = match written(before, &mut self.before) {
+            Ok(has) => has,
+            Err(e) => {
+                errors.push(e);
+                return Ok(());
+            }
+        };
+        let has_after = match written(after, &mut self.rec) {
+            Ok(has) => has,
+            Err(e) => {
+                errors.push(e);
+                return Ok(());
+            }
+        };
+        let op = match unit {
+            Unit::Insert(_) => Op::Insert,
+            Unit::Delete(_) => Op::Delete,
+            Unit::Update { .. } => Op::Update,
+        };
+        let shown = if has_after { &self.rec } else { &self.before };
+        let record = Record {
+            row: unit.row(),
+            record: shown,
+            value: has_after.then_some(&self.rec[..]),
+            op,
+            records: 1,
+        };
+        let mut out = Output {
+            packer: &mut self.packer,
+            sink,
+            errors,
+            context: &self.context,
+        };
+        match &mut self.mode {
+            Mode::Upsert => self.decor.send(&mut out, record, 1),
+            Mode::Debezium(debezium) => {
+                let before = has_before.then_some(&self.before[..]);
+                let after = has_after.then_some(&self.rec[..]);
+                debezium.send(&mut self.decor, &mut out, record, before, after, 1)
+            }
+            _ => unreachable!("only upsert and debezium group by key"),
+        }
+    }
+
+    /// The error of a step that leaves two rows with one key.
+    fn duplicates(&self, d: Duplicates) -> StepRefused {
+        let did = if d.inserted { "inserts" } else { "deletes" };
+        StepRefused(format!(
+            "view '{}': step {} {did} {} rows with the key {}{}, but the key of this connector must name at most one \
+             row; nothing of the step was sent. Choose key_fields that are unique in the view (for a GROUP BY view, \
+             the grouping columns), or set enforce_unique_key to false to let the last row of a key win",
+            self.context.view(),
+            self.step,
+            d.rows,
+            d.key,
+            if d.keys > 1 {
+                format!(" (and {} more keys like it)", d.keys - 1)
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
+/// Writes `row` as a JSON object (left open when `open`) into `buf`, after checking its arity.
+fn write_object(
+    object: &ObjectWriter,
+    context: &ErrorContext,
+    columns: usize,
+    row: &Row,
+    buf: &mut Vec<u8>,
+    open: bool,
+) -> Result<(), EncodeError> {
+    check_arity(row, columns).map_err(|(column, m)| context.type_mismatch(row, &column, m))?;
+    buf.clear();
+    let written = if open {
+        object.write_open(buf, row)
+    } else {
+        object.write(buf, row)
+    };
+    written.map_err(|(column, m)| context.type_mismatch(row, column, m))
+}
+
+/// Milliseconds since the Unix epoch, for Debezium's `ts_ms`.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Encoder for JsonEncoder {
+    fn begin_batch(&mut self, batch: BatchInfo<'_>) {
+        batch.pipeline.clone_into(&mut self.pipeline);
+        self.step = batch.step;
+        self.decor.headers.set_step(batch.step);
+    }
+
+    fn encode(
+        &mut self,
+        delta: &[(Row, i64)],
+        sink: &mut dyn FnMut(crate::EncodedMessage) -> Result<(), SinkError>,
+    ) -> Result<Vec<EncodeError>, SinkError> {
+        // A sink error may have left part of the previous batch buffered.
+        self.packer.reset();
+        self.refuse_deletes(delta)?;
+        if let Mode::Debezium(debezium) = &mut self.mode {
+            debezium.begin_batch(&self.pipeline, self.step, now_ms());
+        }
+        let mut errors = Vec::new();
+        if let Some(g) = &mut self.grouping {
+            let grouped =
+                g.grouper
+                    .group(delta, &mut g.keys, g.enforce, &self.context, &mut errors);
+            let units = grouped.map_err(|d| self.duplicates(d))?;
+            for unit in units {
+                self.encode_unit(unit, sink, &mut errors)?;
+            }
+        } else {
+            for_each_change(delta, |row, weight| {
+                self.encode_change(row, weight, sink, &mut errors)
+            })?;
+        }
+        self.packer.flush(sink)?;
+        Ok(errors)
     }
 }
 
@@ -192,7 +447,7 @@ pub(super) mod tests {
         let mut out = Vec::new();
         let errors = enc
             .encode(delta, &mut |m| {
-                out.push(String::from_utf8(m.value).unwrap());
+                out.push(String::from_utf8(m.value.unwrap_or_default()).unwrap());
                 Ok(())
             })
             .unwrap();
@@ -210,7 +465,8 @@ pub(super) mod tests {
             config(JsonUpdateFormat::InsertDelete, false),
             config(JsonUpdateFormat::InsertDelete, true),
             config(JsonUpdateFormat::Snowflake, false),
-            config(JsonUpdateFormat::Debezium, false),
+            config(JsonUpdateFormat::Raw, false),
+            config(JsonUpdateFormat::Upsert, false),
         ];
         for format in formats {
             let min = JsonEncoder::new(&format, &view(), limits(usize::MAX))

@@ -116,15 +116,40 @@ pub(crate) fn key_schema<'f>(key_fields: impl IntoIterator<Item = &'f Field>) ->
     out
 }
 
-/// The schema of the message value: the `Envelope` struct with `before`, `after` and `op`.
+/// The members of the `source` block, in the order the encoder writes them: (name, type, optional).
+pub(crate) const SOURCE_MEMBERS: [(&str, SqlType, bool); 8] = [
+    ("version", SqlType::Varchar { length: None }, false),
+    ("connector", SqlType::Varchar { length: None }, false),
+    ("name", SqlType::Varchar { length: None }, false),
+    ("ts_ms", SqlType::BigInt, false),
+    ("snapshot", SqlType::Varchar { length: None }, true),
+    ("db", SqlType::Varchar { length: None }, false),
+    ("table", SqlType::Varchar { length: None }, false),
+    ("step", SqlType::BigInt, false),
+];
+
+/// The schema of the message value: the `Envelope` struct with `before`, `after`, `source` (the `sluice.Source`
+/// struct), `op` and an optional `ts_ms`, as Debezium's connectors lay it out.
 pub(crate) fn envelope_schema(fields: &[Field]) -> Vec<u8> {
     let mut out = Vec::new();
+    let source = |o: &mut Vec<u8>| {
+        for (i, (name, ty, optional)) in SOURCE_MEMBERS.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            write_schema(o, ty, *optional, Some(name));
+        }
+    };
     let members = |o: &mut Vec<u8>| {
         write_struct(o, |o| write_members(o, fields), true, None, Some("before"));
         o.push(b',');
         write_struct(o, |o| write_members(o, fields), true, None, Some("after"));
         o.push(b',');
+        write_struct(o, source, false, Some("sluice.Source"), Some("source"));
+        o.push(b',');
         write_schema(o, &SqlType::varchar(), false, Some("op"));
+        o.push(b',');
+        write_schema(o, &SqlType::BigInt, true, Some("ts_ms"));
     };
     write_struct(&mut out, members, false, Some("Envelope"), None);
     out
@@ -226,9 +251,21 @@ mod tests {
                 r#"{{"type":"struct","fields":["#,
                 r#"{{"type":"struct","fields":[{m}],"optional":true,"field":"before"}},"#,
                 r#"{{"type":"struct","fields":[{m}],"optional":true,"field":"after"}},"#,
-                r#"{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"Envelope"}}"#
+                r#"{{"type":"struct","fields":[{source}],"optional":false,"name":"sluice.Source","field":"source"}},"#,
+                r#"{{"type":"string","optional":false,"field":"op"}},"#,
+                r#"{{"type":"int64","optional":true,"field":"ts_ms"}}],"optional":false,"name":"Envelope"}}"#
             ),
-            m = members
+            m = members,
+            source = concat!(
+                r#"{"type":"string","optional":false,"field":"version"},"#,
+                r#"{"type":"string","optional":false,"field":"connector"},"#,
+                r#"{"type":"string","optional":false,"field":"name"},"#,
+                r#"{"type":"int64","optional":false,"field":"ts_ms"},"#,
+                r#"{"type":"string","optional":true,"field":"snapshot"},"#,
+                r#"{"type":"string","optional":false,"field":"db"},"#,
+                r#"{"type":"string","optional":false,"field":"table"},"#,
+                r#"{"type":"int64","optional":false,"field":"step"}"#
+            )
         );
         assert_eq!(text(envelope_schema(&fields)), expected);
         let parsed: serde_json::Value = serde_json::from_str(&expected).unwrap();

@@ -1,8 +1,11 @@
 //! The `snowflake` update format: the record's members, then `"__action":"insert"|"delete"`, a `__stream_id`
 //! fixed per encoder, and a `__seq_number` counting the records sent from 0, across batches.
 
+use sluice_data::Row;
+
 use crate::encoder::Output;
 use crate::error::SinkError;
+use crate::keys::{Decor, Op, Record};
 use crate::text::write_int;
 
 use super::record::polarity;
@@ -44,10 +47,12 @@ impl Snowflake {
     /// large to send is reported and uses up no sequence number.
     pub fn send(
         &mut self,
+        row: &Row,
         open_record: &mut Vec<u8>,
         insert: bool,
         copies: u64,
         out: &mut Output<'_, '_>,
+        decor: &mut Decor,
     ) -> Result<(), SinkError> {
         let open_len = open_record.len();
         let (mut dropped, mut size) = (0, 0);
@@ -56,6 +61,23 @@ impl Snowflake {
             open_record.extend_from_slice(&self.trailers[polarity(insert)]);
             write_int(open_record, self.seq);
             open_record.push(b'}');
+            if !decor.is_plain() {
+                // Keyed or with headers: one message per copy; a copy too large is reported by `send`.
+                let errors = out.errors.len();
+                let bytes: &[u8] = open_record;
+                let record = Record {
+                    row,
+                    record: bytes,
+                    value: Some(bytes),
+                    op: Op::of(insert),
+                    records: 1,
+                };
+                decor.send(out, record, 1)?;
+                if out.errors.len() == errors {
+                    self.seq += 1;
+                }
+                continue;
+            }
             match out.packer.fits_alone(open_record.len()) {
                 Ok(()) => {
                     out.packer.push(open_record, out.sink)?;

@@ -126,6 +126,7 @@ fn the_delimiter_is_honoured_in_lines_headers_and_quoting() {
         delimiter: ';',
         buffer_size_records: 5,
         header: true,
+        ..CsvEncoderConfig::default()
     });
     let mut enc = encoder(format, &view, LARGE);
     let batch = vec![

@@ -85,7 +85,7 @@ fn round_trip(
     let mut messages = Vec::new();
     let encode_errors = encoder
         .encode(delta, &mut |m| {
-            messages.push(m.value);
+            messages.push(m.value.unwrap());
             Ok(())
         })
         .unwrap();
@@ -144,6 +144,7 @@ proptest! {
             delimiter: if semicolon { ';' } else { ',' },
             buffer_size_records: 3,
             header,
+            ..CsvEncoderConfig::default()
         });
         let mut expected: Vec<_> = delta.iter().filter(|(_, w)| *w != 0).cloned().collect();
         expected.sort();

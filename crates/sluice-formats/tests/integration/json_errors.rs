@@ -143,8 +143,35 @@ fn key_fields_must_name_columns_of_the_view() {
 
 #[test]
 fn output_rules_of_the_config_are_enforced_with_prefixed_fields() {
-    let err = config_error(&json(JsonUpdateFormat::Raw, false, 1), &test_view(), LARGE);
+    let err = config_error(
+        &json(JsonUpdateFormat::Weighted, false, 1),
+        &test_view(),
+        LARGE,
+    );
     assert_eq!(err.field, "format.config.update_format");
+    let err = config_error(
+        &json(JsonUpdateFormat::Upsert, true, 1),
+        &test_view(),
+        LARGE,
+    );
+    assert_eq!(err.field, "format.config.array");
+    let keyed_packs = sluice_types::FormatConfig::Json(sluice_types::JsonEncoderConfig {
+        key_fields: Some(vec!["id".into()]),
+        buffer_size_records: 10,
+        ..sluice_types::JsonEncoderConfig::default()
+    });
+    let err = config_error(&keyed_packs, &test_view(), LARGE);
+    assert_eq!(err.field, "format.config.buffer_size_records");
+    let tombstones = sluice_types::FormatConfig::Json(sluice_types::JsonEncoderConfig {
+        tombstones: Some(false),
+        ..sluice_types::JsonEncoderConfig::default()
+    });
+    let err = config_error(&tombstones, &test_view(), LARGE);
+    assert_eq!(err.field, "format.config.tombstones");
+    assert_eq!(
+        err.reason,
+        "applies to 'debezium' only; remove it for 'insert_delete'"
+    );
     let err = config_error(
         &json(JsonUpdateFormat::Snowflake, false, 5),
         &test_view(),

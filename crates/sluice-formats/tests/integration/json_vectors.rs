@@ -110,30 +110,84 @@ fn snowflake_flavor_spells_timestamps_with_t_and_zone_and_decimals_as_strings() 
         Value::Decimal("10.50".parse().unwrap()),
     ]);
     let (messages, _) = encode(&mut *enc, &[(row, 1)]);
-    let v: serde_json::Value = serde_json::from_slice(&messages[0].value).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(messages[0].value.as_ref().unwrap()).unwrap();
     assert_eq!(v["t"], "2018-06-20T13:37:03+00:00");
     assert_eq!(v["d"], "10.5");
 }
 
-const ENVELOPE: &str = concat!(
-    r#"{"type":"struct","fields":["#,
-    r#"{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"boolean","optional":false,"field":"b"},{"type":"int64","optional":true,"field":"i"},{"type":"string","optional":false,"field":"s"}],"optional":true,"field":"before"},"#,
-    r#"{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"boolean","optional":false,"field":"b"},{"type":"int64","optional":true,"field":"i"},{"type":"string","optional":false,"field":"s"}],"optional":true,"field":"after"},"#,
-    r#"{"type":"string","optional":false,"field":"op"}],"optional":false,"name":"Envelope"}"#
+const COLUMNS: &str = concat!(
+    r#"[{"type":"int64","optional":false,"field":"id"},{"type":"boolean","optional":false,"field":"b"},"#,
+    r#"{"type":"int64","optional":true,"field":"i"},{"type":"string","optional":false,"field":"s"}]"#
 );
+
+/// Kafka Connect's JsonConverter schema of the value, written out from Debezium's documented envelope: optional
+/// `before`/`after` structs of the columns, a `source` struct, a mandatory `op` string, an optional `ts_ms`.
+fn envelope() -> serde_json::Value {
+    let columns: serde_json::Value = serde_json::from_str(COLUMNS).unwrap();
+    let text = |field: &str, optional: bool| serde_json::json!({"type": "string", "optional": optional, "field": field});
+    let int64 =
+        |field: &str| serde_json::json!({"type": "int64", "optional": false, "field": field});
+    serde_json::json!({
+        "type": "struct",
+        "fields": [
+            {"type": "struct", "fields": columns, "optional": true, "field": "before"},
+            {"type": "struct", "fields": columns, "optional": true, "field": "after"},
+            {"type": "struct", "fields": [
+                text("version", false), text("connector", false), text("name", false), int64("ts_ms"),
+                text("snapshot", true), text("db", false), text("table", false), int64("step")
+            ], "optional": false, "name": "sluice.Source", "field": "source"},
+            {"type": "string", "optional": false, "field": "op"},
+            {"type": "int64", "optional": true, "field": "ts_ms"}
+        ],
+        "optional": false,
+        "name": "Envelope"
+    })
+}
 
 const WHOLE_KEY: &str = concat!(
     r#"{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"boolean","optional":false,"field":"b"},"#,
     r#"{"type":"int64","optional":true,"field":"i"},{"type":"string","optional":false,"field":"s"}],"optional":false,"name":"Key"}"#
 );
 
-fn keys_and_values(batch: usize, enc: &mut dyn sluice_formats::Encoder) -> Vec<(String, String)> {
+/// One batch's messages as (key text, value with the times taken out); tombstones have no value.
+fn keys_and_values(
+    batch: usize,
+    enc: &mut dyn sluice_formats::Encoder,
+) -> Vec<(String, Option<serde_json::Value>)> {
     let (messages, errors) = encode(enc, &batches()[batch]);
     assert!(errors.is_empty());
     messages
         .iter()
-        .map(|m| (text(m.key.as_ref().unwrap()), text(&m.value)))
+        .map(|m| {
+            let value = m.value.as_ref().map(|v| {
+                let mut v: serde_json::Value = serde_json::from_slice(v).unwrap();
+                let payload = &mut v["payload"];
+                let ts = payload["ts_ms"].take();
+                assert!(ts.as_i64().unwrap() > 1_700_000_000_000, "{ts}");
+                assert_eq!(payload["source"]["ts_ms"].take(), ts);
+                v
+            });
+            (text(m.key.as_ref().unwrap()), value)
+        })
         .collect()
+}
+
+/// The payload of a `d` or `c` message of `record` (an `insert_delete` record), times taken out.
+fn payload(op: &str, record: &str) -> serde_json::Value {
+    let image: serde_json::Value = serde_json::from_str(unwrap_envelope(record).1).unwrap();
+    let (before, after) = if op == "d" {
+        (image, serde_json::Value::Null)
+    } else {
+        (serde_json::Value::Null, image)
+    };
+    serde_json::json!({
+        "before": before,
+        "after": after,
+        "source": {"version": env!("CARGO_PKG_VERSION"), "connector": "sluice", "name": "", "ts_ms": null,
+                   "snapshot": "false", "db": "", "table": "test_view", "step": 0},
+        "op": op,
+        "ts_ms": null
+    })
 }
 
 #[test]
@@ -142,21 +196,23 @@ fn debezium_keys_by_the_whole_record_with_kafka_connect_schemas() {
     let got = keys_and_values(0, &mut *enc);
     let d1 = unwrap_envelope(D1).1;
     let i0 = unwrap_envelope(I0).1;
+    let with_schema = |payload| serde_json::json!({"schema": envelope(), "payload": payload});
     assert_eq!(
         got,
         vec![
             (
                 format!(r#"{{"schema":{WHOLE_KEY},"payload":{d1}}}"#),
-                format!(r#"{{"schema":{ENVELOPE},"payload":{{"op":"d","before":{d1}}}}}"#),
+                Some(with_schema(payload("d", D1))),
             ),
+            (format!(r#"{{"schema":{WHOLE_KEY},"payload":{d1}}}"#), None),
             (
                 format!(r#"{{"schema":{WHOLE_KEY},"payload":{i0}}}"#),
-                format!(r#"{{"schema":{ENVELOPE},"payload":{{"op":"c","after":{i0}}}}}"#),
+                Some(with_schema(payload("c", I0))),
             ),
         ]
     );
-    // Weights are expanded: one message per copy.
-    assert_eq!(keys_and_values(2, &mut *enc).len(), 4);
+    // Weights are expanded: one message per copy, one tombstone after the copies of a delete.
+    assert_eq!(keys_and_values(2, &mut *enc).len(), 1 + 1 + 3);
 }
 
 #[test]
@@ -164,6 +220,7 @@ fn debezium_keys_by_key_fields() {
     let format = FormatConfig::Json(JsonEncoderConfig {
         update_format: JsonUpdateFormat::Debezium,
         key_fields: Some(vec!["id".into(), "s".into()]),
+        enforce_unique_key: Some(false),
         ..JsonEncoderConfig::default()
     });
     let mut enc = encoder(format, &test_view(), LARGE);
@@ -171,18 +228,16 @@ fn debezium_keys_by_key_fields() {
         r#"{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},"#,
         r#"{"type":"string","optional":false,"field":"s"}],"optional":false,"name":"Key"}"#
     );
-    let (d1, i0) = (unwrap_envelope(D1).1, unwrap_envelope(I0).1);
+    let with_schema = |payload| serde_json::json!({"schema": envelope(), "payload": payload});
+    let key = |id: i64, s: &str| {
+        format!(r#"{{"schema":{key_schema},"payload":{{"id":{id},"s":"{s}"}}}}"#)
+    };
     assert_eq!(
         keys_and_values(0, &mut *enc),
         vec![
-            (
-                format!(r#"{{"schema":{key_schema},"payload":{{"id":1,"s":"bar"}}}}"#),
-                format!(r#"{{"schema":{ENVELOPE},"payload":{{"op":"d","before":{d1}}}}}"#),
-            ),
-            (
-                format!(r#"{{"schema":{key_schema},"payload":{{"id":0,"s":"foo"}}}}"#),
-                format!(r#"{{"schema":{ENVELOPE},"payload":{{"op":"c","after":{i0}}}}}"#),
-            ),
+            (key(1, "bar"), Some(with_schema(payload("d", D1)))),
+            (key(1, "bar"), None),
+            (key(0, "foo"), Some(with_schema(payload("c", I0)))),
         ]
     );
 }
@@ -193,22 +248,22 @@ fn debezium_without_the_kafka_connect_flavor_omits_schemas() {
         update_format: JsonUpdateFormat::Debezium,
         json_flavor: Some(JsonFlavor::Default),
         key_fields: Some(vec!["id".into()]),
+        tombstones: Some(false),
         ..JsonEncoderConfig::default()
     });
     let mut enc = encoder(format, &test_view(), LARGE);
     let got = keys_and_values(0, &mut *enc);
-    let d1 = unwrap_envelope(D1).1;
-    let i0 = unwrap_envelope(I0).1;
+    let bare = |payload| serde_json::json!({ "payload": payload });
     assert_eq!(
         got,
         vec![
             (
                 r#"{"payload":{"id":1}}"#.to_string(),
-                format!(r#"{{"payload":{{"op":"d","before":{d1}}}}}"#)
+                Some(bare(payload("d", D1)))
             ),
             (
                 r#"{"payload":{"id":0}}"#.to_string(),
-                format!(r#"{{"payload":{{"op":"c","after":{i0}}}}}"#)
+                Some(bare(payload("c", I0)))
             ),
         ]
     );

@@ -9,4 +9,5 @@ mod decode_json_values;
 mod decode_roundtrip;
 mod json_errors;
 mod json_vectors;
+mod keys;
 mod roundtrip;

@@ -88,6 +88,7 @@ impl Pipeline {
                 .as_ref()
                 .and_then(|d| d.exactly_once_setup(&o.name));
             outputs.push(OutputConnector::start(
+                &spec.name,
                 &o.name,
                 view,
                 &o.config,

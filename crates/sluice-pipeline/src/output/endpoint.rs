@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use sluice_formats::MessageHeader;
 use sluice_transports::health::OutputTransportStats;
 use sluice_transports::kafka_output::ExactlyOnceStats;
 
@@ -16,8 +17,10 @@ pub use crate::endpoint_error::EndpointError;
 pub struct Message<'a> {
     /// The message key, if the format gives one.
     pub key: Option<&'a [u8]>,
-    /// The payload.
-    pub value: &'a [u8],
+    /// The payload; `None` for a tombstone (a key whose row is gone).
+    pub value: Option<&'a [u8]>,
+    /// Per-message headers from the format (`header_fields`, `system_headers`).
+    pub headers: &'a [MessageHeader],
     /// How many records (delta entries) it carries, for the counters.
     pub records: usize,
 }
@@ -34,6 +37,11 @@ pub struct Message<'a> {
 pub trait OutputEndpoint: Send + Sync {
     /// The largest key + value a single message may have.
     fn max_payload_bytes(&self) -> usize;
+    /// Whether messages keep their keys, headers and tombstones. An endpoint that writes values only (a file)
+    /// says no, and formats that need them are refused at start rather than silently cut down.
+    fn carries_keys(&self) -> bool {
+        true
+    }
     /// Hands one message to the transport.
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError>;
     /// Called once every message of a step has been sent: an endpoint that acknowledges in batches (a file's fsync)

@@ -104,6 +104,10 @@ impl FileEndpoint {
 }
 
 impl OutputEndpoint for FileEndpoint {
+    fn carries_keys(&self) -> bool {
+        false
+    }
+
     fn max_payload_bytes(&self) -> usize {
         // A line of a file has no limit of its own; this keeps one message within what a reader can take whole.
         16 * 1024 * 1024
@@ -114,9 +118,14 @@ impl OutputEndpoint for FileEndpoint {
         if let Some(error) = self.health.failure() {
             return Err(EndpointError::Transport(error));
         }
+        // A tombstone says "forget this key", which a file of values cannot say; the start refused the formats
+        // that rely on it, so only Debezium's optional tombstones get here.
+        let Some(value) = message.value else {
+            return Ok(());
+        };
         let written = state
             .writer
-            .write_all(message.value)
+            .write_all(value)
             .and_then(|()| state.writer.write_all(b"\n"));
         if let Err(e) = written {
             let error = format!("cannot write file '{}': {e}", self.path.display());
@@ -125,7 +134,7 @@ impl OutputEndpoint for FileEndpoint {
         state.pending.add(Counts {
             messages: 1,
             records: message.records as u64,
-            bytes: message.value.len() as u64,
+            bytes: value.len() as u64,
         });
         if state.last_sync.elapsed() >= SYNC_INTERVAL {
             self.sync(&mut state)?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sluice_transports::health::OutputTransportStats;
 use sluice_transports::kafka_output::{
     validate_config, ExactlyOnceSetup, ExactlyOnceStats, KafkaOutputEndpoint, KafkaOutputError,
+    OutgoingMessage,
 };
 use sluice_types::KafkaOutputConfig;
 
@@ -47,8 +48,19 @@ impl OutputEndpoint for KafkaOutputEndpoint {
     }
 
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError> {
-        KafkaOutputEndpoint::send(self, message.key, message.value, message.records)
-            .map_err(EndpointError::transport)
+        // No allocation for the common message without headers of its own.
+        let headers: Vec<(&str, Option<&[u8]>)> = message
+            .headers
+            .iter()
+            .map(|h| (&*h.name, h.value.as_deref()))
+            .collect();
+        let outgoing = OutgoingMessage {
+            key: message.key,
+            value: message.value,
+            headers: &headers,
+            records: message.records,
+        };
+        KafkaOutputEndpoint::send_message(self, outgoing).map_err(EndpointError::transport)
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), EndpointError> {

@@ -27,10 +27,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sluice_data::{Delta, Relation};
-use sluice_formats::{build_encoder, Encoder, MessageLimits, SinkError};
+use sluice_formats::{build_encoder, BatchInfo, Encoder, MessageLimits, SinkError};
 use sluice_transports::health::{EndpointHealth, OutputTransportStats};
 use sluice_transports::kafka_output::{ExactlyOnceSetup, ExactlyOnceStats};
-use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
+use sluice_types::{
+    ConfigError, ConnectorConfig, DeletePolicy, EncodeErrorPolicy, FormatConfig, JsonUpdateFormat,
+    MessageOptions,
+};
 
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
 
@@ -142,6 +145,7 @@ struct Queue {
 
 /// State shared between the connector handle and its thread.
 struct Shared {
+    pipeline: String,
     name: String,
     view: String,
     max_queued_records: u64,
@@ -172,8 +176,10 @@ pub struct OutputConnector {
 
 impl OutputConnector {
     /// Validates `config` against `view`, starts the transport (checking that the destination is reachable and
-    /// exists; with `exactly_once`, finding what an earlier run delivered) and the connector's thread.
+    /// exists; with `exactly_once`, finding what an earlier run delivered) and the connector's thread. `pipeline`
+    /// names the pipeline in the messages of the formats that say where a change comes from.
     pub fn start(
+        pipeline: &str,
         name: &str,
         view: &Relation,
         config: &ConnectorConfig,
@@ -205,6 +211,18 @@ impl OutputConnector {
                 "an output connector needs a format",
             ))
         })?;
+        if !endpoint.carries_keys() {
+            if let Some(field) = needs_keys(format) {
+                return Err(config_err(ConfigError::new(
+                    field,
+                    format!(
+                        "{} writes message values only, without keys, headers or tombstones; remove the setting \
+                         or use kafka_output",
+                        config.transport.name()
+                    ),
+                )));
+            }
+        }
         let encoder = build_encoder(
             format,
             view,
@@ -215,6 +233,7 @@ impl OutputConnector {
         .map_err(config_err)?;
 
         let shared = Arc::new(Shared {
+            pipeline: pipeline.to_string(),
             name: name.to_string(),
             view: view.name.clone(),
             max_queued_records: config.max_queued_records,
@@ -423,13 +442,18 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
         };
         let mut messages = 0;
         shared.endpoint.begin_step(batch.step);
+        encoder.begin_batch(BatchInfo {
+            pipeline: &shared.pipeline,
+            step: batch.step,
+        });
         let result = encoder.encode(&batch.delta, &mut |m| {
             messages += 1;
             shared
                 .endpoint
                 .send(Message {
                     key: m.key.as_deref(),
-                    value: &m.value,
+                    value: m.value.as_deref(),
+                    headers: &m.headers,
                     records: m.records,
                 })
                 .map_err(SinkError::new)
@@ -478,6 +502,36 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 return;
             }
         }
+    }
+}
+
+/// The field of `format` that needs message keys, headers or tombstones, if any.
+fn needs_keys(format: &FormatConfig) -> Option<&'static str> {
+    let (options, upsert, op_header): (MessageOptions<'_>, bool, bool) = match format {
+        FormatConfig::Json(json) => (
+            json.message_options(),
+            json.update_format == JsonUpdateFormat::Upsert,
+            json.update_format == JsonUpdateFormat::Raw
+                && json.delete_policy() == DeletePolicy::OpHeader,
+        ),
+        FormatConfig::Csv(csv) => (
+            csv.message_options(),
+            false,
+            !csv.weight_column && csv.delete_policy() == DeletePolicy::OpHeader,
+        ),
+    };
+    if upsert {
+        Some("format.config.update_format")
+    } else if op_header {
+        Some("format.config.on_delete")
+    } else if options.key_fields.is_some() {
+        Some("format.config.key_fields")
+    } else if !options.header_fields.is_empty() {
+        Some("format.config.header_fields")
+    } else if options.system_headers {
+        Some("format.config.system_headers")
+    } else {
+        None
     }
 }
 

@@ -30,7 +30,7 @@ impl OutputEndpoint for NullEndpoint {
     fn send(&self, message: Message<'_>) -> Result<(), EndpointError> {
         self.messages.fetch_add(1, Relaxed);
         self.records.fetch_add(message.records as u64, Relaxed);
-        let bytes = message.value.len() + message.key.map_or(0, <[u8]>::len);
+        let bytes = message.value.map_or(0, <[u8]>::len) + message.key.map_or(0, <[u8]>::len);
         self.bytes.fetch_add(bytes as u64, Relaxed);
         Ok(())
     }

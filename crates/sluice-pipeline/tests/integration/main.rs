@@ -3,6 +3,7 @@
 
 mod durable;
 mod endpoints;
+mod keyed;
 mod liveness;
 mod output;
 mod pipeline;

@@ -56,7 +56,7 @@ fn steps_are_delivered_in_order_and_stats_count_acknowledged_records() {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "pipeline-order", 1);
     let cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
-    let connector = OutputConnector::start("total-sales", &view(), &cfg, None).unwrap();
+    let connector = OutputConnector::start("p", "total-sales", &view(), &cfg, None).unwrap();
     connector.push(1, Arc::new(vec![(row("a", 1), 1), (row("b", 2), 1)]), false);
     connector.push(
         2,
@@ -94,7 +94,7 @@ fn a_record_that_cannot_be_encoded_fails_the_connector_by_default() {
     let servers = brokers();
     let topic = TestTopic::new(&servers, "pipeline-encode-fail", 1);
     let cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
-    let connector = OutputConnector::start("total-sales", &view(), &cfg, None).unwrap();
+    let connector = OutputConnector::start("p", "total-sales", &view(), &cfg, None).unwrap();
     let bad = Row::new(vec![Value::from("bad"), Value::Null]);
     connector.push(1, Arc::new(vec![(row("good", 1), 1), (bad, -1)]), false);
     assert!(eventually(TIMEOUT, || connector.fatal_error().is_some()));
@@ -114,7 +114,7 @@ fn a_record_that_cannot_be_encoded_is_listed_and_the_rest_is_delivered() {
     let topic = TestTopic::new(&servers, "pipeline-encode-error", 1);
     let mut cfg = config(&servers, &topic.name, json!({}), json!({"name": "json"}));
     cfg.on_encode_error = EncodeErrorPolicy::Skip;
-    let connector = OutputConnector::start("total-sales", &view(), &cfg, None).unwrap();
+    let connector = OutputConnector::start("p", "total-sales", &view(), &cfg, None).unwrap();
     // NULL in the NOT NULL column `copies`.
     let bad = Row::new(vec![Value::from("bad"), Value::Null]);
     connector.push(
@@ -153,7 +153,7 @@ fn a_full_queue_signals_backpressure_through_a_broker_outage_and_nothing_is_lost
         json!({"max_queued_records": 20, "queue.buffering.max.messages": 10, "reconnect.backoff.max.ms": 500}),
         json!({"name": "json"}),
     );
-    let connector = OutputConnector::start("total-sales", &view(), &cfg, None).unwrap();
+    let connector = OutputConnector::start("p", "total-sales", &view(), &cfg, None).unwrap();
     broker.down();
 
     // A controller pushes a step only while the connector is not full.
@@ -201,7 +201,7 @@ fn start_fails_naming_the_connector_and_the_missing_topic() {
         json!({}),
         json!({"name": "json"}),
     );
-    let err = OutputConnector::start("total-sales", &view(), &cfg, None)
+    let err = OutputConnector::start("p", "total-sales", &view(), &cfg, None)
         .err()
         .unwrap();
     assert!(matches!(err, OutputError::Transport { .. }), "{err}");
@@ -222,7 +222,7 @@ fn start_rejects_key_fields_that_are_not_columns_of_the_view() {
         json!({}),
         json!({"name": "json", "config": {"update_format": "debezium", "key_fields": ["isbn"]}}),
     );
-    let err = OutputConnector::start("total-sales", &view(), &cfg, None)
+    let err = OutputConnector::start("p", "total-sales", &view(), &cfg, None)
         .err()
         .unwrap();
     match err {
@@ -248,7 +248,7 @@ fn a_shutdown_that_times_out_leaves_no_thread_sending() {
         json!({"queue.buffering.max.messages": "10"}),
         json!({"name": "json"}),
     );
-    let connector = OutputConnector::start("total-sales", &view(), &cfg, None).unwrap();
+    let connector = OutputConnector::start("p", "total-sales", &view(), &cfg, None).unwrap();
     broker.down();
     connector.push(
         1,

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sluice_formats::{build_encoder, build_parser, MessageLimits};
+use sluice_formats::{build_encoder, build_parser, BatchInfo, MessageLimits};
 use sluice_pipeline::{Pipeline, PipelineError, PipelineState, WatchEvent};
 use sluice_types::{ConfigError, FormatConfig};
 
@@ -265,8 +265,16 @@ async fn watch(
                     let mut items = Vec::new();
                     let mut text = String::new();
                     // The sink below never fails; records the encoder cannot encode are listed in the line.
+                    encoder.begin_batch(BatchInfo {
+                        pipeline: &name,
+                        step,
+                    });
                     let encoded = encoder.encode(&delta, &mut |m| {
-                        let payload = String::from_utf8_lossy(&m.value).into_owned();
+                        // A tombstone (upsert's delete) has no value; the egress stream shows it as null.
+                        let payload = m
+                            .value
+                            .as_deref()
+                            .map_or_else(|| "null".to_string(), |v| String::from_utf8_lossy(v).into_owned());
                         match serde_json::from_str::<Value>(&payload) {
                             Ok(Value::Array(a)) if is_json => items.extend(a),
                             Ok(v) if is_json => items.push(v),

@@ -115,7 +115,7 @@ pub enum KafkaConnectError {
     },
     /// The broker answered but does not have the topic.
     #[error(
-        "Kafka topic '{topic}' does not exist on broker(s) '{servers}'{}; create it first (Sluice does not auto-create topics)",
+        "Kafka topic '{topic}' does not exist on broker(s) '{servers}'{}; {advice}",
         .reason.as_ref().map(|r| format!(" (librdkafka: {r})")).unwrap_or_default()
     )]
     TopicMissing {
@@ -125,6 +125,18 @@ pub enum KafkaConnectError {
         servers: String,
         /// librdkafka's reason, when the metadata carried an error for the topic.
         reason: Option<String>,
+        /// What to do: create the topic, or (`kafka_output`) have Sluice create it with `create_topic`.
+        advice: &'static str,
+    },
+    /// `kafka_output`'s `create_topic`: the topic could not be created, or did not become usable in time.
+    #[error("cannot create Kafka topic '{topic}' on broker(s) '{servers}': {reason}")]
+    CreateTopic {
+        /// The topic.
+        topic: String,
+        /// The `bootstrap.servers` list.
+        servers: String,
+        /// The broker's reason (its error code) and what to change, or what was still missing at the timeout.
+        reason: String,
     },
     /// The broker reported an error for the topic (e.g. not authorized).
     #[error("Kafka topic '{topic}' cannot be used: {reason}")]
@@ -144,7 +156,12 @@ pub(crate) struct TopicCheck<'a> {
     pub timeout_secs: u32,
     /// The last transport error the client reported, if any.
     pub last_trouble: Box<dyn Fn() -> Option<String> + 'a>,
+    /// The end of the missing-topic error: what the user can do.
+    pub missing_advice: &'static str,
 }
+
+/// What the missing-topic error advises when the endpoint cannot create the topic itself.
+pub(crate) const CREATE_IT_FIRST: &str = "create it first (Sluice does not auto-create topics)";
 
 impl TopicCheck<'_> {
     /// Asks the brokers for `topic`'s metadata within `timeout`; returns its partition count.
@@ -158,6 +175,7 @@ impl TopicCheck<'_> {
             topic: topic.to_string(),
             servers: self.servers.to_string(),
             reason: reason.map(|code| code.to_string()),
+            advice: self.missing_advice,
         };
         let metadata = client.fetch_metadata(Some(topic), timeout).map_err(|e| {
             KafkaConnectError::Unreachable {

@@ -13,7 +13,7 @@ use sluice_types::{ConfigError, KafkaInputConfig};
 use super::client_config::consumer_options;
 use super::context::InputContext;
 use super::stats::{InputCounters, KafkaInputStats};
-use crate::kafka_common::{client_config, KafkaConnectError, TopicCheck};
+use crate::kafka_common::{client_config, KafkaConnectError, TopicCheck, CREATE_IT_FIRST};
 
 /// Why the endpoint could not start or could not read.
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +368,7 @@ impl KafkaInputEndpoint {
             servers: &self.servers,
             timeout_secs: self.join_timeout_secs,
             last_trouble: Box::new(|| self.counters.last_trouble()),
+            missing_advice: CREATE_IT_FIRST,
         }
     }
 

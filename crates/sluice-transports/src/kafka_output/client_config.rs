@@ -8,6 +8,7 @@
 //! | `message.timeout.ms` | `0` (no limit) | a message is never given up on because the broker was down for a while |
 //! | `allow.auto.create.topics` | `false` | the topic must exist; a typo must not create a new topic |
 //! | `client.id` | `sluice` | recognisable in broker logs |
+//! | `partitioner` | `murmur2_random` | the Java client's partitioner: a key lands on the partition Kafka Streams, Connect and every Java producer pick for it (librdkafka's own default hashes with CRC32) |
 //!
 //! A user's own value always wins. Validation builds the whole producer without `bootstrap.servers`, so librdkafka
 //! itself checks every option name and value (and cross-option rules such as idempotence requiring `acks=all`)
@@ -52,6 +53,7 @@ const SLUICE_DEFAULTS: &[(&str, &str)] = &[
     ("message.timeout.ms", "0"),
     ("allow.auto.create.topics", "false"),
     ("client.id", "sluice"),
+    ("partitioner", "murmur2_random"),
 ];
 
 /// The producer options for `config`: the user's librdkafka options (consumer-only ones dropped) over Sluice's

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::message::{BorrowedHeaders, DeliveryResult, Message, OwnedHeaders};
 use rdkafka::producer::ProducerContext;
 
 use super::stats::{Counters, MessageSize};
@@ -17,7 +17,10 @@ use crate::kafka_common::forward_log;
 /// A message whose delivery failed transiently, waiting to be sent again by the endpoint.
 pub(crate) struct Retry {
     pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
+    /// `None`: a tombstone.
+    pub payload: Option<Vec<u8>>,
+    /// Every header the message had (static and its own), sent again as they were.
+    pub headers: Option<OwnedHeaders>,
     pub size: MessageSize,
 }
 
@@ -129,7 +132,8 @@ impl ProducerContext for OutputContext {
                 counters.requeued(size);
                 let retry = Retry {
                     key: message.key().map(<[u8]>::to_vec),
-                    payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                    headers: message.headers().map(BorrowedHeaders::detach),
                     size,
                 };
                 let mut retries = self

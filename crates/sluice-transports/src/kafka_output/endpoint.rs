@@ -11,6 +11,7 @@ use sluice_types::{ConfigError, KafkaOutputConfig};
 
 use super::client_config::{max_payload_bytes, producer_options, HEADER_OVERHEAD_BYTES};
 use super::context::{OutputContext, Retry, Shared};
+use super::create_topic::{Start, TopicCreator, CREATE_IT_OR_SET_CREATE_TOPIC};
 use super::exactly_once::{progress_value, Delivery, ExactlyOnceStats, Mode, PROGRESS_HEADER};
 use super::stats::{KafkaOutputStats, MessageSize};
 use crate::kafka_common::errors::{classify_code, Severity};
@@ -77,6 +78,32 @@ pub enum KafkaOutputError {
     },
 }
 
+/// One message for [`KafkaOutputEndpoint::send_message`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutgoingMessage<'a> {
+    /// The key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` sends a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// The message's own headers, after the connector's static ones.
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+    /// How many records it carries, for the counters.
+    pub records: usize,
+}
+
+impl OutgoingMessage<'_> {
+    /// The bytes counted against the size limit: key, value, and each own header's name, value and framing
+    /// ([`HEADER_OVERHEAD_BYTES`]).
+    pub fn size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len) + HEADER_OVERHEAD_BYTES)
+            .sum();
+        self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len) + headers
+    }
+}
+
 /// A Kafka producer for one connector.
 ///
 /// `send` blocks while librdkafka's local queue is full: that is the backpressure that eventually stops the
@@ -92,6 +119,8 @@ pub struct KafkaOutputEndpoint {
     max_payload_bytes: usize,
     /// Exactly-once output's state (see `exactly_once`); `None` for at-least-once.
     pub(super) delivery: Option<Delivery>,
+    /// `create_topic`: how `connect` creates a missing topic; `None`: a missing topic fails the start.
+    create_topic: Option<TopicCreator>,
 }
 
 /// The longest pause between two attempts to put a message into a full queue.
@@ -151,19 +180,33 @@ impl KafkaOutputEndpoint {
             initialization_timeout: config.initialization_timeout_secs,
             max_payload_bytes,
             delivery: None,
+            create_topic: TopicCreator::new(config, options),
         })
     }
 
-    /// Checks that a broker answers within `initialization_timeout_secs` and that the topic exists. Returns the
-    /// topic's partition count.
+    /// Checks that a broker answers within `initialization_timeout_secs` and that the topic exists; with
+    /// `create_topic`, creates a missing topic and waits until its partitions have leaders, all within the same
+    /// timeout (see `create_topic`). Returns the topic's partition count.
     pub fn connect(&self) -> Result<usize, KafkaOutputError> {
         let check = TopicCheck {
             servers: &self.servers,
             timeout_secs: self.initialization_timeout,
             last_trouble: Box::new(|| self.shared.counters.last_trouble()),
+            missing_advice: CREATE_IT_OR_SET_CREATE_TOPIC,
         };
         let timeout = Duration::from_secs(u64::from(self.initialization_timeout));
-        Ok(check.run(self.producer.client(), &self.shared.topic, timeout)?)
+        let deadline = Instant::now() + timeout;
+        let checked = check.run(self.producer.client(), &self.shared.topic, timeout);
+        let Some(creator) = &self.create_topic else {
+            return Ok(checked?);
+        };
+        let start = Start {
+            topic: &self.shared.topic,
+            servers: &self.servers,
+            timeout_secs: self.initialization_timeout,
+            deadline,
+        };
+        Ok(creator.ensure(self.producer.client(), &start, checked)?)
     }
 
     /// The largest key + value this endpoint takes: `message.max.bytes` less framing and static headers.
@@ -176,27 +219,40 @@ impl KafkaOutputEndpoint {
         &self.shared.topic
     }
 
-    /// Sends one message carrying `records` records. Blocks while the local queue is full; fails only when the
-    /// endpoint has failed permanently or the message is too large. A message over
-    /// [`KafkaOutputEndpoint::max_payload_bytes`] fails the endpoint, as the broker's refusal of one would: the
-    /// encoder broke the size contract, and going on would leave a hole in the stream.
+    /// Sends one message carrying `records` records, with `payload` as its value and no headers of its own. See
+    /// [`KafkaOutputEndpoint::send_message`].
     pub fn send(
         &self,
         key: Option<&[u8]>,
         payload: &[u8],
         records: usize,
     ) -> Result<(), KafkaOutputError> {
+        self.send_message(OutgoingMessage {
+            key,
+            value: Some(payload),
+            headers: &[],
+            records,
+        })
+    }
+
+    /// Sends one message. Blocks while the local queue is full; fails only when the endpoint has failed
+    /// permanently or the message is too large. A message over [`KafkaOutputEndpoint::max_payload_bytes`] (key,
+    /// value and its own headers) fails the endpoint, as the broker's refusal of one would: the encoder broke the
+    /// size contract, and going on would leave a hole in the stream.
+    pub fn send_message(&self, message: OutgoingMessage<'_>) -> Result<(), KafkaOutputError> {
         self.check_failed()?;
         self.resend_retries()?;
         let size = MessageSize {
-            records: records as u64,
-            bytes: (payload.len() + key.map_or(0, <[u8]>::len)) as u64,
+            records: message.records as u64,
+            bytes: message.size() as u64,
         };
         if size.bytes > self.max_payload_bytes as u64 {
             return Err(self.too_large(size));
         }
+        let (key, value) = (message.key, message.value);
         let Some(d) = &self.delivery else {
-            return self.produce(key, payload, size, None, None);
+            let headers = self.headers_for(message.headers, None);
+            return self.produce(key, value, size, None, headers);
         };
         let (partition, place, written) = d.next(key);
         if written {
@@ -206,13 +262,38 @@ impl KafkaOutputEndpoint {
         match d.mode {
             Mode::Transactions => {
                 self.begin_transaction(d, place.step)?;
-                self.produce(key, payload, size, Some(partition), None)
+                let headers = self.headers_for(message.headers, None);
+                self.produce(key, value, size, Some(partition), headers)
             }
             Mode::Markers => {
                 let progress = progress_value(&d.state.incarnation, place);
-                self.produce(key, payload, size, Some(partition), Some(&progress))
+                let headers = self.headers_for(message.headers, Some(&progress));
+                self.produce(key, value, size, Some(partition), headers)
             }
         }
+    }
+
+    /// The headers of a message: the static ones, then the message's own, then the progress header (markers
+    /// mode). Cloned from the prepared static headers when the message adds none.
+    fn headers_for(
+        &self,
+        own: &[(&str, Option<&[u8]>)],
+        progress: Option<&str>,
+    ) -> Option<OwnedHeaders> {
+        if own.is_empty() && progress.is_none() {
+            return self.headers.clone();
+        }
+        let mut headers = self.headers.clone().unwrap_or_default();
+        for (key, value) in own {
+            headers = headers.insert(Header { key, value: *value });
+        }
+        if let Some(progress) = progress {
+            headers = headers.insert(Header {
+                key: PROGRESS_HEADER,
+                value: Some(progress),
+            });
+        }
+        Some(headers)
     }
 
     /// Exactly-once output: the messages that follow belong to `step` (numbered from 0 within it).
@@ -275,9 +356,14 @@ impl KafkaOutputEndpoint {
             let Some(retry) = next else {
                 return Ok(());
             };
-            if let Err(error) =
-                self.produce(retry.key.as_deref(), &retry.payload, retry.size, None, None)
-            {
+            let sent = self.produce(
+                retry.key.as_deref(),
+                retry.payload.as_deref(),
+                retry.size,
+                None,
+                retry.headers.clone(),
+            );
+            if let Err(error) = sent {
                 self.give_back(retry);
                 return Err(error);
             }
@@ -302,31 +388,28 @@ impl KafkaOutputEndpoint {
         counters.retry_queued(size, retries.len());
     }
 
-    /// Puts one message into librdkafka's queue: to `partition` when given (exactly-once output picks it),
-    /// with a progress header when given (markers mode).
+    /// Puts one message into librdkafka's queue: to `partition` when given (exactly-once output picks it), with
+    /// `headers` as they are (static, own and progress headers already merged). No `value`: a tombstone.
     fn produce(
         &self,
         key: Option<&[u8]>,
-        payload: &[u8],
+        value: Option<&[u8]>,
         size: MessageSize,
         partition: Option<i32>,
-        progress: Option<&str>,
+        headers: Option<OwnedHeaders>,
     ) -> Result<(), KafkaOutputError> {
         let topic = self.shared.topic.as_str();
-        let mut record = BaseRecord::with_opaque_to(topic, Box::new(size)).payload(payload);
+        let mut record: BaseRecord<'_, [u8], [u8], Box<MessageSize>> =
+            BaseRecord::with_opaque_to(topic, Box::new(size));
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }
         if let Some(p) = partition {
             record = record.partition(p);
         }
-        let headers = match (&self.headers, progress) {
-            (h, None) => h.clone(),
-            (h, Some(progress)) => Some(h.clone().unwrap_or_default().insert(Header {
-                key: PROGRESS_HEADER,
-                value: Some(progress),
-            })),
-        };
         if let Some(headers) = headers {
             record = record.headers(headers);
         }

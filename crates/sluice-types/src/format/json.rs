@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::message::{DeletePolicy, KeyFormat, MessageOptions};
 use crate::ConfigError;
 
 /// How changes are represented in JSON.
@@ -13,11 +14,17 @@ pub enum JsonUpdateFormat {
     InsertDelete,
     /// `{"weight": w, "data": {...}}`; input only.
     Weighted,
-    /// The bare record, always an insert; input only.
+    /// The bare record. Input: always an insert. Output: one row per record, for views that only grow;
+    /// `on_delete` says what a delete does.
     Raw,
+    /// Output only: key = the key columns, value = the row after the change, or no value at all (a tombstone)
+    /// when the key's row was deleted. One message per changed key and step; the layout compacted topics,
+    /// Kafka Streams tables and the JDBC sink's upsert mode read.
+    Upsert,
     /// The flat record plus `__action`, `__stream_id`, `__seq_number`, one record per message.
     Snowflake,
-    /// Kafka Connect / Debezium envelopes `{"schema", "payload": {"op", "before"|"after"}}` with a message key.
+    /// Kafka Connect / Debezium envelopes `{"schema", "payload": {"before", "after", "source", "op", "ts_ms"}}`
+    /// with a message key; an update of a key within a step is one `u` message.
     Debezium,
 }
 
@@ -28,6 +35,7 @@ impl JsonUpdateFormat {
             JsonUpdateFormat::InsertDelete => "insert_delete",
             JsonUpdateFormat::Weighted => "weighted",
             JsonUpdateFormat::Raw => "raw",
+            JsonUpdateFormat::Upsert => "upsert",
             JsonUpdateFormat::Snowflake => "snowflake",
             JsonUpdateFormat::Debezium => "debezium",
         }
@@ -65,9 +73,32 @@ pub struct JsonEncoderConfig {
     /// `kafka_connect_json_converter` for debezium, `default` otherwise).
     #[serde(default)]
     pub json_flavor: Option<JsonFlavor>,
-    /// Debezium only: the columns that form the message key. `null` keys by the whole record.
+    /// The columns that form each message's key. `null`: `debezium` and `upsert` key by the whole record, the
+    /// other formats send no key. Needs one record per message.
     #[serde(default)]
     pub key_fields: Option<Vec<String>>,
+    /// How the key is written: `json` (default) or `text` (one key column, its value as text).
+    #[serde(default, skip_serializing_if = "KeyFormat::is_json")]
+    pub key_format: KeyFormat,
+    /// One message header per named column, the value as text (NULL: a header without a value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_fields: Vec<String>,
+    /// Add the headers `sluice.op` (`insert`, `update`, `delete`), `sluice.view` and `sluice.step`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system_headers: bool,
+    /// `upsert`, and `debezium` with `key_fields`: fail the connector when a step leaves two rows with one key
+    /// (default true). `false` for `upsert` declares the key unique without checking it: the last row of a key
+    /// wins. `false` for `debezium` says the key is not unique (a partitioning key): no pairing into `u`
+    /// messages, each change is its own `c` or `d` message with that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforce_unique_key: Option<bool>,
+    /// `debezium` only: send a tombstone (the key, no value) after each delete, as Debezium does, so that
+    /// compaction can drop the key. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstones: Option<bool>,
+    /// `raw` output only: what a deleted row does (`fail` by default, `op_header`, `drop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<DeletePolicy>,
 }
 
 /// One record per message: every consumer can parse a message as one JSON value.
@@ -83,6 +114,12 @@ impl Default for JsonEncoderConfig {
             buffer_size_records: default_buffer_size_records(),
             json_flavor: None,
             key_fields: None,
+            key_format: KeyFormat::Json,
+            header_fields: Vec::new(),
+            system_headers: false,
+            enforce_unique_key: None,
+            tombstones: None,
+            on_delete: None,
         }
     }
 }
@@ -97,6 +134,34 @@ impl JsonEncoderConfig {
         })
     }
 
+    /// The key and header settings, for checking and for the encoder.
+    pub fn message_options(&self) -> MessageOptions<'_> {
+        MessageOptions {
+            key_fields: self.key_fields.as_deref(),
+            key_format: self.key_format,
+            header_fields: &self.header_fields,
+            system_headers: self.system_headers,
+        }
+    }
+
+    /// Whether a step's changes are grouped by key, so that a key's delete and insert become one message:
+    /// `upsert` always, `debezium` when it has `key_fields`.
+    pub fn groups_by_key(&self) -> bool {
+        match self.update_format {
+            JsonUpdateFormat::Upsert => true,
+            // A Debezium key declared not unique (a partitioning key, say) keys each change's own c/d message.
+            JsonUpdateFormat::Debezium => {
+                self.key_fields.is_some() && self.enforce_unique_key != Some(false)
+            }
+            _ => false,
+        }
+    }
+
+    /// What `raw` output does with a delete.
+    pub fn delete_policy(&self) -> DeletePolicy {
+        self.on_delete.unwrap_or_default()
+    }
+
     /// Checks the rules for an input connector (a parser). Field paths are relative to the format's `config`.
     ///
     /// Input accepts the `insert_delete`, `weighted` and `raw` update formats in the `default` flavor only;
@@ -105,7 +170,7 @@ impl JsonEncoderConfig {
     pub fn validate_for_input(&self) -> Result<(), ConfigError> {
         if matches!(
             self.update_format,
-            JsonUpdateFormat::Snowflake | JsonUpdateFormat::Debezium
+            JsonUpdateFormat::Snowflake | JsonUpdateFormat::Debezium | JsonUpdateFormat::Upsert
         ) {
             return Err(ConfigError::new(
                 "update_format",
@@ -125,45 +190,58 @@ impl JsonEncoderConfig {
                 format!("'{name}' is not supported for input; remove json_flavor or set it to 'default'"),
             ));
         }
-        if self.key_fields.is_some() {
-            return Err(ConfigError::new(
-                "key_fields",
-                "only 'debezium' output writes message keys; remove key_fields from an input format",
-            ));
+        self.message_options().refuse_for_input()?;
+        for (field, set) in [
+            ("enforce_unique_key", self.enforce_unique_key.is_some()),
+            ("tombstones", self.tombstones.is_some()),
+            ("on_delete", self.on_delete.is_some()),
+        ] {
+            if set {
+                return Err(ConfigError::new(
+                    field,
+                    "is an output setting; remove it from an input format",
+                ));
+            }
         }
         Ok(())
     }
 
     /// Checks the rules for an output connector. Field paths are relative to the format's `config`.
     pub fn validate_for_output(&self) -> Result<(), ConfigError> {
-        match self.update_format {
-            JsonUpdateFormat::Raw | JsonUpdateFormat::Weighted => {
-                return Err(ConfigError::new(
-                    "update_format",
-                    format!(
-                        "'{}' is an input format; output supports 'insert_delete', 'snowflake' and 'debezium'",
-                        self.update_format.name()
-                    ),
-                ))
-            }
-            JsonUpdateFormat::Snowflake | JsonUpdateFormat::Debezium
-                if self.buffer_size_records != 1 =>
-            {
-                return Err(ConfigError::new(
-                    "buffer_size_records",
-                    format!(
-                        "the '{}' update format writes exactly one record per message; remove buffer_size_records or set it to 1",
-                        self.update_format.name()
-                    ),
-                ))
-            }
-            JsonUpdateFormat::Debezium if self.array => {
-                return Err(ConfigError::new(
-                    "array",
-                    "a 'debezium' message is one Kafka Connect envelope, never an array; remove array or set it to false",
-                ))
-            }
-            _ => {}
+        let format = self.update_format;
+        if format == JsonUpdateFormat::Weighted {
+            return Err(ConfigError::new(
+                "update_format",
+                "'weighted' is an input format; output supports 'insert_delete', 'upsert', 'debezium', 'raw' \
+                 and 'snowflake'",
+            ));
+        }
+        let one_per_message = matches!(
+            format,
+            JsonUpdateFormat::Snowflake | JsonUpdateFormat::Debezium | JsonUpdateFormat::Upsert
+        );
+        if one_per_message && self.buffer_size_records != 1 {
+            return Err(ConfigError::new(
+                "buffer_size_records",
+                format!(
+                    "the '{}' update format writes exactly one record per message; remove buffer_size_records or \
+                     set it to 1",
+                    format.name()
+                ),
+            ));
+        }
+        if matches!(
+            format,
+            JsonUpdateFormat::Debezium | JsonUpdateFormat::Upsert
+        ) && self.array
+        {
+            return Err(ConfigError::new(
+                "array",
+                format!(
+                    "a '{}' message is one record (or none), never an array; remove array or set it to false",
+                    format.name()
+                ),
+            ));
         }
         if self.buffer_size_records == 0 {
             return Err(ConfigError::new(
@@ -171,29 +249,47 @@ impl JsonEncoderConfig {
                 "must be at least 1",
             ));
         }
-        if let Some(keys) = &self.key_fields {
-            if self.update_format != JsonUpdateFormat::Debezium {
-                return Err(ConfigError::new(
-                    "key_fields",
-                    "only the 'debezium' update format writes message keys; remove key_fields",
-                ));
+        let only = |field: &str, set: bool, allowed: bool, which: &str| {
+            if set && !allowed {
+                Err(ConfigError::new(
+                    field,
+                    format!("applies to {which} only; remove it for '{}'", format.name()),
+                ))
+            } else {
+                Ok(())
             }
-            if keys.is_empty() {
-                return Err(ConfigError::new(
-                    "key_fields",
-                    "must name at least one column (or be omitted to key by the whole record)",
-                ));
-            }
-            for (i, k) in keys.iter().enumerate() {
-                if keys[..i].contains(k) {
-                    return Err(ConfigError::new(
-                        "key_fields",
-                        format!("column '{k}' is listed twice"),
-                    ));
-                }
-            }
+        };
+        let keyed = format == JsonUpdateFormat::Upsert
+            || (format == JsonUpdateFormat::Debezium && self.key_fields.is_some());
+        only(
+            "enforce_unique_key",
+            self.enforce_unique_key.is_some(),
+            keyed,
+            "'upsert', and 'debezium' with key_fields,",
+        )?;
+        only(
+            "tombstones",
+            self.tombstones.is_some(),
+            format == JsonUpdateFormat::Debezium,
+            "'debezium'",
+        )?;
+        only(
+            "on_delete",
+            self.on_delete.is_some(),
+            format == JsonUpdateFormat::Raw,
+            "'raw'",
+        )?;
+        let options = self.message_options();
+        let op_header =
+            self.delete_policy() == DeletePolicy::OpHeader && format == JsonUpdateFormat::Raw;
+        if op_header && self.buffer_size_records != 1 {
+            return Err(ConfigError::new(
+                "buffer_size_records",
+                "on_delete 'op_header' marks each record, so each record needs a message of its own; remove \
+                 buffer_size_records or set it to 1",
+            ));
         }
-        Ok(())
+        options.validate(self.buffer_size_records == 1)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Format configs, one module per format.
+//! Format configs, one module per format, and the key and header settings they share (`message`).
 
 pub mod csv;
 pub mod json;
+pub mod message;

@@ -7,6 +7,9 @@
 //! Keys that are not first-class fields are librdkafka options. Their values must be strings, as librdkafka takes
 //! them; a JSON number or boolean is accepted and converted to its plain text form (`1000000`, `true`, `0.5`),
 //! which is exactly what librdkafka would parse from the string. Anything else is rejected naming the key.
+//!
+//! `create_topic` (see [`KafkaCreateTopic`]) is a first-class field, not a librdkafka option: with it, a missing
+//! topic is created when the connector starts.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +35,87 @@ pub struct KafkaOutputConfig {
     /// How the connector delivers exactly once under `fault_tolerance.model = "exactly_once"` (Feldera's field,
     /// with Sluice's mode and transactional id prefix).
     pub fault_tolerance: Option<KafkaOutputFaultTolerance>,
+    /// How to create the topic when it does not exist at start; `None`: a missing topic fails the start.
+    pub create_topic: Option<KafkaCreateTopic>,
+}
+
+/// How `kafka_output` creates its topic when the topic is missing at start (the `create_topic` field).
+///
+/// ```json
+/// {"partitions": 6, "replication_factor": 1, "config": {"cleanup.policy": "compact"}}
+/// ```
+/// Every field is optional: without `partitions` or `replication_factor` the broker's defaults apply
+/// (`num.partitions`, `default.replication.factor`). An existing topic is never altered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaCreateTopic {
+    /// The partition count of the new topic; `None`: the broker's default. Also the count an existing topic is
+    /// expected to have (fewer is reported in a warning, never changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<i32>,
+    /// The replication factor of the new topic; `None`: the broker's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i32>,
+    /// Topic configs of the new topic (`cleanup.policy`, `retention.ms`, ...), values as strings; numbers and
+    /// booleans are accepted and converted to their plain text, like librdkafka options.
+    #[serde(default, deserialize_with = "topic_config_values")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// Kafka's own limit on the partitions of one topic is far higher, but a request for more than this is a typo.
+const MAX_CREATE_PARTITIONS: i32 = 100_000;
+/// A replication factor is an int16 in the Kafka protocol.
+const MAX_REPLICATION_FACTOR: i32 = i16::MAX as i32;
+
+impl KafkaCreateTopic {
+    /// Checks the counts and the config names; errors name `create_topic.<field>`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(p) = self.partitions {
+            if !(1..=MAX_CREATE_PARTITIONS).contains(&p) {
+                return Err(ConfigError::new(
+                    "create_topic.partitions",
+                    format!(
+                        "{p} is not a partition count: use 1 to {MAX_CREATE_PARTITIONS}, or leave it out for \
+                         the broker's default"
+                    ),
+                ));
+            }
+        }
+        if let Some(r) = self.replication_factor {
+            if !(1..=MAX_REPLICATION_FACTOR).contains(&r) {
+                return Err(ConfigError::new(
+                    "create_topic.replication_factor",
+                    format!(
+                        "{r} is not a replication factor: use 1 to {MAX_REPLICATION_FACTOR}, or leave it out \
+                         for the broker's default"
+                    ),
+                ));
+            }
+        }
+        if self.config.keys().any(|k| k.trim().is_empty()) {
+            return Err(ConfigError::new(
+                "create_topic.config",
+                "a topic config name must not be empty",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Topic config values: strings, or numbers and booleans turned into their plain text (`604800000`, `true`).
+fn topic_config_values<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+    map.into_iter()
+        .map(|(key, value)| match option_value_text(&value) {
+            Some(text) => Ok((key, text)),
+            None => Err(D::Error::custom(format!(
+                "config.{key}: topic config values must be strings (numbers and booleans are converted), found {}",
+                json_kind(&value)
+            ))),
+        })
+        .collect()
 }
 
 /// Feldera's default startup timeout.
@@ -122,6 +206,7 @@ impl KafkaOutputConfig {
                 bootstrap_servers.to_string(),
             )]),
             fault_tolerance: None,
+            create_topic: None,
         }
     }
 
@@ -167,6 +252,9 @@ impl KafkaOutputConfig {
         }
         if let Some(ft) = &self.fault_tolerance {
             ft.validate()?;
+        }
+        if let Some(ct) = &self.create_topic {
+            ct.validate()?;
         }
         Ok(self.producer_options().1)
     }
@@ -330,6 +418,7 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
             initialization_timeout_secs: default_initialization_timeout_secs(),
             kafka_options: BTreeMap::new(),
             fault_tolerance: None,
+            create_topic: None,
         };
         let mut topic = None;
         for (key, value) in map {
@@ -357,6 +446,9 @@ impl<'de> Deserialize<'de> for KafkaOutputConfig {
                 }
                 "fault_tolerance" => {
                     config.fault_tolerance = Option::deserialize(&value).map_err(field_err)?;
+                }
+                "create_topic" => {
+                    config.create_topic = Option::deserialize(&value).map_err(field_err)?;
                 }
                 _ => {
                     let text = librdkafka_option(&key, &value, FOREIGN_FIELDS)?;
@@ -448,6 +540,9 @@ impl Serialize for KafkaOutputConfig {
         )?;
         if let Some(ft) = &self.fault_tolerance {
             map.serialize_entry("fault_tolerance", ft)?;
+        }
+        if let Some(ct) = &self.create_topic {
+            map.serialize_entry("create_topic", ct)?;
         }
         map.end()
     }
@@ -573,5 +668,115 @@ mod tests {
         assert!(!options.contains_key("auto.offset.reset"));
         assert!(options.contains_key("bootstrap.servers"));
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn create_topic_parses_round_trips_and_is_no_librdkafka_option() {
+        let c = parse(json!({"topic": "t", "bootstrap.servers": "b:1", "create_topic": {
+            "partitions": 6, "replication_factor": 1,
+            "config": {"cleanup.policy": "compact", "retention.ms": 86400000, "preallocate": false}}}))
+        .unwrap();
+        let ct = c.create_topic.clone().unwrap();
+        assert_eq!(ct.partitions, Some(6));
+        assert_eq!(ct.replication_factor, Some(1));
+        assert_eq!(ct.config["cleanup.policy"], "compact");
+        assert_eq!(ct.config["retention.ms"], "86400000");
+        assert_eq!(ct.config["preallocate"], "false");
+        assert!(!c.kafka_options.contains_key("create_topic"));
+        assert!(!c.producer_options().0.contains_key("create_topic"));
+        assert_eq!(c.validate(), Ok(vec![]));
+
+        let stored = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            stored["create_topic"],
+            json!({"partitions": 6, "replication_factor": 1,
+                   "config": {"cleanup.policy": "compact", "preallocate": "false", "retention.ms": "86400000"}})
+        );
+        assert_eq!(parse(stored).unwrap(), c);
+    }
+
+    #[test]
+    fn create_topic_fields_are_optional_and_absent_when_not_set() {
+        let c =
+            parse(json!({"topic": "t", "bootstrap.servers": "b:1", "create_topic": {}})).unwrap();
+        assert_eq!(c.create_topic, Some(KafkaCreateTopic::default()));
+        assert_eq!(c.validate(), Ok(vec![]));
+        let stored = serde_json::to_value(&c).unwrap();
+        assert_eq!(stored["create_topic"], json!({"config": {}}));
+        assert_eq!(parse(stored).unwrap(), c);
+
+        let c = parse(json!({"topic": "t", "bootstrap.servers": "b:1"})).unwrap();
+        assert_eq!(c.create_topic, None);
+        assert!(serde_json::to_value(&c)
+            .unwrap()
+            .get("create_topic")
+            .is_none());
+        let c = parse(json!({"topic": "t", "create_topic": null})).unwrap();
+        assert_eq!(c.create_topic, None);
+    }
+
+    #[test]
+    fn create_topic_refusals_name_the_field() {
+        let refused = |create_topic: serde_json::Value| {
+            let c = parse(
+                json!({"topic": "t", "bootstrap.servers": "b:1", "create_topic": create_topic}),
+            )
+            .unwrap();
+            c.validate().unwrap_err()
+        };
+        for (bad, field) in [
+            (json!({"partitions": 0}), "create_topic.partitions"),
+            (json!({"partitions": -1}), "create_topic.partitions"),
+            (json!({"partitions": 100_001}), "create_topic.partitions"),
+            (
+                json!({"replication_factor": 0}),
+                "create_topic.replication_factor",
+            ),
+            (
+                json!({"replication_factor": 32_768}),
+                "create_topic.replication_factor",
+            ),
+            (json!({"config": {"": "x"}}), "create_topic.config"),
+            (json!({"config": {" ": "x"}}), "create_topic.config"),
+        ] {
+            let err = refused(bad.clone());
+            assert_eq!(err.field, field, "{bad}: {err}");
+        }
+        assert!(refused(json!({"partitions": 0})).reason.contains("100000"));
+        for good in [
+            json!({"partitions": 1, "replication_factor": 1}),
+            json!({"partitions": 100_000, "replication_factor": 32_767}),
+        ] {
+            let c = parse(json!({"topic": "t", "bootstrap.servers": "b:1", "create_topic": good}))
+                .unwrap();
+            assert_eq!(c.validate(), Ok(vec![]));
+        }
+    }
+
+    #[test]
+    fn create_topic_shape_errors_name_the_field() {
+        for bad in [
+            json!({"partitions": "six"}),
+            json!({"partitions": 5_000_000_000_i64}),
+            json!({"partitons": 6}),
+            json!({"config": {"cleanup.policy": ["compact"]}}),
+            json!(6),
+        ] {
+            let err = parse(
+                json!({"topic": "t", "bootstrap.servers": "b:1", "create_topic": bad.clone()}),
+            )
+            .unwrap_err();
+            assert!(
+                err.contains("transport.config.create_topic"),
+                "{bad}: {err}"
+            );
+        }
+        let err =
+            parse(json!({"topic": "t", "create_topic": {"config": {"cleanup.policy": null}}}))
+                .unwrap_err();
+        assert!(
+            err.contains("config.cleanup.policy") && err.contains("found null"),
+            "{err}"
+        );
     }
 }

@@ -68,7 +68,14 @@ pub fn encode(
 
 /// The message values as text.
 pub fn values(messages: &[EncodedMessage]) -> Vec<String> {
-    messages.iter().map(|m| text(&m.value)).collect()
+    messages
+        .iter()
+        .map(|m| {
+            m.value
+                .as_deref()
+                .map_or_else(|| "<tombstone>".to_string(), text)
+        })
+        .collect()
 }
 
 /// UTF-8 bytes as a `String`.

@@ -1,0 +1,319 @@
+//! Keyed output end to end against the real local broker: a GROUP BY view sent as `upsert` and as keyed `debezium`
+//! to topics of 6 partitions, read back with librdkafka and folded the way a compacted topic, a Kafka Streams
+//! table or the Debezium JDBC sink would, then compared with the view computed here from the same input.
+//! Enabled with `--features kafka-integration-tests` (`scripts/test.sh`).
+#![cfg(feature = "kafka-integration-tests")]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use sluice_data::{Row, Value};
+use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec};
+use sluice_sql::Program;
+use sluice_transports::kafka_output::partition_of;
+use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
+use sluice_transports::testing::{brokers, eventually, TestTopic};
+use sluice_types::ConnectorConfig;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const PARTITIONS: i32 = 6;
+
+const PROGRAM: &str = "
+CREATE TABLE t (k BIGINT NOT NULL, v BIGINT NOT NULL);
+CREATE VIEW totals AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM t GROUP BY k;
+";
+
+fn connector(topic: &str, format: Json) -> ConnectorConfig {
+    serde_json::from_value(json!({
+        "transport": {"name": "kafka_output", "config": {
+            "bootstrap.servers": brokers(), "topic": topic, "initialization_timeout_secs": 10
+        }},
+        "format": {"name": "json", "config": format}
+    }))
+    .unwrap()
+}
+
+fn start(outputs: Vec<(&str, ConnectorConfig)>) -> Pipeline {
+    let spec = PipelineSpec {
+        name: "keyed".into(),
+        program: Program::compile(PROGRAM).unwrap(),
+        config: ControllerConfig::default(),
+        inputs: Vec::new(),
+        durable: None,
+        outputs: outputs
+            .into_iter()
+            .map(|(name, config)| OutputSpec {
+                name: name.into(),
+                view: "totals".into(),
+                config,
+            })
+            .collect(),
+    };
+    Pipeline::start(spec, false).unwrap()
+}
+
+fn row(k: i64, v: i64) -> Row {
+    Row::new(vec![Value::BigInt(k), Value::BigInt(v)])
+}
+
+/// Ingests one batch and waits until it is stepped.
+fn step(p: &Pipeline, rows: Vec<(Row, i64)>) {
+    p.ingest("t", rows, 0, TIMEOUT).unwrap();
+    assert!(eventually(TIMEOUT, || {
+        let g = p.stats().global_metrics;
+        g.buffered_input_records == 0 && g.total_processed_records == g.total_input_records
+    }));
+}
+
+/// A small deterministic generator (64-bit LCG), so that a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Random steps of inserts and deletes of earlier rows; returns the table's rows at the end.
+fn random_steps(p: &Pipeline, seed: u64, steps: usize) -> Vec<(i64, i64)> {
+    let mut rng = Lcg(seed);
+    let mut table: Vec<(i64, i64)> = Vec::new();
+    for _ in 0..steps {
+        let mut batch = Vec::new();
+        for _ in 0..1 + rng.below(8) {
+            if !table.is_empty() && rng.below(3) == 0 {
+                let (k, v) = table.swap_remove(rng.below(table.len() as u64) as usize);
+                batch.push((row(k, v), -1));
+            } else {
+                let (k, v) = (rng.below(20) as i64, rng.below(1000) as i64);
+                // Rows stay distinct, so a delete always has its row.
+                if !table.contains(&(k, v)) && !batch.iter().any(|(r, _)| *r == row(k, v)) {
+                    table.push((k, v));
+                    batch.push((row(k, v), 1));
+                }
+            }
+        }
+        step(p, batch);
+    }
+    table
+}
+
+/// The view computed from the table's rows: `{"k":..}` → `{"k":..,"total":..,"n":..}`.
+fn expected_view(table: &[(i64, i64)]) -> BTreeMap<String, Json> {
+    let mut groups: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for (k, v) in table {
+        let g = groups.entry(*k).or_default();
+        g.0 += v;
+        g.1 += 1;
+    }
+    groups
+        .into_iter()
+        .map(|(k, (total, n))| {
+            (
+                json!({"k": k}).to_string(),
+                json!({"k": k, "total": total, "n": n}),
+            )
+        })
+        .collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn header<'m>(m: &'m ConsumedMessage, name: &str) -> Option<&'m [u8]> {
+    m.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_deref())
+}
+
+/// Every message of a key is on the partition the Java client's partitioner picks for it, and a key's messages
+/// come in step order.
+fn check_partitions_and_order(messages: &[ConsumedMessage]) {
+    let mut last_step: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for m in messages {
+        let key = m.key.as_deref().expect("every message is keyed");
+        assert_eq!(
+            m.partition,
+            partition_of(Some(key), 0, 0, PARTITIONS),
+            "key {} is on the wrong partition",
+            text(key)
+        );
+        let step: u64 = text(header(m, "sluice.step").unwrap()).parse().unwrap();
+        let last = last_step.entry(key.to_vec()).or_default();
+        assert!(
+            step >= *last,
+            "key {} went back from step {last} to {step}",
+            text(key)
+        );
+        *last = step;
+    }
+}
+
+/// Reads everything the pipeline sent to `topic` (at least `n` messages, all partitions to their end).
+fn read_all(topic: &str, n: usize) -> Vec<ConsumedMessage> {
+    let mut messages = read_topic(&brokers(), topic, n, TIMEOUT).unwrap();
+    // read_topic returns partition by partition; within each partition the offsets give the order.
+    messages.sort_by_key(|m| (m.partition, m.offset));
+    messages
+}
+
+#[test]
+fn upsert_and_debezium_on_six_partitions_fold_to_the_view() {
+    let upsert_topic = TestTopic::new(&brokers(), "upsert", PARTITIONS);
+    let debezium_topic = TestTopic::new(&brokers(), "debezium", PARTITIONS);
+    let p = start(vec![
+        (
+            "upsert",
+            connector(
+                &upsert_topic.name,
+                json!({"update_format": "upsert", "key_fields": ["k"], "system_headers": true}),
+            ),
+        ),
+        (
+            "debezium",
+            connector(
+                &debezium_topic.name,
+                json!({"update_format": "debezium", "key_fields": ["k"], "json_flavor": "default",
+                       "system_headers": true}),
+            ),
+        ),
+    ]);
+    let table = random_steps(&p, 7, 40);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let expected = expected_view(&table);
+    assert!(expected.len() > 3, "the random input leaves several groups");
+
+    let sent = |name: &str| {
+        let o = stats
+            .outputs
+            .iter()
+            .find(|o| o.endpoint_name == name)
+            .unwrap();
+        assert_eq!(o.fatal_error, None);
+        o.transport.transmitted_messages as usize
+    };
+
+    // Upsert: the latest value per key, a tombstone forgetting the key: what log compaction keeps.
+    let messages = read_all(&upsert_topic.name, sent("upsert"));
+    assert_eq!(messages.len(), sent("upsert"));
+    check_partitions_and_order(&messages);
+    let mut compacted: BTreeMap<String, Json> = BTreeMap::new();
+    let mut tombstones = 0;
+    for m in &messages {
+        let key = text(m.key.as_deref().unwrap());
+        match &m.payload {
+            Some(value) => {
+                compacted.insert(key, serde_json::from_slice(value).unwrap());
+            }
+            None => {
+                tombstones += 1;
+                assert!(
+                    compacted.remove(&key).is_some(),
+                    "tombstone for absent key {key}"
+                );
+            }
+        }
+    }
+    assert_eq!(compacted, expected);
+    assert!(tombstones > 0, "the random input deletes whole groups");
+
+    // Debezium: apply c/u/d to a table, checking each `before` against what the table holds.
+    let messages = read_all(&debezium_topic.name, sent("debezium"));
+    check_partitions_and_order(&messages);
+    let mut applied: BTreeMap<String, Json> = BTreeMap::new();
+    let mut updates = 0;
+    for m in &messages {
+        let key = text(m.key.as_deref().unwrap());
+        let key: Json = serde_json::from_str(&key).unwrap();
+        let key = key["payload"].to_string();
+        let Some(value) = &m.payload else {
+            assert!(!applied.contains_key(&key), "tombstone follows the delete");
+            continue;
+        };
+        let envelope: Json = serde_json::from_slice(value).unwrap();
+        let payload = &envelope["payload"];
+        assert_eq!(payload["source"]["table"], "totals");
+        assert_eq!(payload["source"]["connector"], "sluice");
+        match payload["op"].as_str().unwrap() {
+            "c" => assert!(applied.insert(key, payload["after"].clone()).is_none()),
+            "u" => {
+                updates += 1;
+                let old = applied.insert(key, payload["after"].clone());
+                assert_eq!(old.as_ref(), Some(&payload["before"]));
+            }
+            "d" => assert_eq!(applied.remove(&key).as_ref(), Some(&payload["before"])),
+            op => panic!("unexpected op {op}"),
+        }
+    }
+    assert_eq!(applied, expected);
+    assert!(updates > 0, "a group that changes is one u message");
+}
+
+#[test]
+fn a_key_with_two_rows_fails_the_connector_at_that_step_and_sends_none_of_it() {
+    let topic = TestTopic::new(&brokers(), "dupkey", PARTITIONS);
+    // `n` (the row count) is not unique across groups.
+    let p = start(vec![(
+        "by-count",
+        connector(
+            &topic.name,
+            json!({"update_format": "upsert", "key_fields": ["n"]}),
+        ),
+    )]);
+    step(&p, vec![(row(1, 10), 1)]);
+    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
+        .transport
+        .transmitted_messages
+        == 1));
+    // Two new groups of one row each: two rows with the key {"n":1} inserted in one step. (A key that repeats
+    // one already sent in an earlier step is not seen by the check, which looks at one step at a time.)
+    step(&p, vec![(row(2, 20), 1), (row(3, 30), 1)]);
+    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
+        .fatal_error
+        .is_some()));
+    let error = p.stats().outputs[0].fatal_error.clone().unwrap();
+    assert!(
+        error.contains("view 'totals': step ")
+            && error.contains(r#" inserts 2 rows with the key {"n":1}"#),
+        "{error}"
+    );
+    assert!(error.contains("enforce_unique_key"), "{error}");
+    drop(p);
+    let messages = read_all(&topic.name, 1);
+    assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
+}
+
+#[test]
+fn raw_output_of_a_view_that_deletes_fails_at_the_deleting_step() {
+    let topic = TestTopic::new(&brokers(), "rawdel", 1);
+    let p = start(vec![(
+        "raw",
+        connector(&topic.name, json!({"update_format": "raw"})),
+    )]);
+    step(&p, vec![(row(1, 10), 1)]);
+    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
+        .transport
+        .transmitted_messages
+        == 1));
+    // The group's row changes: a delete of the old row and an insert of the new one.
+    step(&p, vec![(row(1, 5), 1)]);
+    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
+        .fatal_error
+        .is_some()));
+    let error = p.stats().outputs[0].fatal_error.clone().unwrap();
+    assert!(
+        error.contains("view 'totals' deleted 1 row(s) in step "),
+        "{error}"
+    );
+    drop(p);
+    let messages = read_all(&topic.name, 1);
+    assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
+    assert_eq!(messages[0].payload_text(), r#"{"k":1,"total":10,"n":1}"#);
+}
