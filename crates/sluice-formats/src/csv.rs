@@ -8,94 +8,18 @@
 //! their `default`-flavor JSON text. With `header`, every message starts with a line of the column names and
 //! `__weight`.
 
-use std::collections::BTreeMap;
-
-use sluice_data::{Decimal, Field, Relation, Row, SqlType, Value};
+use sluice_data::{Field, Relation, Row};
 use sluice_types::{ConfigError, CsvEncoderConfig, DeletePolicy, JsonFlavor};
 
 use crate::encoder::{
     check_limit, for_each_change, BatchInfo, Encoder, Framing, MessageLimits, Output, Packer, Sink,
 };
-use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError, StepRefused, MAX_WEIGHT};
+use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused, MAX_WEIGHT};
 use crate::json::values::JsonWriter;
 use crate::keys::{Decor, Headers, Keys, Op, Record};
-use crate::text::{write_decimal, write_finite_float, write_hex, write_int};
-use crate::time::{write_date, write_time, write_timestamp};
-use crate::visit::{check_arity, write_column, ValueWriter};
-
-/// Spells values as CSV fields, before quoting; also the text of text keys and header values.
-pub(crate) struct CsvWriter;
-
-impl CsvWriter {
-    fn non_finite(out: &mut Vec<u8>, nan: bool, negative: bool) {
-        out.extend_from_slice(match (nan, negative) {
-            (true, _) => b"NaN",
-            (false, false) => b"inf",
-            (false, true) => b"-inf",
-        });
-    }
-}
-
-impl ValueWriter for CsvWriter {
-    fn null(&self, _out: &mut Vec<u8>) {}
-
-    fn real(&self, out: &mut Vec<u8>, f: f32) {
-        if !write_finite_float(out, f) {
-            Self::non_finite(out, f.is_nan(), f < 0.0);
-        }
-    }
-
-    fn double(&self, out: &mut Vec<u8>, f: f64) {
-        if !write_finite_float(out, f) {
-            Self::non_finite(out, f.is_nan(), f < 0.0);
-        }
-    }
-
-    fn decimal(&self, out: &mut Vec<u8>, d: &Decimal) {
-        write_decimal(out, d, false);
-    }
-
-    fn string(&self, out: &mut Vec<u8>, s: &str) {
-        out.extend_from_slice(s.as_bytes());
-    }
-
-    fn date(&self, out: &mut Vec<u8>, days: i32) {
-        write_date(out, i64::from(days));
-    }
-
-    fn time(&self, out: &mut Vec<u8>, nanos: u64) {
-        write_time(out, nanos);
-    }
-
-    fn timestamp(&self, out: &mut Vec<u8>, micros: i64) {
-        write_timestamp(out, micros, b' ');
-    }
-
-    fn bytes(&self, out: &mut Vec<u8>, b: &[u8]) {
-        write_hex(out, b);
-    }
-
-    fn array(
-        &self,
-        out: &mut Vec<u8>,
-        items: &[Value],
-        element: &SqlType,
-        element_nullable: bool,
-    ) -> Result<(), Mismatch> {
-        JsonWriter::new(JsonFlavor::Default).array(out, items, element, element_nullable)
-    }
-
-    fn map(
-        &self,
-        out: &mut Vec<u8>,
-        entries: &BTreeMap<Value, Value>,
-        key: &SqlType,
-        value: &SqlType,
-        value_nullable: bool,
-    ) -> Result<(), Mismatch> {
-        JsonWriter::new(JsonFlavor::Default).map(out, entries, key, value, value_nullable)
-    }
-}
+use crate::plain::CsvWriter;
+use crate::text::write_int;
+use crate::visit::{check_arity, write_column};
 
 /// Quotes the field `out[start..]` in place when it needs it.
 struct Quoter {
@@ -323,6 +247,7 @@ impl Encoder for CsvEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::visit::ValueWriter;
 
     fn finish(field: &str, delimiter: u8, empty_is_value: bool) -> String {
         let mut out = b"x|".to_vec();

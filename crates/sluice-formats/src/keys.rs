@@ -11,11 +11,11 @@ use std::sync::Arc;
 use sluice_data::{Field, Relation, Row};
 use sluice_types::{ConfigError, KeyFormat, MessageOptions, SYSTEM_HEADERS};
 
-use crate::csv::CsvWriter;
 use crate::encoder::{Message, MessageHeader, Output};
 use crate::error::{Mismatch, SinkError};
 use crate::json::record::ObjectWriter;
 use crate::json::values::JsonWriter;
+use crate::plain::CsvWriter;
 use crate::text::write_int;
 use crate::visit::write_column;
 

@@ -63,6 +63,7 @@ mod error;
 mod group;
 mod json;
 mod keys;
+mod plain;
 mod text;
 mod time;
 mod visit;
