@@ -10,6 +10,9 @@
 //!
 //! `create_topic` (see [`KafkaCreateTopic`]) is a first-class field, not a librdkafka option: with it, a missing
 //! topic is created when the connector starts.
+//!
+//! Longer than 600 lines: the last third is the tests of the hand-written (de)serializer and its checks, which
+//! belong beside them.
 
 use std::collections::BTreeMap;
 
