@@ -14,7 +14,7 @@ use sluice_types::{ConfigError, CsvEncoderConfig, DeletePolicy, JsonFlavor};
 use crate::encoder::{
     check_limit, for_each_change, BatchInfo, Encoder, Framing, MessageLimits, Output, Packer, Sink,
 };
-use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused, MAX_WEIGHT};
+use crate::error::{EncodeError, ErrorContext, SinkError, MAX_WEIGHT};
 use crate::json::values::JsonWriter;
 use crate::keys::{Decor, Headers, Keys, Op, Record};
 use crate::plain::CsvWriter;
@@ -221,19 +221,12 @@ impl Encoder for CsvEncoder {
     ) -> Result<Vec<EncodeError>, SinkError> {
         self.packer.reset();
         if self.plain == Some(DeletePolicy::Fail) {
-            let mut deletes = delta.iter().filter(|(_, w)| *w < 0);
-            if let Some((row, _)) = deletes.next() {
-                return Err(StepRefused(format!(
-                    "view '{}' deleted {} row(s) in step {} (first: {}), but CSV without the weight column sends \
-                     rows, not changes, so a delete cannot be told apart from an insert; nothing of the step was \
-                     sent. Keep weight_column for views that can shrink, or set on_delete to 'op_header' or 'drop'",
-                    self.context.view(),
-                    1 + deletes.count(),
-                    self.step,
-                    self.context.row_text(row),
-                ))
-                .into());
-            }
+            self.context.refuse_deletes(
+                delta,
+                self.step,
+                "CSV without the weight column",
+                "Keep weight_column for views that can shrink, or set on_delete to 'op_header' or 'drop'",
+            )?;
         }
         let mut errors = Vec::new();
         for_each_change(delta, |row, weight| {

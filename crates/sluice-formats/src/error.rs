@@ -132,9 +132,26 @@ impl ErrorContext {
         &self.view
     }
 
-    /// A short text of `row` for an error message.
-    pub fn row_text(&self, row: &Row) -> String {
-        row_preview(row)
+    /// Refuses step `step` of a plain-row output (`what` names it) if `delta` deletes anything; `advice` says
+    /// what to do instead.
+    pub fn refuse_deletes(
+        &self,
+        delta: &[(Row, i64)],
+        step: u64,
+        what: &str,
+        advice: &str,
+    ) -> Result<(), StepRefused> {
+        let mut deletes = delta.iter().filter(|(_, w)| *w < 0);
+        let Some((row, _)) = deletes.next() else {
+            return Ok(());
+        };
+        Err(StepRefused(format!(
+            "view '{}' deleted {} row(s) in step {step} (first: {}), but {what} sends rows, not changes, so a \
+             delete cannot be told apart from an insert; nothing of the step was sent. {advice}",
+            self.view,
+            1 + deletes.count(),
+            row_preview(row),
+        )))
     }
 
     /// A value of `row` in `column` that does not fit the column's type.

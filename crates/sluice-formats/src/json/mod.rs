@@ -185,20 +185,13 @@ impl JsonEncoder {
         if !matches!(self.mode, Mode::Raw(DeletePolicy::Fail)) {
             return Ok(());
         }
-        let mut deletes = delta.iter().filter(|(_, w)| *w < 0);
-        let Some((row, _)) = deletes.next() else {
-            return Ok(());
-        };
-        Err(StepRefused(format!(
-            "view '{}' deleted {} row(s) in step {} (first: {}), but the 'raw' update format sends rows, not \
-             changes, so a delete cannot be told apart from an insert; nothing of the step was sent. Use 'raw' for \
-             views that only grow, set on_delete to 'op_header' (deletes marked by a sluice.op header) or 'drop', \
-             or use 'upsert' or 'insert_delete'",
-            self.context.view(),
-            1 + deletes.count(),
+        self.context.refuse_deletes(
+            delta,
             self.step,
-            self.context.row_text(row),
-        )))
+            "the 'raw' update format",
+            "Use 'raw' for views that only grow, set on_delete to 'op_header' (deletes marked by a sluice.op \
+             header) or 'drop', or use 'upsert' or 'insert_delete'",
+        )
     }
 
     /// Encodes one change of an ungrouped format (all `|weight|` copies).
