@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(field_of(c), "config.transport");
 
         let mut c = seed();
-        c["format"]["config"]["update_format"] = json!("raw");
+        c["format"]["config"]["update_format"] = json!("weighted");
         assert_eq!(field_of(c), "config.format.config.update_format");
 
         let mut c = seed();

@@ -358,12 +358,16 @@ fn zset(messages: &[ConsumedMessage]) -> BTreeMap<String, i64> {
     weights
 }
 
-/// A Debezium value without its wall-clock times (`ts_ms`, `source.ts_ms`), which differ from run to run.
-fn without_times(payload: &[u8]) -> Vec<u8> {
+/// A Debezium value without what legitimately differs between two runs of the same input: the wall-clock times
+/// (`ts_ms`, `source.ts_ms`) and the step that carried the change (`source.step`: a restart replays the input in
+/// steps cut differently). What is left (the rows before and after, the op, the view) must be identical.
+fn without_run_details(payload: &[u8]) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(payload).unwrap();
     let p = &mut v["payload"];
     assert!(
-        p["ts_ms"].take().is_i64() && p["source"]["ts_ms"].take().is_i64(),
+        p["ts_ms"].take().is_i64()
+            && p["source"]["ts_ms"].take().is_i64()
+            && p["source"]["step"].take().is_u64(),
         "{p}"
     );
     serde_json::to_vec(&v).unwrap()
@@ -384,7 +388,7 @@ fn by_key(messages: &[ConsumedMessage]) -> ByKey {
         out.entry((m.partition, m.key.clone().expect("a keyed message")))
             .or_default()
             .push((
-                without_times(m.payload.as_deref().unwrap_or_default()),
+                without_run_details(m.payload.as_deref().unwrap_or_default()),
                 headers,
             ));
     }

@@ -212,8 +212,16 @@ async fn connector_invalid_configs_are_rejected_and_not_stored(backend: Backend)
             "config.transport.config.bootstrap.servers",
         ),
         (
-            json!({"/format/config/update_format": "raw"}),
+            json!({"/format/config/update_format": "weighted"}),
             "config.format.config.update_format",
+        ),
+        (
+            json!({"/format/config/tombstones": true}),
+            "config.format.config.tombstones",
+        ),
+        (
+            json!({"/format/config/key_fields": ["no_such_column", "no_such_column"]}),
+            "config.format.config.key_fields",
         ),
         (json!({"/format/name": "avro"}), "config.format.name"),
         (
