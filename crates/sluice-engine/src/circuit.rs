@@ -2,12 +2,17 @@
 //!
 //! Every relation is a stream of Z-sets of [`DRow`]. Views are built in declaration order and kept, so a view
 //! over a view reuses the earlier view's stream instead of recomputing it.
+//!
+//! A `MATERIALIZED` view also keeps its contents (an integral of its changes, spilled to storage like any dbsp
+//! trace) behind an output that yields a read-only snapshot only in a step whose snapshot guard is set: that is
+//! what an output connector's `send_snapshot` reads. Only the program decides which views keep their contents, so
+//! a checkpoint always restores into a circuit of the same shape.
 
 use std::sync::Arc;
 
 use dbsp::operator::OutputHandle;
 use dbsp::typed_batch::SpineSnapshot;
-use dbsp::{OrdZSet, RootCircuit, Stream, ZSetHandle};
+use dbsp::{InputHandle, OrdZSet, RootCircuit, Stream, ZSetHandle};
 use sluice_data::Value;
 use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
@@ -33,11 +38,17 @@ pub struct CircuitHandles {
     pub unit: ZSetHandle<DRow>,
     /// One accumulated output per view, in program order.
     pub views: Vec<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>,
+    /// Per view in program order, for materialized views: the whole contents after a step whose
+    /// `snapshot_guard` was set (and nothing in other steps).
+    pub contents: Vec<Option<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>>,
+    /// Set to `true` for one step to have `contents` yield the snapshots; dbsp resets it after each step.
+    pub snapshot_guard: InputHandle<bool>,
 }
 
 /// Builds the circuit for `program` (called once per worker).
 pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
     let (unit_stream, unit) = circuit.add_input_zset::<DRow>();
+    let (guard, snapshot_guard) = circuit.add_input_stream::<bool>();
     let mut tables = Vec::new();
     let mut table_streams = Vec::new();
     for _ in &program.tables {
@@ -51,15 +62,23 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
         unit: unit_stream,
     };
     let mut views = Vec::new();
+    let mut contents = Vec::new();
     for v in &program.views {
         let s = builder.stream(&v.plan);
         views.push(s.accumulate_output());
+        contents.push(v.materialized.then(|| {
+            s.integrate_trace()
+                .apply(|trace| trace.ro_snapshot())
+                .output_guarded(&guard)
+        }));
         builder.views.push(s);
     }
     CircuitHandles {
         tables,
         unit,
         views,
+        contents,
+        snapshot_guard,
     }
 }
 

@@ -5,7 +5,7 @@
 //! the engine usable from plain threads and from async servers alike.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -34,11 +34,26 @@ pub enum Command {
     Checkpoint {
         reply: Sender<Result<String, EngineError>>,
     },
+    /// Run one step without input with the snapshot guard set, send the contents of `views` (indexes of
+    /// materialized views) through `parts` in chunks of `chunk_rows` rows, and end with the step's deltas.
+    Snapshot {
+        views: Vec<usize>,
+        chunk_rows: usize,
+        parts: SyncSender<SnapshotPart>,
+    },
     /// Delete every checkpoint but these (and dbsp's two newest).
     RemoveCheckpoints {
         keep: Vec<uuid::Uuid>,
         reply: Sender<Result<(), EngineError>>,
     },
+}
+
+/// One message of a [`Command::Snapshot`] reply.
+pub enum SnapshotPart {
+    /// Rows of the view with this index, each with its weight (1 for a row present once).
+    Rows { view: usize, rows: Delta },
+    /// The snapshot is over: the deltas of its step (empty unless the step changed something), or why it failed.
+    End(Result<Vec<Delta>, EngineError>),
 }
 
 /// Where the circuit keeps its state and which checkpoint it starts from.
@@ -111,6 +126,14 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
             } => {
                 let _ = reply.send(step(&mut dbsp, &handles, inputs, push_unit));
             }
+            Command::Snapshot {
+                views,
+                chunk_rows,
+                parts,
+            } => {
+                let end = snapshot(&mut dbsp, &handles, &views, chunk_rows, &parts);
+                let _ = parts.send(SnapshotPart::End(end));
+            }
             Command::Checkpoint { reply } => {
                 let result = dbsp
                     .checkpoint()
@@ -150,14 +173,61 @@ fn step(
 }
 
 /// The view's changes in this transaction, each row once with its net weight.
-///
-/// `accumulate_output` holds one snapshot per worker, each possibly of several batches. A cursor over their
-/// concatenation already merges equal rows and skips those whose weights cancel, so the rows are read straight
-/// out of it and cloned once; `consolidate` would first copy every batch into a merged one.
 fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
     let snapshot = out.concat();
-    let mut cursor = snapshot.inner().cursor();
     let mut delta = Vec::with_capacity(snapshot.inner().len());
+    read_rows(&snapshot, usize::MAX, |rows| {
+        delta = rows;
+        true
+    });
+    delta
+}
+
+/// Steps once with the snapshot guard set and streams the contents of `views` through `parts`. The step has no
+/// input, so on a circuit past its first step its deltas are empty; they are returned all the same, so that a
+/// caller never loses a change.
+fn snapshot(
+    dbsp: &mut DBSPHandle,
+    handles: &CircuitHandles,
+    views: &[usize],
+    chunk_rows: usize,
+    parts: &SyncSender<SnapshotPart>,
+) -> Result<Vec<Delta>, EngineError> {
+    handles.snapshot_guard.set_for_all(true);
+    dbsp.transaction()
+        .map_err(|e| EngineError::Dbsp(e.to_string()))?;
+    let deltas = handles.views.iter().map(read_delta).collect();
+    for &view in views {
+        let contents = handles.contents[view]
+            .as_ref()
+            .ok_or_else(|| EngineError::NotMaterialized(view.to_string()))?;
+        let snapshot = contents.concat();
+        let sent = read_rows(&snapshot, chunk_rows.max(1), |rows| {
+            parts.send(SnapshotPart::Rows { view, rows }).is_ok()
+        });
+        if !sent {
+            // The caller stopped listening: nothing more to do for it.
+            return Err(EngineError::Stopped);
+        }
+    }
+    Ok(deltas)
+}
+
+/// Reads the rows of `snapshot`, each once with its net weight, handing them to `chunk` at most `chunk_rows` at
+/// a time; stops early (returning false) when `chunk` returns false.
+///
+/// `accumulate_output` and the contents' output hold one snapshot per worker, each possibly of several batches.
+/// A cursor over their concatenation already merges equal rows and skips those whose weights cancel, so the rows
+/// are read straight out of it and cloned once; `consolidate` would first copy every batch into a merged one, and
+/// a view's whole contents must not be held in memory twice.
+fn read_rows(
+    snapshot: &SpineSnapshot<OrdZSet<DRow>>,
+    chunk_rows: usize,
+    mut chunk: impl FnMut(Delta) -> bool,
+) -> bool {
+    let mut cursor = snapshot.inner().cursor();
+    let capacity = chunk_rows.min(snapshot.inner().len());
+    let mut rows = Vec::with_capacity(capacity);
     while cursor.key_valid() {
         // SAFETY: the circuit's views are Z-sets of `DRow` with `ZWeight` (i64) weights, so the erased key and
         // weight are exactly these types.
@@ -165,9 +235,14 @@ fn read_delta(out: &OutputHandle<SpineSnapshot<OrdZSet<DRow>>>) -> Delta {
         if cursor.val_valid() {
             let weight = *unsafe { cursor.weight().downcast::<i64>() };
             let row = unsafe { cursor.key().downcast::<DRow>() };
-            delta.push((row.to_row(), weight));
+            rows.push((row.to_row(), weight));
+            if rows.len() >= chunk_rows
+                && !chunk(std::mem::replace(&mut rows, Vec::with_capacity(capacity)))
+            {
+                return false;
+            }
         }
         cursor.step_key();
     }
-    delta
+    rows.is_empty() || chunk(rows)
 }

@@ -50,6 +50,14 @@ pub enum EngineError {
     /// Checkpoint or restore problem (no storage configured, I/O, unknown checkpoint).
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// No view of that name in the program.
+    #[error("unknown view {0}")]
+    UnknownView(String),
+    /// A snapshot of a view that does not keep its contents.
+    #[error(
+        "view {0} does not keep its contents: declare it CREATE MATERIALIZED VIEW to take snapshots of it"
+    )]
+    NotMaterialized(String),
     /// An error reported by dbsp.
     #[error("dbsp: {0}")]
     Dbsp(String),

@@ -8,6 +8,9 @@
 //! [`Engine::restore`] continues from one. The caller stores that value (it is small, apart from keyed tables'
 //! rows) wherever its own commit point is, so that engine state and the caller's progress cannot disagree.
 //!
+//! [`Engine::snapshot`] streams the whole contents of `MATERIALIZED` views in chunks (for an output connector
+//! that starts with the view's current rows); other views do not keep their contents.
+//!
 //! Rows are checked against the table schema before they enter the circuit (`validate`). Inside, rows are
 //! [`row::DRow`]s, the archivable wrapper dbsp needs; outputs are plain `sluice_data` rows again.
 //!
@@ -24,14 +27,14 @@ mod validate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use sluice_data::{Delta, Row};
 use sluice_sql::Program;
 
-use controller::{Command, StorageSetup};
+use controller::{Command, SnapshotPart, StorageSetup};
 use dbsp::utils::Tup2;
 use keys::KeyedTable;
 use row::{Changes, DRow};
@@ -233,6 +236,56 @@ impl Engine {
             .collect())
     }
 
+    /// Streams the current contents of the materialized views `views`: the returned [`Snapshot`] yields
+    /// `(view, rows)` chunks of at most `chunk_rows` rows (each row with its weight, 1 unless the view holds it more
+    /// than once), view after view, read straight from the view's stored contents so that memory holds a chunk or
+    /// two, never the whole view. It runs one step without input; [`Snapshot::finish`] returns that step's deltas,
+    /// which are empty except on an engine that never stepped (there the contents are empty and no step runs).
+    pub fn snapshot(
+        &mut self,
+        views: &[&str],
+        chunk_rows: usize,
+    ) -> Result<Snapshot<'_>, EngineError> {
+        if self.pending.iter().any(|p| !p.is_empty()) {
+            return Err(EngineError::Dbsp(
+                "changes are pending: call step() before snapshot()".into(),
+            ));
+        }
+        let mut indexes = Vec::with_capacity(views.len());
+        for name in views {
+            let (i, view) = self
+                .program
+                .views
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.relation.name == *name)
+                .ok_or_else(|| EngineError::UnknownView(name.to_string()))?;
+            if !view.materialized {
+                return Err(EngineError::NotMaterialized(name.to_string()));
+            }
+            indexes.push(i);
+        }
+        // Two chunks in flight at most: the engine thread waits while the caller sends the previous one on.
+        let (parts, receiver) = sync_channel(1);
+        if self.unit_pushed {
+            self.send(Command::Snapshot {
+                views: indexes,
+                chunk_rows,
+                parts,
+            })?;
+        } else {
+            let _ = parts.send(SnapshotPart::End(Ok(vec![
+                Vec::new();
+                self.program.views.len()
+            ])));
+        }
+        Ok(Snapshot {
+            engine: self,
+            parts: receiver,
+            end: None,
+        })
+    }
+
     /// Saves the circuit state in the storage directory (durably, before it returns) and returns what restores
     /// it: dbsp's checkpoint id with the engine's primary-key indexes. Changes pushed but not yet stepped are not
     /// part of a checkpoint: step first.
@@ -281,6 +334,52 @@ impl Engine {
             .ok_or(EngineError::Stopped)?
             .send(cmd)
             .map_err(|_| EngineError::Stopped)
+    }
+}
+
+/// A snapshot being read (see [`Engine::snapshot`]): an iterator of `(view, rows)` chunks.
+pub struct Snapshot<'a> {
+    engine: &'a mut Engine,
+    parts: Receiver<SnapshotPart>,
+    end: Option<Result<Vec<Delta>, EngineError>>,
+}
+
+impl Iterator for Snapshot<'_> {
+    type Item = (String, Delta);
+
+    fn next(&mut self) -> Option<(String, Delta)> {
+        if self.end.is_some() {
+            return None;
+        }
+        match self.parts.recv() {
+            Ok(SnapshotPart::Rows { view, rows }) => {
+                Some((self.engine.program.views[view].relation.name.clone(), rows))
+            }
+            Ok(SnapshotPart::End(end)) => {
+                self.end = Some(end);
+                None
+            }
+            Err(_) => {
+                self.end = Some(Err(EngineError::Stopped));
+                None
+            }
+        }
+    }
+}
+
+impl Snapshot<'_> {
+    /// Reads whatever is left and returns the snapshot step's deltas by view name, or why the snapshot failed.
+    pub fn finish(mut self) -> Result<HashMap<String, Delta>, EngineError> {
+        while self.next().is_some() {}
+        let deltas = self.end.take().expect("the loop ends at the end")?;
+        Ok(self
+            .engine
+            .program
+            .views
+            .iter()
+            .zip(deltas)
+            .map(|(v, d)| (v.relation.name.clone(), d))
+            .collect())
     }
 }
 

@@ -160,6 +160,7 @@ fn ours(format: &FormatConfig, steps: &[Vec<(Row, i64)>]) -> (Duration, Totals) 
             encoder.begin_batch(BatchInfo {
                 pipeline: "bench",
                 step: n as u64,
+                snapshot: false,
             });
             let errors = encoder
                 .encode(step, &mut |m| {

@@ -67,6 +67,9 @@ pub struct BatchInfo<'a> {
     pub pipeline: &'a str,
     /// The pipeline step whose changes the batch holds.
     pub step: u64,
+    /// The batch is part of a snapshot (`send_snapshot`): its rows are the view's contents as of `step`, all
+    /// inserts, rather than changes (Debezium marks them `op: "r"`).
+    pub snapshot: bool,
 }
 
 /// The callback that receives each message, in order; its error aborts the batch.

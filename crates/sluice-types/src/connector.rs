@@ -43,6 +43,11 @@ pub struct ConnectorConfig {
     /// Sluice's own field.
     #[serde(default, skip_serializing_if = "EncodeErrorPolicy::is_fail")]
     pub on_encode_error: EncodeErrorPolicy,
+    /// Output only (Feldera's name): before the view's changes, send its current contents as inserts (Debezium
+    /// `r` rows), once per connector: the first time it runs with this config on a pipeline that has state. The
+    /// view must be `CREATE MATERIALIZED VIEW` (only those keep their contents). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_snapshot: bool,
 }
 
 /// See [`ConnectorConfig::on_encode_error`].
@@ -189,6 +194,12 @@ impl ConnectorConfig {
             | TransportConfig::HttpOutput => {}
         }
         let direction = self.transport.direction();
+        if self.send_snapshot && direction == Direction::Input {
+            return Err(ConfigError::new(
+                "send_snapshot",
+                "applies to output connectors only (it sends a view's contents); remove it here",
+            ));
+        }
         match (&self.format, direction) {
             (None, _)
                 if matches!(
@@ -306,6 +317,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown variant `kafka_outptu`"), "{err}");
+    }
+
+    #[test]
+    fn send_snapshot_is_for_output_connectors_only() {
+        let mut v = seed();
+        v["send_snapshot"] = json!(true);
+        let config: ConnectorConfig = serde_json::from_value(v.clone()).unwrap();
+        assert!(config.send_snapshot);
+        config.validate().unwrap();
+        assert_eq!(
+            serde_json::to_value(&config).unwrap()["send_snapshot"],
+            true
+        );
+        v["transport"] = json!({"name": "kafka_input", "config": {
+            "bootstrap.servers": "example.com:9092", "topics": ["t"]}});
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(config.validate().unwrap_err().field, "send_snapshot");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use sluice_data::{Delta, Row, SqlType, Value};
 use sluice_engine::{Engine, EngineCheckpoint, EngineConfig, EngineError};
 use sluice_sql::Program;
 
-const PROGRAM: &str = "
+pub(crate) const PROGRAM: &str = "
 CREATE TABLE orders (id INT NOT NULL PRIMARY KEY, cat VARCHAR, amount DECIMAL(10,2));
 CREATE TABLE cats (cat VARCHAR, label VARCHAR);
 CREATE VIEW per_cat AS SELECT cat, SUM(amount) AS total, COUNT(*) AS n FROM orders GROUP BY cat;
@@ -27,10 +27,10 @@ fn dec(s: &str) -> Value {
 }
 
 /// One step's input: a batch of weighted rows per table.
-type StepInput = Vec<(&'static str, Vec<(Row, i64)>)>;
+pub(crate) type StepInput = Vec<(&'static str, Vec<(Row, i64)>)>;
 
 /// A deterministic random workload: (table, rows) batches per step.
-fn workload(seed: u64, steps: usize) -> Vec<StepInput> {
+pub(crate) fn workload(seed: u64, steps: usize) -> Vec<StepInput> {
     let program = Program::compile(PROGRAM).unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut cats_present: Vec<Row> = Vec::new();
@@ -54,7 +54,7 @@ fn workload(seed: u64, steps: usize) -> Vec<StepInput> {
         .collect()
 }
 
-fn run(engine: &mut Engine, steps: &[StepInput]) -> Vec<BTreeMap<String, Bag>> {
+pub(crate) fn run(engine: &mut Engine, steps: &[StepInput]) -> Vec<BTreeMap<String, Bag>> {
     steps
         .iter()
         .map(|batches| {

@@ -6,4 +6,5 @@ mod compile_fuzz;
 mod differential;
 mod engine;
 mod random_programs;
+mod snapshot;
 mod tpch;

@@ -31,6 +31,8 @@ pub(super) struct Debezium {
     /// This batch's `","ts_ms":<ms>}}`.
     tail: Vec<u8>,
     tombstones: bool,
+    /// This batch is a snapshot: inserts are `r` (read) rows, as Debezium writes a table's initial contents.
+    snapshot: bool,
     value: Vec<u8>,
 }
 
@@ -67,14 +69,16 @@ impl Debezium {
             source: Vec::new(),
             tail: Vec::new(),
             tombstones: config.tombstones.unwrap_or(true),
+            snapshot: false,
             value: Vec::new(),
         };
-        debezium.begin_batch("", 0, 0);
+        debezium.begin_batch("", 0, false, 0);
         Ok((debezium, keys))
     }
 
-    /// Prepares the `source` block and times of one batch.
-    pub fn begin_batch(&mut self, pipeline: &str, step: u64, ts_ms: i64) {
+    /// Prepares the `source` block and times of one batch (`snapshot`: of a snapshot's batch).
+    pub fn begin_batch(&mut self, pipeline: &str, step: u64, snapshot: bool, ts_ms: i64) {
+        self.snapshot = snapshot;
         let s = &mut self.source;
         s.clear();
         s.extend_from_slice(br#","source":{"version":"#);
@@ -83,7 +87,11 @@ impl Debezium {
         write_json_string(s, pipeline);
         s.extend_from_slice(br#","ts_ms":"#);
         write_int(s, ts_ms);
-        s.extend_from_slice(br#","snapshot":"false","db":"#);
+        s.extend_from_slice(if snapshot {
+            br#","snapshot":"true","db":"#
+        } else {
+            br#","snapshot":"false","db":"#
+        });
         write_json_string(s, pipeline);
         s.extend_from_slice(br#","table":"#);
         s.extend_from_slice(&self.table);
@@ -126,6 +134,7 @@ impl Debezium {
         v.extend_from_slice(after.unwrap_or(NULL));
         v.extend_from_slice(&self.source);
         v.push(match record.op {
+            Op::Insert if self.snapshot => b'r',
             Op::Insert => b'c',
             Op::Update => b'u',
             Op::Delete => b'd',
@@ -184,9 +193,19 @@ mod tests {
         enc: &mut JsonEncoder,
         delta: &[(Row, i64)],
     ) -> Vec<(String, Option<serde_json::Value>)> {
+        batch(enc, delta, false)
+    }
+
+    /// [`messages`] of a snapshot's batch or a changes' batch.
+    fn batch(
+        enc: &mut JsonEncoder,
+        delta: &[(Row, i64)],
+        snapshot: bool,
+    ) -> Vec<(String, Option<serde_json::Value>)> {
         enc.begin_batch(BatchInfo {
             pipeline: "p",
             step: 7,
+            snapshot,
         });
         let mut out = Vec::new();
         let errors = enc
@@ -259,6 +278,26 @@ mod tests {
         );
         assert!(payload["ts_ms"].as_i64().unwrap() > 1_700_000_000_000);
         assert_eq!(source["ts_ms"], payload["ts_ms"]);
+    }
+
+    #[test]
+    fn snapshot_rows_are_r_with_source_snapshot_true_and_changes_after_them_c() {
+        let mut enc = bare(Some(&["a"]));
+        let op_and_snapshot = |got: Vec<(String, Option<serde_json::Value>)>| {
+            got.into_iter()
+                .map(|(_, v)| {
+                    let p = &v.unwrap()["payload"];
+                    (p["op"].clone(), p["source"]["snapshot"].clone())
+                })
+                .collect::<Vec<_>>()
+        };
+        let snapshot = batch(&mut enc, &[(row(1, None), 1), (row(2, Some(3)), 1)], true);
+        assert_eq!(
+            op_and_snapshot(snapshot),
+            vec![("r".into(), "true".into()), ("r".into(), "true".into())]
+        );
+        let changes = batch(&mut enc, &[(row(4, None), 1)], false);
+        assert_eq!(op_and_snapshot(changes), vec![("c".into(), "false".into())]);
     }
 
     #[test]

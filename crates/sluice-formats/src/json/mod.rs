@@ -63,6 +63,8 @@ pub(crate) struct JsonEncoder {
     grouping: Option<Grouping>,
     pipeline: String,
     step: u64,
+    /// The batch is a snapshot's (see [`BatchInfo::snapshot`]).
+    snapshot: bool,
     /// The record object, reused across records.
     rec: Vec<u8>,
     /// The old image of a Debezium update.
@@ -145,6 +147,7 @@ impl JsonEncoder {
             grouping,
             pipeline: String::new(),
             step: 0,
+            snapshot: false,
             rec: Vec::new(),
             before: Vec::new(),
             value: Vec::new(),
@@ -373,6 +376,7 @@ impl Encoder for JsonEncoder {
     fn begin_batch(&mut self, batch: BatchInfo<'_>) {
         batch.pipeline.clone_into(&mut self.pipeline);
         self.step = batch.step;
+        self.snapshot = batch.snapshot;
         self.decor.headers.set_step(batch.step);
     }
 
@@ -385,7 +389,7 @@ impl Encoder for JsonEncoder {
         self.packer.reset();
         self.refuse_deletes(delta)?;
         if let Mode::Debezium(debezium) = &mut self.mode {
-            debezium.begin_batch(&self.pipeline, self.step, now_ms());
+            debezium.begin_batch(&self.pipeline, self.step, self.snapshot, now_ms());
         }
         let mut errors = Vec::new();
         if let Some(g) = &mut self.grouping {

@@ -28,6 +28,7 @@ fn keyed(
     enc.begin_batch(BatchInfo {
         pipeline: "p",
         step,
+        snapshot: false,
     });
     let (messages, errors) = encode(enc, delta);
     assert!(errors.is_empty(), "{errors:?}");
@@ -42,6 +43,7 @@ fn refused(enc: &mut dyn Encoder, delta: &[(Row, i64)]) -> String {
     enc.begin_batch(BatchInfo {
         pipeline: "p",
         step: 9,
+        snapshot: false,
     });
     let mut sent = 0;
     let err = enc
@@ -226,6 +228,7 @@ fn header_fields_and_system_headers_name_the_column_op_view_and_step() {
     enc.begin_batch(BatchInfo {
         pipeline: "p",
         step: 12,
+        snapshot: false,
     });
     let (messages, _) = encode(&mut *enc, &batches()[0]);
     let some = |s: &str| Some(s.to_string());

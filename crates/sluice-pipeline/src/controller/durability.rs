@@ -6,6 +6,7 @@
 //! journal segments and engine checkpoints deleted) only once every output connector acknowledged every message
 //! up to that step; until then stepping goes on and a restart uses the previous checkpoint.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -90,6 +91,8 @@ pub(crate) struct Durability {
     /// Checkpoints committed since start: the input connectors ask on every poll, so the question "is there a
     /// newer one?" must not take a lock.
     commits: AtomicU64,
+    /// The output connectors whose snapshot went out (see `snapshot`), for the manifests to record.
+    snapshots: Mutex<BTreeMap<String, String>>,
 }
 
 impl Durability {
@@ -103,7 +106,13 @@ impl Durability {
             answered: Condvar::new(),
             committed_offsets: Mutex::default(),
             commits: AtomicU64::new(0),
+            snapshots: Mutex::default(),
         }
+    }
+
+    /// Records the connectors whose snapshot was queued (or needed none) for every later manifest.
+    pub(super) fn record_snapshots(&self, served: BTreeMap<String, String>) {
+        *lock(&self.snapshots) = served;
     }
 
     /// When a checkpoint newer than number `after` was committed: its number and `connector`'s positions in it.
@@ -165,6 +174,7 @@ impl Durability {
             committed_at_ms,
             engine: pending.engine.clone(),
             offsets: offsets_for_manifest(&pending.offsets),
+            snapshots: lock(&self.snapshots).clone(),
         }
         .commit(&self.config.state_dir)?;
         // From here on a failure only leaves files behind, which the next commit deletes.

@@ -24,6 +24,9 @@ pub enum StepError {
     /// The step's journal mark could not be written or synced.
     #[error("{0}")]
     Journal(#[source] DurableError),
+    /// Reading a view's contents for `send_snapshot` failed.
+    #[error("sending the snapshot: {0}")]
+    Snapshot(#[source] EngineError),
     /// Replaying the journal after a restart found something it cannot replay.
     #[error("replaying the journal: {0}")]
     Replay(String),

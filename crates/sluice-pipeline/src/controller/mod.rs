@@ -23,7 +23,7 @@
 //! the last committed checkpoint and replays the journal after it (see [`crate::durable`] and `durability`).
 //!
 //! One file per role: `spec` (what a pipeline starts with, its errors), `failure` (why a running pipeline failed),
-//! `durability` (the journal and checkpoints of a running pipeline), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! `durability` (the journal and checkpoints of a running pipeline), `snapshot` (`send_snapshot`), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
 //! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
 //! The children import what they need from each other and from other crates, never from this file, so the
 //! imports go one way.
@@ -47,6 +47,7 @@ use crate::util::lock;
 mod admission;
 mod durability;
 mod failure;
+mod snapshot;
 mod spec;
 mod stats;
 mod step;
@@ -80,6 +81,13 @@ impl Pipeline {
             Some(config) => Restart::open(config, &program, spec.config.workers)?,
             None => Restart::fresh(&program, spec.config.workers)?,
         };
+        // What no network can change is refused before anything connects.
+        let snapshots = snapshot::plan(
+            &spec.outputs,
+            &program,
+            spec.durable.as_ref(),
+            restart.restored_snapshots.as_ref(),
+        )?;
         let mut outputs = Vec::new();
         for o in &spec.outputs {
             let view = view_relation(&program, &o.view)?;
@@ -115,6 +123,7 @@ impl Pipeline {
             tail,
             offsets,
             checkpoint_step: steps,
+            restored_snapshots: _,
         } = restart;
         let buffered: u64 = tail.iter().map(|t| t.len() as u64).sum();
         let shared = Arc::new(Shared {
@@ -148,7 +157,7 @@ impl Pipeline {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("pipeline-{}", spec.name))
-                .spawn(move || control(&shared, engine, replay, started_tx))
+                .spawn(move || control(&shared, engine, snapshots, replay, started_tx))
                 .map_err(PipelineError::Thread)?
         };
         // Replay and the first step come before any input: a restart's replay is over when `start` returns, and the
@@ -439,6 +448,8 @@ struct Restart {
     tail: Vec<Vec<(Row, i64)>>,
     offsets: crate::durable::Offsets,
     checkpoint_step: u64,
+    /// For an engine restored from a checkpoint: the output connectors whose snapshot it records as sent.
+    restored_snapshots: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Restart {
@@ -453,6 +464,7 @@ impl Restart {
             tail: vec![Vec::new(); program.tables.len()],
             offsets: Default::default(),
             checkpoint_step: 0,
+            restored_snapshots: None,
         })
     }
 
@@ -500,6 +512,7 @@ impl Restart {
             tail: recovered.tail,
             offsets: recovered.offsets,
             checkpoint_step,
+            restored_snapshots: recovered.manifest.map(|m| m.snapshots),
         })
     }
 }

@@ -75,6 +75,14 @@ pub enum PipelineError {
     /// No view of that name.
     #[error("the program has no view '{0}'")]
     UnknownView(String),
+    /// An output connector's `send_snapshot` cannot be served (the view is not materialized, exactly-once).
+    #[error("output connector '{connector}': {reason}")]
+    Snapshot {
+        /// The connector's name.
+        connector: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// An output connector could not start.
     #[error(transparent)]
     Output(#[from] OutputError),

@@ -14,22 +14,24 @@ use sluice_transports::health::now_ms;
 use super::admission::{Buffer, Shared};
 use super::durability::Pending;
 use super::failure::{PipelineFailure, StepError};
+use super::snapshot::{self, SnapshotPlan};
 use super::watch::WatchEvent;
 use crate::durable::journal::step_frame;
 use crate::durable::{Offsets, ReplayStep};
 use crate::util::lock;
 
-/// The controller thread: replays `replay` (a durable pipeline's journal after a restart), then steps until
+/// The controller thread: sends the snapshots of `snapshots`, replays `replay` (a durable pipeline's journal after a restart), then steps until
 /// shutdown; an error or a panic marks the pipeline failed.
 /// `started` hears once the replay and the first step are done (it is dropped unheard when they fail).
 pub(super) fn control(
     shared: &Shared,
     mut engine: Engine,
+    snapshots: SnapshotPlan,
     replay: Vec<ReplayStep>,
     started: Sender<()>,
 ) {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        run_steps(shared, &mut engine, replay, started)
+        run_steps(shared, &mut engine, snapshots, replay, started)
     }));
     let failure = match result {
         Ok(Ok(())) => return,
@@ -169,9 +171,15 @@ struct Taken {
 pub(super) fn run_steps(
     shared: &Shared,
     engine: &mut Engine,
+    snapshots: SnapshotPlan,
     replay: Vec<ReplayStep>,
     started: Sender<()>,
 ) -> Result<(), PipelineFailure> {
+    // Snapshots show the restored contents, so they go first: the replayed steps are changes after them.
+    snapshot::send(shared, engine, &snapshots)?;
+    if let Some(d) = &shared.durable {
+        d.record_snapshots(snapshots.served);
+    }
     // The same input in the same steps as before the restart gives the same output, sent again.
     let replayed = !replay.is_empty();
     for r in replay {
@@ -319,7 +327,7 @@ fn commit(shared: &Shared, engine: &mut Engine, pending: Pending) -> Option<Pend
 
 /// A permanently failed output connector fails the pipeline: its view's changes can no longer be delivered, and a
 /// pipeline that goes on stepping would only hide that.
-fn check_outputs(shared: &Shared) -> Result<(), PipelineFailure> {
+pub(super) fn check_outputs(shared: &Shared) -> Result<(), PipelineFailure> {
     let outputs = lock(&shared.outputs);
     match outputs
         .iter()

@@ -31,6 +31,10 @@ pub struct Manifest {
     /// The next offset to read of each Kafka input connector's partitions (connector → "topic/partition" →
     /// offset), as of `step`.
     pub offsets: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The output connectors whose `send_snapshot` was served, with the fingerprint of the config that was: a
+    /// connector sends its view's contents once per config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snapshots: BTreeMap<String, String>,
 }
 
 impl Manifest {

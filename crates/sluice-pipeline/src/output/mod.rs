@@ -18,6 +18,9 @@
 //! [`OutputConnector::acknowledged_step`]. The checkpoint is committed only once every connector got there, so
 //! a restart never needs to send anything from before it again. An exactly-once endpoint commits there too (its
 //! Kafka transaction), before the checkpoint does, and during a restart's replay skips what it already delivered.
+//!
+//! A connector with `send_snapshot` gets the view's contents first, through [`OutputConnector::push_snapshot`], in
+//! chunks queued like steps (so the queue bound holds for them too) and encoded as a snapshot (Debezium's `r`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -111,8 +114,10 @@ pub struct OutputConnectorStats {
     pub max_queued_records: u64,
     /// Steps fully handed to the transport.
     pub processed_steps: u64,
-    /// Delta entries fully handed to the transport (or reported as encode errors).
+    /// Delta entries fully handed to the transport (or reported as encode errors), snapshot rows included.
     pub processed_records: u64,
+    /// Rows of the view's snapshot (`send_snapshot`) fully handed to the transport.
+    pub snapshot_records: u64,
     /// Messages handed to the transport.
     pub encoded_messages: u64,
     /// Records that could not be encoded.
@@ -135,6 +140,8 @@ struct Batch {
     delta: Arc<Delta>,
     /// Wait for every acknowledgement after this batch (see the module's documentation).
     barrier: bool,
+    /// A chunk of a snapshot rather than a step's changes.
+    snapshot: bool,
 }
 
 #[derive(Default)]
@@ -154,6 +161,7 @@ struct Shared {
     queued_records: AtomicU64,
     processed_steps: AtomicU64,
     processed_records: AtomicU64,
+    snapshot_records: AtomicU64,
     encoded_messages: AtomicU64,
     encode_errors: AtomicU64,
     errors: Mutex<RecentErrors>,
@@ -242,6 +250,7 @@ impl OutputConnector {
             queued_records: AtomicU64::new(0),
             processed_steps: AtomicU64::new(0),
             processed_records: AtomicU64::new(0),
+            snapshot_records: AtomicU64::new(0),
             encoded_messages: AtomicU64::new(0),
             encode_errors: AtomicU64::new(0),
             errors: Mutex::default(),
@@ -276,15 +285,33 @@ impl OutputConnector {
         if delta.is_empty() && !barrier {
             return;
         }
-        self.shared
-            .queued_records
-            .fetch_add(delta.len() as u64, Relaxed);
-        let mut queue = lock(&self.shared.queue);
-        queue.batches.push_back(Batch {
+        self.enqueue(Batch {
             step,
             delta,
             barrier,
+            snapshot: false,
         });
+    }
+
+    /// Queues a chunk of the view's contents as of step `step` (its snapshot, see `send_snapshot`), ahead of the
+    /// changes of the steps after it. Like [`OutputConnector::push`] it never blocks: the caller waits while
+    /// [`OutputConnector::is_full`].
+    pub fn push_snapshot(&self, step: u64, rows: Arc<Delta>) {
+        if !rows.is_empty() {
+            self.enqueue(Batch {
+                step,
+                delta: rows,
+                barrier: false,
+                snapshot: true,
+            });
+        }
+    }
+
+    fn enqueue(&self, batch: Batch) {
+        self.shared
+            .queued_records
+            .fetch_add(batch.delta.len() as u64, Relaxed);
+        lock(&self.shared.queue).batches.push_back(batch);
         self.shared.wakeup.notify_all();
     }
 
@@ -325,6 +352,7 @@ impl OutputConnector {
             max_queued_records: s.max_queued_records,
             processed_steps: s.processed_steps.load(Relaxed),
             processed_records: s.processed_records.load(Relaxed),
+            snapshot_records: s.snapshot_records.load(Relaxed),
             encoded_messages: s.encoded_messages.load(Relaxed),
             num_encode_errors: s.encode_errors.load(Relaxed),
             encode_errors: lock(&s.errors).to_vec(),
@@ -432,6 +460,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                         step: front.step,
                         delta: front.delta.clone(),
                         barrier: front.barrier,
+                        snapshot: front.snapshot,
                     };
                 }
                 if queue.closing {
@@ -445,6 +474,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
         encoder.begin_batch(BatchInfo {
             pipeline: &shared.pipeline,
             step: batch.step,
+            snapshot: batch.snapshot,
         });
         let result = encoder.encode(&batch.delta, &mut |m| {
             messages += 1;
@@ -484,7 +514,13 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 if batch.barrier {
                     shared.acknowledged_step.store(batch.step, Relaxed);
                 }
-                shared.processed_steps.fetch_add(1, Relaxed);
+                if batch.snapshot {
+                    shared
+                        .snapshot_records
+                        .fetch_add(batch.delta.len() as u64, Relaxed);
+                } else {
+                    shared.processed_steps.fetch_add(1, Relaxed);
+                }
                 shared
                     .processed_records
                     .fetch_add(batch.delta.len() as u64, Relaxed);

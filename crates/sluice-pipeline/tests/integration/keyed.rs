@@ -16,15 +16,15 @@ use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
 use sluice_transports::testing::{brokers, eventually, TestTopic};
 use sluice_types::ConnectorConfig;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-const PARTITIONS: i32 = 6;
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const PARTITIONS: i32 = 6;
 
 const PROGRAM: &str = "
 CREATE TABLE t (k BIGINT NOT NULL, v BIGINT NOT NULL);
 CREATE VIEW totals AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM t GROUP BY k;
 ";
 
-fn connector(topic: &str, format: Json) -> ConnectorConfig {
+pub(crate) fn connector(topic: &str, format: Json) -> ConnectorConfig {
     serde_json::from_value(json!({
         "transport": {"name": "kafka_output", "config": {
             "bootstrap.servers": brokers(), "topic": topic, "initialization_timeout_secs": 10
@@ -53,12 +53,12 @@ fn start(outputs: Vec<(&str, ConnectorConfig)>) -> Pipeline {
     Pipeline::start(spec, false).unwrap()
 }
 
-fn row(k: i64, v: i64) -> Row {
+pub(crate) fn row(k: i64, v: i64) -> Row {
     Row::new(vec![Value::BigInt(k), Value::BigInt(v)])
 }
 
 /// Ingests one batch and waits until it is stepped.
-fn step(p: &Pipeline, rows: Vec<(Row, i64)>) {
+pub(crate) fn step(p: &Pipeline, rows: Vec<(Row, i64)>) {
     p.ingest("t", rows, 0, TIMEOUT).unwrap();
     assert!(eventually(TIMEOUT, || {
         let g = p.stats().global_metrics;
@@ -67,7 +67,7 @@ fn step(p: &Pipeline, rows: Vec<(Row, i64)>) {
 }
 
 /// A small deterministic generator (64-bit LCG), so that a failure can be replayed.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
@@ -81,8 +81,18 @@ impl Lcg {
 
 /// Random steps of inserts and deletes of earlier rows; returns the table's rows at the end.
 fn random_steps(p: &Pipeline, seed: u64, steps: usize) -> Vec<(i64, i64)> {
-    let mut rng = Lcg(seed);
-    let mut table: Vec<(i64, i64)> = Vec::new();
+    let mut table = Vec::new();
+    more_random_steps(p, &mut Lcg(seed), &mut table, steps);
+    table
+}
+
+/// [`random_steps`] on a table that holds `table`'s rows, which it keeps up to date.
+pub(crate) fn more_random_steps(
+    p: &Pipeline,
+    rng: &mut Lcg,
+    table: &mut Vec<(i64, i64)>,
+    steps: usize,
+) {
     for _ in 0..steps {
         let mut batch = Vec::new();
         for _ in 0..1 + rng.below(8) {
@@ -100,11 +110,10 @@ fn random_steps(p: &Pipeline, seed: u64, steps: usize) -> Vec<(i64, i64)> {
         }
         step(p, batch);
     }
-    table
 }
 
 /// The view computed from the table's rows: `{"k":..}` → `{"k":..,"total":..,"n":..}`.
-fn expected_view(table: &[(i64, i64)]) -> BTreeMap<String, Json> {
+pub(crate) fn expected_view(table: &[(i64, i64)]) -> BTreeMap<String, Json> {
     let mut groups: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     for (k, v) in table {
         let g = groups.entry(*k).or_default();
@@ -122,7 +131,7 @@ fn expected_view(table: &[(i64, i64)]) -> BTreeMap<String, Json> {
         .collect()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
@@ -135,7 +144,7 @@ fn header<'m>(m: &'m ConsumedMessage, name: &str) -> Option<&'m [u8]> {
 
 /// Every message of a key is on the partition the Java client's partitioner picks for it, and a key's messages
 /// come in step order.
-fn check_partitions_and_order(messages: &[ConsumedMessage]) {
+pub(crate) fn check_partitions_and_order(messages: &[ConsumedMessage]) {
     let mut last_step: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     for m in messages {
         let key = m.key.as_deref().expect("every message is keyed");
@@ -157,7 +166,7 @@ fn check_partitions_and_order(messages: &[ConsumedMessage]) {
 }
 
 /// Reads everything the pipeline sent to `topic` (at least `n` messages, all partitions to their end).
-fn read_all(topic: &str, n: usize) -> Vec<ConsumedMessage> {
+pub(crate) fn read_all(topic: &str, n: usize) -> Vec<ConsumedMessage> {
     let mut messages = read_topic(&brokers(), topic, n, TIMEOUT).unwrap();
     // read_topic returns partition by partition; within each partition the offsets give the order.
     messages.sort_by_key(|m| (m.partition, m.offset));
@@ -227,9 +236,22 @@ fn upsert_and_debezium_on_six_partitions_fold_to_the_view() {
     // Debezium: apply c/u/d to a table, checking each `before` against what the table holds.
     let messages = read_all(&debezium_topic.name, sent("debezium"));
     check_partitions_and_order(&messages);
+    let (applied, ops) = apply_debezium(&messages);
+    assert_eq!(applied, expected);
+    assert!(
+        ops.get("u") > Some(&0),
+        "a group that changes is one u message"
+    );
+}
+
+/// Applies Debezium messages (keyed by `k`, flavor `default`) to a table the way a JDBC sink would, checking each
+/// `before` against what the table holds; returns the table and how many messages of each op came.
+pub(crate) fn apply_debezium(
+    messages: &[ConsumedMessage],
+) -> (BTreeMap<String, Json>, BTreeMap<String, usize>) {
     let mut applied: BTreeMap<String, Json> = BTreeMap::new();
-    let mut updates = 0;
-    for m in &messages {
+    let mut ops: BTreeMap<String, usize> = BTreeMap::new();
+    for m in messages {
         let key = text(m.key.as_deref().unwrap());
         let key: Json = serde_json::from_str(&key).unwrap();
         let key = key["payload"].to_string();
@@ -241,10 +263,14 @@ fn upsert_and_debezium_on_six_partitions_fold_to_the_view() {
         let payload = &envelope["payload"];
         assert_eq!(payload["source"]["table"], "totals");
         assert_eq!(payload["source"]["connector"], "sluice");
-        match payload["op"].as_str().unwrap() {
-            "c" => assert!(applied.insert(key, payload["after"].clone()).is_none()),
+        let op = payload["op"].as_str().unwrap();
+        *ops.entry(op.to_string()).or_default() += 1;
+        match op {
+            "c" | "r" => assert!(
+                applied.insert(key, payload["after"].clone()).is_none(),
+                "{op} of a key already there"
+            ),
             "u" => {
-                updates += 1;
                 let old = applied.insert(key, payload["after"].clone());
                 assert_eq!(old.as_ref(), Some(&payload["before"]));
             }
@@ -252,8 +278,7 @@ fn upsert_and_debezium_on_six_partitions_fold_to_the_view() {
             op => panic!("unexpected op {op}"),
         }
     }
-    assert_eq!(applied, expected);
-    assert!(updates > 0, "a group that changes is one u message");
+    (applied, ops)
 }
 
 #[test]

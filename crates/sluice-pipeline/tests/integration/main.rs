@@ -7,3 +7,4 @@ mod keyed;
 mod liveness;
 mod output;
 mod pipeline;
+mod snapshot;

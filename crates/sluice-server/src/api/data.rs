@@ -268,6 +268,7 @@ async fn watch(
                     encoder.begin_batch(BatchInfo {
                         pipeline: &name,
                         step,
+                        snapshot: false,
                     });
                     let encoded = encoder.encode(&delta, &mut |m| {
                         // A tombstone (upsert's delete) has no value; the egress stream shows it as null.
