@@ -227,13 +227,7 @@ impl Engine {
         })?;
         let deltas = response.recv().map_err(|_| EngineError::Stopped)??;
         self.unit_pushed = true;
-        Ok(self
-            .program
-            .views
-            .iter()
-            .zip(deltas)
-            .map(|(v, d)| (v.relation.name.clone(), d))
-            .collect())
+        Ok(self.by_view(deltas))
     }
 
     /// Streams the current contents of the materialized views `views`: the returned [`Snapshot`] yields
@@ -323,6 +317,16 @@ impl Engine {
         response.recv().map_err(|_| EngineError::Stopped)?
     }
 
+    /// One delta per view, in program order, keyed by the view's name.
+    fn by_view(&self, deltas: Vec<Delta>) -> HashMap<String, Delta> {
+        self.program
+            .views
+            .iter()
+            .zip(deltas)
+            .map(|(v, d)| (v.relation.name.clone(), d))
+            .collect()
+    }
+
     /// The storage directory, if any.
     pub fn storage(&self) -> Option<&Path> {
         self.config.storage.as_deref()
@@ -372,14 +376,7 @@ impl Snapshot<'_> {
     pub fn finish(mut self) -> Result<HashMap<String, Delta>, EngineError> {
         while self.next().is_some() {}
         let deltas = self.end.take().expect("the loop ends at the end")?;
-        Ok(self
-            .engine
-            .program
-            .views
-            .iter()
-            .zip(deltas)
-            .map(|(v, d)| (v.relation.name.clone(), d))
-            .collect())
+        Ok(self.engine.by_view(deltas))
     }
 }
 

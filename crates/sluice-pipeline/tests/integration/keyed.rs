@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 use sluice_data::{Row, Value};
-use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec};
+use sluice_pipeline::output::OutputConnectorStats;
+use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineStats};
 use sluice_sql::Program;
 use sluice_transports::kafka_output::partition_of;
 use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
@@ -165,6 +166,22 @@ pub(crate) fn check_partitions_and_order(messages: &[ConsumedMessage]) {
     }
 }
 
+/// The stats of output connector `name`, which must not have failed.
+pub(crate) fn output<'s>(stats: &'s PipelineStats, name: &str) -> &'s OutputConnectorStats {
+    let o = stats
+        .outputs
+        .iter()
+        .find(|o| o.endpoint_name == name)
+        .unwrap();
+    assert_eq!(o.fatal_error, None);
+    o
+}
+
+/// Messages acknowledged by output connector `name`, which must not have failed.
+pub(crate) fn transmitted(stats: &PipelineStats, name: &str) -> usize {
+    output(stats, name).transport.transmitted_messages as usize
+}
+
 /// Reads everything the pipeline sent to `topic` (at least `n` messages, all partitions to their end).
 pub(crate) fn read_all(topic: &str, n: usize) -> Vec<ConsumedMessage> {
     let mut messages = read_topic(&brokers(), topic, n, TIMEOUT).unwrap();
@@ -199,15 +216,7 @@ fn upsert_and_debezium_on_six_partitions_fold_to_the_view() {
     let expected = expected_view(&table);
     assert!(expected.len() > 3, "the random input leaves several groups");
 
-    let sent = |name: &str| {
-        let o = stats
-            .outputs
-            .iter()
-            .find(|o| o.endpoint_name == name)
-            .unwrap();
-        assert_eq!(o.fatal_error, None);
-        o.transport.transmitted_messages as usize
-    };
+    let sent = |name: &str| transmitted(&stats, name);
 
     // Upsert: the latest value per key, a tombstone forgetting the key: what log compaction keeps.
     let messages = read_all(&upsert_topic.name, sent("upsert"));

@@ -17,7 +17,7 @@ use sluice_types::ConnectorConfig;
 
 use crate::keyed::{
     apply_debezium, check_partitions_and_order, connector, expected_view, more_random_steps,
-    read_all, Lcg, PARTITIONS, TIMEOUT,
+    output, read_all, transmitted, Lcg, PARTITIONS, TIMEOUT,
 };
 
 const PROGRAM: &str = "
@@ -58,16 +58,6 @@ fn debezium_with_snapshot(topic: &str) -> ConnectorConfig {
     c
 }
 
-fn transmitted(stats: &sluice_pipeline::PipelineStats, name: &str) -> usize {
-    let o = stats
-        .outputs
-        .iter()
-        .find(|o| o.endpoint_name == name)
-        .unwrap();
-    assert_eq!(o.fatal_error, None);
-    o.transport.transmitted_messages as usize
-}
-
 #[test]
 fn a_connector_added_to_a_pipeline_with_state_sends_the_view_once_then_its_changes() {
     let first_topic = TestTopic::new(&brokers(), "snap-first", PARTITIONS);
@@ -79,31 +69,25 @@ fn a_connector_added_to_a_pipeline_with_state_sends_the_view_once_then_its_chang
     let mut table = Vec::new();
 
     // A pipeline with state: 30 steps, then a clean stop (which checkpoints).
-    let p = Pipeline::start(spec(PROGRAM, &[("first", &first)], state.path()), false).unwrap();
-    more_random_steps(&p, &mut rng, &mut table, 30);
-    p.shutdown(TIMEOUT).unwrap();
+    let run = |outputs: &[(&str, &ConnectorConfig)],
+               rng: &mut Lcg,
+               table: &mut Vec<(i64, i64)>,
+               steps: usize| {
+        let p = Pipeline::start(spec(PROGRAM, outputs, state.path()), false).unwrap();
+        more_random_steps(&p, rng, table, steps);
+        p.shutdown(TIMEOUT).unwrap()
+    };
+    let both = [("first", &first), ("added", &added)];
+    run(&[("first", &first)], &mut rng, &mut table, 30);
     let at_restart = expected_view(&table);
     assert!(at_restart.len() > 3, "the view has several rows to send");
 
     // The connector is added: the view's contents first, then the changes of 10 more steps.
-    let p = Pipeline::start(
-        spec(
-            PROGRAM,
-            &[("first", &first), ("added", &added)],
-            state.path(),
-        ),
-        false,
-    )
-    .unwrap();
-    more_random_steps(&p, &mut rng, &mut table, 10);
-    let stats = p.shutdown(TIMEOUT).unwrap();
-    let snapshot_rows = stats
-        .outputs
-        .iter()
-        .find(|o| o.endpoint_name == "added")
-        .unwrap()
-        .snapshot_records;
-    assert_eq!(snapshot_rows as usize, at_restart.len());
+    let stats = run(&both, &mut rng, &mut table, 10);
+    assert_eq!(
+        output(&stats, "added").snapshot_records as usize,
+        at_restart.len()
+    );
     let sent = transmitted(&stats, "added");
     let messages = read_all(&topic.name, sent);
     assert_eq!(messages.len(), sent);
@@ -129,23 +113,8 @@ fn a_connector_added_to_a_pipeline_with_state_sends_the_view_once_then_its_chang
     assert_eq!(applied, expected_view(&table));
 
     // Once per config: the next start sends no snapshot, only changes.
-    let p = Pipeline::start(
-        spec(
-            PROGRAM,
-            &[("first", &first), ("added", &added)],
-            state.path(),
-        ),
-        false,
-    )
-    .unwrap();
-    more_random_steps(&p, &mut rng, &mut table, 5);
-    let stats = p.shutdown(TIMEOUT).unwrap();
-    let o = stats
-        .outputs
-        .iter()
-        .find(|o| o.endpoint_name == "added")
-        .unwrap();
-    assert_eq!(o.snapshot_records, 0);
+    let stats = run(&both, &mut rng, &mut table, 5);
+    assert_eq!(output(&stats, "added").snapshot_records, 0);
     let messages = read_all(&topic.name, sent + transmitted(&stats, "added"));
     let (applied, ops) = apply_debezium(&messages);
     assert_eq!(ops.get("r"), Some(&at_restart.len()), "{ops:?}");
