@@ -1,6 +1,7 @@
 //! Sluice's SQL front end: from a program's text to a dataflow plan per view.
 //!
-//! A program is a list of `CREATE TABLE` and `CREATE [MATERIALIZED] VIEW` statements. [`Program::compile`]
+//! A program is a list of `CREATE TABLE`, `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` (key columns of a view,
+//! [`IndexDef`]) statements. [`Program::compile`]
 //! parses it with DataFusion's SQL parser, registers every table (and then every view) as an empty in-memory
 //! table in a DataFusion context, lets DataFusion plan, type and optimize each view, and lowers the optimized
 //! `LogicalPlan` into a [`plan::Node`] tree whose expressions are compiled closures over row values
@@ -16,6 +17,7 @@
 pub mod agg;
 mod error;
 pub mod expr;
+mod index;
 mod lower;
 mod nullability;
 pub mod plan;
@@ -25,5 +27,6 @@ mod types;
 pub mod window;
 
 pub use error::{CompileErrors, Pos, SqlError};
+pub use index::IndexDef;
 pub use program::{Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};

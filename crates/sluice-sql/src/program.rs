@@ -16,6 +16,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use sluice_data::{Field, Relation};
 
 use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
+use crate::index::IndexDef;
 use crate::lower::{lower, Source};
 use crate::plan::Node;
 use crate::types::{column_type, sql_type_of_arrow};
@@ -51,12 +52,14 @@ pub struct Program {
     pub views: Vec<ViewDef>,
     /// The `CREATE TABLE` statements as SQL.
     pub table_sql: Vec<String>,
+    /// `CREATE INDEX` statements: named key columns of views, for output connectors' `index`.
+    pub indexes: Vec<IndexDef>,
     /// What compiled but may not do what its author expects (each with `warning: true`).
     pub warnings: Vec<SqlError>,
 }
 
 impl Program {
-    /// Compiles `sql`, a sequence of `CREATE TABLE` and `CREATE [MATERIALIZED] VIEW` statements.
+    /// Compiles `sql`, a sequence of `CREATE TABLE`, `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` statements.
     pub fn compile(sql: &str) -> Result<Program, CompileErrors> {
         let statements = Parser::parse_sql(&GenericDialect {}, sql)
             .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
@@ -67,6 +70,7 @@ impl Program {
                 tables: vec![],
                 views: vec![],
                 table_sql: vec![],
+                indexes: vec![],
                 warnings: vec![],
             },
             warnings: vec![],
@@ -80,8 +84,13 @@ impl Program {
             let result = match stmt {
                 Statement::CreateTable(t) => compiler.table(t),
                 Statement::CreateView(v) => compiler.view(v),
+                Statement::CreateIndex(ci) => {
+                    let p = &compiler.program;
+                    crate::index::index(ci, &p.views, |n| p.table(n).is_some(), &p.indexes)
+                        .map(|i| compiler.program.indexes.push(i))
+                }
                 other => Err(Unsupported::new(format!(
-                    "only CREATE TABLE and CREATE VIEW statements are allowed, found: {}",
+                    "only CREATE TABLE, CREATE VIEW and CREATE INDEX statements are allowed, found: {}",
                     first_words(&other.to_string())
                 ))),
             };
@@ -109,6 +118,11 @@ impl Program {
     /// The table called `name` (exact, already case-normalised name).
     pub fn table(&self, name: &str) -> Option<&TableDef> {
         self.tables.iter().find(|t| t.relation.name == name)
+    }
+
+    /// The index called `name`.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// The view called `name`.
@@ -318,7 +332,7 @@ pub fn normalize(ident: &Ident) -> String {
     }
 }
 
-fn object_name(name: &ObjectName) -> Result<String, Unsupported> {
+pub(crate) fn object_name(name: &ObjectName) -> Result<String, Unsupported> {
     match name.0.as_slice() {
         [part] => part
             .as_ident()

@@ -48,6 +48,10 @@ pub struct ConnectorConfig {
     /// view must be `CREATE MATERIALIZED VIEW` (only those keep their contents). Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub send_snapshot: bool,
+    /// Output only (Feldera's name): the name of a `CREATE INDEX` on the connector's view; its columns become the
+    /// format's `key_fields` (which may then be left out, or must list the same columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 /// See [`ConnectorConfig::on_encode_error`].
@@ -194,10 +198,24 @@ impl ConnectorConfig {
             | TransportConfig::HttpOutput => {}
         }
         let direction = self.transport.direction();
-        if self.send_snapshot && direction == Direction::Input {
+        if direction == Direction::Input {
+            if self.send_snapshot {
+                return Err(ConfigError::new(
+                    "send_snapshot",
+                    "applies to output connectors only (it sends a view's contents); remove it here",
+                ));
+            }
+            if self.index.is_some() {
+                return Err(ConfigError::new(
+                    "index",
+                    "applies to output connectors only (it names the key of a view's messages); remove it here",
+                ));
+            }
+        }
+        if self.index.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::new(
-                "send_snapshot",
-                "applies to output connectors only (it sends a view's contents); remove it here",
+                "index",
+                "must name a CREATE INDEX of the program",
             ));
         }
         match (&self.format, direction) {
@@ -320,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn send_snapshot_is_for_output_connectors_only() {
+    fn send_snapshot_and_index_are_for_output_connectors_only() {
         let mut v = seed();
         v["send_snapshot"] = json!(true);
         let config: ConnectorConfig = serde_json::from_value(v.clone()).unwrap();
@@ -332,8 +350,12 @@ mod tests {
         );
         v["transport"] = json!({"name": "kafka_input", "config": {
             "bootstrap.servers": "example.com:9092", "topics": ["t"]}});
-        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        let config: ConnectorConfig = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(config.validate().unwrap_err().field, "send_snapshot");
+        v["send_snapshot"] = json!(false);
+        v["index"] = json!("by_id");
+        let config: ConnectorConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(config.validate().unwrap_err().field, "index");
     }
 
     #[test]

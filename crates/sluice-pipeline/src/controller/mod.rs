@@ -23,7 +23,7 @@
 //! the last committed checkpoint and replays the journal after it (see [`crate::durable`] and `durability`).
 //!
 //! One file per role: `spec` (what a pipeline starts with, its errors), `failure` (why a running pipeline failed),
-//! `durability` (the journal and checkpoints of a running pipeline), `snapshot` (`send_snapshot`), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
+//! `durability` (the journal and checkpoints of a running pipeline), `snapshot` (`send_snapshot`), `index` (an output's `index` as its `key_fields`), `stats`, `watch`, `admission` (the input buffer and its backpressure, and the [`crate::input::sink::RecordSink`]
 //! the input connectors hand records to), `step` (the controller thread); this file is the [`Pipeline`] handle.
 //! The children import what they need from each other and from other crates, never from this file, so the
 //! imports go one way.
@@ -47,6 +47,7 @@ use crate::util::lock;
 mod admission;
 mod durability;
 mod failure;
+mod index;
 mod snapshot;
 mod spec;
 mod stats;
@@ -88,8 +89,13 @@ impl Pipeline {
             spec.durable.as_ref(),
             restart.restored_snapshots.as_ref(),
         )?;
+        let configs = spec
+            .outputs
+            .iter()
+            .map(|o| index::keyed_by_index(o, &program))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut outputs = Vec::new();
-        for o in &spec.outputs {
+        for (o, config) in spec.outputs.iter().zip(&configs) {
             let view = view_relation(&program, &o.view)?;
             let exactly_once = spec
                 .durable
@@ -99,7 +105,7 @@ impl Pipeline {
                 &spec.name,
                 &o.name,
                 view,
-                &o.config,
+                config,
                 exactly_once.as_ref(),
             )?);
         }

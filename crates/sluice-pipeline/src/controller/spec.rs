@@ -83,6 +83,14 @@ pub enum PipelineError {
         /// Why, and what to do.
         reason: String,
     },
+    /// An output connector's `index` does not name an index of its view, or contradicts its `key_fields`.
+    #[error("output connector '{connector}': {reason}")]
+    Index {
+        /// The connector's name.
+        connector: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// An output connector could not start.
     #[error(transparent)]
     Output(#[from] OutputError),

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use sluice_data::{Row, Value};
 use sluice_pipeline::output::OutputConnectorStats;
-use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineStats};
+use sluice_pipeline::{
+    ControllerConfig, OutputSpec, Pipeline, PipelineError, PipelineSpec, PipelineStats,
+};
 use sluice_sql::Program;
 use sluice_transports::kafka_output::partition_of;
 use sluice_transports::kafka_tools::{read_topic, ConsumedMessage};
@@ -23,6 +25,7 @@ pub(crate) const PARTITIONS: i32 = 6;
 const PROGRAM: &str = "
 CREATE TABLE t (k BIGINT NOT NULL, v BIGINT NOT NULL);
 CREATE VIEW totals AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM t GROUP BY k;
+CREATE INDEX totals_by_k ON totals (k);
 ";
 
 pub(crate) fn connector(topic: &str, format: Json) -> ConnectorConfig {
@@ -36,6 +39,10 @@ pub(crate) fn connector(topic: &str, format: Json) -> ConnectorConfig {
 }
 
 fn start(outputs: Vec<(&str, ConnectorConfig)>) -> Pipeline {
+    try_start(outputs).unwrap()
+}
+
+fn try_start(outputs: Vec<(&str, ConnectorConfig)>) -> Result<Pipeline, PipelineError> {
     let spec = PipelineSpec {
         name: "keyed".into(),
         program: Program::compile(PROGRAM).unwrap(),
@@ -51,7 +58,7 @@ fn start(outputs: Vec<(&str, ConnectorConfig)>) -> Pipeline {
             })
             .collect(),
     };
-    Pipeline::start(spec, false).unwrap()
+    Pipeline::start(spec, false)
 }
 
 pub(crate) fn row(k: i64, v: i64) -> Row {
@@ -350,4 +357,48 @@ fn raw_output_of_a_view_that_deletes_fails_at_the_deleting_step() {
     let messages = read_all(&topic.name, 1);
     assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
     assert_eq!(messages[0].payload_text(), r#"{"k":1,"total":10,"n":1}"#);
+}
+
+/// Feldera's way of naming a key: a connector's `index` names a `CREATE INDEX` on its view, whose columns key the
+/// messages as `key_fields` would.
+#[test]
+fn an_index_keys_the_messages_like_key_fields() {
+    let topic = TestTopic::new(&brokers(), "index", PARTITIONS);
+    let mut config = connector(&topic.name, json!({"update_format": "upsert"}));
+    config.index = Some("totals_by_k".into());
+    let p = start(vec![("by_index", config.clone())]);
+    step(&p, vec![(row(3, 10), 1), (row(4, 1), 1)]);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let mut messages: Vec<(String, String)> =
+        read_all(&topic.name, transmitted(&stats, "by_index"))
+            .iter()
+            .map(|m| (text(m.key.as_deref().unwrap()), m.payload_text()))
+            .collect();
+    messages.sort();
+    assert_eq!(
+        messages,
+        vec![
+            (r#"{"k":3}"#.into(), r#"{"k":3,"total":10,"n":1}"#.into()),
+            (r#"{"k":4}"#.into(), r#"{"k":4,"total":1,"n":1}"#.into()),
+        ]
+    );
+
+    // An index that does not exist, or that contradicts key_fields, fails the start naming the connector.
+    let mut unknown = config.clone();
+    unknown.index = Some("nope".into());
+    let mut conflicting = connector(
+        &topic.name,
+        json!({"update_format": "upsert", "key_fields": ["n"]}),
+    );
+    conflicting.index = Some("totals_by_k".into());
+    for (bad, says) in [
+        (unknown, "index 'nope' is not declared"),
+        (conflicting, "name different keys"),
+    ] {
+        let e = try_start(vec![("bad", bad)]).err().expect("refused");
+        assert!(
+            matches!(&e, PipelineError::Index { connector, reason } if connector == "bad" && reason.contains(says)),
+            "{e}"
+        );
+    }
 }

@@ -57,13 +57,48 @@ fn unsupported_function_and_statement_are_named() {
     assert!(e.message.contains("REVERSE"), "{e:?}");
     let e = single("INSERT INTO t VALUES (1, 2, 'a', 3);");
     assert!(
-        e.message.contains("only CREATE TABLE and CREATE VIEW"),
+        e.message
+            .contains("only CREATE TABLE, CREATE VIEW and CREATE INDEX"),
         "{e:?}"
     );
 }
 
 /// ORDER BY without LIMIT in a view compiles with a warning at ORDER; with LIMIT it is a top-k and has none.
 /// Next to an error, the warning is listed too, flagged as one.
+#[test]
+fn create_index_names_the_key_columns_of_a_view() {
+    let p = Program::compile(&format!(
+        "{T}CREATE VIEW v AS SELECT k, COUNT(*) AS n FROM t GROUP BY k;\nCREATE INDEX v_by_k ON v (K);"
+    ))
+    .unwrap();
+    let i = p.index("v_by_k").unwrap();
+    assert_eq!(
+        (i.view.as_str(), i.columns.clone()),
+        ("v", vec!["k".to_string()])
+    );
+}
+
+#[test]
+fn a_wrong_create_index_is_a_positioned_error_naming_what_is_wrong() {
+    let v = "CREATE VIEW v AS SELECT k, COUNT(*) AS n FROM t GROUP BY k;\n";
+    for (index, says) in [
+        ("CREATE INDEX i ON t (k);", "t is a table"),
+        ("CREATE INDEX i ON w (k);", "no view called w"),
+        ("CREATE INDEX i ON v (nope);", "no column nope"),
+        ("CREATE INDEX i ON v (k, k);", "column k twice"),
+        ("CREATE INDEX i ON v (k DESC);", "not a plain column"),
+        ("CREATE UNIQUE INDEX i ON v (k);", "UNIQUE is not supported"),
+        (
+            "CREATE INDEX i ON v (k);\nCREATE INDEX i ON v (n);",
+            "index called i already exists",
+        ),
+    ] {
+        let e = single(&format!("{v}{index}"));
+        assert!(e.message.contains(says), "{index}: {e:?}");
+        assert!(e.line >= 3, "{index}: {e:?}");
+    }
+}
+
 #[test]
 fn order_by_without_limit_is_a_warning() {
     let view = "CREATE VIEW v AS SELECT id FROM t ORDER BY id;";
