@@ -40,9 +40,11 @@ pub(crate) fn index(
     let on = object_name(&ci.table_name)?;
     let view = match views.iter().find(|v| v.relation.name == on) {
         Some(v) => v,
-        None if is_table(&on) => return Err(Unsupported::new(format!(
+        None if is_table(&on) => {
+            return Err(Unsupported::new(format!(
             "CREATE INDEX applies to views (it names the key of a view's output): {on} is a table"
-        ))),
+        )))
+        }
         None => {
             return Err(Unsupported::new(format!(
                 "index {name}: no view called {on} is declared before it"
