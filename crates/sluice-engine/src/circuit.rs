@@ -41,14 +41,20 @@ pub struct CircuitHandles {
     /// Per view in program order, for materialized views: the whole contents after a step whose
     /// `snapshot_guard` was set (and nothing in other steps).
     pub contents: Vec<Option<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>>,
-    /// Set to `true` for one step to have `contents` yield the snapshots; dbsp resets it after each step.
-    pub snapshot_guard: InputHandle<bool>,
+    /// Set to `true` for one step to have `contents` yield the snapshots; dbsp resets it after each step. Only
+    /// programs with a materialized view have it, so that other circuits keep the shape they always had (and their
+    /// checkpoints).
+    pub snapshot_guard: Option<InputHandle<bool>>,
 }
 
 /// Builds the circuit for `program` (called once per worker).
 pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
     let (unit_stream, unit) = circuit.add_input_zset::<DRow>();
-    let (guard, snapshot_guard) = circuit.add_input_stream::<bool>();
+    let guard = program
+        .views
+        .iter()
+        .any(|v| v.materialized)
+        .then(|| circuit.add_input_stream::<bool>());
     let mut tables = Vec::new();
     let mut table_streams = Vec::new();
     for _ in &program.tables {
@@ -66,10 +72,10 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
     for v in &program.views {
         let s = builder.stream(&v.plan);
         views.push(s.accumulate_output());
-        contents.push(v.materialized.then(|| {
+        contents.push(guard.as_ref().filter(|_| v.materialized).map(|(guard, _)| {
             s.integrate_trace()
                 .apply(|trace| trace.ro_snapshot())
-                .output_guarded(&guard)
+                .output_guarded(guard)
         }));
         builder.views.push(s);
     }
@@ -78,7 +84,7 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
         unit,
         views,
         contents,
-        snapshot_guard,
+        snapshot_guard: guard.map(|(_, handle)| handle),
     }
 }
 

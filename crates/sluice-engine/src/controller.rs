@@ -193,7 +193,9 @@ fn snapshot(
     chunk_rows: usize,
     parts: &SyncSender<SnapshotPart>,
 ) -> Result<Vec<Delta>, EngineError> {
-    handles.snapshot_guard.set_for_all(true);
+    if let Some(guard) = &handles.snapshot_guard {
+        guard.set_for_all(true);
+    }
     dbsp.transaction()
         .map_err(|e| EngineError::Dbsp(e.to_string()))?;
     let deltas = handles.views.iter().map(read_delta).collect();

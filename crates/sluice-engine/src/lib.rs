@@ -233,8 +233,8 @@ impl Engine {
     /// Streams the current contents of the materialized views `views`: the returned [`Snapshot`] yields
     /// `(view, rows)` chunks of at most `chunk_rows` rows (each row with its weight, 1 unless the view holds it more
     /// than once), view after view, read straight from the view's stored contents so that memory holds a chunk or
-    /// two, never the whole view. It runs one step without input; [`Snapshot::finish`] returns that step's deltas,
-    /// which are empty except on an engine that never stepped (there the contents are empty and no step runs).
+    /// two, never the whole view. It runs one step without input (none on an engine that never stepped: its views
+    /// are empty); [`Snapshot::finish`] returns that step's deltas, which a step without input leaves empty.
     pub fn snapshot(
         &mut self,
         views: &[&str],

@@ -41,14 +41,17 @@
 //! the watchers lock and then the outputs lock while a step takes them in the other order, so polling stats
 //! during steps can deadlock the pipeline (reproduced on 2026-11-24; see docs/benchmarks.md).
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use common::{book, loadavg, sale, BOOKS, BOOK_FAIR};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use serde_json::json;
-use sluice_data::{Decimal, Row, Value};
+use sluice_data::Row;
 use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineStats};
 use sluice_sql::Program;
 use sluice_transports::kafka_output::effective_options;
@@ -59,9 +62,6 @@ use sluice_types::{ConnectorConfig, KafkaOutputConfig};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
-
-const BOOKS: u64 = 10_000;
 const SALES: u64 = 500_000;
 const CALL: u64 = 1_000;
 /// Buffered input at most: one step never sees a book twice, so the number of view changes is fixed.
@@ -83,23 +83,6 @@ const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// `stats()` calls that returned; the watchdog checks that it moves.
 static STATS_CALLS: AtomicU64 = AtomicU64::new(0);
-
-fn book(id: u64) -> Row {
-    Row::new(vec![
-        Value::BigInt(id as i64),
-        Value::from(format!("Collected Works, Volume {id:05}")),
-        Value::Decimal(Decimal::new(i128::from(500 + id * 37 % 5_000), 2).unwrap()),
-    ])
-}
-
-/// Sale number `i`: for book `i % BOOKS`.
-fn sale(i: u64) -> (Row, i64) {
-    let row = Row::new(vec![
-        Value::BigInt((i % BOOKS) as i64),
-        Value::BigInt(1 + (i % 3) as i64),
-    ]);
-    (row, 1)
-}
 
 fn kafka(servers: &str, topic: &str) -> ConnectorConfig {
     serde_json::from_value(json!({
@@ -355,12 +338,6 @@ fn percentiles(mut d: Vec<Duration>) -> String {
         ms(at(0.99)),
         ms(d[d.len() - 1])
     )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Exits the process when no `stats()` call returned for [`WATCHDOG`] while the bench waits on a pipeline.

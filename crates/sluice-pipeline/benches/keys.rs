@@ -17,12 +17,15 @@
 //!    is bounded at 100,000 records; the engine reads the stored view through dbsp's buffer cache (256 MiB per
 //!    worker and thread kind by default), which bounds the rest.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{book, loadavg, sale, BOOKS, BOOK_FAIR};
 use serde_json::{json, Value as Json};
-use sluice_data::{Decimal, Row, Value};
+use sluice_data::{Row, Value};
 use sluice_pipeline::durable::DurableConfig;
 use sluice_pipeline::{ControllerConfig, OutputSpec, Pipeline, PipelineSpec, PipelineStats};
 use sluice_sql::Program;
@@ -33,8 +36,6 @@ use sluice_types::ConnectorConfig;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const BOOK_FAIR: &str = include_str!("../../../examples/book-fair.sql");
-const BOOKS: u64 = 10_000;
 const SALES: u64 = 200_000;
 const CALL: u64 = 1_000;
 const PARTITIONS: i32 = 6;
@@ -44,22 +45,6 @@ fn snapshot_rows() -> i64 {
     std::env::var("SNAPSHOT_ROWS").map_or(1_000_000, |v| v.parse().unwrap())
 }
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-fn book(id: u64) -> Row {
-    Row::new(vec![
-        Value::BigInt(id as i64),
-        Value::from(format!("Collected Works, Volume {id:05}")),
-        Value::Decimal(Decimal::new(i128::from(500 + id * 37 % 5_000), 2).unwrap()),
-    ])
-}
-
-fn sale(i: u64) -> (Row, i64) {
-    let row = Row::new(vec![
-        Value::BigInt((i % BOOKS) as i64),
-        Value::BigInt(1 + (i % 3) as i64),
-    ]);
-    (row, 1)
-}
 
 fn connector(transport: Json, format: Json) -> ConnectorConfig {
     serde_json::from_value(
@@ -374,12 +359,6 @@ fn snapshot_memory() {
         mb(results["hold"].0),
         mb(results["fill"].0),
     );
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() {

@@ -3,9 +3,10 @@
 //! index's columns, exactly as if the format's `key_fields` listed them.
 
 use datafusion::sql::sqlparser::ast::{CreateIndex, Expr};
+use sluice_data::Relation;
 
 use crate::error::Unsupported;
-use crate::program::{normalize, object_name, ViewDef};
+use crate::names::{normalize, object_name};
 
 /// An index of the program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,11 +19,21 @@ pub struct IndexDef {
     pub columns: Vec<String>,
 }
 
-/// Checks a `CREATE INDEX` against the views declared before it and the indexes so far.
-pub(crate) fn index(
+/// What a name an index is on refers to, among the relations declared before it.
+pub(crate) enum Indexed<'a> {
+    /// A view, with its columns.
+    View(&'a Relation),
+    /// A table (which has no output to key).
+    Table,
+    /// Nothing.
+    Missing,
+}
+
+/// Checks a `CREATE INDEX` against the relations declared before it (`relation` looks a name up) and the indexes
+/// so far.
+pub(crate) fn index<'a>(
     ci: &CreateIndex,
-    views: &[ViewDef],
-    is_table: impl Fn(&str) -> bool,
+    relation: impl Fn(&str) -> Indexed<'a>,
     indexes: &[IndexDef],
 ) -> Result<IndexDef, Unsupported> {
     let name = ci
@@ -38,14 +49,14 @@ pub(crate) fn index(
         )));
     }
     let on = object_name(&ci.table_name)?;
-    let view = match views.iter().find(|v| v.relation.name == on) {
-        Some(v) => v,
-        None if is_table(&on) => {
+    let view = match relation(&on) {
+        Indexed::View(v) => v,
+        Indexed::Table => {
             return Err(Unsupported::new(format!(
             "CREATE INDEX applies to views (it names the key of a view's output): {on} is a table"
         )))
         }
-        None => {
+        Indexed::Missing => {
             return Err(Unsupported::new(format!(
                 "index {name}: no view called {on} is declared before it"
             )))
@@ -55,6 +66,7 @@ pub(crate) fn index(
         (ci.unique, "UNIQUE"),
         (ci.using.is_some(), "USING"),
         (ci.concurrently, "CONCURRENTLY"),
+        (ci.if_not_exists, "IF NOT EXISTS"),
         (!ci.include.is_empty(), "INCLUDE"),
         (ci.nulls_distinct.is_some(), "NULLS [NOT] DISTINCT"),
         (!ci.with.is_empty(), "WITH"),
@@ -89,7 +101,7 @@ pub(crate) fn index(
                 )))
             }
         };
-        if !view.relation.fields.iter().any(|f| f.name == column) {
+        if !view.fields.iter().any(|f| f.name == column) {
             return Err(Unsupported::new(format!(
                 "index {name}: view {on} has no column {column}"
             )));

@@ -19,6 +19,7 @@ mod error;
 pub mod expr;
 mod index;
 mod lower;
+mod names;
 mod nullability;
 pub mod plan;
 mod program;

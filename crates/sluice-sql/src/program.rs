@@ -9,15 +9,16 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, CreateView, Ident, ObjectName, Spanned, Statement, TableConstraint,
+    ColumnOption, CreateTable, CreateView, Spanned, Statement, TableConstraint,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use sluice_data::{Field, Relation};
 
 use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
-use crate::index::IndexDef;
+use crate::index::{IndexDef, Indexed};
 use crate::lower::{lower, Source};
+use crate::names::{normalize, object_name};
 use crate::plan::Node;
 use crate::types::{column_type, sql_type_of_arrow};
 
@@ -86,7 +87,12 @@ impl Program {
                 Statement::CreateView(v) => compiler.view(v),
                 Statement::CreateIndex(ci) => {
                     let p = &compiler.program;
-                    crate::index::index(ci, &p.views, |n| p.table(n).is_some(), &p.indexes)
+                    let relation = |n: &str| match (p.view(n), p.table(n)) {
+                        (Some(v), _) => Indexed::View(&v.relation),
+                        (None, Some(_)) => Indexed::Table,
+                        (None, None) => Indexed::Missing,
+                    };
+                    crate::index::index(ci, relation, &p.indexes)
                         .map(|i| compiler.program.indexes.push(i))
                 }
                 other => Err(Unsupported::new(format!(
@@ -320,27 +326,6 @@ impl Compiler {
             .register_table(TableReference::bare(name), Arc::new(table))
             .map_err(|e| Unsupported::new(e.to_string()))?;
         Ok(())
-    }
-}
-
-/// An identifier as the schema spells it: unquoted ones are lower-cased, quoted ones kept.
-pub fn normalize(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
-    }
-}
-
-pub(crate) fn object_name(name: &ObjectName) -> Result<String, Unsupported> {
-    match name.0.as_slice() {
-        [part] => part
-            .as_ident()
-            .map(normalize)
-            .ok_or_else(|| Unsupported::new(format!("invalid name {name}"))),
-        _ => Err(Unsupported::new(format!(
-            "qualified name {name} is not supported; use a plain name"
-        ))),
     }
 }
 

@@ -200,6 +200,22 @@ impl Shared {
     }
 
     /// Marks the pipeline failed with `failure` (the first failure wins) and wakes everyone waiting.
+    /// The first output connector that failed for good, as the pipeline's failure: its view's changes can no longer
+    /// be delivered, and a pipeline that goes on stepping would only hide that.
+    pub(super) fn check_outputs(&self) -> Result<(), PipelineFailure> {
+        let outputs = lock(&self.outputs);
+        match outputs
+            .iter()
+            .find_map(|o| Some((o.name(), o.fatal_error()?)))
+        {
+            Some((connector, error)) => Err(PipelineFailure::Output {
+                connector: connector.to_string(),
+                error,
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn fail(&self, failure: PipelineFailure) {
         self.fail_with(Arc::new(failure));
     }

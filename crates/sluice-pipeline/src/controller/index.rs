@@ -6,6 +6,14 @@ use sluice_types::{ConnectorConfig, FormatConfig};
 
 use super::spec::{OutputSpec, PipelineError};
 
+/// An index name as SQL resolves it: unquoted names are case-insensitive (lower case), double-quoted ones verbatim.
+fn canonical(name: &str) -> String {
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.to_string(),
+        None => name.to_lowercase(),
+    }
+}
+
 /// `o`'s config with the columns of its `index` as the format's `key_fields` (the config itself without one).
 pub(super) fn keyed_by_index(
     o: &OutputSpec,
@@ -19,7 +27,7 @@ pub(super) fn keyed_by_index(
         connector: o.name.clone(),
         reason,
     };
-    let index = program.index(name).ok_or_else(|| {
+    let index = program.index(&canonical(name)).ok_or_else(|| {
         let known: Vec<_> = program
             .indexes
             .iter()

@@ -1,8 +1,8 @@
 //! `send_snapshot`: which output connectors start with their view's contents, and sending those contents.
 //!
-//! A connector sends its snapshot once per config: the first time it runs on a pipeline whose engine was restored
-//! from a checkpoint that does not record it (a connector added to a pipeline with state, or one whose config
-//! changed). The manifest records every connector whose snapshot went out, by a fingerprint of its config, at the
+//! A connector sends its snapshot once per stream (its view, destination and format): the first time it runs on a
+//! pipeline whose engine was restored from a checkpoint that does not record it (a connector added to a pipeline
+//! with state, or one that now writes elsewhere or in another format). The manifest records every connector whose snapshot went out, by a fingerprint of that stream, at the
 //! first checkpoint after it: the snapshot is queued before any step, so the checkpoint's barrier (which waits for
 //! every acknowledgement) comes after it. A crash before that checkpoint sends it again (at least once). A
 //! pipeline that starts with empty views has nothing to send and records its connectors as served at once.
@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use sluice_engine::Engine;
 use sluice_sql::Program;
-use sluice_types::ConnectorConfig;
+use sluice_types::{ConnectorConfig, TransportConfig};
 
 use super::admission::Shared;
 use super::failure::{PipelineFailure, StepError};
 use super::spec::{OutputSpec, PipelineError};
-use super::step::check_outputs;
 use crate::durable::DurableConfig;
 use crate::util::lock;
 
@@ -35,15 +34,27 @@ const CHUNK_ROWS: usize = 10_000;
 pub(super) struct SnapshotPlan {
     /// Output connectors (by their index in the spec's outputs) that get their view's contents now.
     pub(super) send: Vec<(usize, String)>,
-    /// Every output connector with `send_snapshot` → the fingerprint of its config: those whose snapshot is sent
+    /// Every output connector with `send_snapshot` → the fingerprint of its stream: those whose snapshot is sent
     /// (or will have been, once a checkpoint after this start commits).
     pub(super) served: BTreeMap<String, String>,
 }
 
-/// The fingerprint that identifies a connector config in the manifest (a hash: configs may hold secrets).
-fn fingerprint(config: &ConnectorConfig) -> String {
-    let json = serde_json::to_vec(config).expect("connector configs serialize");
-    format!("sha256:{:x}", Sha256::digest(json))
+/// The fingerprint that identifies, in the manifest, the stream a connector's snapshot went to: its view, its
+/// destination (topic or file) and its format. Other settings (brokers, credentials, queue sizes, librdkafka
+/// options) can change without a new snapshot, and no secret goes into the hash.
+fn fingerprint(view: &str, config: &ConnectorConfig) -> String {
+    let destination = match &config.transport {
+        TransportConfig::KafkaOutput(k) => k.topic.as_str(),
+        TransportConfig::FileOutput(f) => f.path.as_str(),
+        _ => "",
+    };
+    let stream = serde_json::json!({
+        "view": view,
+        "transport": config.transport.name(),
+        "destination": destination,
+        "format": config.format,
+    });
+    format!("sha256:{:x}", Sha256::digest(stream.to_string()))
 }
 
 /// Checks the connectors that ask for a snapshot and decides which get one. `restored` holds the connectors the
@@ -82,7 +93,7 @@ pub(super) fn plan(
                     .into(),
             ));
         }
-        let fp = fingerprint(&o.config);
+        let fp = fingerprint(&o.view, &o.config);
         if let Some(served) = restored {
             if served.get(&o.name) != Some(&fp) {
                 plan.send.push((i, o.view.clone()));
@@ -143,7 +154,7 @@ pub(super) fn send(
 /// Waits until output connector `i` has room in its queue (or fails, failing the pipeline).
 fn wait_for_room(shared: &Shared, i: usize) -> Result<(), PipelineFailure> {
     loop {
-        check_outputs(shared)?;
+        shared.check_outputs()?;
         if !lock(&shared.outputs)[i].is_full() {
             return Ok(());
         }

@@ -177,6 +177,7 @@ pub(super) fn run_steps(
 ) -> Result<(), PipelineFailure> {
     // Snapshots show the restored contents, so they go first: the replayed steps are changes after them.
     snapshot::send(shared, engine, &snapshots)?;
+    let snapshots_sent = !snapshots.send.is_empty();
     if let Some(d) = &shared.durable {
         d.record_snapshots(snapshots.served);
     }
@@ -204,7 +205,9 @@ pub(super) fn run_steps(
                 .as_ref()
                 .is_some_and(|d| d.config.exactly_once.is_some()),
         served: 0,
-        dirty: replayed,
+        // A snapshot sent is state to record: the next checkpoint (at the interval, on request or at stop) must
+        // commit it even if no input ever comes, or the next start would send the snapshot again.
+        dirty: replayed || snapshots_sent,
     };
     // The first step runs at once, paused or not, so views that need no input (constants) show their rows. Nothing
     // can be admitted before it ([`Pipeline::start`] waits for it), so it takes only what a restart put back.
@@ -215,7 +218,7 @@ pub(super) fn run_steps(
     step(shared, engine, first.inputs, false)?;
     let _ = started.send(());
     loop {
-        check_outputs(shared)?;
+        shared.check_outputs()?;
         if let Some(p) = c.pending.take() {
             c.pending = commit(shared, engine, p);
         }
@@ -322,22 +325,6 @@ fn commit(shared: &Shared, engine: &mut Engine, pending: Pending) -> Option<Pend
             d.failed(answers, &e);
             None
         }
-    }
-}
-
-/// A permanently failed output connector fails the pipeline: its view's changes can no longer be delivered, and a
-/// pipeline that goes on stepping would only hide that.
-pub(super) fn check_outputs(shared: &Shared) -> Result<(), PipelineFailure> {
-    let outputs = lock(&shared.outputs);
-    match outputs
-        .iter()
-        .find_map(|o| Some((o.name(), o.fatal_error()?)))
-    {
-        Some((connector, error)) => Err(PipelineFailure::Output {
-            connector: connector.to_string(),
-            error,
-        }),
-        None => Ok(()),
     }
 }
 

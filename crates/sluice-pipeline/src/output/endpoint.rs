@@ -9,6 +9,7 @@ use std::time::Duration;
 use sluice_formats::MessageHeader;
 use sluice_transports::health::OutputTransportStats;
 use sluice_transports::kafka_output::ExactlyOnceStats;
+use sluice_types::{DeletePolicy, FormatConfig, JsonUpdateFormat, MessageOptions};
 
 pub use crate::endpoint_error::EndpointError;
 
@@ -71,6 +72,36 @@ pub trait OutputEndpoint: Send + Sync {
     }
     /// Exactly-once delivery's state; `None` for an endpoint that delivers at least once.
     fn exactly_once_stats(&self) -> Option<ExactlyOnceStats> {
+        None
+    }
+}
+
+/// The field of `format` that needs message keys, headers or tombstones, if any.
+pub(crate) fn needs_keys(format: &FormatConfig) -> Option<&'static str> {
+    let (options, upsert, op_header): (MessageOptions<'_>, bool, bool) = match format {
+        FormatConfig::Json(json) => (
+            json.message_options(),
+            json.update_format == JsonUpdateFormat::Upsert,
+            json.update_format == JsonUpdateFormat::Raw
+                && json.delete_policy() == DeletePolicy::OpHeader,
+        ),
+        FormatConfig::Csv(csv) => (
+            csv.message_options(),
+            false,
+            !csv.weight_column && csv.delete_policy() == DeletePolicy::OpHeader,
+        ),
+    };
+    if upsert {
+        Some("format.config.update_format")
+    } else if op_header {
+        Some("format.config.on_delete")
+    } else if options.key_fields.is_some() {
+        Some("format.config.key_fields")
+    } else if !options.header_fields.is_empty() {
+        Some("format.config.header_fields")
+    } else if options.system_headers {
+        Some("format.config.system_headers")
+    } else {
         None
     }
 }

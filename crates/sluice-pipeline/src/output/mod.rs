@@ -33,11 +33,9 @@ use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, BatchInfo, Encoder, MessageLimits, SinkError};
 use sluice_transports::health::{EndpointHealth, OutputTransportStats};
 use sluice_transports::kafka_output::{ExactlyOnceSetup, ExactlyOnceStats};
-use sluice_types::{
-    ConfigError, ConnectorConfig, DeletePolicy, EncodeErrorPolicy, FormatConfig, JsonUpdateFormat,
-    MessageOptions,
-};
+use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
 
+use endpoint::needs_keys;
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
 
 pub mod endpoint;
@@ -538,36 +536,6 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 return;
             }
         }
-    }
-}
-
-/// The field of `format` that needs message keys, headers or tombstones, if any.
-fn needs_keys(format: &FormatConfig) -> Option<&'static str> {
-    let (options, upsert, op_header): (MessageOptions<'_>, bool, bool) = match format {
-        FormatConfig::Json(json) => (
-            json.message_options(),
-            json.update_format == JsonUpdateFormat::Upsert,
-            json.update_format == JsonUpdateFormat::Raw
-                && json.delete_policy() == DeletePolicy::OpHeader,
-        ),
-        FormatConfig::Csv(csv) => (
-            csv.message_options(),
-            false,
-            !csv.weight_column && csv.delete_policy() == DeletePolicy::OpHeader,
-        ),
-    };
-    if upsert {
-        Some("format.config.update_format")
-    } else if op_header {
-        Some("format.config.on_delete")
-    } else if options.key_fields.is_some() {
-        Some("format.config.key_fields")
-    } else if !options.header_fields.is_empty() {
-        Some("format.config.header_fields")
-    } else if options.system_headers {
-        Some("format.config.system_headers")
-    } else {
-        None
     }
 }
 

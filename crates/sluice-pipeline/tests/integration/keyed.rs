@@ -365,7 +365,8 @@ fn raw_output_of_a_view_that_deletes_fails_at_the_deleting_step() {
 fn an_index_keys_the_messages_like_key_fields() {
     let topic = TestTopic::new(&brokers(), "index", PARTITIONS);
     let mut config = connector(&topic.name, json!({"update_format": "upsert"}));
-    config.index = Some("totals_by_k".into());
+    // Unquoted, the name is case-insensitive, as in SQL.
+    config.index = Some("Totals_By_K".into());
     let p = start(vec![("by_index", config.clone())]);
     step(&p, vec![(row(3, 10), 1), (row(4, 1), 1)]);
     let stats = p.shutdown(TIMEOUT).unwrap();

@@ -89,6 +89,10 @@ fn a_wrong_create_index_is_a_positioned_error_naming_what_is_wrong() {
         ("CREATE INDEX i ON v (k DESC);", "not a plain column"),
         ("CREATE UNIQUE INDEX i ON v (k);", "UNIQUE is not supported"),
         (
+            "CREATE INDEX IF NOT EXISTS i ON v (k);",
+            "IF NOT EXISTS is not supported",
+        ),
+        (
             "CREATE INDEX i ON v (k);\nCREATE INDEX i ON v (n);",
             "index called i already exists",
         ),
