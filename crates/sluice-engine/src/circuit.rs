@@ -5,8 +5,9 @@
 //!
 //! A `MATERIALIZED` view also keeps its contents (an integral of its changes, spilled to storage like any dbsp
 //! trace) behind an output that yields a read-only snapshot only in a step whose snapshot guard is set: that is
-//! what an output connector's `send_snapshot` reads. Only the program decides which views keep their contents, so
-//! a checkpoint always restores into a circuit of the same shape.
+//! what an output connector's `send_snapshot` reads. A `CREATE INDEX` adds a count of rows per key of its view, whose
+//! keys with more than one row are an output too. Only the program decides which views keep their contents and
+//! which keys are counted, so a checkpoint always restores into a circuit of the same shape.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use dbsp::{InputHandle, OrdZSet, RootCircuit, Stream, ZSetHandle};
 use sluice_data::Value;
 use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
-use sluice_sql::{agg, window, Program};
+use sluice_sql::{agg, window, IndexDef, Program};
 use smallvec::SmallVec;
 
 use crate::group::{pack, unpack, GroupFn};
@@ -41,6 +42,9 @@ pub struct CircuitHandles {
     /// Per view in program order, for materialized views: the whole contents after a step whose
     /// `snapshot_guard` was set (and nothing in other steps).
     pub contents: Vec<Option<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>>,
+    /// One output per `CREATE INDEX`, in program order: the index's keys that more than one row of its view has,
+    /// each as the key's values followed by the row count, whenever that count changes (and stays above 1).
+    pub duplicates: Vec<OutputHandle<SpineSnapshot<OrdZSet<DRow>>>>,
     /// Set to `true` for one step to have `contents` yield the snapshots; dbsp resets it after each step. Only
     /// programs with a materialized view have it, so that other circuits keep the shape they always had (and their
     /// checkpoints).
@@ -79,13 +83,53 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
         }));
         builder.views.push(s);
     }
+    let duplicates = program
+        .indexes
+        .iter()
+        .map(|index| duplicate_keys(&builder, program, index))
+        .collect();
     CircuitHandles {
         tables,
         unit,
         views,
         contents,
+        duplicates,
         snapshot_guard: guard.map(|(_, handle)| handle),
     }
+}
+
+/// The keys of `index` that more than one row of its view has: a count of rows per key (one integer per key of the
+/// view, checkpointed with the rest of the circuit), of which the changes to a count above 1 are output. This is
+/// what lets an output connector keyed by the index refuse a key that an earlier step already gave a row.
+fn duplicate_keys(
+    builder: &Builder,
+    program: &Program,
+    index: &IndexDef,
+) -> OutputHandle<SpineSnapshot<OrdZSet<DRow>>> {
+    let v = program
+        .views
+        .iter()
+        .position(|v| v.relation.name == index.view)
+        .expect("an index is on a view of its program");
+    let columns: Vec<usize> = index
+        .columns
+        .iter()
+        .map(|c| {
+            program.views[v]
+                .relation
+                .field_index(c)
+                .expect("an index's columns are its view's")
+        })
+        .collect();
+    builder.views[v]
+        .map_index(move |r: &DRow| {
+            let key: DRow = columns.iter().map(|&c| r.values()[c].clone()).collect();
+            (key, ())
+        })
+        .weighted_count()
+        .filter(|(_, rows): (&DRow, &i64)| *rows > 1)
+        .map(|(key, rows): (&DRow, &i64)| DRow::of(concat(key.values(), &[Value::BigInt(*rows)])))
+        .accumulate_output()
 }
 
 struct Builder {

@@ -28,7 +28,7 @@ pub enum Command {
     Step {
         inputs: Vec<Changes>,
         push_unit: bool,
-        reply: Sender<Result<Vec<Delta>, EngineError>>,
+        reply: Sender<Result<StepOutput, EngineError>>,
     },
     /// Write a checkpoint to the storage directory; reply with its id.
     Checkpoint {
@@ -46,6 +46,15 @@ pub enum Command {
         keep: Vec<uuid::Uuid>,
         reply: Sender<Result<(), EngineError>>,
     },
+}
+
+/// What a [`Command::Step`] returns.
+pub struct StepOutput {
+    /// One delta per view, in program order.
+    pub views: Vec<Delta>,
+    /// Per index, in program order: its keys with more than one row whose count changed (key values, then the
+    /// count), each with a positive weight.
+    pub duplicates: Vec<Delta>,
 }
 
 /// One message of a [`Command::Snapshot`] reply.
@@ -160,7 +169,7 @@ fn step(
     handles: &CircuitHandles,
     inputs: Vec<Changes>,
     push_unit: bool,
-) -> Result<Vec<Delta>, EngineError> {
+) -> Result<StepOutput, EngineError> {
     if push_unit {
         handles.unit.push(DRow::default(), 1);
     }
@@ -169,7 +178,19 @@ fn step(
     }
     dbsp.transaction()
         .map_err(|e| EngineError::Dbsp(e.to_string()))?;
-    Ok(handles.views.iter().map(read_delta).collect())
+    Ok(StepOutput {
+        views: handles.views.iter().map(read_delta).collect(),
+        duplicates: handles
+            .duplicates
+            .iter()
+            .map(|d| {
+                let mut counts = read_delta(d);
+                // A count that left the range above 1 is a retraction: only the counts that now hold are kept.
+                counts.retain(|(_, w)| *w > 0);
+                counts
+            })
+            .collect(),
+    })
 }
 
 /// The view's changes in this transaction, each row once with its net weight.

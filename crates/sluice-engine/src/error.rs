@@ -32,6 +32,17 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// A delete on a table declared append-only.
+    #[error(
+        "table {table} is append-only (WITH ('append_only' = 'true')) and accepts inserts only; this change deletes \
+         {row}"
+    )]
+    AppendOnly {
+        /// The table.
+        table: String,
+        /// The row as text.
+        row: String,
+    },
     /// Upsert or delete-by-key on a table without a primary key.
     #[error("table {0} has no PRIMARY KEY")]
     NoPrimaryKey(String),

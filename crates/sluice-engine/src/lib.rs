@@ -31,7 +31,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use sluice_data::{Delta, Row};
+use sluice_data::{Delta, Row, Value};
 use sluice_sql::Program;
 
 use controller::{Command, SnapshotPart, StorageSetup};
@@ -41,7 +41,7 @@ use row::{Changes, DRow};
 
 pub use error::EngineError;
 pub use keys::EngineCheckpoint;
-pub use validate::validate as validate_row;
+pub use validate::{validate as validate_row, validate_change};
 
 /// How to run a program.
 #[derive(Clone, Debug)]
@@ -62,6 +62,19 @@ impl EngineConfig {
     }
 }
 
+/// A key of an index that more than one row of the index's view has (see [`Engine::duplicate_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The index's name.
+    pub index: String,
+    /// Its view.
+    pub view: String,
+    /// The key's values, in the index's column order.
+    pub key: Row,
+    /// How many rows of the view have it now (at least 2).
+    pub rows: i64,
+}
+
 /// A running program.
 pub struct Engine {
     program: Arc<Program>,
@@ -71,6 +84,7 @@ pub struct Engine {
     pending: Vec<Changes>,
     keyed: Vec<Option<KeyedTable>>,
     unit_pushed: bool,
+    duplicates: Vec<DuplicateKey>,
 }
 
 impl Engine {
@@ -127,6 +141,7 @@ impl Engine {
             thread: Some(thread),
             keyed,
             unit_pushed,
+            duplicates: Vec::new(),
         })
     }
 
@@ -147,10 +162,11 @@ impl Engine {
     ///
     /// On a table with a primary key, a positive weight upserts the row (replacing the row with the same key)
     /// and a negative weight deletes the row with the same key, so the table never holds two rows per key.
-    /// Nothing is applied when any row is invalid.
+    /// Nothing is applied when any row is invalid, or when a row deletes from an append-only table.
     pub fn push(&mut self, table: &str, rows: Vec<(Row, i64)>) -> Result<(), EngineError> {
         let t = self.table_index(table)?;
-        let relation = &self.program.tables[t].relation;
+        let def = &self.program.tables[t];
+        let relation = &def.relation;
         let Some(k) = &mut self.keyed[t] else {
             // Without a key, valid rows go straight into the pending batch; an invalid one takes back the rows
             // of this call that went in before it.
@@ -158,7 +174,7 @@ impl Engine {
             let before = pending.len();
             pending.reserve(rows.len());
             for (row, w) in rows.into_iter().filter(|(_, w)| *w != 0) {
-                match validate::validate(relation, row) {
+                match validate::validate_change(def, row, w) {
                     Ok(row) => pending.push(Tup2(DRow::from(row), w)),
                     Err(e) => {
                         pending.truncate(before);
@@ -225,9 +241,36 @@ impl Engine {
             push_unit,
             reply,
         })?;
-        let deltas = response.recv().map_err(|_| EngineError::Stopped)??;
+        let output = response.recv().map_err(|_| EngineError::Stopped)??;
         self.unit_pushed = true;
-        Ok(self.by_view(deltas))
+        self.duplicates = self
+            .program
+            .indexes
+            .iter()
+            .zip(output.duplicates)
+            .flat_map(|(index, counts)| {
+                counts.into_iter().map(move |(mut row, _)| {
+                    let rows = match row.0.pop() {
+                        Some(Value::BigInt(n)) => n,
+                        _ => unreachable!("a duplicate key ends with its row count"),
+                    };
+                    DuplicateKey {
+                        index: index.name.clone(),
+                        view: index.view.clone(),
+                        key: row,
+                        rows,
+                    }
+                })
+            })
+            .collect();
+        Ok(self.by_view(output.views))
+    }
+
+    /// The keys of `CREATE INDEX`es that more than one row of their view has, as of the last [`Engine::step`]: those
+    /// whose number of rows changed in that step (a key that got its second row, or a third). An output connector
+    /// keyed by an index that promises one row per key refuses the step when its index has one.
+    pub fn duplicate_keys(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// Streams the current contents of the materialized views `views`: the returned [`Snapshot`] yields

@@ -5,8 +5,21 @@
 //! scale, which keeps every value of a column at one scale, as the row ordering requires (see `row.rs`).
 
 use sluice_data::{Relation, Row, SqlType, Value};
+use sluice_sql::TableDef;
 
 use crate::error::EngineError;
+
+/// Checks a change (`row` with `weight`, negative for a delete) against `table`: [`validate`]s the row and refuses
+/// a delete on an append-only table.
+pub fn validate_change(table: &TableDef, row: Row, weight: i64) -> Result<Row, EngineError> {
+    if weight < 0 && table.append_only {
+        return Err(EngineError::AppendOnly {
+            table: table.relation.name.clone(),
+            row: row.to_string(),
+        });
+    }
+    validate(&table.relation, row)
+}
 
 /// Checks `row` against `table` and normalises it; the error names the table, the column and the value.
 pub fn validate(table: &Relation, row: Row) -> Result<Row, EngineError> {

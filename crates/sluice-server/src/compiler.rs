@@ -6,7 +6,7 @@
 //! [`UnavailableCompiler`] is for builds or tests without a compiler: programs then stay `Pending` with a
 //! `status_detail` that explains why, rather than pretending to compile.
 
-use crate::model::programs::{ProgramSchema, ProgramStatus, SqlCompilerMessage};
+use crate::model::programs::{ProgramRelation, ProgramSchema, ProgramStatus, SqlCompilerMessage};
 
 /// Compiles SQL programs. Implementations run on a blocking thread.
 pub trait ProgramCompiler: Send + Sync + 'static {
@@ -57,8 +57,24 @@ impl ProgramCompiler for SqlCompiler {
                     tracing::warn!(warning = %w, "The SQL program compiled with a warning.");
                 }
                 Ok(ProgramSchema {
-                    inputs: program.tables.into_iter().map(|t| t.relation).collect(),
-                    outputs: program.views.into_iter().map(|v| v.relation).collect(),
+                    inputs: program
+                        .tables
+                        .into_iter()
+                        .map(|t| ProgramRelation {
+                            relation: t.relation,
+                            materialized: false,
+                            append_only: t.append_only,
+                        })
+                        .collect(),
+                    outputs: program
+                        .views
+                        .into_iter()
+                        .map(|v| ProgramRelation {
+                            relation: v.relation,
+                            materialized: v.materialized,
+                            append_only: v.append_only,
+                        })
+                        .collect(),
                     warnings: program.warnings.into_iter().map(message).collect(),
                 })
             }

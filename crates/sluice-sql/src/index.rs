@@ -1,6 +1,8 @@
-//! `CREATE INDEX name ON view (columns)`: Feldera's way of naming the key of a view's output. An index adds no
-//! state and changes no result; an output connector that names it (`"index": "name"`) keys its messages by the
-//! index's columns, exactly as if the format's `key_fields` listed them.
+//! `CREATE INDEX name ON view (columns)`: Feldera's way of naming the key of a view's output. An index changes no
+//! result; an output connector that names it (`"index": "name"`) keys its messages by the index's columns, exactly
+//! as if the format's `key_fields` listed them. The engine keeps a count of rows per key of each index (one integer
+//! per key), so that such a connector can refuse a key that several rows have, even when they came in different
+//! steps.
 
 use datafusion::sql::sqlparser::ast::{CreateIndex, Expr};
 use sluice_data::Relation;

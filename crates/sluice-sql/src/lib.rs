@@ -1,6 +1,6 @@
 //! Sluice's SQL front end: from a program's text to a dataflow plan per view.
 //!
-//! A program is a list of `CREATE TABLE`, `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` (key columns of a view,
+//! A program is a list of `CREATE TABLE` (optionally `WITH ('append_only' = 'true')`), `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` (key columns of a view,
 //! [`IndexDef`]) statements. [`Program::compile`]
 //! parses it with DataFusion's SQL parser, registers every table (and then every view) as an empty in-memory
 //! table in a DataFusion context, lets DataFusion plan, type and optimize each view, and lowers the optimized
@@ -15,6 +15,7 @@
 //! This crate must not depend on dbsp, HTTP, Kafka or the formats; `sluice-engine` builds the circuit from its plan.
 
 pub mod agg;
+mod append_only;
 mod error;
 pub mod expr;
 mod index;
@@ -27,6 +28,7 @@ mod sort;
 mod types;
 pub mod window;
 
+pub use append_only::is_append_only;
 pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
 pub use program::{Program, TableDef, ViewDef};

@@ -15,6 +15,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use sluice_data::{Field, Relation};
 
+use crate::append_only::{is_append_only, table_is_append_only};
 use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
 use crate::index::{IndexDef, Indexed};
 use crate::lower::{lower, Source};
@@ -29,6 +30,8 @@ pub struct TableDef {
     pub relation: Relation,
     /// Column indices of the `PRIMARY KEY`, empty when the table has none.
     pub primary_key: Vec<usize>,
+    /// Declared `WITH ('append_only' = 'true')`: the table accepts inserts only.
+    pub append_only: bool,
 }
 
 /// A view of the program.
@@ -40,6 +43,9 @@ pub struct ViewDef {
     pub plan: Node,
     /// Declared `CREATE MATERIALIZED VIEW`.
     pub materialized: bool,
+    /// The view can only ever gain rows (see [`crate::is_append_only`]): it reads append-only tables through
+    /// operators that never retract.
+    pub append_only: bool,
     /// The statement as SQL (printed from the parsed statement; the test oracle replays it).
     pub sql: String,
 }
@@ -167,6 +173,7 @@ impl Compiler {
                 "table {name} has no columns: declare at least one"
             )));
         }
+        let append_only = table_is_append_only(&name, &t.table_options)?;
         let mut fields = Vec::new();
         let mut arrow = Vec::new();
         let mut primary_key = Vec::new();
@@ -234,6 +241,13 @@ impl Compiler {
                 }
             }
         }
+        if append_only && !primary_key.is_empty() {
+            // An insert into a keyed table replaces the row with its key: a delete, which append-only forbids.
+            return Err(Unsupported::new(format!(
+                "table {name} is append_only and has a PRIMARY KEY: an insert of an existing key replaces (deletes) \
+                 its row; drop one of the two"
+            )));
+        }
         let schema = Arc::new(Schema::new(arrow));
         self.register(&name, schema)?;
         self.sources
@@ -241,6 +255,7 @@ impl Compiler {
         self.program.tables.push(TableDef {
             relation: Relation::new(name, fields),
             primary_key,
+            append_only,
         });
         self.program.table_sql.push(t.to_string());
         Ok(())
@@ -297,6 +312,9 @@ impl Compiler {
             fields.push(Field::new(col, sql_type, nullable));
         }
         let node = lower(&plan, &self.sources)?;
+        let tables: Vec<bool> = self.program.tables.iter().map(|t| t.append_only).collect();
+        let views: Vec<bool> = self.program.views.iter().map(|v| v.append_only).collect();
+        let append_only = is_append_only(&node, &tables, &views);
         self.register(&name, Arc::new(Schema::new(arrow)))?;
         self.sources
             .insert(name.clone(), Source::View(self.program.views.len()));
@@ -304,6 +322,7 @@ impl Compiler {
             relation: Relation::new(name, fields),
             plan: node,
             materialized: v.materialized,
+            append_only,
             sql: Statement::CreateView(v.clone()).to_string(),
         });
         Ok(())

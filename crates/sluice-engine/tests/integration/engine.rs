@@ -6,7 +6,7 @@ use crate::common::{apply, random_row, Bag, Harness};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sluice_data::{Delta, Row, SqlType, Value};
-use sluice_engine::{Engine, EngineCheckpoint, EngineConfig, EngineError};
+use sluice_engine::{DuplicateKey, Engine, EngineCheckpoint, EngineConfig, EngineError};
 use sluice_sql::Program;
 
 pub(crate) const PROGRAM: &str = "
@@ -493,4 +493,83 @@ fn engine_can_be_started_used_and_dropped_inside_an_async_task() {
         .into_iter()
         .collect();
     assert_eq!(total, want);
+}
+
+/// An append-only table takes inserts; a batch with a delete is refused whole, naming the table and the row, and the
+/// view over it only ever gains rows.
+#[test]
+fn an_append_only_table_refuses_deletes() {
+    let program = Program::compile(
+        "CREATE TABLE log (id INT NOT NULL, s VARCHAR) WITH ('append_only' = 'true');\n\
+         CREATE VIEW named AS SELECT id, s FROM log WHERE s IS NOT NULL;",
+    )
+    .unwrap();
+    assert!(program.view("named").unwrap().append_only);
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    let r = |id: i32| row(vec![Value::Int(id), Value::String(format!("s{id}"))]);
+    e.push("log", vec![(r(1), 1), (r(2), 2)]).unwrap();
+    let refused = e.push("log", vec![(r(3), 1), (r(1), -1)]);
+    assert!(
+        matches!(&refused, Err(EngineError::AppendOnly { table, row }) if table == "log" && row.contains("s1")),
+        "{refused:?}"
+    );
+    let mut d = e.step().unwrap().remove("named").unwrap();
+    d.sort();
+    assert_eq!(
+        d,
+        vec![(r(1), 1), (r(2), 2)],
+        "nothing of the refused batch"
+    );
+}
+
+/// An index's keys with more than one row are reported after the step that gives them the extra row, also when the
+/// rows came in different steps and across a checkpoint and restore (the count per key is part of the state).
+#[test]
+fn duplicate_index_keys_are_counted_across_steps_and_restarts() {
+    let sql = "CREATE TABLE t (id INT NOT NULL, k INT);\n\
+               CREATE VIEW v AS SELECT id, k FROM t;\n\
+               CREATE INDEX v_by_k ON v (k);";
+    let r = |id: i32, k: Option<i32>| row(vec![Value::Int(id), k.map_or(Value::Null, Value::Int)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        workers: 2,
+        storage: Some(dir.path().to_path_buf()),
+    };
+    let mut e = Engine::start(Program::compile(sql).unwrap(), config.clone()).unwrap();
+    e.push("t", vec![(r(1, Some(7)), 1), (r(2, None), 1)])
+        .unwrap();
+    e.step().unwrap();
+    assert_eq!(e.duplicate_keys(), []);
+    let saved = e.checkpoint().unwrap();
+    drop(e);
+
+    let mut e = Engine::restore(Program::compile(sql).unwrap(), config, &saved).unwrap();
+    // A second row for key 7, in a step of its own after the restore; NULL keys count as one key too.
+    e.push("t", vec![(r(3, Some(7)), 1), (r(4, Some(8)), 1)])
+        .unwrap();
+    e.step().unwrap();
+    let dup = |key: Value, rows: i64| DuplicateKey {
+        index: "v_by_k".into(),
+        view: "v".into(),
+        key: row(vec![key]),
+        rows,
+    };
+    assert_eq!(e.duplicate_keys(), [dup(Value::Int(7), 2)]);
+    e.push("t", vec![(r(5, Some(7)), 1), (r(6, None), 1)])
+        .unwrap();
+    e.step().unwrap();
+    let mut found = e.duplicate_keys().to_vec();
+    found.sort_by_key(|d| d.rows);
+    assert_eq!(found, [dup(Value::Null, 2), dup(Value::Int(7), 3)]);
+    // Back to one row per key: nothing to report, and a step that does not touch a duplicated key reports nothing.
+    e.push(
+        "t",
+        vec![(r(5, Some(7)), -1), (r(3, Some(7)), -1), (r(6, None), -1)],
+    )
+    .unwrap();
+    e.step().unwrap();
+    assert_eq!(e.duplicate_keys(), []);
+    e.push("t", vec![(r(9, Some(9)), 1)]).unwrap();
+    e.step().unwrap();
+    assert_eq!(e.duplicate_keys(), []);
 }

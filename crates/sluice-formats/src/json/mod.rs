@@ -119,7 +119,7 @@ impl JsonEncoder {
             let keys = Keys::new(&options, view, writer, true)?.expect("grouped formats have keys");
             Some(Grouping {
                 keys,
-                enforce: config.enforce_unique_key.unwrap_or(true),
+                enforce: config.enforces_unique_key(),
                 grouper: Grouper::default(),
             })
         } else {

@@ -8,8 +8,8 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_data::{Relation, Row};
-use sluice_sql::Program;
+use sluice_data::Row;
+use sluice_sql::{Program, TableDef};
 use sluice_transports::health::RecentErrors;
 
 use super::durability::Durability;
@@ -89,7 +89,7 @@ impl Shared {
         t: usize,
         records: Vec<(Row, i64)>,
     ) -> Result<Vec<(Row, i64)>, PipelineError> {
-        check_rows(&self.program.tables[t].relation, records).map_err(|invalid| {
+        check_rows(&self.program.tables[t], records).map_err(|invalid| {
             self.record_errors(t, &invalid);
             PipelineError::InvalidRecords(invalid)
         })
@@ -189,9 +189,9 @@ impl Shared {
         }
     }
 
-    /// The schema of the table with index `t`.
-    pub(crate) fn table(&self, t: usize) -> &Relation {
-        &self.program.tables[t].relation
+    /// The table with index `t`.
+    pub(crate) fn table(&self, t: usize) -> &TableDef {
+        &self.program.tables[t]
     }
 
     /// Whether stepping is paused (input connectors then stop reading).
@@ -234,7 +234,7 @@ impl RecordSink for Shared {
         Shared::paused(self)
     }
 
-    fn table(&self, t: usize) -> &Relation {
+    fn table(&self, t: usize) -> &TableDef {
         Shared::table(self, t)
     }
 

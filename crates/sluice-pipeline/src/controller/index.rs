@@ -76,3 +76,27 @@ pub(super) fn keyed_by_index(
         .map_err(|e| refuse(format!("with the key of index '{name}': {e}")))?;
     Ok(config)
 }
+
+/// The index (its name in the program) whose keys `config`'s messages promise to be unique, when its format
+/// enforces one row per key: the connector's `index`, or else an index of its view on exactly its `key_fields`.
+pub(super) fn unique_index(
+    o: &OutputSpec,
+    config: &ConnectorConfig,
+    program: &Program,
+) -> Option<String> {
+    let Some(FormatConfig::Json(json)) = &config.format else {
+        return None;
+    };
+    if !json.enforces_unique_key() {
+        return None;
+    }
+    if let Some(name) = &config.index {
+        return Some(canonical(name));
+    }
+    let key_fields = json.key_fields.as_ref()?;
+    program
+        .indexes
+        .iter()
+        .find(|i| i.view == o.view && i.columns == *key_fields)
+        .map(|i| i.name.clone())
+}

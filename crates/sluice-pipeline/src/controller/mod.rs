@@ -48,6 +48,7 @@ mod admission;
 mod durability;
 mod failure;
 mod index;
+mod plain_rows;
 mod snapshot;
 mod spec;
 mod stats;
@@ -92,8 +93,12 @@ impl Pipeline {
         let configs = spec
             .outputs
             .iter()
-            .map(|o| index::keyed_by_index(o, &program))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|o| {
+                let config = index::keyed_by_index(o, &program)?;
+                plain_rows::check_plain_rows(o, &config, &program)?;
+                Ok(config)
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
         let mut outputs = Vec::new();
         for (o, config) in spec.outputs.iter().zip(&configs) {
             let view = view_relation(&program, &o.view)?;
@@ -101,13 +106,12 @@ impl Pipeline {
                 .durable
                 .as_ref()
                 .and_then(|d| d.exactly_once_setup(&o.name));
-            outputs.push(OutputConnector::start(
-                &spec.name,
-                &o.name,
-                view,
-                config,
-                exactly_once.as_ref(),
-            )?);
+            let mut connector =
+                OutputConnector::start(&spec.name, &o.name, view, config, exactly_once.as_ref())?;
+            if let Some(index) = index::unique_index(o, config, &program) {
+                connector.check_unique_keys_of(index);
+            }
+            outputs.push(connector);
         }
         // Inputs connect (broker, topics, consumer group) before anything runs, so a failure names the connector
         // and leaves nothing behind; they start reading once the controller is there to take their records.

@@ -91,6 +91,14 @@ pub enum PipelineError {
         /// Why, and what to do.
         reason: String,
     },
+    /// An output connector sends plain rows of a view that can delete, and fails on deletes.
+    #[error("output connector '{connector}': {reason}")]
+    PlainRows {
+        /// The connector's name.
+        connector: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// An output connector could not start.
     #[error(transparent)]
     Output(#[from] OutputError),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_data::Row;
-use sluice_engine::Engine;
+use sluice_engine::{DuplicateKey, Engine};
+use sluice_sql::Program;
 use sluice_transports::health::now_ms;
 
 use super::admission::{Buffer, Shared};
@@ -18,6 +19,7 @@ use super::snapshot::{self, SnapshotPlan};
 use super::watch::WatchEvent;
 use crate::durable::journal::step_frame;
 use crate::durable::{Offsets, ReplayStep};
+use crate::output::OutputConnector;
 use crate::util::lock;
 
 /// The controller thread: sends the snapshots of `snapshots`, replays `replay` (a durable pipeline's journal after a restart), then steps until
@@ -372,7 +374,10 @@ pub(super) fn step(
         shared.output_records.fetch_add(delta.len() as u64, Relaxed);
         let delta = Arc::new(delta);
         for o in outputs.iter().filter(|o| o.view() == view.relation.name) {
-            o.push(step, delta.clone(), barrier);
+            match duplicate_of(o, engine.duplicate_keys(), program) {
+                Some(reason) => o.refuse(step, delta.clone(), reason),
+                None => o.push(step, delta.clone(), barrier),
+            }
         }
         watchers.retain(|(wv, tx)| {
             if *wv != v {
@@ -397,4 +402,35 @@ pub(super) fn step(
         counters.processed_records.fetch_add(n, Relaxed);
     }
     Ok(())
+}
+
+/// Why `o` must refuse this step: it is keyed by an index that promises one row per key, and after the step a key
+/// of that index has several (`duplicates`, from the engine's count of rows per key, which sees rows of earlier
+/// steps too).
+fn duplicate_of(
+    o: &OutputConnector,
+    duplicates: &[DuplicateKey],
+    program: &Program,
+) -> Option<String> {
+    let index = o.unique_index()?;
+    let mut found = duplicates.iter().filter(|d| d.index == index);
+    let first = found.next()?;
+    let columns = program
+        .index(index)
+        .map(|i| i.columns.join(", "))
+        .unwrap_or_default();
+    let more = found.count();
+    Some(format!(
+        "view '{}' has {} rows with the key ({columns}) = {} of index '{index}'{}; the connector promises one row per key \
+         (enforce_unique_key), so nothing of the step was sent. Index columns the view keeps unique (its GROUP BY \
+         columns, say), or set enforce_unique_key to false to let the last row of a key win",
+        first.view,
+        first.rows,
+        first.key,
+        if more > 0 {
+            format!(" ({more} more keys too)")
+        } else {
+            String::new()
+        },
+    ))
 }

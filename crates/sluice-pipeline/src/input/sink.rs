@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use sluice_data::{Relation, Row};
+use sluice_data::Row;
+use sluice_sql::TableDef;
 
 use super::endpoint::Position;
 use crate::durable::journal::SourceProgress;
@@ -22,8 +23,8 @@ pub(crate) enum Refusal {
 pub(crate) trait RecordSink: Send + Sync {
     /// Whether stepping is paused (the connector then stops reading).
     fn paused(&self) -> bool;
-    /// The schema of the table with index `t`.
-    fn table(&self, t: usize) -> &Relation;
+    /// The table with index `t` (its schema, whether it is append-only).
+    fn table(&self, t: usize) -> &TableDef;
     /// Adds checked records to table `t`, waiting up to `wait` for room; a refusal gives the records back.
     /// `progress` says how far the source had read with them (the next offset per partition), for a durable
     /// pipeline's journal.

@@ -37,8 +37,10 @@ use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
 
 use endpoint::needs_keys;
 pub use endpoint::{EndpointError, Message, OutputEndpoint};
+pub use error::OutputError;
 
 pub mod endpoint;
+mod error;
 mod file;
 mod kafka;
 mod null;
@@ -47,54 +49,6 @@ pub mod registry;
 use crate::util::lock;
 pub use sluice_transports::health::ErrorRecord;
 use sluice_transports::health::RecentErrors;
-
-/// Why an output connector could not start or stop cleanly.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// The connector config is invalid for this view (bad format for the schema, bad transport options).
-    #[error("output connector '{name}': invalid config: {error}")]
-    Config {
-        /// Connector (endpoint) name.
-        name: String,
-        /// What is wrong, with the field path.
-        error: ConfigError,
-    },
-    /// The transport cannot be used as an output connector of a pipeline.
-    #[error("output connector '{name}': transport '{transport}' cannot be attached to a view")]
-    Unsupported {
-        /// Connector (endpoint) name.
-        name: String,
-        /// The transport's name.
-        transport: &'static str,
-    },
-    /// The transport failed to start (broker unreachable, topic missing, ...).
-    #[error("output connector '{name}': {error}")]
-    Transport {
-        /// Connector (endpoint) name.
-        name: String,
-        /// The transport's error, naming the destination and the cause.
-        #[source]
-        error: EndpointError,
-    },
-    /// The connector's encoding thread could not be started.
-    #[error("output connector '{name}': cannot start its thread: {source}")]
-    Thread {
-        /// Connector (endpoint) name.
-        name: String,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// Shutdown ended with records not delivered.
-    #[error("output connector '{name}': {undelivered_records} queued records were not delivered at shutdown: {reason}")]
-    Undelivered {
-        /// Connector (endpoint) name.
-        name: String,
-        /// Records still queued or unacknowledged.
-        undelivered_records: u64,
-        /// Why (the transport's failure or the timeout).
-        reason: String,
-    },
-}
 
 /// A snapshot of an output connector's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -140,6 +94,8 @@ struct Batch {
     barrier: bool,
     /// A chunk of a snapshot rather than a step's changes.
     snapshot: bool,
+    /// Why the batch must not be sent: the connector fails on it instead (see [`OutputConnector::refuse`]).
+    refused: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -178,6 +134,8 @@ struct Shared {
 pub struct OutputConnector {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
+    /// See [`OutputConnector::unique_index`].
+    unique_index: Option<String>,
 }
 
 impl OutputConnector {
@@ -272,6 +230,7 @@ impl OutputConnector {
         Ok(OutputConnector {
             shared,
             worker: Some(worker),
+            unique_index: None,
         })
     }
 
@@ -288,6 +247,7 @@ impl OutputConnector {
             delta,
             barrier,
             snapshot: false,
+            refused: None,
         });
     }
 
@@ -301,8 +261,33 @@ impl OutputConnector {
                 delta: rows,
                 barrier: false,
                 snapshot: true,
+                refused: None,
             });
         }
+    }
+
+    /// Queues step `step`'s delta of the view as refused for `reason`: when the connector reaches it (after sending
+    /// the steps before it), it fails with the reason and sends nothing of the step.
+    pub fn refuse(&self, step: u64, delta: Arc<Delta>, reason: String) {
+        self.enqueue(Batch {
+            step,
+            delta,
+            barrier: false,
+            snapshot: false,
+            refused: Some(reason.into()),
+        });
+    }
+
+    /// The index (by its name in the program) whose keys this connector's messages promise to be unique, if it is
+    /// keyed by an index and enforces the key (see [`OutputConnector::check_unique_keys_of`]).
+    pub fn unique_index(&self) -> Option<&str> {
+        self.unique_index.as_deref()
+    }
+
+    /// Makes the connector refuse steps after which a key of `index` has more than one row of the view (the
+    /// pipeline tells it, from the engine's count per key).
+    pub fn check_unique_keys_of(&mut self, index: String) {
+        self.unique_index = Some(index);
     }
 
     fn enqueue(&self, batch: Batch) {
@@ -459,6 +444,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                         delta: front.delta.clone(),
                         barrier: front.barrier,
                         snapshot: front.snapshot,
+                        refused: front.refused.clone(),
                     };
                 }
                 if queue.closing {
@@ -467,6 +453,12 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 queue = shared.wakeup.wait(queue).unwrap_or_else(|p| p.into_inner());
             }
         };
+        if let Some(reason) = &batch.refused {
+            let message = format!("step {}: {reason}", batch.step);
+            tracing::error!(endpoint = %shared.name, error = %message, "Output connector refused a step.");
+            lock(&shared.fatal).get_or_insert(message);
+            return;
+        }
         let mut messages = 0;
         shared.endpoint.begin_step(batch.step);
         encoder.begin_batch(BatchInfo {

@@ -26,6 +26,9 @@ const PROGRAM: &str = "
 CREATE TABLE t (k BIGINT NOT NULL, v BIGINT NOT NULL);
 CREATE VIEW totals AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM t GROUP BY k;
 CREATE INDEX totals_by_k ON totals (k);
+CREATE INDEX totals_by_total ON totals (total);
+CREATE TABLE log (k BIGINT NOT NULL, v BIGINT NOT NULL) WITH ('append_only' = 'true');
+CREATE VIEW positive AS SELECT k, v FROM log WHERE v > 0;
 ";
 
 pub(crate) fn connector(topic: &str, format: Json) -> ConnectorConfig {
@@ -43,6 +46,14 @@ fn start(outputs: Vec<(&str, ConnectorConfig)>) -> Pipeline {
 }
 
 fn try_start(outputs: Vec<(&str, ConnectorConfig)>) -> Result<Pipeline, PipelineError> {
+    try_start_on("totals", outputs)
+}
+
+/// Starts with every output connector on `view`.
+fn try_start_on(
+    view: &str,
+    outputs: Vec<(&str, ConnectorConfig)>,
+) -> Result<Pipeline, PipelineError> {
     let spec = PipelineSpec {
         name: "keyed".into(),
         program: Program::compile(PROGRAM).unwrap(),
@@ -53,7 +64,7 @@ fn try_start(outputs: Vec<(&str, ConnectorConfig)>) -> Result<Pipeline, Pipeline
             .into_iter()
             .map(|(name, config)| OutputSpec {
                 name: name.into(),
-                view: "totals".into(),
+                view: view.into(),
                 config,
             })
             .collect(),
@@ -313,8 +324,8 @@ fn a_key_with_two_rows_fails_the_connector_at_that_step_and_sends_none_of_it() {
         .transport
         .transmitted_messages
         == 1));
-    // Two new groups of one row each: two rows with the key {"n":1} inserted in one step. (A key that repeats
-    // one already sent in an earlier step is not seen by the check, which looks at one step at a time.)
+    // Two new groups of one row each: two rows with the key {"n":1} inserted in one step. (With `key_fields` the
+    // check looks at one step at a time; keyed by an index it sees earlier steps too, see the next test.)
     step(&p, vec![(row(2, 20), 1), (row(3, 30), 1)]);
     assert!(eventually(TIMEOUT, || p.stats().outputs[0]
         .fatal_error
@@ -331,32 +342,136 @@ fn a_key_with_two_rows_fails_the_connector_at_that_step_and_sends_none_of_it() {
     assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
 }
 
+/// Plain rows cannot say "deleted". Output that fails on a delete (the default) is refused at start for a view
+/// that can delete, naming the view and the remedies; it starts with another `on_delete`, and on an append-only view
+/// it sends the rows as they come, while a delete into that view's table is refused at ingest.
+/// Keyed by an index, a connector refuses a key that an earlier step already gave a row (the engine counts the
+/// rows per key of every index); so does one whose `key_fields` are exactly an index's columns. With
+/// `enforce_unique_key: false` the last row of the key wins instead.
 #[test]
-fn raw_output_of_a_view_that_deletes_fails_at_the_deleting_step() {
-    let topic = TestTopic::new(&brokers(), "rawdel", 1);
-    let p = start(vec![(
-        "raw",
-        connector(&topic.name, json!({"update_format": "raw"})),
-    )]);
+fn an_index_key_given_a_second_row_in_a_later_step_fails_the_connector() {
+    let topic = TestTopic::new(&brokers(), "dupindex", PARTITIONS);
+    let mut by_index = connector(&topic.name, json!({"update_format": "upsert"}));
+    by_index.index = Some("totals_by_total".into());
+    let by_fields = connector(
+        &topic.name,
+        json!({"update_format": "upsert", "key_fields": ["total"]}),
+    );
+    let mut last_wins = connector(
+        &topic.name,
+        json!({"update_format": "upsert", "enforce_unique_key": false}),
+    );
+    last_wins.index = Some("totals_by_total".into());
+    let p = start(vec![
+        ("by_index", by_index),
+        ("by_fields", by_fields),
+        ("last_wins", last_wins),
+    ]);
     step(&p, vec![(row(1, 10), 1)]);
+    assert!(eventually(TIMEOUT, || p
+        .stats()
+        .outputs
+        .iter()
+        .all(|o| o.transport.transmitted_messages == 1)));
+    // A group of its own, in a later step: a second row of the view with total = 10.
+    step(&p, vec![(row(2, 10), 1)]);
+    for o in 0..2 {
+        assert!(eventually(TIMEOUT, || p.stats().outputs[o]
+            .fatal_error
+            .is_some()));
+        let error = p.stats().outputs[o].fatal_error.clone().unwrap();
+        assert!(
+            error.contains(
+                "view 'totals' has 2 rows with the key (total) = (10) of index 'totals_by_total'"
+            ) && error.contains("nothing of the step was sent")
+                && error.contains("enforce_unique_key"),
+            "{error}"
+        );
+    }
+    assert!(eventually(TIMEOUT, || p.stats().outputs[2]
+        .transport
+        .transmitted_messages
+        == 2));
+    assert_eq!(p.stats().outputs[2].fatal_error, None);
+    drop(p);
+    let mut values: Vec<String> = read_all(&topic.name, 4)
+        .iter()
+        .map(|m| m.payload_text())
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            r#"{"k":1,"total":10,"n":1}"#,
+            r#"{"k":1,"total":10,"n":1}"#,
+            r#"{"k":1,"total":10,"n":1}"#,
+            r#"{"k":2,"total":10,"n":1}"#,
+        ],
+        "the enforcing connectors sent the first step only, the other both"
+    );
+}
+
+#[test]
+fn raw_output_needs_an_append_only_view_or_a_delete_policy() {
+    let topic = TestTopic::new(&brokers(), "raw", 1);
+    let csv_plain: ConnectorConfig = serde_json::from_value(json!({
+        "transport": {"name": "kafka_output", "config": {"bootstrap.servers": brokers(), "topic": topic.name}},
+        "format": {"name": "csv", "config": {"weight_column": false}}
+    }))
+    .unwrap();
+    for (bad, what) in [
+        (
+            connector(&topic.name, json!({"update_format": "raw"})),
+            "update_format 'raw'",
+        ),
+        (csv_plain, "weight_column false"),
+    ] {
+        let e = try_start(vec![("plain", bad)]).err().expect("refused");
+        assert!(
+            matches!(&e, PipelineError::PlainRows { connector, reason }
+                if connector == "plain" && reason.contains(what)
+                    && reason.contains("view 'totals' can delete rows")
+                    && reason.contains("WITH ('append_only' = 'true')")
+                    && reason.contains("on_delete")),
+            "{e}"
+        );
+    }
+    let marked = connector(
+        &topic.name,
+        json!({"update_format": "raw", "on_delete": "op_header"}),
+    );
+    drop(try_start(vec![("marked", marked)]).expect("deletes are marked, so it starts"));
+
+    let p = try_start_on(
+        "positive",
+        vec![(
+            "raw",
+            connector(&topic.name, json!({"update_format": "raw"})),
+        )],
+    )
+    .expect("an append-only view starts");
+    p.ingest("log", vec![(row(1, 10), 1), (row(2, 0), 1)], 0, TIMEOUT)
+        .unwrap();
     assert!(eventually(TIMEOUT, || p.stats().outputs[0]
         .transport
         .transmitted_messages
         == 1));
-    // The group's row changes: a delete of the old row and an insert of the new one.
-    step(&p, vec![(row(1, 5), 1)]);
-    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
-        .fatal_error
-        .is_some()));
-    let error = p.stats().outputs[0].fatal_error.clone().unwrap();
+    let e = p
+        .ingest("log", vec![(row(3, 30), 1), (row(1, 10), -1)], 0, TIMEOUT)
+        .expect_err("a delete from an append-only table is refused");
     assert!(
-        error.contains("view 'totals' deleted 1 row(s) in step "),
-        "{error}"
+        matches!(&e, PipelineError::InvalidRecords(m)
+            if m.len() == 1 && m[0].starts_with("record 2: ") && m[0].contains("table log is append-only")),
+        "{e}"
     );
-    drop(p);
-    let messages = read_all(&topic.name, 1);
-    assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
-    assert_eq!(messages[0].payload_text(), r#"{"k":1,"total":10,"n":1}"#);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let messages = read_all(&topic.name, transmitted(&stats, "raw"));
+    let payloads: Vec<String> = messages.iter().map(|m| m.payload_text()).collect();
+    assert_eq!(
+        payloads,
+        [r#"{"k":1,"v":10}"#],
+        "the refused batch left nothing"
+    );
 }
 
 /// Feldera's way of naming a key: a connector's `index` names a `CREATE INDEX` on its view, whose columns key the

@@ -317,6 +317,7 @@ pub fn check_relations(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::programs::ProgramRelation;
     use sluice_data::Relation;
 
     fn attached(name: &str, is_input: bool, relation: &str) -> AttachedConnector {
@@ -332,8 +333,8 @@ mod tests {
     #[test]
     fn inputs_need_tables_and_outputs_need_views() {
         let schema = ProgramSchema {
-            inputs: vec![Relation::new("orders", vec![])],
-            outputs: vec![Relation::new("totals", vec![])],
+            inputs: vec![ProgramRelation::plain(Relation::new("orders", vec![]))],
+            outputs: vec![ProgramRelation::plain(Relation::new("totals", vec![]))],
             warnings: vec![],
         };
         check_relations(

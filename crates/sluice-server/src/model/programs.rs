@@ -181,14 +181,40 @@ pub struct SqlCompilerMessage {
 pub struct ProgramSchema {
     /// Tables, with their columns.
     #[schema(value_type = Vec<Object>)]
-    pub inputs: Vec<Relation>,
+    pub inputs: Vec<ProgramRelation>,
     /// Views, with their columns.
     #[schema(value_type = Vec<Object>)]
-    pub outputs: Vec<Relation>,
+    pub outputs: Vec<ProgramRelation>,
     /// The compiler's warnings about a program that compiled (SQL that has no effect, such as ORDER BY without
     /// LIMIT in a view); left out when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<SqlCompilerMessage>,
+}
+
+/// A table or view of a compiled program: its name and columns, and what the compiler knows of its rows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramRelation {
+    /// Name and columns.
+    #[serde(flatten)]
+    pub relation: Relation,
+    /// A view declared `CREATE MATERIALIZED VIEW`: it keeps its contents (what `send_snapshot` sends).
+    #[serde(default)]
+    pub materialized: bool,
+    /// A table declared `WITH ('append_only' = 'true')`, or a view that can only gain rows (it reads append-only
+    /// tables without aggregating, limiting or outer-joining): plain-row output (`raw`) can send it whole.
+    #[serde(default)]
+    pub append_only: bool,
+}
+
+impl ProgramRelation {
+    /// `relation`, neither materialized nor append-only.
+    pub fn plain(relation: Relation) -> Self {
+        ProgramRelation {
+            relation,
+            materialized: false,
+            append_only: false,
+        }
+    }
 }
 
 /// The canonical form of a relation name as SQL would resolve it: unquoted names are case-insensitive (lower
@@ -212,9 +238,9 @@ impl ProgramSchema {
     }
 }
 
-fn has_relation(relations: &[Relation], name: &str) -> bool {
+fn has_relation(relations: &[ProgramRelation], name: &str) -> bool {
     let wanted = canonical_identifier(name);
-    relations.iter().any(|r| r.name == wanted)
+    relations.iter().any(|r| r.relation.name == wanted)
 }
 
 #[cfg(test)]
@@ -241,8 +267,8 @@ mod tests {
     #[test]
     fn relation_names_follow_sql_case_rules() {
         let schema = ProgramSchema {
-            inputs: vec![Relation::new("orders", vec![])],
-            outputs: vec![Relation::new("Totals", vec![])],
+            inputs: vec![ProgramRelation::plain(Relation::new("orders", vec![]))],
+            outputs: vec![ProgramRelation::plain(Relation::new("Totals", vec![]))],
             warnings: vec![],
         };
         assert!(schema.has_table("ORDERS"));

@@ -189,6 +189,45 @@ async fn program_compilation_with_a_compiler(backend: Backend) {
     .await;
     let got = compiled(&s, "warned").await;
     assert_eq!(got["status"], "Success", "{got}");
+    // What the compiler knows of each relation: a materialized view, an append-only table and the view over it.
+    assert_eq!(
+        (
+            &got["schema"]["inputs"][0]["append_only"],
+            &got["schema"]["outputs"][0]["materialized"]
+        ),
+        (&json!(false), &json!(false)),
+        "{got}"
+    );
+    s.put(
+        "/v0/programs/kinds",
+        program(
+            "CREATE TABLE e (a INT) WITH ('append_only' = 'true');\nCREATE MATERIALIZED VIEW m AS SELECT a FROM e;\n\
+             CREATE VIEW n AS SELECT COUNT(*) AS c FROM e;",
+        ),
+    )
+    .await;
+    let kinds = compiled(&s, "kinds").await;
+    let relation = |side: &str, i: usize| {
+        let r = &kinds["schema"][side][i];
+        (
+            r["name"].clone(),
+            r["materialized"].clone(),
+            r["append_only"].clone(),
+        )
+    };
+    assert_eq!(
+        [
+            relation("inputs", 0),
+            relation("outputs", 0),
+            relation("outputs", 1)
+        ],
+        [
+            (json!("e"), json!(false), json!(true)),
+            (json!("m"), json!(true), json!(true)),
+            (json!("n"), json!(false), json!(false)),
+        ],
+        "{kinds}"
+    );
     let w = &got["schema"]["warnings"][0];
     assert_eq!(
         (
@@ -250,11 +289,11 @@ async fn program_schema_has_the_columns_and_rename_keeps_the_program(backend: Ba
                 {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
                 {"name": "amount", "columntype": {"type": "DECIMAL", "precision": 10, "scale": 2}, "nullable": true},
                 {"name": "note", "columntype": {"type": "VARCHAR", "length": 20}, "nullable": true},
-            ]}],
+            ], "materialized": false, "append_only": false}],
             "outputs": [{"name": "totals", "fields": [
                 {"name": "id", "columntype": {"type": "BIGINT"}, "nullable": false},
                 {"name": "total", "columntype": {"type": "DECIMAL", "precision": 20, "scale": 2}, "nullable": true},
-            ]}],
+            ], "materialized": false, "append_only": false}],
         })
     );
 

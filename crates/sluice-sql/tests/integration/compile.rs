@@ -202,3 +202,84 @@ fn operations_on_types_the_evaluator_does_not_compute_are_rejected() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].line, 2);
 }
+
+/// `WITH ('append_only' = 'true')` marks a table insert-only; views over append-only tables through operators that
+/// never retract are append-only, every other view is not, and a view over an append-only view inherits it.
+#[test]
+fn append_only_tables_make_the_views_that_cannot_retract_append_only() {
+    let p = Program::compile(
+        "CREATE TABLE a (id INT NOT NULL, k INT) WITH ('append_only' = 'true');\n\
+         CREATE TABLE b (k INT, s VARCHAR) WITH ('APPEND_ONLY' = 'TRUE');\n\
+         CREATE TABLE c (k INT) WITH ('append_only' = 'false');\n\
+         CREATE TABLE d (k INT);\n\
+         CREATE VIEW filtered AS SELECT id, k * 2 AS k2 FROM a WHERE k > 0;\n\
+         CREATE VIEW joined AS SELECT a.id, b.s FROM a JOIN b ON a.k = b.k;\n\
+         CREATE VIEW unioned AS SELECT k FROM a UNION ALL SELECT k FROM b;\n\
+         CREATE VIEW distinct_k AS SELECT DISTINCT k FROM a;\n\
+         CREATE VIEW semi AS SELECT id FROM a WHERE k IN (SELECT k FROM b);\n\
+         CREATE VIEW over_view AS SELECT id FROM filtered WHERE k2 < 10;\n\
+         CREATE VIEW constant AS SELECT 1 AS one;\n\
+         CREATE VIEW counted AS SELECT k, COUNT(*) AS n FROM a GROUP BY k;\n\
+         CREATE VIEW outer_joined AS SELECT a.id, b.s FROM a LEFT JOIN b ON a.k = b.k;\n\
+         CREATE VIEW anti AS SELECT id FROM a WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k);\n\
+         CREATE VIEW top AS SELECT id FROM a ORDER BY id LIMIT 3;\n\
+         CREATE VIEW over_c AS SELECT k FROM c;\n\
+         CREATE VIEW mixed AS SELECT k FROM a UNION ALL SELECT k FROM d;\n\
+         CREATE VIEW over_counted AS SELECT k FROM counted;",
+    )
+    .unwrap();
+    let tables: Vec<(&str, bool)> = p
+        .tables
+        .iter()
+        .map(|t| (t.relation.name.as_str(), t.append_only))
+        .collect();
+    assert_eq!(
+        tables,
+        [("a", true), ("b", true), ("c", false), ("d", false)]
+    );
+    for (view, expected) in [
+        ("filtered", true),
+        ("joined", true),
+        ("unioned", true),
+        ("distinct_k", true),
+        ("semi", true),
+        ("over_view", true),
+        ("constant", true),
+        ("counted", false),
+        ("outer_joined", false),
+        ("anti", false),
+        ("top", false),
+        ("over_c", false),
+        ("mixed", false),
+        ("over_counted", false),
+    ] {
+        assert_eq!(p.view(view).unwrap().append_only, expected, "{view}");
+    }
+}
+
+/// Table options other than `append_only` are refused by name rather than ignored, and so is a primary key on an
+/// append-only table (an insert of an existing key would replace, that is delete, its row).
+#[test]
+fn unknown_table_options_and_keyed_append_only_tables_are_refused() {
+    for (sql, says) in [
+        (
+            "CREATE TABLE u (k INT) WITH ('append_only' = 'yes');",
+            "'append_only' is 'true' or 'false'",
+        ),
+        (
+            "CREATE TABLE u (k INT) WITH ('materialized' = 'true');",
+            "option 'materialized' is not supported",
+        ),
+        (
+            "CREATE TABLE u (k INT) WITH ('connectors' = '[]');",
+            "attach them to the pipeline through the API",
+        ),
+        (
+            "CREATE TABLE u (k INT PRIMARY KEY) WITH ('append_only' = 'true');",
+            "append_only and has a PRIMARY KEY",
+        ),
+    ] {
+        let e = single(sql);
+        assert!(e.message.contains(says), "{sql}: {e:?}");
+    }
+}

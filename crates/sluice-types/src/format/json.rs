@@ -157,6 +157,12 @@ impl JsonEncoderConfig {
         }
     }
 
+    /// Whether the format promises one row per key and refuses a step that breaks it: the grouped formats, unless
+    /// `enforce_unique_key` is false.
+    pub fn enforces_unique_key(&self) -> bool {
+        self.groups_by_key() && self.enforce_unique_key != Some(false)
+    }
+
     /// What `raw` output does with a delete.
     pub fn delete_policy(&self) -> DeletePolicy {
         self.on_delete.unwrap_or_default()
