@@ -26,6 +26,7 @@ pub mod plan;
 mod program;
 mod sort;
 mod types;
+mod unique;
 pub mod window;
 
 pub use append_only::is_append_only;
@@ -33,3 +34,4 @@ pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
 pub use program::{Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};
+pub use unique::proves_unique;

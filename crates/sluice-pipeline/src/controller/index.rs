@@ -1,7 +1,13 @@
 //! An output connector's `index`: the name of a `CREATE INDEX` on its view, whose columns key its messages.
 //! Resolved at start into the format's `key_fields`, so the encoders know one way of naming a key.
+//!
+//! A format that sends one message per key (`upsert`, keyed `debezium`) with `enforce_unique_key` needs a key that
+//! names at most one row. Either the plan proves it (`sluice_sql::proves_unique`: GROUP BY columns, a primary key
+//! carried through), or an index on exactly those columns makes the engine count the rows per key, so that a key's
+//! second row fails the connector whichever step brings it. A key with neither could repeat unseen across steps:
+//! it is refused at start, saying what to do.
 
-use sluice_sql::Program;
+use sluice_sql::{proves_unique, Program};
 use sluice_types::{ConnectorConfig, FormatConfig};
 
 use super::spec::{OutputSpec, PipelineError};
@@ -99,4 +105,65 @@ pub(super) fn unique_index(
         .iter()
         .find(|i| i.view == o.view && i.columns == *key_fields)
         .map(|i| i.name.clone())
+}
+
+/// Refuses `o` (with its resolved `config`) when its format promises one row per key and nothing guarantees it:
+/// the plan does not prove the key unique and no index counts its rows.
+pub(super) fn check_unique_key(
+    o: &OutputSpec,
+    config: &ConnectorConfig,
+    program: &Program,
+) -> Result<(), PipelineError> {
+    let Some(FormatConfig::Json(json)) = &config.format else {
+        return Ok(());
+    };
+    if !json.enforces_unique_key() || unique_index(o, config, program).is_some() {
+        return Ok(());
+    }
+    let Some((v, view)) = program
+        .views
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.relation.name == o.view)
+    else {
+        return Ok(());
+    };
+    let names: Vec<String> = match &json.key_fields {
+        Some(fields) => fields.clone(),
+        None => view
+            .relation
+            .fields
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+    };
+    let Some(columns) = names
+        .iter()
+        .map(|n| view.relation.field_index(n))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        // An unknown column: the connector's start names it.
+        return Ok(());
+    };
+    if proves_unique(program, v, &columns) {
+        return Ok(());
+    }
+    let key = match &json.key_fields {
+        Some(_) => format!("format.config.key_fields {names:?}"),
+        None => "the whole record (no key_fields)".to_string(),
+    };
+    Err(PipelineError::UniqueKey {
+        connector: o.name.clone(),
+        reason: format!(
+            "{key} must name at most one row of view '{}' (one message per key, enforce_unique_key), and \
+             nothing guarantees it: they are not its GROUP BY columns or a primary key it keeps, and no index \
+             counts its rows. Declare CREATE INDEX {}_key ON {} ({}) so that a key's second row fails the \
+             connector in whichever step it comes, key by columns the view keeps unique, or set \
+             enforce_unique_key to false to let the last row of a key win",
+            o.view,
+            o.view,
+            o.view,
+            names.join(", ")
+        ),
+    })
 }

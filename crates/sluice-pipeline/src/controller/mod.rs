@@ -96,6 +96,7 @@ impl Pipeline {
             .map(|o| {
                 let config = index::keyed_by_index(o, &program)?;
                 plain_rows::check_plain_rows(o, &config, &program)?;
+                index::check_unique_key(o, &config, &program)?;
                 Ok(config)
             })
             .collect::<Result<Vec<_>, PipelineError>>()?;

@@ -91,6 +91,14 @@ pub enum PipelineError {
         /// Why, and what to do.
         reason: String,
     },
+    /// An output connector promises one row per key, and neither the plan nor an index guarantees it.
+    #[error("output connector '{connector}': {reason}")]
+    UniqueKey {
+        /// The connector's name.
+        connector: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// An output connector sends plain rows of a view that can delete, and fails on deletes.
     #[error("output connector '{connector}': {reason}")]
     PlainRows {

@@ -308,43 +308,35 @@ pub(crate) fn apply_debezium(
     (applied, ops)
 }
 
+/// A key that nothing guarantees unique (not the view's GROUP BY columns, no index counting its rows) could repeat
+/// unseen across steps: a connector that promises one row per key on it is refused at start, saying what to do;
+/// with `enforce_unique_key: false` it starts.
 #[test]
-fn a_key_with_two_rows_fails_the_connector_at_that_step_and_sends_none_of_it() {
+fn a_key_that_nothing_keeps_unique_is_refused_at_start() {
     let topic = TestTopic::new(&brokers(), "dupkey", PARTITIONS);
-    // `n` (the row count) is not unique across groups.
-    let p = start(vec![(
-        "by-count",
-        connector(
-            &topic.name,
-            json!({"update_format": "upsert", "key_fields": ["n"]}),
-        ),
-    )]);
-    step(&p, vec![(row(1, 10), 1)]);
-    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
-        .transport
-        .transmitted_messages
-        == 1));
-    // Two new groups of one row each: two rows with the key {"n":1} inserted in one step. (With `key_fields` the
-    // check looks at one step at a time; keyed by an index it sees earlier steps too, see the next test.)
-    step(&p, vec![(row(2, 20), 1), (row(3, 30), 1)]);
-    assert!(eventually(TIMEOUT, || p.stats().outputs[0]
-        .fatal_error
-        .is_some()));
-    let error = p.stats().outputs[0].fatal_error.clone().unwrap();
-    assert!(
-        error.contains("view 'totals': step ")
-            && error.contains(r#" inserts 2 rows with the key {"n":1}"#),
-        "{error}"
+    for format in [
+        json!({"update_format": "upsert", "key_fields": ["n"]}),
+        json!({"update_format": "debezium", "key_fields": ["n"]}),
+    ] {
+        let e = try_start(vec![("by-count", connector(&topic.name, format))])
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&e, PipelineError::UniqueKey { connector, reason }
+                if connector == "by-count"
+                    && reason.contains(r#"format.config.key_fields ["n"] must name at most one row of view 'totals'"#)
+                    && reason.contains("CREATE INDEX totals_key ON totals (n)")
+                    && reason.contains("enforce_unique_key to false")),
+            "{e}"
+        );
+    }
+    let not_enforced = connector(
+        &topic.name,
+        json!({"update_format": "upsert", "key_fields": ["n"], "enforce_unique_key": false}),
     );
-    assert!(error.contains("enforce_unique_key"), "{error}");
-    drop(p);
-    let messages = read_all(&topic.name, 1);
-    assert_eq!(messages.len(), 1, "nothing of the refused step was sent");
+    drop(try_start(vec![("by-count", not_enforced)]).expect("the key is declared not unique"));
 }
 
-/// Plain rows cannot say "deleted". Output that fails on a delete (the default) is refused at start for a view
-/// that can delete, naming the view and the remedies; it starts with another `on_delete`, and on an append-only view
-/// it sends the rows as they come, while a delete into that view's table is refused at ingest.
 /// Keyed by an index, a connector refuses a key that an earlier step already gave a row (the engine counts the
 /// rows per key of every index); so does one whose `key_fields` are exactly an index's columns. With
 /// `enforce_unique_key: false` the last row of the key wins instead.

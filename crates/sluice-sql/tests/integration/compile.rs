@@ -283,3 +283,46 @@ fn unknown_table_options_and_keyed_append_only_tables_are_refused() {
         assert!(e.message.contains(says), "{sql}: {e:?}");
     }
 }
+
+/// Keys the plan proves unique: GROUP BY columns, a primary key through filters and projections, a join whose
+/// other side is joined on its primary key; never a column the plan does not pin down.
+#[test]
+fn the_plan_proves_grouping_columns_and_carried_primary_keys_unique() {
+    let p = Program::compile(
+        "CREATE TABLE books (id BIGINT NOT NULL PRIMARY KEY, title VARCHAR NOT NULL, price INT);\n\
+         CREATE TABLE sales (book_id BIGINT NOT NULL, copies INT);\n\
+         CREATE VIEW by_title AS SELECT title, SUM(copies) AS n FROM sales JOIN books ON sales.book_id = books.id GROUP BY title;\n\
+         CREATE VIEW cheap AS SELECT price, id + 1 AS twice, id FROM books WHERE price < 10;\n\
+         CREATE VIEW sold AS SELECT s.copies, b.id, b.title FROM books b LEFT JOIN sales s ON s.book_id = b.id;\n\
+         CREATE VIEW enriched AS SELECT s.copies, b.title FROM sales s JOIN books b ON s.book_id = b.id;\n\
+         CREATE VIEW total AS SELECT COUNT(*) AS n FROM sales;\n\
+         CREATE VIEW over_view AS SELECT title FROM by_title WHERE n > 1;",
+    )
+    .unwrap();
+    let proves = |view: &str, columns: &[&str]| {
+        let v = p
+            .views
+            .iter()
+            .position(|x| x.relation.name == view)
+            .unwrap();
+        let relation = &p.views[v].relation;
+        let columns: Vec<usize> = columns
+            .iter()
+            .map(|c| relation.field_index(c).unwrap())
+            .collect();
+        sluice_sql::proves_unique(&p, v, &columns)
+    };
+    assert!(proves("by_title", &["title"]));
+    assert!(proves("by_title", &["title", "n"]));
+    assert!(!proves("by_title", &["n"]));
+    assert!(proves("cheap", &["id"]));
+    // A computed column is not the key it is computed from.
+    assert!(!proves("cheap", &["twice"]));
+    assert!(!proves("cheap", &["price"]));
+    // Books left-joined to sales: a book has many sales, so the book's id is not a key of the result.
+    assert!(!proves("sold", &["id"]));
+    // Sales joined to books on the book's primary key: each sale once, but sales themselves have no key.
+    assert!(!proves("enriched", &["title"]));
+    assert!(proves("total", &[]));
+    assert!(proves("over_view", &["title"]));
+}
