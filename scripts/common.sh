@@ -21,3 +21,5 @@ elif [ "$free_mb" -lt 1024 ]; then
 fi
 port="${SLUICE_KAFKA_PORT:-19092}"
 export SLUICE_KAFKA_BROKERS="127.0.0.1:$port"
+# The interpreter with the Avro tests' packages (scripts/setup.sh installs them).
+export SLUICE_PYTHON="${SLUICE_PYTHON:-${SLUICE_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/python}/bin/python}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Sluice needs to build, test and run its demo on a fresh Debian machine
 # that has only the Rust toolchain: the C build dependencies of librdkafka (SSL, SASL, zstd, lz4, zlib),
-# kcat for humans, the project's broker, Apache Kafka (scripts/kafka-install.sh: Java 17 and Maven with apt when
+# kcat for humans, a Python environment for the Avro tests (confluent-kafka, fastavro), Apache Kafka (scripts/kafka-install.sh: Java 17 and Maven with apt when
 # missing, the pinned broker's jars from Maven Central into ~/.cache/sluice), and tansu (pinned), the
 # Kafka-compatible broker a smaller set of tests also runs against. Safe to run again: every step checks first
 # and skips what is already there.
@@ -19,7 +19,7 @@ for arg in "$@"; do
 done
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
-APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests curl postgresql)
+APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests python3-venv curl postgresql)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -53,6 +53,20 @@ if python3 -c 'import requests' >/dev/null 2>&1; then
 else
   log "installing python requests for $(command -v python3) (pip)"
   python3 -m pip install --quiet requests 2>/dev/null || python3 -m pip install --quiet --break-system-packages requests
+fi
+# A Python environment of the project's own for the tests that read Sluice's Avro output with a current Kafka
+# client and an independent Avro implementation (confluent-kafka, fastavro; pinned). It lives outside the repository,
+# like tansu, so that cleaning the target dir does not reinstall it; common.sh points SLUICE_PYTHON at it.
+SLUICE_PYENV="${SLUICE_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/python}"
+PYTHON_PACKAGES=(confluent-kafka==2.16.1 fastavro==1.13.1)
+if [ -x "$SLUICE_PYENV/bin/python" ] \
+  && "$SLUICE_PYENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "${PYTHON_PACKAGES[0]}" \
+  && "$SLUICE_PYENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "${PYTHON_PACKAGES[1]}"; then
+  log "python test environment present ($SLUICE_PYENV)"
+else
+  log "installing the python test environment in $SLUICE_PYENV (${PYTHON_PACKAGES[*]})"
+  python3 -m venv "$SLUICE_PYENV"
+  "$SLUICE_PYENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
 fi
 bash "$(dirname "${BASH_SOURCE[0]}")/kafka-install.sh" >/dev/null
 log "Apache Kafka present"

@@ -165,6 +165,17 @@ impl ErrorContext {
         }
     }
 
+    /// The number of copies of `row` that `weight` asks for, or `None` (with the error in `errors`) when it is
+    /// beyond [`MAX_WEIGHT`].
+    pub fn copies(&self, row: &Row, weight: i64, errors: &mut Vec<EncodeError>) -> Option<u64> {
+        let copies = weight.unsigned_abs();
+        if copies > MAX_WEIGHT {
+            errors.push(self.weight_too_large(row, weight));
+            return None;
+        }
+        Some(copies)
+    }
+
     /// `row` has a weight beyond [`MAX_WEIGHT`].
     pub fn weight_too_large(&self, row: &Row, weight: i64) -> EncodeError {
         EncodeError::WeightTooLarge {

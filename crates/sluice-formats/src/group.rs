@@ -12,8 +12,29 @@ use std::collections::HashMap;
 use sluice_data::Row;
 
 use crate::encoder::for_each_change;
-use crate::error::{preview, EncodeError, ErrorContext};
+use crate::error::Mismatch;
+use crate::error::{preview, EncodeError, ErrorContext, StepRefused};
 use crate::keys::Keys;
+
+/// Writes the key bytes that group a step's changes (each format's own key encoding).
+pub(crate) trait GroupKey {
+    /// The key of `row`: `Ok(None)` for no key (a NULL text key), or the column whose value does not fit.
+    fn key(&mut self, row: &Row) -> Result<Option<&[u8]>, (String, Mismatch)>;
+
+    /// The key of `row` as a user reads it, for errors.
+    fn preview(&mut self, row: &Row) -> String {
+        match self.key(row) {
+            Ok(Some(key)) => preview(&String::from_utf8_lossy(key)),
+            _ => "NULL".to_string(),
+        }
+    }
+}
+
+impl GroupKey for Keys {
+    fn key(&mut self, row: &Row) -> Result<Option<&[u8]>, (String, Mismatch)> {
+        self.write(row)
+    }
+}
 
 /// What one key's changes in a step come to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +78,26 @@ pub(crate) struct Duplicates {
     pub inserted: bool,
 }
 
+impl Duplicates {
+    /// The refusal of step `step` of `view` over these duplicates.
+    pub fn refusal(&self, view: &str, step: u64) -> StepRefused {
+        let did = if self.inserted { "inserts" } else { "deletes" };
+        StepRefused(format!(
+            "view '{view}': step {step} {did} {} rows with the key {}{}, but the key of this connector must name at \
+             most one row; nothing of the step was sent. Choose key_fields that are unique in the view (for a \
+             GROUP BY view, the grouping columns), or set enforce_unique_key to false to let the last row of a key \
+             win",
+            self.rows,
+            self.key,
+            if self.keys > 1 {
+                format!(" (and {} more keys like it)", self.keys - 1)
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
 /// Reusable grouping state: the map from key bytes to group.
 #[derive(Default)]
 pub(crate) struct Grouper {
@@ -71,7 +112,7 @@ impl Grouper {
     pub fn group<'d>(
         &mut self,
         delta: &'d [(Row, i64)],
-        keys: &mut Keys,
+        keys: &mut dyn GroupKey,
         enforce: bool,
         context: &ErrorContext,
         errors: &mut Vec<EncodeError>,
@@ -81,7 +122,7 @@ impl Grouper {
         let _ = for_each_change::<()>(delta, |row, weight| {
             // A NULL text key is a key of its own (no key), kept apart from the empty string by the tag byte.
             self.scratch.clear();
-            match keys.write(row) {
+            match keys.key(row) {
                 Ok(Some(key)) => {
                     self.scratch.push(1);
                     self.scratch.extend_from_slice(key);
@@ -123,21 +164,18 @@ impl Grouper {
     }
 
     /// Finds the keys with more than one row inserted or deleted.
-    fn check_unique(&self, groups: &[Group<'_>], keys: &mut Keys) -> Result<(), Duplicates> {
+    fn check_unique(
+        &self,
+        groups: &[Group<'_>],
+        keys: &mut dyn GroupKey,
+    ) -> Result<(), Duplicates> {
         let mut bad = groups.iter().filter(|g| g.inserted > 1 || g.deleted > 1);
         let Some(first) = bad.next() else {
             return Ok(());
         };
         let inserted = first.inserted > 1;
         let row = if inserted { first.after } else { first.before };
-        let key = row
-            .and_then(|row| {
-                keys.write(row)
-                    .ok()
-                    .flatten()
-                    .map(|k| preview(&String::from_utf8_lossy(k)))
-            })
-            .unwrap_or_else(|| "NULL".to_string());
+        let key = row.map_or_else(|| "NULL".to_string(), |row| keys.preview(row));
         Err(Duplicates {
             keys: 1 + bad.count(),
             key,

@@ -56,6 +56,7 @@
 //! `schema`), `csv`, `text` and `time` (allocation-free byte writers), `error`.
 #![deny(missing_docs)]
 
+mod avro;
 mod csv;
 mod decode;
 mod encoder;
@@ -75,6 +76,18 @@ pub use decode::{build_parser, ParseError, Parser};
 pub use encoder::{BatchInfo, EncodedMessage, Encoder, MessageHeader, MessageLimits};
 pub use error::{EncodeError, SinkError, StepRefused, MAX_PREVIEW_CHARS, MAX_WEIGHT};
 
+/// The Avro schemas `config` writes `view`'s messages with: the value's and, for keyed messages, the key's, as
+/// JSON text. Fails as [`build_encoder`] would.
+pub fn avro_schemas(
+    config: &sluice_types::AvroEncoderConfig,
+    view: &Relation,
+) -> Result<(String, Option<String>), ConfigError> {
+    let limits = MessageLimits {
+        max_message_bytes: usize::MAX,
+    };
+    Ok(avro::AvroEncoder::new(config, view, limits)?.schemas())
+}
+
 /// Builds the encoder of `format` for `view`, whose messages must fit in `limits`.
 ///
 /// Fails when the format's settings are invalid for output (field paths start with `format.config`), when
@@ -87,5 +100,6 @@ pub fn build_encoder(
     Ok(match format {
         FormatConfig::Json(config) => Box::new(json::JsonEncoder::new(config, view, limits)?),
         FormatConfig::Csv(config) => Box::new(csv::CsvEncoder::new(config, view, limits)?),
+        FormatConfig::Avro(config) => Box::new(avro::AvroEncoder::new(config, view, limits)?),
     })
 }

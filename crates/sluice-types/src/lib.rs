@@ -21,6 +21,7 @@ pub mod transport;
 
 pub use connector::{ConnectorConfig, Direction, EncodeErrorPolicy, FormatConfig, TransportConfig};
 pub use error::{ConfigError, ErrorResponse};
+pub use format::avro::{AvroEncoderConfig, AvroKeyMode, AvroUpdateFormat};
 pub use format::csv::CsvEncoderConfig;
 pub use format::json::{JsonEncoderConfig, JsonFlavor, JsonUpdateFormat};
 pub use format::message::{DeletePolicy, KeyFormat, MessageOptions, SYSTEM_HEADERS};

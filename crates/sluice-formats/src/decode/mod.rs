@@ -40,5 +40,11 @@ pub fn build_parser(
             config.validate_for_input().map_err(within)?;
             Box::new(csv::CsvParser::new(config, table))
         }
+        FormatConfig::Avro(_) => {
+            return Err(ConfigError::new(
+                "format.name",
+                "avro is an output format in this build: input connectors read json or csv",
+            ))
+        }
     })
 }

@@ -21,8 +21,8 @@ use sluice_types::{ConfigError, DeletePolicy, JsonEncoderConfig, JsonUpdateForma
 use crate::encoder::{
     check_limit, for_each_change, BatchInfo, Encoder, Framing, MessageLimits, Output, Packer, Sink,
 };
-use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused, MAX_WEIGHT};
-use crate::group::{Duplicates, Grouper, Unit};
+use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused};
+use crate::group::{Grouper, Unit};
 use crate::keys::{Decor, Headers, Keys, Op, Record};
 use crate::visit::check_arity;
 use debezium::Debezium;
@@ -205,11 +205,9 @@ impl JsonEncoder {
         sink: &mut Sink<'_>,
         errors: &mut Vec<EncodeError>,
     ) -> Result<(), SinkError> {
-        let copies = weight.unsigned_abs();
-        if copies > MAX_WEIGHT {
-            errors.push(self.context.weight_too_large(row, weight));
+        let Some(copies) = self.context.copies(row, weight, errors) else {
             return Ok(());
-        }
+        };
         let insert = weight > 0;
         if matches!(self.mode, Mode::Raw(DeletePolicy::Drop)) && !insert {
             return Ok(());
@@ -325,25 +323,6 @@ impl JsonEncoder {
             _ => unreachable!("only upsert and debezium group by key"),
         }
     }
-
-    /// The error of a step that leaves two rows with one key.
-    fn duplicates(&self, d: Duplicates) -> StepRefused {
-        let did = if d.inserted { "inserts" } else { "deletes" };
-        StepRefused(format!(
-            "view '{}': step {} {did} {} rows with the key {}{}, but the key of this connector must name at most one \
-             row; nothing of the step was sent. Choose key_fields that are unique in the view (for a GROUP BY view, \
-             the grouping columns), or set enforce_unique_key to false to let the last row of a key win",
-            self.context.view(),
-            self.step,
-            d.rows,
-            d.key,
-            if d.keys > 1 {
-                format!(" (and {} more keys like it)", d.keys - 1)
-            } else {
-                String::new()
-            }
-        ))
-    }
 }
 
 /// Writes `row` as a JSON object (left open when `open`) into `buf`, after checking its arity.
@@ -396,7 +375,7 @@ impl Encoder for JsonEncoder {
             let grouped =
                 g.grouper
                     .group(delta, &mut g.keys, g.enforce, &self.context, &mut errors);
-            let units = grouped.map_err(|d| self.duplicates(d))?;
+            let units = grouped.map_err(|d| d.refusal(self.context.view(), self.step))?;
             for unit in units {
                 self.encode_unit(unit, sink, &mut errors)?;
             }

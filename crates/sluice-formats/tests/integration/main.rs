@@ -1,6 +1,7 @@
 //! The integration tests of `sluice-formats`, in one test binary: each module was its own binary once, and every
 //! binary links the whole dependency tree again (about 150 MB and a link step each).
 
+mod avro;
 mod common;
 mod csv;
 mod decode_csv;

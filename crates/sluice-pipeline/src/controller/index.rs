@@ -8,7 +8,7 @@
 //! it is refused at start, saying what to do.
 
 use sluice_sql::{proves_unique, Program};
-use sluice_types::{ConnectorConfig, FormatConfig};
+use sluice_types::{AvroUpdateFormat, ConnectorConfig, FormatConfig};
 
 use super::spec::{OutputSpec, PipelineError};
 
@@ -61,6 +61,7 @@ pub(super) fn keyed_by_index(
     let key_fields = match config.format.as_mut() {
         Some(FormatConfig::Json(json)) => &mut json.key_fields,
         Some(FormatConfig::Csv(csv)) => &mut csv.key_fields,
+        Some(FormatConfig::Avro(avro)) => &mut avro.key_fields,
         None => {
             return Err(refuse(
                 "index keys the messages of a format; this connector has none".into(),
@@ -90,20 +91,15 @@ pub(super) fn unique_index(
     config: &ConnectorConfig,
     program: &Program,
 ) -> Option<String> {
-    let Some(FormatConfig::Json(json)) = &config.format else {
-        return None;
-    };
-    if !json.enforces_unique_key() {
-        return None;
-    }
+    let key_fields = unique_key(config)?;
     if let Some(name) = &config.index {
         return Some(canonical(name));
     }
-    let key_fields = json.key_fields.as_ref()?;
+    let key_fields = key_fields?;
     program
         .indexes
         .iter()
-        .find(|i| i.view == o.view && i.columns == *key_fields)
+        .find(|i| i.view == o.view && i.columns == key_fields)
         .map(|i| i.name.clone())
 }
 
@@ -114,10 +110,10 @@ pub(super) fn check_unique_key(
     config: &ConnectorConfig,
     program: &Program,
 ) -> Result<(), PipelineError> {
-    let Some(FormatConfig::Json(json)) = &config.format else {
+    let Some(key_fields) = unique_key(config) else {
         return Ok(());
     };
-    if !json.enforces_unique_key() || unique_index(o, config, program).is_some() {
+    if unique_index(o, config, program).is_some() {
         return Ok(());
     }
     let Some((v, view)) = program
@@ -128,8 +124,8 @@ pub(super) fn check_unique_key(
     else {
         return Ok(());
     };
-    let names: Vec<String> = match &json.key_fields {
-        Some(fields) => fields.clone(),
+    let names: Vec<String> = match key_fields {
+        Some(fields) => fields.to_vec(),
         None => view
             .relation
             .fields
@@ -148,7 +144,7 @@ pub(super) fn check_unique_key(
     if proves_unique(program, v, &columns) {
         return Ok(());
     }
-    let key = match &json.key_fields {
+    let key = match key_fields {
         Some(_) => format!("format.config.key_fields {names:?}"),
         None => "the whole record (no key_fields)".to_string(),
     };
@@ -166,4 +162,19 @@ pub(super) fn check_unique_key(
             names.join(", ")
         ),
     })
+}
+
+/// `Some(key_fields)` when `config`'s format sends one message per key and promises one row per key (JSON
+/// `upsert` and keyed `debezium` with `enforce_unique_key`, Avro `confluent_jdbc`); `key_fields` is `None` for a key
+/// of the whole record.
+fn unique_key(config: &ConnectorConfig) -> Option<Option<&[String]>> {
+    match &config.format {
+        Some(FormatConfig::Json(json)) if json.enforces_unique_key() => {
+            Some(json.key_fields.as_deref())
+        }
+        Some(FormatConfig::Avro(avro)) if avro.update_format == AvroUpdateFormat::ConfluentJdbc => {
+            Some(avro.key_fields.as_deref())
+        }
+        _ => None,
+    }
 }

@@ -90,6 +90,8 @@ pub(crate) fn needs_keys(format: &FormatConfig) -> Option<&'static str> {
             false,
             !csv.weight_column && csv.delete_policy() == DeletePolicy::OpHeader,
         ),
+        // Avro messages are keyed (`confluent_jdbc`) or say insert or delete in a header (`raw`).
+        FormatConfig::Avro(_) => return Some("format.name"),
     };
     if upsert {
         Some("format.config.update_format")

@@ -22,7 +22,7 @@ use sluice_types::ConnectorConfig;
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const PARTITIONS: i32 = 6;
 
-const PROGRAM: &str = "
+pub(crate) const PROGRAM: &str = "
 CREATE TABLE t (k BIGINT NOT NULL, v BIGINT NOT NULL);
 CREATE VIEW totals AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM t GROUP BY k;
 CREATE INDEX totals_by_k ON totals (k);
@@ -50,7 +50,7 @@ fn try_start(outputs: Vec<(&str, ConnectorConfig)>) -> Result<Pipeline, Pipeline
 }
 
 /// Starts with every output connector on `view`.
-fn try_start_on(
+pub(crate) fn try_start_on(
     view: &str,
     outputs: Vec<(&str, ConnectorConfig)>,
 ) -> Result<Pipeline, PipelineError> {

@@ -1,0 +1,298 @@
+//! The Avro encoder: one message per change (`raw`) or per changed key (`confluent_jdbc`), each value an Avro
+//! datum of the view's record schema, in the Confluent wire format unless `skip_schema_id`.
+//!
+//! `raw`: the value is the row; a header `op` says `insert` or `delete` (Feldera's raw Avro output does the same),
+//! and with `key_mode: key_fields` the key is the key columns as an Avro record. `confluent_jdbc`: key = the key
+//! record, value = the row after the change, or none (a tombstone) when the key's row is gone; a key's delete and
+//! insert in one step become one message, as for JSON `upsert`.
+
+mod schema;
+mod write;
+
+use std::sync::Arc;
+
+use sluice_data::{Field, Relation, Row};
+use sluice_types::{AvroEncoderConfig, AvroUpdateFormat, ConfigError};
+
+use crate::encoder::{
+    for_each_change, BatchInfo, EncodedMessage, Encoder, MessageHeader, MessageLimits,
+};
+use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError};
+use crate::group::{GroupKey, Grouper, Unit};
+use schema::{RecordShape, Shape};
+use write::write_record;
+
+/// The Confluent wire format's magic byte.
+const MAGIC: u8 = 0;
+
+/// The key of each message: its columns' record, framed.
+struct AvroKey {
+    schema: String,
+    columns: Vec<usize>,
+    shapes: Vec<Shape>,
+    header: Vec<u8>,
+    buf: Vec<u8>,
+    view: Relation,
+}
+
+impl GroupKey for AvroKey {
+    fn key(&mut self, row: &Row) -> Result<Option<&[u8]>, (String, Mismatch)> {
+        self.buf.clear();
+        self.buf.extend_from_slice(&self.header);
+        write_record(&self.shapes, row, Some(&self.columns), &mut self.buf)
+            .map_err(|(c, m)| (self.view.fields[c].name.clone(), m))?;
+        Ok(Some(&self.buf))
+    }
+
+    fn preview(&mut self, row: &Row) -> String {
+        Row(self.columns.iter().map(|&c| row.0[c].clone()).collect()).to_string()
+    }
+}
+
+enum Mode {
+    Raw,
+    /// One message per changed key; a key with two rows is refused (the pipeline refuses keys it cannot vouch
+    /// for at start, so the per-step check is the last line).
+    ConfluentJdbc(Grouper),
+}
+
+/// The Avro encoder of one view.
+pub(crate) struct AvroEncoder {
+    context: ErrorContext,
+    view: Relation,
+    value: RecordShape,
+    value_header: Vec<u8>,
+    key: Option<AvroKey>,
+    mode: Mode,
+    limit: usize,
+    step: u64,
+    op_name: Arc<str>,
+}
+
+/// The Confluent header (magic byte, big-endian schema id), or nothing with `skip_schema_id`.
+fn header(config: &AvroEncoderConfig, id: Option<u32>) -> Vec<u8> {
+    if config.skip_schema_id {
+        return Vec::new();
+    }
+    let mut h = vec![MAGIC];
+    h.extend_from_slice(&id.unwrap_or(0).to_be_bytes());
+    h
+}
+
+impl AvroEncoder {
+    /// The encoder of `config` for `view`; `key_fields` (in `config`, or set from the connector's `index`) name the
+    /// key columns.
+    pub fn new(
+        config: &AvroEncoderConfig,
+        view: &Relation,
+        limits: MessageLimits,
+    ) -> Result<Self, ConfigError> {
+        config.validate_for_output(false)?;
+        let namespace = config.namespace.as_deref();
+        let all: Vec<&Field> = view.fields.iter().collect();
+        let value = match &config.schema {
+            Some(text) => schema::given(text, view)?,
+            None => schema::generate(&view.name, namespace, &all)?,
+        };
+        let key = match (&config.key_fields, config.keyed(false)) {
+            (Some(names), true) => {
+                let columns = names
+                    .iter()
+                    .map(|n| {
+                        view.field_index(n).ok_or_else(|| {
+                            ConfigError::new(
+                                "key_fields",
+                                format!("view '{}' has no column '{n}'", view.name),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let fields: Vec<&Field> = columns.iter().map(|&c| &view.fields[c]).collect();
+                let shape = schema::generate(&format!("{}_key", view.name), namespace, &fields)?;
+                Some(AvroKey {
+                    schema: shape.text,
+                    columns,
+                    shapes: shape.fields,
+                    header: header(config, config.key_schema_id),
+                    buf: Vec::new(),
+                    view: view.clone(),
+                })
+            }
+            _ => None,
+        };
+        let mode = match config.update_format {
+            AvroUpdateFormat::ConfluentJdbc => Mode::ConfluentJdbc(Grouper::default()),
+            _ => Mode::Raw,
+        };
+        Ok(AvroEncoder {
+            context: ErrorContext::new(&view.name),
+            view: view.clone(),
+            value_header: header(config, config.schema_id),
+            value,
+            key,
+            mode,
+            limit: limits.max_message_bytes,
+            step: 0,
+            op_name: Arc::from("op"),
+        })
+    }
+
+    /// The value schema and, for keyed messages, the key schema, as JSON text (what a consumer decodes with, and
+    /// what a schema registry is given).
+    pub fn schemas(&self) -> (String, Option<String>) {
+        (
+            self.value.text.clone(),
+            self.key.as_ref().map(|k| k.schema.clone()),
+        )
+    }
+
+    /// The framed value datum of `row`, or the error naming its column.
+    fn value_of(&self, row: &Row) -> Result<Vec<u8>, EncodeError> {
+        let mut out = self.value_header.clone();
+        write_record(&self.value.fields, row, None, &mut out).map_err(|(c, m)| {
+            self.context
+                .type_mismatch(row, &self.view.fields[c].name, m)
+        })?;
+        Ok(out)
+    }
+
+    /// Sends `message` unless it is larger than the transport takes, which is reported instead.
+    fn send(
+        &self,
+        message: EncodedMessage,
+        copies: u64,
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let size = message.size();
+        if size > self.limit {
+            let shown = message
+                .value
+                .as_deref()
+                .or(message.key.as_deref())
+                .unwrap_or(&[]);
+            errors.push(self.context.too_large(shown, size, self.limit, copies));
+            return Ok(());
+        }
+        for _ in 1..copies {
+            sink(message.clone())?;
+        }
+        sink(message)
+    }
+
+    fn raw_change(
+        &mut self,
+        row: &Row,
+        weight: i64,
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let Some(copies) = self.context.copies(row, weight, errors) else {
+            return Ok(());
+        };
+        let value = match self.value_of(row) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                return Ok(());
+            }
+        };
+        let key = match &mut self.key {
+            None => None,
+            Some(k) => match k.key(row) {
+                Ok(key) => key.map(<[u8]>::to_vec),
+                Err((column, m)) => {
+                    errors.push(self.context.type_mismatch(row, &column, m));
+                    return Ok(());
+                }
+            },
+        };
+        let op: &[u8] = if weight > 0 { b"insert" } else { b"delete" };
+        let message = EncodedMessage {
+            key,
+            value: Some(value),
+            headers: vec![MessageHeader {
+                name: self.op_name.clone(),
+                value: Some(op.to_vec()),
+            }],
+            records: 1,
+        };
+        self.send(message, copies, sink, errors)
+    }
+}
+
+impl AvroEncoder {
+    /// `confluent_jdbc`: one message per changed key of the step.
+    fn upserts(
+        &self,
+        delta: &[(Row, i64)],
+        key: &mut AvroKey,
+        grouper: &mut Grouper,
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let units = grouper
+            .group(delta, key, true, &self.context, errors)
+            .map_err(|d| d.refusal(self.context.view(), self.step))?;
+        for unit in units {
+            let value = match unit {
+                Unit::Delete(_) => None,
+                Unit::Insert(after) | Unit::Update { after, .. } => match self.value_of(after) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                },
+            };
+            let row = unit.row();
+            let key = match key.key(row) {
+                Ok(k) => k.map(<[u8]>::to_vec),
+                Err((column, m)) => {
+                    errors.push(self.context.type_mismatch(row, &column, m));
+                    continue;
+                }
+            };
+            let message = EncodedMessage {
+                key,
+                value,
+                headers: Vec::new(),
+                records: 1,
+            };
+            self.send(message, 1, sink, errors)?;
+        }
+        Ok(())
+    }
+}
+
+impl Encoder for AvroEncoder {
+    fn begin_batch(&mut self, batch: BatchInfo<'_>) {
+        self.step = batch.step;
+    }
+
+    fn encode(
+        &mut self,
+        delta: &[(Row, i64)],
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+    ) -> Result<Vec<EncodeError>, SinkError> {
+        let mut errors = Vec::new();
+        match std::mem::replace(&mut self.mode, Mode::Raw) {
+            Mode::Raw => {
+                for_each_change(delta, |row, weight| {
+                    self.raw_change(row, weight, sink, &mut errors)
+                })?;
+            }
+            Mode::ConfluentJdbc(mut grouper) => {
+                let mut key = self
+                    .key
+                    .take()
+                    .expect("confluent_jdbc is keyed (checked when built)");
+                let result = self.upserts(delta, &mut key, &mut grouper, sink, &mut errors);
+                self.key = Some(key);
+                self.mode = Mode::ConfluentJdbc(grouper);
+                result?;
+            }
+        }
+        Ok(errors)
+    }
+}

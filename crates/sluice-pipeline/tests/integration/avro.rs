@@ -1,0 +1,174 @@
+//! Avro output end to end: a pipeline writes a view to a topic of 6 partitions, and a current Kafka client
+//! (Python confluent-kafka) reads it back, decoding every key and value with an independent Avro implementation
+//! (fastavro) and the schemas Sluice generated. `SLUICE_PYTHON` names the interpreter that has both (the project's
+//! scripts install them); plain `python3` otherwise.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::{json, Value as Json};
+use sluice_formats::avro_schemas;
+use sluice_transports::kafka_output::partition_of;
+use sluice_transports::testing::{brokers, TestTopic};
+use sluice_types::{ConnectorConfig, FormatConfig};
+
+use crate::keyed::{
+    expected_view, more_random_steps, transmitted, try_start_on, Lcg, PARTITIONS, TIMEOUT,
+};
+
+const CONSUMER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/integration/python/avro_consumer.py"
+);
+
+fn avro_connector(topic: &str, format: Json, index: Option<&str>) -> ConnectorConfig {
+    let mut c: ConnectorConfig = serde_json::from_value(json!({
+        "transport": {"name": "kafka_output", "config": {
+            "bootstrap.servers": brokers(), "topic": topic, "initialization_timeout_secs": 10
+        }},
+        "format": {"name": "avro", "config": format}
+    }))
+    .unwrap();
+    c.index = index.map(str::to_string);
+    c
+}
+
+/// One decoded message.
+struct Decoded {
+    partition: i32,
+    /// The key as sent.
+    key_bytes: Option<Vec<u8>>,
+    key: Json,
+    value: Json,
+    op: Option<String>,
+}
+
+/// Reads `count` messages of `topic` with the Python consumer, decoding with the schemas `config` writes (`key_of`:
+/// the key columns, as the pipeline resolves them from the index).
+fn read_avro(
+    topic: &str,
+    count: usize,
+    config: &ConnectorConfig,
+    key_of: Option<&[&str]>,
+) -> Vec<Decoded> {
+    let Some(FormatConfig::Avro(mut avro)) = config.format.clone() else {
+        panic!("an Avro connector");
+    };
+    if let Some(k) = key_of {
+        avro.key_fields = Some(k.iter().map(|s| s.to_string()).collect());
+    }
+    let program = sluice_sql::Program::compile(crate::keyed::PROGRAM).unwrap();
+    let view = &program.view("totals").unwrap().relation;
+    let (value_schema, key_schema) = avro_schemas(&avro, view).unwrap();
+    let python = std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let id = |id: Option<u32>| id.unwrap_or(0).to_string();
+    let out = Command::new(&python)
+        .arg(CONSUMER)
+        .args([
+            &brokers(),
+            topic,
+            &count.to_string(),
+            &value_schema,
+            &id(avro.schema_id),
+        ])
+        .arg(key_schema.as_deref().unwrap_or("-"))
+        .arg(
+            key_schema
+                .as_ref()
+                .map_or("-".to_string(), |_| id(avro.key_schema_id)),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "{python} {CONSUMER} failed (it needs confluent-kafka and fastavro: scripts/setup.sh installs them and \
+         sets SLUICE_PYTHON): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let m: Json = serde_json::from_str(line).unwrap();
+            Decoded {
+                partition: m["partition"].as_i64().unwrap() as i32,
+                key_bytes: m["key_bytes"].as_str().map(|hex| {
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect()
+                }),
+                key: m["key"].clone(),
+                value: m["value"].clone(),
+                op: m["headers"]["op"].as_str().map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+/// `confluent_jdbc` keyed by the view's index, after random steps: every key's messages are on the partition the
+/// Java client picks for its bytes, and folding upserts and tombstones per key gives exactly the view.
+#[test]
+fn confluent_jdbc_decodes_with_fastavro_and_folds_to_the_view() {
+    let topic = TestTopic::new(&brokers(), "avro-upsert", PARTITIONS);
+    let config = avro_connector(
+        &topic.name,
+        json!({"update_format": "confluent_jdbc", "schema_id": 11, "key_schema_id": 12}),
+        Some("totals_by_k"),
+    );
+    let p = try_start_on("totals", vec![("avro", config.clone())]).unwrap();
+    let mut table = Vec::new();
+    more_random_steps(&p, &mut Lcg(17), &mut table, 25);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let messages = read_avro(
+        &topic.name,
+        transmitted(&stats, "avro"),
+        &config,
+        Some(&["k"]),
+    );
+    let mut folded: BTreeMap<String, Json> = BTreeMap::new();
+    for m in &messages {
+        assert_eq!(m.op, None, "confluent_jdbc has no op header");
+        let key = m.key.to_string();
+        let key_bytes = m.key_bytes.as_deref().expect("keyed");
+        assert_eq!(m.partition, partition_of(Some(key_bytes), 0, 0, PARTITIONS));
+        if m.value.is_null() {
+            assert!(
+                folded.remove(&key).is_some(),
+                "a tombstone for an absent key {key}"
+            );
+        } else {
+            folded.insert(key, m.value.clone());
+        }
+    }
+    assert_eq!(folded, expected_view(&table));
+}
+
+/// `raw` on the same view: every change is a message with an `op` header; counting inserts and deletes per row
+/// gives the view.
+#[test]
+fn raw_avro_says_insert_or_delete_in_a_header() {
+    let topic = TestTopic::new(&brokers(), "avro-raw", 1);
+    let config = avro_connector(&topic.name, json!({}), None);
+    let p = try_start_on("totals", vec![("raw", config.clone())]).unwrap();
+    let mut table = Vec::new();
+    more_random_steps(&p, &mut Lcg(5), &mut table, 15);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let messages = read_avro(&topic.name, transmitted(&stats, "raw"), &config, None);
+    let mut rows: BTreeMap<String, i64> = BTreeMap::new();
+    for m in &messages {
+        assert_eq!(m.key, Json::Null);
+        let weight = match m.op.as_deref() {
+            Some("insert") => 1,
+            Some("delete") => -1,
+            other => panic!("op header {other:?}"),
+        };
+        *rows.entry(m.value.to_string()).or_default() += weight;
+    }
+    rows.retain(|_, w| *w != 0);
+    let expected: BTreeMap<String, i64> = expected_view(&table)
+        .into_values()
+        .map(|v| (v.to_string(), 1))
+        .collect();
+    assert_eq!(rows, expected);
+}
