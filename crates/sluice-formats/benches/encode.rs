@@ -1,5 +1,5 @@
-//! Encoder throughput on a 6-column view for every envelope, against typed serde_json baselines measured in the
-//! same run.
+//! Encoder throughput on a 6-column view for every envelope, against typed serde_json baselines (and, for Avro,
+//! the `apache-avro` crate serializing a typed struct) measured in the same run.
 //!
 //! Run with `cargo bench -p sluice-formats --bench encode`. Each figure is the best of three passes over
 //! 1,000,000 rows fed in steps of 10,000; every message is handed to a sink that takes ownership of it, as the
@@ -9,12 +9,15 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::Schema;
 use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 use sluice_data::{Decimal, Field, Relation, Row, SqlType, Value, F64};
-use sluice_formats::{build_encoder, BatchInfo, EncodedMessage, MessageLimits};
+use sluice_formats::{avro_schemas, build_encoder, BatchInfo, EncodedMessage, MessageLimits};
 use sluice_types::{
-    CsvEncoderConfig, FormatConfig, JsonEncoderConfig, JsonFlavor, JsonUpdateFormat, KeyFormat,
+    AvroEncoderConfig, AvroUpdateFormat, CsvEncoderConfig, FormatConfig, JsonEncoderConfig,
+    JsonFlavor, JsonUpdateFormat, KeyFormat,
 };
 
 const ROWS: usize = 1_000_000;
@@ -105,6 +108,78 @@ fn typed_rows() -> Vec<TypedRow> {
             }
         })
         .collect()
+}
+
+/// The typed form of a row for `apache-avro`'s serde writer: the decimal as its unscaled two's complement bytes,
+/// the timestamp as microseconds (the generated schema's `timestamp-micros`).
+#[derive(Serialize)]
+struct AvroRow {
+    id: i64,
+    name: String,
+    price: f64,
+    amount: apache_avro::Decimal,
+    ts: i64,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct AvroKey {
+    id: i64,
+}
+
+fn avro_rows() -> Vec<AvroRow> {
+    (0..ROWS)
+        .map(|n| {
+            let (id, name, price, cents, ts, active) = values(n);
+            let bytes = cents.to_be_bytes();
+            // The fewest bytes that keep the sign (cents are positive here).
+            let skip = bytes.iter().take_while(|&&b| b == 0).count().min(7);
+            let skip = if bytes[skip] & 0x80 != 0 {
+                skip - 1
+            } else {
+                skip
+            };
+            AvroRow {
+                id,
+                name,
+                price,
+                amount: apache_avro::Decimal::from(&bytes[skip..]),
+                ts,
+                active,
+            }
+        })
+        .collect()
+}
+
+/// `apache-avro` writing the typed rows with `schema` (Sluice's generated one, so the bytes are the same) behind a
+/// Confluent header, into reused buffers; with `key`, also the key record `{id}`.
+fn avro_baseline(rows: &[AvroRow], schema: &Schema, key: Option<&Schema>) -> (Duration, Totals) {
+    let values = GenericDatumWriter::builder(schema)
+        .validate(false)
+        .build()
+        .unwrap();
+    let keys = key.map(|k| {
+        GenericDatumWriter::builder(k)
+            .validate(false)
+            .build()
+            .unwrap()
+    });
+    best(|| {
+        let mut totals = Totals::default();
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        for row in rows {
+            k.clear();
+            v.clear();
+            v.extend_from_slice(&[0, 0, 0, 0, 0]);
+            values.write_ser(&mut v, row).unwrap();
+            if let Some(keys) = &keys {
+                k.extend_from_slice(&[0, 0, 0, 0, 0]);
+                keys.write_ser(&mut k, &AvroKey { id: row.id }).unwrap();
+            }
+            totals.written(&k, &v);
+        }
+        totals
+    })
 }
 
 /// Records, messages and payload bytes of one pass.
@@ -418,6 +493,45 @@ fn main() {
         }),
         &inserts,
         base_insert,
+    );
+    let avro = |update_format, key_fields: Option<Vec<String>>| AvroEncoderConfig {
+        update_format,
+        key_fields,
+        ..AvroEncoderConfig::default()
+    };
+    let raw = avro(AvroUpdateFormat::Raw, None);
+    let upsert = avro(AvroUpdateFormat::ConfluentJdbc, Some(vec!["id".into()]));
+    let (value_schema, _) = avro_schemas(&raw, &view()).unwrap();
+    let (_, key_schema) = avro_schemas(&upsert, &view()).unwrap();
+    let value_schema = Schema::parse_str(&value_schema).unwrap();
+    let key_schema = Schema::parse_str(&key_schema.unwrap()).unwrap();
+    let typed_avro = avro_rows();
+    let base_avro = report(
+        "baseline apache-avro typed row",
+        avro_baseline(&typed_avro, &value_schema, None),
+    );
+    let base_avro_keyed = report(
+        "baseline apache-avro typed key + row",
+        avro_baseline(&typed_avro, &value_schema, Some(&key_schema)),
+    );
+    drop(typed_avro);
+    run(
+        "avro raw (op header)",
+        FormatConfig::Avro(Box::new(raw)),
+        &inserts,
+        base_avro,
+    );
+    run(
+        "avro confluent_jdbc keyed by id, inserts",
+        FormatConfig::Avro(Box::new(upsert.clone())),
+        &inserts,
+        base_avro_keyed,
+    );
+    run(
+        "avro confluent_jdbc keyed by id, updates",
+        FormatConfig::Avro(Box::new(upsert)),
+        &updates,
+        base_avro_keyed,
     );
     println!();
     println!("records/s relative to the baseline of the same envelope (target >= 0.50x):");

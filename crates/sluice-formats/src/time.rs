@@ -4,6 +4,15 @@
 //! sign and at least four digits (`+10000-01-01`, `-0001-12-31`), as ISO 8601's expanded form and chrono do.
 //! Fractions of a second have 0, 3, 6 or 9 digits, the fewest that show the value exactly.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the epoch now: Debezium's `ts_ms`, when a message is encoded.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Nanoseconds in a day: every valid `TIME` value is below this.
 pub(crate) const NANOS_PER_DAY: u64 = 86_400_000_000_000;
 

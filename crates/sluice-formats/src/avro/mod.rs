@@ -4,8 +4,11 @@
 //! `raw`: the value is the row; a header `op` says `insert` or `delete` (Feldera's raw Avro output does the same),
 //! and with `key_mode: key_fields` the key is the key columns as an Avro record. `confluent_jdbc`: key = the key
 //! record, value = the row after the change, or none (a tombstone) when the key's row is gone; a key's delete and
-//! insert in one step become one message, as for JSON `upsert`.
+//! insert in one step become one message, as for JSON `upsert`. `debezium`: Debezium's envelope (`debezium.rs`),
+//! keyed by the key columns (a key's delete and insert in a step are one `u`) or by the whole row, with a
+//! tombstone after each delete.
 
+mod debezium;
 mod schema;
 mod write;
 
@@ -19,6 +22,7 @@ use crate::encoder::{
 };
 use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError};
 use crate::group::{GroupKey, Grouper, Unit};
+use debezium::{Envelope, Op};
 use schema::{RecordShape, Shape};
 use write::write_record;
 
@@ -54,6 +58,8 @@ enum Mode {
     /// One message per changed key; a key with two rows is refused (the pipeline refuses keys it cannot vouch
     /// for at start, so the per-step check is the last line).
     ConfluentJdbc(Grouper),
+    /// Debezium's envelope; grouped by key (into `u` messages) when the key is `key_fields`.
+    Debezium(Option<Grouper>),
 }
 
 /// The Avro encoder of one view.
@@ -61,9 +67,12 @@ pub(crate) struct AvroEncoder {
     context: ErrorContext,
     view: Relation,
     value: RecordShape,
+    /// The value schema as written: the row record, or Debezium's envelope around it.
+    value_schema: String,
     value_header: Vec<u8>,
     key: Option<AvroKey>,
     mode: Mode,
+    envelope: Envelope,
     limit: usize,
     step: u64,
     op_name: Arc<str>,
@@ -95,6 +104,15 @@ impl AvroEncoder {
             None => schema::generate(&view.name, namespace, &all)?,
         };
         let key = match (&config.key_fields, config.keyed(false)) {
+            // Debezium without key columns keys each message by the whole row.
+            (None, true) => Some(AvroKey {
+                schema: value.text.clone(),
+                columns: (0..view.fields.len()).collect(),
+                shapes: value.fields.clone(),
+                header: header(config, config.key_schema_id),
+                buf: Vec::new(),
+                view: view.clone(),
+            }),
             (Some(names), true) => {
                 let columns = names
                     .iter()
@@ -120,17 +138,36 @@ impl AvroEncoder {
             }
             _ => None,
         };
-        let mode = match config.update_format {
-            AvroUpdateFormat::ConfluentJdbc => Mode::ConfluentJdbc(Grouper::default()),
-            _ => Mode::Raw,
+        let (mode, value_schema) = match config.update_format {
+            AvroUpdateFormat::ConfluentJdbc => {
+                (Mode::ConfluentJdbc(Grouper::default()), value.text.clone())
+            }
+            AvroUpdateFormat::Debezium => {
+                if ["Envelope", "Source"].contains(&value.fullname.rsplit('.').next().unwrap_or(""))
+                {
+                    return Err(ConfigError::new(
+                        "schema",
+                        format!(
+                            "the row record is called '{}', a name Debezium's envelope uses itself; rename the \
+                             view or give a schema with another record name",
+                            value.fullname
+                        ),
+                    ));
+                }
+                let grouped = config.key_fields.is_some().then(Grouper::default);
+                (Mode::Debezium(grouped), schema::envelope(&value, namespace))
+            }
+            AvroUpdateFormat::Raw => (Mode::Raw, value.text.clone()),
         };
         Ok(AvroEncoder {
             context: ErrorContext::new(&view.name),
             view: view.clone(),
             value_header: header(config, config.schema_id),
             value,
+            value_schema,
             key,
             mode,
+            envelope: Envelope::new(&view.name),
             limit: limits.max_message_bytes,
             step: 0,
             op_name: Arc::from("op"),
@@ -141,7 +178,7 @@ impl AvroEncoder {
     /// what a schema registry is given).
     pub fn schemas(&self) -> (String, Option<String>) {
         (
-            self.value.text.clone(),
+            self.value_schema.clone(),
             self.key.as_ref().map(|k| k.schema.clone()),
         )
     }
@@ -265,9 +302,102 @@ impl AvroEncoder {
     }
 }
 
+impl AvroEncoder {
+    /// A Debezium message of a change (`row` gives the key) and, after a delete, its tombstone; `copies` times.
+    #[allow(clippy::too_many_arguments)]
+    fn debezium_message(
+        &self,
+        key: &mut AvroKey,
+        row: &Row,
+        (before, after, op): (Option<&Row>, Option<&Row>, Op),
+        copies: u64,
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let mut value = self.value_header.clone();
+        if let Err((c, m)) = self
+            .envelope
+            .write(&self.value.fields, before, after, op, &mut value)
+        {
+            errors.push(
+                self.context
+                    .type_mismatch(row, &self.view.fields[c].name, m),
+            );
+            return Ok(());
+        }
+        let key = match key.key(row) {
+            Ok(k) => k.map(<[u8]>::to_vec),
+            Err((column, m)) => {
+                errors.push(self.context.type_mismatch(row, &column, m));
+                return Ok(());
+            }
+        };
+        let message = EncodedMessage {
+            key: key.clone(),
+            value: Some(value),
+            headers: Vec::new(),
+            records: 1,
+        };
+        for _ in 0..copies {
+            self.send(message.clone(), 1, sink, errors)?;
+            if op == Op::Delete {
+                let tombstone = EncodedMessage {
+                    key: key.clone(),
+                    value: None,
+                    headers: Vec::new(),
+                    records: 0,
+                };
+                self.send(tombstone, 1, sink, errors)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `debezium`: per changed key (`grouper`), or per change.
+    fn debezium(
+        &self,
+        delta: &[(Row, i64)],
+        key: &mut AvroKey,
+        grouper: Option<&mut Grouper>,
+        sink: &mut dyn FnMut(EncodedMessage) -> Result<(), SinkError>,
+        errors: &mut Vec<EncodeError>,
+    ) -> Result<(), SinkError> {
+        let insert = self.envelope.insert_op();
+        let Some(grouper) = grouper else {
+            return for_each_change(delta, |row, weight| {
+                let Some(copies) = self.context.copies(row, weight, errors) else {
+                    return Ok(());
+                };
+                let change = if weight > 0 {
+                    (None, Some(row), insert)
+                } else {
+                    (Some(row), None, Op::Delete)
+                };
+                self.debezium_message(key, row, change, copies, sink, errors)
+            });
+        };
+        let units = grouper
+            .group(delta, key, true, &self.context, errors)
+            .map_err(|d| d.refusal(self.context.view(), self.step))?;
+        for unit in units {
+            let change = match unit {
+                Unit::Insert(after) => (None, Some(after), insert),
+                Unit::Delete(before) => (Some(before), None, Op::Delete),
+                Unit::Update { before, after } => (Some(before), Some(after), Op::Update),
+            };
+            self.debezium_message(key, unit.row(), change, 1, sink, errors)?;
+        }
+        Ok(())
+    }
+}
+
 impl Encoder for AvroEncoder {
     fn begin_batch(&mut self, batch: BatchInfo<'_>) {
         self.step = batch.step;
+        if matches!(self.mode, Mode::Debezium(_)) {
+            self.envelope
+                .begin_batch(batch.pipeline, batch.step, batch.snapshot);
+        }
     }
 
     fn encode(
@@ -290,6 +420,13 @@ impl Encoder for AvroEncoder {
                 let result = self.upserts(delta, &mut key, &mut grouper, sink, &mut errors);
                 self.key = Some(key);
                 self.mode = Mode::ConfluentJdbc(grouper);
+                result?;
+            }
+            Mode::Debezium(mut grouper) => {
+                let mut key = self.key.take().expect("debezium is keyed");
+                let result = self.debezium(delta, &mut key, grouper.as_mut(), sink, &mut errors);
+                self.key = Some(key);
+                self.mode = Mode::Debezium(grouper);
                 result?;
             }
         }

@@ -46,6 +46,10 @@ pub(crate) struct Shape {
 pub(crate) struct RecordShape {
     /// The schema as JSON text (what a registry would be given).
     pub text: String,
+    /// The schema as JSON, to nest in an envelope.
+    pub json: Json,
+    /// The record's full name (`namespace.name`), by which an envelope refers to it a second time.
+    pub fullname: String,
     /// One shape per field, in the view's column order.
     pub fields: Vec<Shape>,
 }
@@ -179,8 +183,11 @@ pub(crate) fn generate(
         record.insert("namespace".into(), json!(ns));
     }
     record.insert("fields".into(), Json::Array(avro_fields));
+    let json = Json::Object(record);
     Ok(RecordShape {
-        text: Json::Object(record).to_string(),
+        text: json.to_string(),
+        fullname: fullname(&json),
+        json,
         fields: shapes,
     })
 }
@@ -237,8 +244,51 @@ pub(crate) fn given(text: &str, view: &Relation) -> Result<RecordShape, ConfigEr
     }
     Ok(RecordShape {
         text: schema.to_string(),
+        fullname: fullname(&schema),
+        json: schema,
         fields: shapes,
     })
+}
+
+/// A named schema's full name: its `name` if that has a dot, else `namespace.name` (or the name alone).
+fn fullname(schema: &Json) -> String {
+    let name = schema.get("name").and_then(Json::as_str).unwrap_or("");
+    match schema.get("namespace").and_then(Json::as_str) {
+        Some(ns) if !name.contains('.') && !ns.is_empty() => format!("{ns}.{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// Debezium's envelope around `value` (Debezium's Avro layout): `before` defines the row record, `after` refers to
+/// it by name, `source` says where the change comes from, `op` is `c`, `u`, `d` or `r`, `ts_ms` when it was
+/// encoded.
+pub(crate) fn envelope(value: &RecordShape, namespace: Option<&str>) -> String {
+    let mut record = Map::new();
+    record.insert("type".into(), json!("record"));
+    record.insert("name".into(), json!("Envelope"));
+    if let Some(ns) = namespace {
+        record.insert("namespace".into(), json!(ns));
+    }
+    record.insert(
+        "fields".into(),
+        json!([
+            {"name": "before", "type": ["null", value.json], "default": null},
+            {"name": "after", "type": ["null", value.fullname], "default": null},
+            {"name": "source", "type": {"type": "record", "name": "Source", "fields": [
+                {"name": "version", "type": "string"},
+                {"name": "connector", "type": "string"},
+                {"name": "name", "type": "string"},
+                {"name": "ts_ms", "type": "long"},
+                {"name": "snapshot", "type": "string"},
+                {"name": "db", "type": "string"},
+                {"name": "table", "type": "string"},
+                {"name": "step", "type": "long"},
+            ]}},
+            {"name": "op", "type": "string"},
+            {"name": "ts_ms", "type": ["null", "long"], "default": null},
+        ]),
+    );
+    Json::Object(record).to_string()
 }
 
 fn column_names(view: &Relation) -> String {

@@ -17,7 +17,7 @@ pub(crate) fn write_long(v: i64, out: &mut Vec<u8>) {
     out.push(z as u8);
 }
 
-fn write_bytes(b: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn write_bytes(b: &[u8], out: &mut Vec<u8>) {
     write_long(b.len() as i64, out);
     out.extend_from_slice(b);
 }

@@ -13,8 +13,6 @@ mod schema;
 mod snowflake;
 pub(crate) mod values;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sluice_data::{Relation, Row};
 use sluice_types::{ConfigError, DeletePolicy, JsonEncoderConfig, JsonUpdateFormat};
 
@@ -24,6 +22,7 @@ use crate::encoder::{
 use crate::error::{EncodeError, ErrorContext, SinkError, StepRefused};
 use crate::group::{Grouper, Unit};
 use crate::keys::{Decor, Headers, Keys, Op, Record};
+use crate::time::now_ms;
 use crate::visit::check_arity;
 use debezium::Debezium;
 use record::{polarity, ObjectWriter};
@@ -342,13 +341,6 @@ fn write_object(
         object.write(buf, row)
     };
     written.map_err(|(column, m)| context.type_mismatch(row, column, m))
-}
-
-/// Milliseconds since the Unix epoch, for Debezium's `ts_ms`.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Encoder for JsonEncoder {

@@ -400,3 +400,135 @@ fn columns_that_are_not_avro_names_are_refused() {
         "{e}"
     );
 }
+
+/// The `(op, before, after, source.snapshot, source.step)` of a decoded Debezium envelope.
+fn envelope(value: Avro) -> (String, Avro, Avro, String, i64) {
+    let Avro::Record(fields) = value else {
+        panic!("a record: {value:?}")
+    };
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let Avro::Record(source) = field("source") else {
+        panic!("source")
+    };
+    let source = |name: &str| source.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(source("connector"), Avro::String("sluice".into()));
+    assert_eq!(source("name"), Avro::String("p".into()));
+    assert_eq!(source("table"), Avro::String("totals".into()));
+    assert!(matches!(field("ts_ms"), Avro::Union(1, _)));
+    let (Avro::String(op), Avro::String(snapshot), Avro::Long(step)) =
+        (field("op"), source("snapshot"), source("step"))
+    else {
+        panic!("op, snapshot and step")
+    };
+    (op, field("before"), field("after"), snapshot, step)
+}
+
+/// Debezium in Avro: keyed by its key columns a key's delete and insert are one `u` with both images, a delete is a
+/// `d` followed by a tombstone, snapshot rows are `r`; without key columns each change is keyed by the whole row.
+#[test]
+fn debezium_envelopes_decode_with_the_generated_schema() {
+    let view = kv_view();
+    let c = config(
+        json!({"update_format": "debezium", "key_fields": ["k"], "schema_id": 21, "key_schema_id": 22}),
+    );
+    let (value_text, key_text) = avro_schemas(&c, &view).unwrap();
+    let value_schema = Schema::parse_str(&value_text).unwrap();
+    let key_schema = Schema::parse_str(&key_text.unwrap()).unwrap();
+    let row = |k: i64, t: i64| {
+        Avro::Union(
+            1,
+            Box::new(Avro::Record(vec![
+                ("k".into(), Avro::Long(k)),
+                ("total".into(), Avro::Union(1, Box::new(Avro::Long(t)))),
+            ])),
+        )
+    };
+    let none = Avro::Union(0, Box::new(Avro::Null));
+    let key = |k: i64| Avro::Record(vec![("k".into(), Avro::Long(k))]);
+    let mut enc = build_encoder(&FormatConfig::Avro(Box::new(c)), &view, LARGE).unwrap();
+    let mut decoded = Vec::new();
+    for (step, snapshot, delta) in [
+        (3, true, vec![(kv(1, 10), 1)]),
+        (
+            4,
+            false,
+            vec![(kv(1, 10), -1), (kv(1, 11), 1), (kv(2, 20), 1)],
+        ),
+        (5, false, vec![(kv(2, 20), -1)]),
+    ] {
+        enc.begin_batch(BatchInfo {
+            pipeline: "p",
+            step,
+            snapshot,
+        });
+        let (messages, errors) = encode(enc.as_mut(), &delta);
+        assert!(errors.is_empty(), "{errors:?}");
+        for m in messages {
+            let k = decode(&key_schema, m.key.as_ref().unwrap(), 22);
+            decoded.push((
+                k,
+                m.value
+                    .as_ref()
+                    .map(|v| envelope(decode(&value_schema, v, 21))),
+            ));
+        }
+    }
+    let t = |s: &str| s.to_string();
+    assert_eq!(
+        decoded,
+        vec![
+            (
+                key(1),
+                Some((t("r"), none.clone(), row(1, 10), t("true"), 3))
+            ),
+            (
+                key(1),
+                Some((t("u"), row(1, 10), row(1, 11), t("false"), 4))
+            ),
+            (
+                key(2),
+                Some((t("c"), none.clone(), row(2, 20), t("false"), 4))
+            ),
+            (
+                key(2),
+                Some((t("d"), row(2, 20), none.clone(), t("false"), 5))
+            ),
+            (key(2), None),
+        ]
+    );
+
+    // Keyed by the whole row: a delete and an insert stay two messages, the key is the row record.
+    let whole = config(json!({"update_format": "debezium", "skip_schema_id": true}));
+    let (value_text, key_text) = avro_schemas(&whole, &view).unwrap();
+    let (value_schema, key_schema) = (
+        Schema::parse_str(&value_text).unwrap(),
+        Schema::parse_str(&key_text.unwrap()).unwrap(),
+    );
+    let messages = run(&whole, &view, 1, &[(kv(1, 10), -1), (kv(1, 11), 1)]);
+    let ops: Vec<(Avro, Option<String>)> = messages
+        .iter()
+        .map(|m| {
+            let mut k = &m.key.as_ref().unwrap()[..];
+            let key = from_avro_datum(&key_schema, &mut k, None).unwrap();
+            let op = m.value.as_ref().map(|v| {
+                let mut v = &v[..];
+                envelope(from_avro_datum(&value_schema, &mut v, None).unwrap()).0
+            });
+            (key, op)
+        })
+        .collect();
+    let whole_key = |k: i64, t: i64| {
+        Avro::Record(vec![
+            ("k".into(), Avro::Long(k)),
+            ("total".into(), Avro::Union(1, Box::new(Avro::Long(t)))),
+        ])
+    };
+    assert_eq!(
+        ops,
+        vec![
+            (whole_key(1, 10), Some(t("d"))),
+            (whole_key(1, 10), None),
+            (whole_key(1, 11), Some(t("c"))),
+        ]
+    );
+}

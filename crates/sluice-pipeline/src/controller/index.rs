@@ -165,14 +165,18 @@ pub(super) fn check_unique_key(
 }
 
 /// `Some(key_fields)` when `config`'s format sends one message per key and promises one row per key (JSON
-/// `upsert` and keyed `debezium` with `enforce_unique_key`, Avro `confluent_jdbc`); `key_fields` is `None` for a key
-/// of the whole record.
+/// `upsert` and keyed `debezium` with `enforce_unique_key`, Avro `confluent_jdbc` and keyed `debezium`);
+/// `key_fields` is `None` for a key of the whole record.
 fn unique_key(config: &ConnectorConfig) -> Option<Option<&[String]>> {
     match &config.format {
         Some(FormatConfig::Json(json)) if json.enforces_unique_key() => {
             Some(json.key_fields.as_deref())
         }
-        Some(FormatConfig::Avro(avro)) if avro.update_format == AvroUpdateFormat::ConfluentJdbc => {
+        Some(FormatConfig::Avro(avro))
+            if avro.update_format == AvroUpdateFormat::ConfluentJdbc
+                || (avro.update_format == AvroUpdateFormat::Debezium
+                    && avro.key_fields.is_some()) =>
+        {
             Some(avro.key_fields.as_deref())
         }
         _ => None,

@@ -106,25 +106,36 @@ fn read_avro(
         .collect()
 }
 
+/// Runs 25 random steps (from `seed`) of the table into a fresh topic of `partitions` through an Avro connector with
+/// `format` (keyed by `index` on column `k`, if given), and returns the decoded messages and the table's rows.
+fn random_run(
+    name: &str,
+    partitions: i32,
+    format: Json,
+    index: Option<&str>,
+    seed: u64,
+) -> (Vec<Decoded>, Vec<(i64, i64)>) {
+    let topic = TestTopic::new(&brokers(), name, partitions);
+    let config = avro_connector(&topic.name, format, index);
+    let p = try_start_on("totals", vec![("avro", config.clone())]).unwrap();
+    let mut table = Vec::new();
+    more_random_steps(&p, &mut Lcg(seed), &mut table, 25);
+    let stats = p.shutdown(TIMEOUT).unwrap();
+    let key = index.map(|_| &["k"][..]);
+    let messages = read_avro(&topic.name, transmitted(&stats, "avro"), &config, key);
+    (messages, table)
+}
+
 /// `confluent_jdbc` keyed by the view's index, after random steps: every key's messages are on the partition the
 /// Java client picks for its bytes, and folding upserts and tombstones per key gives exactly the view.
 #[test]
 fn confluent_jdbc_decodes_with_fastavro_and_folds_to_the_view() {
-    let topic = TestTopic::new(&brokers(), "avro-upsert", PARTITIONS);
-    let config = avro_connector(
-        &topic.name,
+    let (messages, table) = random_run(
+        "avro-upsert",
+        PARTITIONS,
         json!({"update_format": "confluent_jdbc", "schema_id": 11, "key_schema_id": 12}),
         Some("totals_by_k"),
-    );
-    let p = try_start_on("totals", vec![("avro", config.clone())]).unwrap();
-    let mut table = Vec::new();
-    more_random_steps(&p, &mut Lcg(17), &mut table, 25);
-    let stats = p.shutdown(TIMEOUT).unwrap();
-    let messages = read_avro(
-        &topic.name,
-        transmitted(&stats, "avro"),
-        &config,
-        Some(&["k"]),
+        17,
     );
     let mut folded: BTreeMap<String, Json> = BTreeMap::new();
     for m in &messages {
@@ -148,13 +159,7 @@ fn confluent_jdbc_decodes_with_fastavro_and_folds_to_the_view() {
 /// gives the view.
 #[test]
 fn raw_avro_says_insert_or_delete_in_a_header() {
-    let topic = TestTopic::new(&brokers(), "avro-raw", 1);
-    let config = avro_connector(&topic.name, json!({}), None);
-    let p = try_start_on("totals", vec![("raw", config.clone())]).unwrap();
-    let mut table = Vec::new();
-    more_random_steps(&p, &mut Lcg(5), &mut table, 15);
-    let stats = p.shutdown(TIMEOUT).unwrap();
-    let messages = read_avro(&topic.name, transmitted(&stats, "raw"), &config, None);
+    let (messages, table) = random_run("avro-raw", 1, json!({}), None, 5);
     let mut rows: BTreeMap<String, i64> = BTreeMap::new();
     for m in &messages {
         assert_eq!(m.key, Json::Null);
@@ -171,4 +176,44 @@ fn raw_avro_says_insert_or_delete_in_a_header() {
         .map(|v| (v.to_string(), 1))
         .collect();
     assert_eq!(rows, expected);
+}
+
+/// Avro `debezium` keyed by the index: a consumer that applies `c`/`u`/`d` per key (skipping tombstones) ends with
+/// the view, and every update of a key in a step is one `u` carrying both images.
+#[test]
+fn debezium_in_avro_applied_by_a_consumer_gives_the_view() {
+    let (messages, table) = random_run(
+        "avro-debezium",
+        PARTITIONS,
+        json!({"update_format": "debezium", "schema_id": 31, "key_schema_id": 32}),
+        Some("totals_by_k"),
+        99,
+    );
+    let mut applied: BTreeMap<String, Json> = BTreeMap::new();
+    let mut ops = BTreeMap::new();
+    for m in &messages {
+        let key = m.key.to_string();
+        if m.value.is_null() {
+            assert!(
+                !applied.contains_key(&key),
+                "a tombstone follows the delete of {key}"
+            );
+            continue;
+        }
+        let (op, before, after) = (
+            m.value["op"].as_str().unwrap(),
+            &m.value["before"],
+            &m.value["after"],
+        );
+        assert_eq!(m.value["source"]["connector"], "sluice");
+        *ops.entry(op.to_string()).or_insert(0) += 1;
+        match op {
+            "c" => assert!(applied.insert(key, after.clone()).is_none()),
+            "u" => assert_eq!(applied.insert(key, after.clone()).as_ref(), Some(before)),
+            "d" => assert_eq!(applied.remove(&key).as_ref(), Some(before)),
+            other => panic!("op {other}"),
+        }
+    }
+    assert_eq!(applied, expected_view(&table));
+    assert!(ops.get("u").copied().unwrap_or(0) > 0, "{ops:?}");
 }

@@ -3,7 +3,7 @@
 //! Messages are Avro binary in the Confluent wire format (a zero byte, the schema id as 4 big-endian bytes, the
 //! datum) unless `skip_schema_id`. The schema is generated from the view's columns or given (`schema`). Registering
 //! schemas in a schema registry (`registry_urls` and the `registry_*` settings) is refused until this build can do
-//! it, and so are the envelopes it does not write yet: every setting either works or is refused by name.
+//! it, and so is `cdc_field`: every setting either works or is refused by name.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,8 @@ pub enum AvroUpdateFormat {
     /// The row itself as the value; a header `op` (`insert` or `delete`) says what happened to it.
     #[default]
     Raw,
-    /// Debezium's envelope (`before`, `after`, `op`, ...).
+    /// Debezium's envelope (`before`, `after`, `source`, `op`, `ts_ms`), keyed by the key columns (an update of a
+    /// key in a step is one `u` message) or by the whole row, with a tombstone after each delete.
     Debezium,
     /// The Confluent JDBC sink's upsert layout: key = the key columns as an Avro record, value = the row after the
     /// change, or no value (a tombstone) when the key's row was deleted.
@@ -111,12 +112,13 @@ pub struct AvroEncoderConfig {
 }
 
 impl AvroEncoderConfig {
-    /// Whether messages carry a key: `confluent_jdbc` always, `raw` per `key_mode` (default: when key columns are
+    /// Whether messages carry a key: `confluent_jdbc` and `debezium` always (Debezium by the whole row without key
+    /// columns), `raw` per `key_mode` (default: when key columns are
     /// known, from `key_fields` or the connector's `index`, given as `has_index`).
     pub fn keyed(&self, has_index: bool) -> bool {
         match self.update_format {
-            AvroUpdateFormat::ConfluentJdbc => true,
-            _ => match self.key_mode {
+            AvroUpdateFormat::ConfluentJdbc | AvroUpdateFormat::Debezium => true,
+            AvroUpdateFormat::Raw => match self.key_mode {
                 Some(mode) => mode == AvroKeyMode::KeyFields,
                 None => self.key_fields.is_some() || has_index,
             },
@@ -126,13 +128,6 @@ impl AvroEncoderConfig {
     /// Checks the rules for an output connector (`has_index`: the connector names an index, which supplies the
     /// key columns at start). Field paths are relative to the format's `config`.
     pub fn validate_for_output(&self, has_index: bool) -> Result<(), ConfigError> {
-        if self.update_format == AvroUpdateFormat::Debezium {
-            return Err(ConfigError::new(
-                "update_format",
-                "'debezium' is not written in Avro by this build yet; use 'raw' or 'confluent_jdbc' (or the JSON \
-                 format's 'debezium')",
-            ));
-        }
         if self.cdc_field.is_some() {
             return Err(ConfigError::new(
                 "cdc_field",
@@ -209,10 +204,10 @@ impl AvroEncoderConfig {
                  connector's 'index', or set key_fields",
             ));
         }
-        if self.update_format == AvroUpdateFormat::ConfluentJdbc && self.key_mode.is_some() {
+        if self.update_format != AvroUpdateFormat::Raw && self.key_mode.is_some() {
             return Err(ConfigError::new(
                 "key_mode",
-                "applies to 'raw' only ('confluent_jdbc' is always keyed)",
+                "applies to 'raw' only ('confluent_jdbc' and 'debezium' are always keyed)",
             ));
         }
         if self.key_mode == Some(AvroKeyMode::KeyFields) && !has_key {
