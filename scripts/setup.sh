@@ -58,10 +58,12 @@ fi
 # client and an independent Avro implementation (confluent-kafka, fastavro; pinned). It lives outside the repository,
 # like tansu, so that cleaning the target dir does not reinstall it; common.sh points SLUICE_PYTHON at it.
 SLUICE_PYENV="${SLUICE_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/python}"
-PYTHON_PACKAGES=(confluent-kafka==2.16.1 fastavro==1.13.1)
-if [ -x "$SLUICE_PYENV/bin/python" ] \
-  && "$SLUICE_PYENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "${PYTHON_PACKAGES[0]}" \
-  && "$SLUICE_PYENV/bin/python" -m pip freeze 2>/dev/null | grep -qx "${PYTHON_PACKAGES[1]}"; then
+PYTHON_PACKAGES=("confluent-kafka[avro,schemaregistry]==2.16.1" "fastavro==1.13.1")
+python_ready='from importlib.metadata import version
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+import fastavro
+assert version("confluent-kafka") == "2.16.1" and version("fastavro") == "1.13.1"'
+if [ -x "$SLUICE_PYENV/bin/python" ] && "$SLUICE_PYENV/bin/python" -c "$python_ready" >/dev/null 2>&1; then
   log "python test environment present ($SLUICE_PYENV)"
 else
   log "installing the python test environment in $SLUICE_PYENV (${PYTHON_PACKAGES[*]})"

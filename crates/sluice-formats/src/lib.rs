@@ -85,7 +85,16 @@ pub fn avro_schemas(
     let limits = MessageLimits {
         max_message_bytes: usize::MAX,
     };
-    Ok(avro::AvroEncoder::new(config, view, limits)?.schemas())
+    // The schemas do not depend on where they are registered.
+    let unregistered = sluice_types::AvroEncoderConfig {
+        registry_urls: Vec::new(),
+        registry_headers: Default::default(),
+        registry_proxy: None,
+        registry_timeout_secs: None,
+        subject_name_strategy: None,
+        ..config.clone()
+    };
+    Ok(avro::AvroEncoder::new(&unregistered, view, limits)?.schemas())
 }
 
 /// Builds the encoder of `format` for `view`, whose messages must fit in `limits`.

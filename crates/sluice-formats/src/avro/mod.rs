@@ -97,6 +97,15 @@ impl AvroEncoder {
         limits: MessageLimits,
     ) -> Result<Self, ConfigError> {
         config.validate_for_output(false)?;
+        if !config.registry_urls.is_empty() {
+            // The ids come from the registry: whoever starts the connector registers first (the pipeline does) and
+            // gives the encoder a config with the ids and without the registry.
+            return Err(ConfigError::new(
+                "registry_urls",
+                "the schemas must be registered before the encoder is built; give the registry's ids in schema_id \
+                 and key_schema_id",
+            ));
+        }
         let namespace = config.namespace.as_deref();
         let all: Vec<&Field> = view.fields.iter().collect();
         let value = match &config.schema {

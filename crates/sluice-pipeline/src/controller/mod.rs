@@ -49,6 +49,7 @@ mod durability;
 mod failure;
 mod index;
 mod plain_rows;
+mod registry;
 mod snapshot;
 mod spec;
 mod stats;
@@ -101,8 +102,9 @@ impl Pipeline {
             })
             .collect::<Result<Vec<_>, PipelineError>>()?;
         let mut outputs = Vec::new();
-        for (o, config) in spec.outputs.iter().zip(&configs) {
+        for (o, config) in spec.outputs.iter().zip(configs) {
             let view = view_relation(&program, &o.view)?;
+            let config = &registry::register_schemas(o, config, view)?;
             let exactly_once = spec
                 .durable
                 .as_ref()

@@ -91,6 +91,14 @@ pub enum PipelineError {
         /// Why, and what to do.
         reason: String,
     },
+    /// An output connector's schemas could not be registered (the registry unreachable, or refusing them).
+    #[error("output connector '{connector}': {reason}")]
+    Registry {
+        /// The connector's name.
+        connector: String,
+        /// Why, with the registry's own reason.
+        reason: String,
+    },
     /// An output connector promises one row per key, and neither the plan nor an index guarantees it.
     #[error("output connector '{connector}': {reason}")]
     UniqueKey {

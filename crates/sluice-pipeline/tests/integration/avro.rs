@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value as Json};
 use sluice_formats::avro_schemas;
+use sluice_pipeline::PipelineError;
 use sluice_transports::kafka_output::partition_of;
 use sluice_transports::testing::{brokers, TestTopic};
 use sluice_types::{ConnectorConfig, FormatConfig};
@@ -60,23 +61,29 @@ fn read_avro(
     let program = sluice_sql::Program::compile(crate::keyed::PROGRAM).unwrap();
     let view = &program.view("totals").unwrap().relation;
     let (value_schema, key_schema) = avro_schemas(&avro, view).unwrap();
-    let python = std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| "python3".into());
     let id = |id: Option<u32>| id.unwrap_or(0).to_string();
-    let out = Command::new(&python)
-        .arg(CONSUMER)
-        .args([
-            &brokers(),
-            topic,
-            &count.to_string(),
-            &value_schema,
-            &id(avro.schema_id),
-        ])
-        .arg(key_schema.as_deref().unwrap_or("-"))
-        .arg(
+    // With a registry, Confluent's deserializer finds each message's schema by the id in its header.
+    let decode_with: [String; 4] = match avro.registry_urls.first() {
+        Some(url) => [
+            format!("registry={url}"),
+            "-".into(),
+            if key_schema.is_some() { "keyed" } else { "-" }.into(),
+            "-".into(),
+        ],
+        None => [
+            value_schema,
+            id(avro.schema_id),
+            key_schema.clone().unwrap_or_else(|| "-".into()),
             key_schema
                 .as_ref()
                 .map_or("-".to_string(), |_| id(avro.key_schema_id)),
-        )
+        ],
+    };
+    let python = std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg(CONSUMER)
+        .args([&brokers(), topic, &count.to_string()])
+        .args(&decode_with)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     assert!(
@@ -137,22 +144,12 @@ fn confluent_jdbc_decodes_with_fastavro_and_folds_to_the_view() {
         Some("totals_by_k"),
         17,
     );
-    let mut folded: BTreeMap<String, Json> = BTreeMap::new();
     for m in &messages {
         assert_eq!(m.op, None, "confluent_jdbc has no op header");
-        let key = m.key.to_string();
         let key_bytes = m.key_bytes.as_deref().expect("keyed");
         assert_eq!(m.partition, partition_of(Some(key_bytes), 0, 0, PARTITIONS));
-        if m.value.is_null() {
-            assert!(
-                folded.remove(&key).is_some(),
-                "a tombstone for an absent key {key}"
-            );
-        } else {
-            folded.insert(key, m.value.clone());
-        }
     }
-    assert_eq!(folded, expected_view(&table));
+    assert_eq!(fold_upserts(&messages), expected_view(&table));
 }
 
 /// `raw` on the same view: every change is a message with an `op` header; counting inserts and deletes per row
@@ -216,4 +213,91 @@ fn debezium_in_avro_applied_by_a_consumer_gives_the_view() {
     }
     assert_eq!(applied, expected_view(&table));
     assert!(ops.get("u").copied().unwrap_or(0) > 0, "{ops:?}");
+}
+
+fn registry_url() -> String {
+    std::env::var("SLUICE_SCHEMA_REGISTRY_URL")
+        .expect("SLUICE_SCHEMA_REGISTRY_URL names the registry these tests use")
+}
+
+/// With `registry_urls` the schemas are registered at start, and Confluent's own `AvroDeserializer` (which fetches
+/// each message's schema from the registry by the id in its header) decodes every key and value to the view.
+#[test]
+#[ignore = "needs a Confluent-compatible schema registry: set SLUICE_SCHEMA_REGISTRY_URL and run with --ignored"]
+fn registered_schemas_decode_with_confluents_deserializer() {
+    let (messages, table) = random_run(
+        "avro-registry",
+        PARTITIONS,
+        json!({"update_format": "confluent_jdbc", "registry_urls": [registry_url()]}),
+        Some("totals_by_k"),
+        23,
+    );
+    assert_eq!(fold_upserts(&messages), expected_view(&table));
+}
+
+/// A value schema that breaks the subject's compatibility rule fails the start, naming the connector, with the
+/// registry's reason; nothing is sent.
+#[test]
+#[ignore = "needs a Confluent-compatible schema registry: set SLUICE_SCHEMA_REGISTRY_URL and run with --ignored"]
+fn an_incompatible_schema_fails_the_start_with_the_registrys_reason() {
+    let url = registry_url();
+    let topic = TestTopic::new(&brokers(), "avro-incompatible", 1);
+    // An earlier version of the subject with only `k`, under BACKWARD compatibility: the view's schema adds `n`
+    // without a default, which readers of the old data could not fill.
+    let registry = sluice_registry::Registry::new(&sluice_registry::RegistryConfig {
+        urls: vec![url.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let subject = format!("{}-value", topic.name);
+    let old =
+        json!({"type": "record", "name": "totals", "fields": [{"name": "k", "type": "long"}]});
+    registry.register(&subject, &old.to_string()).unwrap();
+    let set = Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.schemaregistry.v1+json",
+        ])
+        .args([
+            "-d",
+            r#"{"compatibility":"BACKWARD"}"#,
+            &format!("{url}/config/{subject}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    let config = avro_connector(
+        &topic.name,
+        json!({"update_format": "confluent_jdbc", "registry_urls": [url]}),
+        Some("totals_by_k"),
+    );
+    let e = try_start_on("totals", vec![("avro", config)])
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&e, PipelineError::Registry { connector, reason }
+            if connector == "avro" && reason.contains("HTTP 409") && reason.to_lowercase().contains("incompatib")
+                && reason.contains(&subject)),
+        "{e}"
+    );
+}
+
+/// The latest value per key of upsert messages (a tombstone forgets its key), as a compacted topic keeps them.
+fn fold_upserts(messages: &[Decoded]) -> BTreeMap<String, Json> {
+    let mut folded = BTreeMap::new();
+    for m in messages {
+        let key = m.key.to_string();
+        if m.value.is_null() {
+            assert!(
+                folded.remove(&key).is_some(),
+                "a tombstone for an absent key {key}"
+            );
+        } else {
+            folded.insert(key, m.value.clone());
+        }
+    }
+    folded
 }

@@ -1,9 +1,9 @@
 //! The Avro format config (output), with Feldera's field names.
 //!
 //! Messages are Avro binary in the Confluent wire format (a zero byte, the schema id as 4 big-endian bytes, the
-//! datum) unless `skip_schema_id`. The schema is generated from the view's columns or given (`schema`). Registering
-//! schemas in a schema registry (`registry_urls` and the `registry_*` settings) is refused until this build can do
-//! it, and so is `cdc_field`: every setting either works or is refused by name.
+//! datum) unless `skip_schema_id`. The schema is generated from the view's columns or given (`schema`); with
+//! `registry_urls` the pipeline registers it at start and writes the ids the registry assigns. Registries that need
+//! credentials, and `cdc_field`, are refused: every setting either works or is refused by name.
 
 use std::collections::BTreeMap;
 
@@ -85,7 +85,7 @@ pub struct AvroEncoderConfig {
     /// Sluice, as for JSON: the key columns (the connector's `index` sets them too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_fields: Option<Vec<String>>,
-    /// Schema registry URLs: refused by this build (no registry client yet).
+    /// Schema registry URLs (Confluent-compatible API), tried in order: the schemas are registered at start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registry_urls: Vec<String>,
     /// Headers of registry requests (needs `registry_urls`).
@@ -97,13 +97,13 @@ pub struct AvroEncoderConfig {
     /// Timeout of registry requests (needs `registry_urls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_timeout_secs: Option<u64>,
-    /// Basic-auth user of the registry (needs `registry_urls`).
+    /// Basic-auth user of the registry: refused by this build (credentials would not be kept secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_username: Option<String>,
-    /// Basic-auth password of the registry (needs `registry_urls`).
+    /// Basic-auth password of the registry: refused, as `registry_username`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_password: Option<String>,
-    /// Bearer token of the registry (needs `registry_urls`).
+    /// Bearer token of the registry: refused, as `registry_username`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_authorization_token: Option<String>,
     /// Feldera's encoder threads. Accepted (Feldera clients send it); Sluice encodes on the connector's thread.
@@ -134,11 +134,35 @@ impl AvroEncoderConfig {
                 "is not supported by this build; 'raw' messages say insert or delete in their 'op' header",
             ));
         }
-        if !self.registry_urls.is_empty() {
+        for url in &self.registry_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "registry_urls",
+                    format!("'{url}' is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        // Credentials would have to be kept secret like the transport's passwords, which the server does not do
+        // for format settings yet: refused rather than stored and shown in clear.
+        let credentials = [
+            ("registry_username", self.registry_username.is_some()),
+            ("registry_password", self.registry_password.is_some()),
+            (
+                "registry_authorization_token",
+                self.registry_authorization_token.is_some(),
+            ),
+            (
+                "registry_headers",
+                self.registry_headers
+                    .keys()
+                    .any(|h| h.eq_ignore_ascii_case("authorization")),
+            ),
+        ];
+        if let Some((field, _)) = credentials.iter().find(|(_, set)| *set) {
             return Err(ConfigError::new(
-                "registry_urls",
-                "registering schemas in a schema registry is not available in this build yet; register the schema \
-                 yourself and set schema_id (and key_schema_id), or skip_schema_id",
+                *field,
+                "registries that need credentials are not supported by this build yet (credentials in format \
+                 settings would not be kept secret); use a registry reachable without them",
             ));
         }
         let registry_only = [
@@ -148,30 +172,36 @@ impl AvroEncoderConfig {
                 "registry_timeout_secs",
                 self.registry_timeout_secs.is_some(),
             ),
-            ("registry_username", self.registry_username.is_some()),
-            ("registry_password", self.registry_password.is_some()),
-            (
-                "registry_authorization_token",
-                self.registry_authorization_token.is_some(),
-            ),
             (
                 "subject_name_strategy",
                 self.subject_name_strategy.is_some(),
             ),
         ];
-        if let Some((field, _)) = registry_only.iter().find(|(_, set)| *set) {
-            return Err(ConfigError::new(*field, "requires registry_urls"));
+        if self.registry_urls.is_empty() {
+            if let Some((field, _)) = registry_only.iter().find(|(_, set)| *set) {
+                return Err(ConfigError::new(*field, "requires registry_urls"));
+            }
         }
-        if self.skip_schema_id {
+        if self.registry_timeout_secs == Some(0) {
+            return Err(ConfigError::new(
+                "registry_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        let ids_not_given = if !self.registry_urls.is_empty() {
+            Some("the schema registry assigns the ids when registry_urls is set")
+        } else if self.skip_schema_id {
+            Some("contradicts skip_schema_id (no schema id is written)")
+        } else {
+            None
+        };
+        if let Some(why) = ids_not_given {
             for (field, set) in [
                 ("schema_id", self.schema_id.is_some()),
                 ("key_schema_id", self.key_schema_id.is_some()),
             ] {
                 if set {
-                    return Err(ConfigError::new(
-                        field,
-                        "contradicts skip_schema_id (no schema id is written); remove one",
-                    ));
+                    return Err(ConfigError::new(field, format!("{why}; remove one")));
                 }
             }
         }
@@ -267,19 +297,34 @@ mod tests {
     fn unsupported_and_contradictory_settings_are_refused_by_name() {
         for (v, field, says) in [
             (
-                json!({"update_format": "debezium"}),
-                "update_format",
-                "not written in Avro",
+                json!({"update_format": "debezium", "key_mode": "none"}),
+                "key_mode",
+                "'raw' only",
             ),
             (json!({"cdc_field": "op"}), "cdc_field", "not supported"),
             (
-                json!({"registry_urls": ["http://r:8081"]}),
+                json!({"registry_urls": ["r:8081"]}),
                 "registry_urls",
-                "not available",
+                "not an http",
             ),
             (
-                json!({"registry_username": "u"}),
+                json!({"registry_urls": ["http://r:8081"], "registry_username": "u"}),
                 "registry_username",
+                "credentials",
+            ),
+            (
+                json!({"registry_urls": ["http://r"], "registry_headers": {"Authorization": "x"}}),
+                "registry_headers",
+                "credentials",
+            ),
+            (
+                json!({"registry_urls": ["http://r"], "schema_id": 1}),
+                "schema_id",
+                "registry assigns",
+            ),
+            (
+                json!({"registry_proxy": "http://p"}),
+                "registry_proxy",
                 "requires registry_urls",
             ),
             (
@@ -313,13 +358,21 @@ mod tests {
             (json!({"schema": "{"}), "schema", "not JSON"),
             (json!({"schema": "\"long\""}), "schema", "record schema"),
         ] {
-            let e = config(v.clone()).validate_for_output(false).unwrap_err();
+            let e = config(v.clone())
+                .validate_for_output(false)
+                .expect_err(&v.to_string());
             assert_eq!(e.field, field, "{v}");
             assert!(e.reason.contains(says), "{v}: {e}");
         }
-        // An index supplies the key of confluent_jdbc.
+        // An index supplies the key of confluent_jdbc; a registry without credentials is accepted.
         config(json!({"update_format": "confluent_jdbc"}))
             .validate_for_output(true)
             .unwrap();
+        config(
+            json!({"registry_urls": ["http://127.0.0.1:8081"], "registry_headers": {"X-Team": "a"},
+                      "subject_name_strategy": "record_name", "registry_timeout_secs": 3}),
+        )
+        .validate_for_output(false)
+        .unwrap();
     }
 }

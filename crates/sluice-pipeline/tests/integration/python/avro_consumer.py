@@ -2,6 +2,9 @@
 with an independent Avro implementation (fastavro), checking the Confluent header (magic byte 0, the schema id).
 
 Usage: avro_consumer.py BROKERS TOPIC COUNT VALUE_SCHEMA VALUE_ID KEY_SCHEMA|- KEY_ID|-
+   or: avro_consumer.py BROKERS TOPIC COUNT registry=URL - keyed|-
+The second form decodes with Confluent's own AvroDeserializer, which fetches each message's schema from the
+registry by the id in its header.
 Prints one JSON object per message: partition, the key's bytes (hex), key, value (null for a tombstone) and
 headers.
 """
@@ -37,11 +40,27 @@ def reader(schema_text, expected_id):
     return read
 
 
+def registry_readers(url, topic, keyed):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": url}))
+
+    def read(field):
+        return lambda raw: None if raw is None else deserializer(raw, SerializationContext(topic, field))
+
+    return read(MessageField.VALUE), (read(MessageField.KEY) if keyed else None)
+
+
 def main():
     brokers, topic, count, value_schema, value_id, key_schema, key_id = sys.argv[1:8]
     count = int(count)
-    read_value = reader(value_schema, value_id)
-    read_key = reader(key_schema, key_id)
+    if value_schema.startswith("registry="):
+        read_value, read_key = registry_readers(value_schema[len("registry="):], topic, key_schema != "-")
+    else:
+        read_value = reader(value_schema, value_id)
+        read_key = reader(key_schema, key_id)
     consumer = Consumer({
         "bootstrap.servers": brokers,
         "group.id": f"avro-check-{uuid.uuid4()}",

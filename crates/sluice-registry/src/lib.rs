@@ -1,0 +1,164 @@
+//! A client of Confluent-compatible schema registries (Confluent Schema Registry, Karapace, Apicurio's `ccompat`
+//! API, Redpanda): what an Avro output connector needs at start, registering its key and value schemas and
+//! learning their ids.
+//!
+//! `POST {url}/subjects/{subject}/versions` with `{"schema": <text>}` registers a schema under a subject (or finds
+//! it registered already) and answers `{"id": N}`; the registry refuses a schema that breaks the subject's
+//! compatibility rule with 409 and says why. Each URL is tried in turn until one answers; an answer, even a
+//! refusal, is final.
+//!
+//! This crate must not depend on the pipeline, Kafka or the formats: the pipeline gives it schema text and subjects.
+
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde::Deserialize;
+
+/// The media type of the registry's API.
+const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// How long a request may take when the connector does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a registry call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A setting that cannot work (a URL that does not parse, a header that is not one).
+    #[error("{0}")]
+    Config(String),
+    /// No URL answered.
+    #[error("no schema registry answered: {}", .0.join("; "))]
+    Unreachable(Vec<String>),
+    /// The registry answered with an error: an incompatible or invalid schema, an unknown subject, no access.
+    #[error("the schema registry at {url} refused subject '{subject}' (HTTP {status}{}): {message}",
+        .code.map(|c| format!(", error_code {c}")).unwrap_or_default())]
+    Refused {
+        /// The URL that answered.
+        url: String,
+        /// The subject.
+        subject: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's `error_code`, when it gave one.
+        code: Option<i64>,
+        /// The registry's `message` (or the body).
+        message: String,
+    },
+}
+
+/// Where the registry is and how to reach it.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryConfig {
+    /// Registry URLs, tried in order.
+    pub urls: Vec<String>,
+    /// Headers added to every request.
+    pub headers: BTreeMap<String, String>,
+    /// An HTTP(S) proxy for every request.
+    pub proxy: Option<String>,
+    /// How long a request may take; [`DEFAULT_TIMEOUT`] when `None`.
+    pub timeout: Option<Duration>,
+}
+
+/// A registry client.
+pub struct Registry {
+    client: Client,
+    urls: Vec<reqwest::Url>,
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    id: u32,
+}
+
+#[derive(Deserialize)]
+struct Failure {
+    error_code: Option<i64>,
+    message: Option<String>,
+}
+
+impl Registry {
+    /// A client of the registry `config` describes.
+    pub fn new(config: &RegistryConfig) -> Result<Self, RegistryError> {
+        if config.urls.is_empty() {
+            return Err(RegistryError::Config("no registry URL".into()));
+        }
+        let urls = config
+            .urls
+            .iter()
+            .map(|u| {
+                reqwest::Url::parse(u.trim_end_matches('/'))
+                    .map_err(|e| RegistryError::Config(format!("registry URL '{u}': {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| RegistryError::Config(format!("registry header '{name}': {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| RegistryError::Config(format!("registry header '{name}': {e}")))?;
+            headers.insert(name, value);
+        }
+        let mut builder = Client::builder()
+            .default_headers(headers)
+            .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy)
+                .map_err(|e| RegistryError::Config(format!("registry proxy '{proxy}': {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| RegistryError::Config(format!("registry client: {e}")))?;
+        Ok(Registry { client, urls })
+    }
+
+    /// Registers the Avro schema `schema` (JSON text) under `subject` and returns its id: the id it already has
+    /// when it is registered there, a new one otherwise. A schema the subject's compatibility rule refuses is a
+    /// [`RegistryError::Refused`] with the registry's reason.
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let body = serde_json::json!({"schema": schema, "schemaType": "AVRO"});
+        let mut unreachable = Vec::new();
+        for base in &self.urls {
+            let mut url = base.clone();
+            url.path_segments_mut()
+                .map_err(|()| {
+                    RegistryError::Config(format!("registry URL '{base}' cannot have a path"))
+                })?
+                .extend(["subjects", subject, "versions"]);
+            let response = match self.client.post(url).json(&body).send() {
+                Ok(r) => r,
+                Err(e) => {
+                    unreachable.push(format!("{base}: {e}"));
+                    continue;
+                }
+            };
+            let status = response.status();
+            let text = response.text().unwrap_or_default();
+            if status.is_success() {
+                return serde_json::from_str::<Registered>(&text)
+                    .map(|r| r.id)
+                    .map_err(|e| RegistryError::Refused {
+                        url: base.to_string(),
+                        subject: subject.to_string(),
+                        status: status.as_u16(),
+                        code: None,
+                        message: format!("an answer without a schema id ({e}): {text}"),
+                    });
+            }
+            let failure = serde_json::from_str::<Failure>(&text).ok();
+            return Err(RegistryError::Refused {
+                url: base.to_string(),
+                subject: subject.to_string(),
+                status: status.as_u16(),
+                code: failure.as_ref().and_then(|f| f.error_code),
+                message: failure.and_then(|f| f.message).unwrap_or(text),
+            });
+        }
+        Err(RegistryError::Unreachable(unreachable))
+    }
+}

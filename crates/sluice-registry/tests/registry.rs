@@ -1,0 +1,102 @@
+//! The registry client over real HTTP. The tests that need a Confluent-compatible registry are ignored unless one
+//! is given: none can be installed from the package registries this project's machines reach (see
+//! docs/formats-avro.md). Run them with a registry on loopback:
+//! `SLUICE_SCHEMA_REGISTRY_URL=http://127.0.0.1:8081 cargo test -p sluice-registry -- --ignored`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use sluice_registry::{Registry, RegistryConfig, RegistryError};
+
+fn config(urls: &[&str]) -> RegistryConfig {
+    RegistryConfig {
+        urls: urls.iter().map(|u| u.to_string()).collect(),
+        timeout: Some(Duration::from_secs(5)),
+        ..RegistryConfig::default()
+    }
+}
+
+/// Nothing listens on port 1: every URL is tried, and the error names each with its cause.
+#[test]
+fn an_unreachable_registry_names_every_url_tried() {
+    let r = Registry::new(&config(&[
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1/second",
+    ]))
+    .unwrap();
+    match r.register("t-value", r#"{"type":"string"}"#) {
+        Err(RegistryError::Unreachable(tried)) => {
+            assert_eq!(tried.len(), 2, "{tried:?}");
+            assert!(tried[0].starts_with("http://127.0.0.1:1/"), "{tried:?}");
+            assert!(
+                tried[1].starts_with("http://127.0.0.1:1/second"),
+                "{tried:?}"
+            );
+        }
+        other => panic!("{:?}", other.map_err(|e| e.to_string())),
+    }
+}
+
+/// Settings that cannot work are refused before any request, naming the setting.
+#[test]
+fn settings_that_cannot_work_are_refused_by_name() {
+    let no_url = Registry::new(&config(&[])).err().unwrap().to_string();
+    assert!(no_url.contains("no registry URL"), "{no_url}");
+    let bad_url = Registry::new(&config(&["not a url"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(bad_url.contains("registry URL 'not a url'"), "{bad_url}");
+    let mut bad_header = config(&["http://127.0.0.1:1"]);
+    bad_header.headers = BTreeMap::from([("bad header".to_string(), "x".to_string())]);
+    let e = Registry::new(&bad_header).err().unwrap().to_string();
+    assert!(e.contains("registry header 'bad header'"), "{e}");
+}
+
+fn registry_url() -> String {
+    std::env::var("SLUICE_SCHEMA_REGISTRY_URL")
+        .expect("SLUICE_SCHEMA_REGISTRY_URL names the registry these tests use")
+}
+
+fn record(fields: serde_json::Value) -> String {
+    json!({"type": "record", "name": "totals", "fields": fields}).to_string()
+}
+
+/// Against a real registry: registering is idempotent (the same schema keeps its id), a compatible change gets a
+/// new id, and an incompatible one is refused with the registry's reason.
+#[test]
+#[ignore = "needs a Confluent-compatible schema registry: set SLUICE_SCHEMA_REGISTRY_URL and run with --ignored"]
+fn registering_is_idempotent_and_incompatible_schemas_are_refused_with_the_reason() {
+    let url = registry_url();
+    let r = Registry::new(&config(&[&url])).unwrap();
+    let subject = format!("sluice-test-{}-value", std::process::id());
+    let v1 = record(json!([{"name": "k", "type": "long"}]));
+    let id = r.register(&subject, &v1).unwrap();
+    assert_eq!(r.register(&subject, &v1).unwrap(), id);
+    // The subject's rule, set as an operator would.
+    let client = reqwest::blocking::Client::new();
+    let set = client
+        .put(format!("{url}/config/{subject}"))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(json!({"compatibility": "BACKWARD"}).to_string())
+        .send()
+        .unwrap();
+    assert!(set.status().is_success(), "{:?}", set.text());
+    let compatible = record(
+        json!([{"name": "k", "type": "long"}, {"name": "n", "type": ["null", "long"], "default": null}]),
+    );
+    let id2 = r.register(&subject, &compatible).unwrap();
+    assert_ne!(id2, id);
+    let incompatible =
+        record(json!([{"name": "k", "type": "long"}, {"name": "required", "type": "string"}]));
+    match r.register(&subject, &incompatible) {
+        Err(RegistryError::Refused {
+            status, message, ..
+        }) => {
+            assert_eq!(status, 409, "{message}");
+            assert!(message.to_lowercase().contains("incompatib"), "{message}");
+        }
+        other => panic!("{:?}", other.map_err(|e| e.to_string())),
+    }
+}
