@@ -1,6 +1,7 @@
 //! A client of Confluent-compatible schema registries (Confluent Schema Registry, Karapace, Apicurio's `ccompat`
 //! API, Redpanda): what an Avro output connector needs at start, registering its key and value schemas and
-//! learning their ids.
+//! learning their ids, and what an Avro input connector needs, the schema of each id it reads
+//! (`GET {url}/schemas/ids/{id}`).
 //!
 //! `POST {url}/subjects/{subject}/versions` with `{"schema": <text>}` registers a schema under a subject (or finds
 //! it registered already) and answers `{"id": N}`; the registry refuses a schema that breaks the subject's
@@ -75,6 +76,13 @@ struct Registered {
 }
 
 #[derive(Deserialize)]
+struct Found {
+    schema: String,
+    #[serde(rename = "schemaType")]
+    schema_type: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Failure {
     error_code: Option<i64>,
     message: Option<String>,
@@ -117,20 +125,41 @@ impl Registry {
         Ok(Registry { client, urls })
     }
 
-    /// Registers the Avro schema `schema` (JSON text) under `subject` and returns its id: the id it already has
-    /// when it is registered there, a new one otherwise. A schema the subject's compatibility rule refuses is a
-    /// [`RegistryError::Refused`] with the registry's reason.
-    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
-        let body = serde_json::json!({"schema": schema, "schemaType": "AVRO"});
-        let mut unreachable = Vec::new();
-        for base in &self.urls {
+    /// The schema (JSON text) the registry has under `id`, for decoding a message that names it. A schema of
+    /// another type (Protobuf, JSON Schema) is refused.
+    pub fn schema_by_id(&self, id: u32) -> Result<String, RegistryError> {
+        let subject = format!("schema id {id}");
+        let text = self.call(&subject, |base| {
             let mut url = base.clone();
             url.path_segments_mut()
                 .map_err(|()| {
                     RegistryError::Config(format!("registry URL '{base}' cannot have a path"))
                 })?
-                .extend(["subjects", subject, "versions"]);
-            let response = match self.client.post(url).json(&body).send() {
+                .extend(["schemas", "ids", &id.to_string()]);
+            Ok(self.client.get(url))
+        })?;
+        let found: Found = serde_json::from_str(&text).map_err(|e| {
+            RegistryError::Config(format!(
+                "the registry's answer for schema {id} is not a schema ({e}): {text}"
+            ))
+        })?;
+        match found.schema_type.as_deref() {
+            None | Some("AVRO") => Ok(found.schema),
+            Some(other) => Err(RegistryError::Config(format!(
+                "schema {id} is a {other} schema, not Avro"
+            ))),
+        }
+    }
+
+    /// Sends the request `request` builds for each URL in turn until one answers; returns the body of a success.
+    fn call(
+        &self,
+        subject: &str,
+        request: impl Fn(&reqwest::Url) -> Result<reqwest::blocking::RequestBuilder, RegistryError>,
+    ) -> Result<String, RegistryError> {
+        let mut unreachable = Vec::new();
+        for base in &self.urls {
+            let response = match request(base)?.send() {
                 Ok(r) => r,
                 Err(e) => {
                     unreachable.push(format!("{base}: {e}"));
@@ -140,15 +169,7 @@ impl Registry {
             let status = response.status();
             let text = response.text().unwrap_or_default();
             if status.is_success() {
-                return serde_json::from_str::<Registered>(&text)
-                    .map(|r| r.id)
-                    .map_err(|e| RegistryError::Refused {
-                        url: base.to_string(),
-                        subject: subject.to_string(),
-                        status: status.as_u16(),
-                        code: None,
-                        message: format!("an answer without a schema id ({e}): {text}"),
-                    });
+                return Ok(text);
             }
             let failure = serde_json::from_str::<Failure>(&text).ok();
             return Err(RegistryError::Refused {
@@ -160,5 +181,28 @@ impl Registry {
             });
         }
         Err(RegistryError::Unreachable(unreachable))
+    }
+
+    /// Registers the Avro schema `schema` (JSON text) under `subject` and returns its id: the id it already has
+    /// when it is registered there, a new one otherwise. A schema the subject's compatibility rule refuses is a
+    /// [`RegistryError::Refused`] with the registry's reason.
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let body = serde_json::json!({"schema": schema, "schemaType": "AVRO"});
+        let text = self.call(subject, |base| {
+            let mut url = base.clone();
+            url.path_segments_mut()
+                .map_err(|()| {
+                    RegistryError::Config(format!("registry URL '{base}' cannot have a path"))
+                })?
+                .extend(["subjects", subject, "versions"]);
+            Ok(self.client.post(url).json(&body))
+        })?;
+        serde_json::from_str::<Registered>(&text)
+            .map(|r| r.id)
+            .map_err(|e| {
+                RegistryError::Config(format!(
+                    "the registry's answer for subject '{subject}' has no schema id ({e}): {text}"
+                ))
+            })
     }
 }

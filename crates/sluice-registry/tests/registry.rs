@@ -74,6 +74,16 @@ fn registering_is_idempotent_and_incompatible_schemas_are_refused_with_the_reaso
     let v1 = record(json!([{"name": "k", "type": "long"}]));
     let id = r.register(&subject, &v1).unwrap();
     assert_eq!(r.register(&subject, &v1).unwrap(), id);
+    // What an Avro input reads a message's schema with.
+    let fetched: serde_json::Value = serde_json::from_str(&r.schema_by_id(id).unwrap()).unwrap();
+    assert_eq!(
+        fetched,
+        serde_json::from_str::<serde_json::Value>(&v1).unwrap()
+    );
+    match r.schema_by_id(u32::MAX) {
+        Err(RegistryError::Refused { status, .. }) => assert_eq!(status, 404),
+        other => panic!("{:?}", other.map_err(|e| e.to_string())),
+    }
     // The subject's rule, set as an operator would.
     let client = reqwest::blocking::Client::new();
     let set = client

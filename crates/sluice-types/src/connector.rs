@@ -264,11 +264,9 @@ impl ConnectorConfig {
                 avro.validate_for_output(self.index.is_some())
                     .map_err(|e| e.within("format.config"))?;
             }
-            (Some(FormatConfig::Avro(_)), Direction::Input) => {
-                return Err(ConfigError::new(
-                    "format.name",
-                    "avro is an output format in this build: input connectors read json or csv",
-                ));
+            (Some(FormatConfig::Avro(avro)), Direction::Input) => {
+                avro.validate_for_input()
+                    .map_err(|e| e.within("format.config"))?;
             }
             _ => {}
         }

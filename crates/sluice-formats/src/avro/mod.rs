@@ -9,6 +9,8 @@
 //! tombstone after each delete.
 
 mod debezium;
+mod parse;
+mod read;
 mod schema;
 mod write;
 
@@ -23,6 +25,8 @@ use crate::encoder::{
 use crate::error::{EncodeError, ErrorContext, Mismatch, SinkError};
 use crate::group::{GroupKey, Grouper, Unit};
 use debezium::{Envelope, Op};
+pub(crate) use parse::AvroParser;
+pub use parse::SchemaLookup;
 use schema::{RecordShape, Shape};
 use write::write_record;
 
@@ -109,7 +113,7 @@ impl AvroEncoder {
         let namespace = config.namespace.as_deref();
         let all: Vec<&Field> = view.fields.iter().collect();
         let value = match &config.schema {
-            Some(text) => schema::given(text, view)?,
+            Some(text) => schema::given(text, view, true)?,
             None => schema::generate(&view.name, namespace, &all)?,
         };
         let key = match (&config.key_fields, config.keyed(false)) {

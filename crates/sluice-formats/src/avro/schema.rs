@@ -193,8 +193,13 @@ pub(crate) fn generate(
 }
 
 /// Reads the user's value schema `text` and checks it against `view`: the same columns in order, types that hold
-/// the column's values, and a union with null wherever the column may be NULL.
-pub(crate) fn given(text: &str, view: &Relation) -> Result<RecordShape, ConfigError> {
+/// the column's values, and (for output, `writing`) a union with null wherever the column may be NULL. Read the
+/// other way, a NULL in a NOT NULL column is a bad record, not a bad schema.
+pub(crate) fn given(
+    text: &str,
+    view: &Relation,
+    writing: bool,
+) -> Result<RecordShape, ConfigError> {
     let schema: Json = serde_json::from_str(text)
         .map_err(|e| ConfigError::new("schema", format!("is not JSON: {e}")))?;
     let fields = schema
@@ -230,8 +235,8 @@ pub(crate) fn given(text: &str, view: &Relation) -> Result<RecordShape, ConfigEr
             ));
         }
         let ty = field.get("type").unwrap_or(&Json::Null);
-        let shape = parse(ty, &column.sql_type, &column.name)?;
-        if column.nullable && shape.union.is_none() {
+        let shape = parse(ty, &column.sql_type, &column.name, writing)?;
+        if writing && column.nullable && shape.union.is_none() {
             return Err(ConfigError::new(
                 "schema",
                 format!(
@@ -300,13 +305,13 @@ fn column_names(view: &Relation) -> String {
 }
 
 /// The shape of a given Avro type `ty` for a column of SQL type `sql`.
-fn parse(ty: &Json, sql: &SqlType, column: &str) -> Result<Shape, ConfigError> {
+fn parse(ty: &Json, sql: &SqlType, column: &str, writing: bool) -> Result<Shape, ConfigError> {
     if let Some(branches) = ty.as_array() {
         let null = branches.iter().position(|b| b == &json!("null"));
         return match (branches.len(), null) {
             (2, Some(n)) => {
                 let v = 1 - n;
-                let inner = parse(&branches[v], sql, column)?;
+                let inner = parse(&branches[v], sql, column, writing)?;
                 if inner.union.is_some() {
                     return Err(mismatch(column, sql, ty));
                 }
@@ -366,8 +371,13 @@ fn parse(ty: &Json, sql: &SqlType, column: &str) -> Result<Shape, ConfigError> {
             "array",
             None,
         ) => {
-            let items = parse(ty.get("items").unwrap_or(&Json::Null), element, column)?;
-            if *element_nullable && items.union.is_none() {
+            let items = parse(
+                ty.get("items").unwrap_or(&Json::Null),
+                element,
+                column,
+                writing,
+            )?;
+            if writing && *element_nullable && items.union.is_none() {
                 return Err(mismatch(column, sql, ty));
             }
             Kind::Array(Box::new(items))
@@ -381,8 +391,13 @@ fn parse(ty: &Json, sql: &SqlType, column: &str) -> Result<Shape, ConfigError> {
             "map",
             None,
         ) if matches!(**key, SqlType::Char { .. } | SqlType::Varchar { .. }) => {
-            let values = parse(ty.get("values").unwrap_or(&Json::Null), value, column)?;
-            if *value_nullable && values.union.is_none() {
+            let values = parse(
+                ty.get("values").unwrap_or(&Json::Null),
+                value,
+                column,
+                writing,
+            )?;
+            if writing && *value_nullable && values.union.is_none() {
                 return Err(mismatch(column, sql, ty));
             }
             Kind::Map(Box::new(values))

@@ -20,7 +20,9 @@ mod text;
 pub use parser::{ParseError, Parser};
 
 use sluice_data::Relation;
-use sluice_types::{ConfigError, FormatConfig};
+use sluice_types::{AvroEncoderConfig, ConfigError, FormatConfig};
+
+use crate::avro::{AvroParser, SchemaLookup};
 
 /// Builds the parser of `format` for `table`.
 ///
@@ -40,11 +42,18 @@ pub fn build_parser(
             config.validate_for_input().map_err(within)?;
             Box::new(csv::CsvParser::new(config, table))
         }
-        FormatConfig::Avro(_) => {
-            return Err(ConfigError::new(
-                "format.name",
-                "avro is an output format in this build: input connectors read json or csv",
-            ))
-        }
+        FormatConfig::Avro(config) => return build_avro_parser(config, table, None),
     })
+}
+
+/// Builds the Avro parser of `config` for `table`; `lookup` finds a schema by id in the connector's registry (it is
+/// needed with `registry_urls`, and the pipeline builds it).
+pub fn build_avro_parser(
+    config: &AvroEncoderConfig,
+    table: &Relation,
+    lookup: Option<SchemaLookup>,
+) -> Result<Box<dyn Parser>, ConfigError> {
+    Ok(Box::new(
+        AvroParser::new(config, table, lookup).map_err(|e| e.within("format.config"))?,
+    ))
 }

@@ -10,7 +10,9 @@ use apache_avro::types::Value as Avro;
 use apache_avro::{Decimal, Schema};
 use serde_json::json;
 use sluice_data::{Field, Relation, Row, SqlType, Value, F32, F64};
-use sluice_formats::{avro_schemas, build_encoder, BatchInfo, EncodedMessage, MessageLimits};
+use sluice_formats::{
+    avro_schemas, build_avro_parser, build_encoder, BatchInfo, EncodedMessage, MessageLimits,
+};
 use sluice_types::{AvroEncoderConfig, FormatConfig};
 
 use crate::common::{encode, LARGE};
@@ -531,4 +533,130 @@ fn debezium_envelopes_decode_with_the_generated_schema() {
             (whole_key(1, 11), Some(t("c"))),
         ]
     );
+}
+
+/// Avro input reads back what the encoder wrote, every type, with the generated schema given to the parser.
+#[test]
+fn avro_input_reads_back_every_type() {
+    let view = wide_view();
+    let (schema, _) = avro_schemas(&config(json!({})), &view).unwrap();
+    let rows = [wide_row(1, false), wide_row(2, true)];
+    let messages = run(
+        &config(json!({})),
+        &view,
+        1,
+        &rows.iter().map(|r| (r.clone(), 1)).collect::<Vec<_>>(),
+    );
+    let mut parser = build_avro_parser(&config(json!({"schema": schema})), &view, None).unwrap();
+    let mut out = Vec::new();
+    for m in &messages {
+        assert_eq!(parser.parse(m.value.as_ref().unwrap(), &mut out), vec![]);
+    }
+    assert_eq!(out, rows.iter().map(|r| (r.clone(), 1)).collect::<Vec<_>>());
+}
+
+/// A record written by `apache-avro` (an independent writer) with a schema that orders the union `[T, "null"]`,
+/// uses `long` for an INT column and millisecond timestamps is read by name-for-name position; each id is looked up
+/// once; bad messages are per-record errors naming the table and the cause.
+#[test]
+fn avro_input_reads_records_of_an_independent_writer_by_registry_id() {
+    use apache_avro::writer::datum::GenericDatumWriter;
+    let table = Relation::new(
+        "ev",
+        vec![
+            Field::new("id", SqlType::Int, false),
+            Field::new("at", SqlType::Timestamp, true),
+            Field::new("tag", SqlType::varchar(), true),
+        ],
+    );
+    let text = json!({"type": "record", "name": "Event", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "at", "type": [{"type": "long", "logicalType": "timestamp-millis"}, "null"]},
+        {"name": "tag", "type": ["null", "string"]},
+    ]})
+    .to_string();
+    let schema = Schema::parse_str(&text).unwrap();
+    let writer = GenericDatumWriter::builder(&schema).build().unwrap();
+    let datum = |id: i64, at: Option<i64>, tag: Option<&str>| {
+        let at = match at {
+            Some(ms) => Avro::Union(0, Box::new(Avro::TimestampMillis(ms))),
+            None => Avro::Union(1, Box::new(Avro::Null)),
+        };
+        let tag = match tag {
+            Some(t) => Avro::Union(1, Box::new(Avro::String(t.into()))),
+            None => Avro::Union(0, Box::new(Avro::Null)),
+        };
+        let record = Avro::Record(vec![
+            ("id".into(), Avro::Long(id)),
+            ("at".into(), at),
+            ("tag".into(), tag),
+        ]);
+        let mut framed = vec![0, 0, 0, 0, 42];
+        framed.extend(writer.write_value_to_vec(record).unwrap());
+        framed
+    };
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = lookups.clone();
+    let lookup: sluice_formats::SchemaLookup = Box::new(move |id| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if id == 42 {
+            Ok(text.clone())
+        } else {
+            Err(format!("the registry has no schema {id}"))
+        }
+    });
+    let mut parser = build_avro_parser(
+        &config(json!({"registry_urls": ["http://127.0.0.1:1"]})),
+        &table,
+        Some(lookup),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for bytes in [datum(7, Some(1_500), Some("a")), datum(8, None, None)] {
+        assert_eq!(parser.parse(&bytes, &mut out), vec![]);
+    }
+    assert_eq!(
+        out,
+        vec![
+            (
+                Row(vec![
+                    Value::Int(7),
+                    Value::Timestamp(1_500_000),
+                    Value::String("a".into())
+                ]),
+                1
+            ),
+            (Row(vec![Value::Int(8), Value::Null, Value::Null]), 1),
+        ]
+    );
+    assert_eq!(
+        lookups.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "one lookup per id"
+    );
+    let mut too_big = datum(1 << 40, None, None);
+    let mut unknown = datum(1, None, None);
+    unknown[4] = 43;
+    let truncated = &datum(1, None, Some("abc"))[..8];
+    too_big.push(0);
+    for (bytes, says) in [
+        (
+            &too_big[..],
+            "column 'id': 1099511627776 is out of the range",
+        ),
+        (&unknown[..], "the registry has no schema 43"),
+        (truncated, "column 'tag': the datum ends early"),
+        (&[1, 2, 3][..], "no Confluent header"),
+        (&[][..], "an empty message"),
+    ] {
+        let errors = parser.parse(bytes, &mut out);
+        assert_eq!(errors.len(), 1, "{says}");
+        assert!(
+            errors[0].message.starts_with("table 'ev': Avro record: ")
+                && errors[0].message.contains(says),
+            "{says}: {}",
+            errors[0].message
+        );
+    }
+    assert_eq!(out.len(), 2, "no bad record was added");
 }

@@ -10,9 +10,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sluice_data::{Relation, Row};
-use sluice_formats::{build_parser, Parser};
+use sluice_formats::{build_avro_parser, build_parser, Parser, SchemaLookup};
+use sluice_registry::{Registry, RegistryConfig};
 use sluice_transports::health::{InputTransportStats, RecentErrors};
-use sluice_types::ConfigError;
+use sluice_types::{ConfigError, FormatConfig};
 
 use super::endpoint::{EndpointError, InputEndpoint, InputMessage, Position};
 use super::registry;
@@ -113,7 +114,27 @@ impl InputConnector {
                 "an input connector needs a format",
             ))
         })?;
-        let parser = build_parser(format, table).map_err(config_err)?;
+        let parser = match format {
+            // Avro read with the registry's schemas: each new id is looked up in the registry.
+            FormatConfig::Avro(avro) if !avro.registry_urls.is_empty() => {
+                let registry = Registry::new(&RegistryConfig {
+                    urls: avro.registry_urls.clone(),
+                    headers: avro.registry_headers.clone(),
+                    proxy: avro.registry_proxy.clone(),
+                    timeout: avro.registry_timeout_secs.map(Duration::from_secs),
+                })
+                .map_err(|e| {
+                    config_err(ConfigError::new(
+                        "format.config.registry_urls",
+                        e.to_string(),
+                    ))
+                })?;
+                let lookup: SchemaLookup =
+                    Box::new(move |id| registry.schema_by_id(id).map_err(|e| e.to_string()));
+                build_avro_parser(avro, table, Some(lookup)).map_err(config_err)?
+            }
+            _ => build_parser(format, table).map_err(config_err)?,
+        };
         endpoint.start_from(start).map_err(transport_err)?;
         endpoint.connect().map_err(transport_err)?;
         Ok(ConnectedInput {

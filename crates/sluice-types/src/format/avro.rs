@@ -125,15 +125,8 @@ impl AvroEncoderConfig {
         }
     }
 
-    /// Checks the rules for an output connector (`has_index`: the connector names an index, which supplies the
-    /// key columns at start). Field paths are relative to the format's `config`.
-    pub fn validate_for_output(&self, has_index: bool) -> Result<(), ConfigError> {
-        if self.cdc_field.is_some() {
-            return Err(ConfigError::new(
-                "cdc_field",
-                "is not supported by this build; 'raw' messages say insert or delete in their 'op' header",
-            ));
-        }
+    /// The registry settings: URLs that are URLs, no credentials, the other settings only with URLs.
+    fn check_registry(&self) -> Result<(), ConfigError> {
         for url in &self.registry_urls {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::new(
@@ -188,6 +181,75 @@ impl AvroEncoderConfig {
                 "must be at least 1",
             ));
         }
+        Ok(())
+    }
+
+    /// Checks the rules for an input connector: `raw` records, decoded with the given `schema` or with the
+    /// registry's schema of each message's id (exactly one of the two); the settings that only shape output are
+    /// refused by name.
+    pub fn validate_for_input(&self) -> Result<(), ConfigError> {
+        if self.update_format != AvroUpdateFormat::Raw {
+            return Err(ConfigError::new(
+                "update_format",
+                "input reads 'raw' Avro records (each an insert) in this build",
+            ));
+        }
+        let output_only = [
+            ("key_mode", self.key_mode.is_some()),
+            ("cdc_field", self.cdc_field.is_some()),
+            ("namespace", self.namespace.is_some()),
+            (
+                "subject_name_strategy",
+                self.subject_name_strategy.is_some(),
+            ),
+            ("schema_id", self.schema_id.is_some()),
+            ("key_schema_id", self.key_schema_id.is_some()),
+            ("key_fields", self.key_fields.is_some()),
+            ("threads", self.threads.is_some()),
+        ];
+        if let Some((field, _)) = output_only.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::new(
+                *field,
+                "applies to output connectors only; remove it here",
+            ));
+        }
+        self.check_registry()?;
+        match (&self.schema, self.registry_urls.is_empty()) {
+            (Some(_), false) => Err(ConfigError::new(
+                "schema",
+                "and registry_urls both say which schema to read with; keep one",
+            )),
+            (None, true) => Err(ConfigError::new(
+                "schema",
+                "Avro input needs the writer's schema: give it here, or set registry_urls to read each message's \
+                 schema from the registry",
+            )),
+            (Some(schema), true) => {
+                let parsed: serde_json::Value = serde_json::from_str(schema)
+                    .map_err(|e| ConfigError::new("schema", format!("is not JSON: {e}")))?;
+                if parsed.get("type").and_then(|t| t.as_str()) != Some("record") {
+                    return Err(ConfigError::new("schema", "must be an Avro record schema"));
+                }
+                Ok(())
+            }
+            (None, false) if self.skip_schema_id => Err(ConfigError::new(
+                "skip_schema_id",
+                "messages without a schema id cannot be decoded with the registry's schemas; give the schema",
+            )),
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// Checks the rules for an output connector (`has_index`: the connector names an index, which supplies the
+    /// key columns at start). Field paths are relative to the format's `config`.
+    pub fn validate_for_output(&self, has_index: bool) -> Result<(), ConfigError> {
+        if self.cdc_field.is_some() {
+            return Err(ConfigError::new(
+                "cdc_field",
+                "is not supported by this build; 'raw' messages say insert or delete in their 'op' header",
+            ));
+        }
+        self.check_registry()?;
         let ids_not_given = if !self.registry_urls.is_empty() {
             Some("the schema registry assigns the ids when registry_urls is set")
         } else if self.skip_schema_id {
