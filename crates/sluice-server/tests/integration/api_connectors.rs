@@ -223,7 +223,18 @@ async fn connector_invalid_configs_are_rejected_and_not_stored(backend: Backend)
             json!({"/format/config/key_fields": ["no_such_column", "no_such_column"]}),
             "config.format.config.key_fields",
         ),
-        (json!({"/format/name": "avro"}), "config.format.name"),
+        (json!({"/format/name": "parquet"}), "config.format.name"),
+        // Avro: registry credentials are refused (they would not be kept secret), and so is a schema that is not
+        // a record.
+        (
+            json!({"/format": {"name": "avro", "config": {
+                "registry_urls": ["http://127.0.0.1:8081"], "registry_password": "pw"}}}),
+            "config.format.config.registry_password",
+        ),
+        (
+            json!({"/format": {"name": "avro", "config": {"schema": "\"long\""}}}),
+            "config.format.config.schema",
+        ),
         (
             json!({"/transport/name": "kafka_outptu"}),
             "config.transport.name",
