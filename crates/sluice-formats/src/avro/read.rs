@@ -57,14 +57,24 @@ impl<'a> Input<'a> {
         self.take(n)
     }
 
-    /// The item count of the next array or map block; 0 ends the value. A negative count is followed by the
-    /// block's size in bytes, which is read and not needed.
-    fn block(&mut self) -> Result<usize, String> {
-        let n = self.long()?;
-        if n < 0 {
-            self.long()?;
+    /// Calls `item` once per item of an array or map: blocks of items, each led by its count, until a count of 0.
+    /// A negative count is followed by the block's size in bytes, which is read and not needed.
+    fn items(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        loop {
+            let n = self.long()?;
+            if n == 0 {
+                return Ok(());
+            }
+            if n < 0 {
+                self.long()?;
+            }
+            for _ in 0..n.unsigned_abs() {
+                item(self)?;
+            }
         }
-        Ok(n.unsigned_abs() as usize)
     }
 }
 
@@ -159,30 +169,20 @@ pub(crate) fn read_value(
         }
         (Kind::Array(items), SqlType::Array { element, .. }) => {
             let mut values = Vec::new();
-            loop {
-                let n = input.block()?;
-                if n == 0 {
-                    break;
-                }
-                for _ in 0..n {
-                    values.push(read_value(items, element, input)?);
-                }
-            }
+            input.items(|input| {
+                values.push(read_value(items, element, input)?);
+                Ok(())
+            })?;
             Value::Array(values)
         }
         (Kind::Map(entries), SqlType::Map { value, .. }) => {
             let mut map = BTreeMap::new();
-            loop {
-                let n = input.block()?;
-                if n == 0 {
-                    break;
-                }
-                for _ in 0..n {
-                    let key = String::from_utf8(input.bytes()?.to_vec())
-                        .map_err(|_| "a map key that is not UTF-8".to_string())?;
-                    map.insert(Value::String(key), read_value(entries, value, input)?);
-                }
-            }
+            input.items(|input| {
+                let key = String::from_utf8(input.bytes()?.to_vec())
+                    .map_err(|_| "a map key that is not UTF-8".to_string())?;
+                map.insert(Value::String(key), read_value(entries, value, input)?);
+                Ok(())
+            })?;
             Value::Map(map)
         }
         (kind, _) => return Err(format!("Avro {kind:?} cannot hold {sql:?}")),
