@@ -92,6 +92,9 @@ pub fn avro_schemas(
         registry_headers: Default::default(),
         registry_proxy: None,
         registry_timeout_secs: None,
+        registry_username: None,
+        registry_password: None,
+        registry_authorization_token: None,
         subject_name_strategy: None,
         ..config.clone()
     };

@@ -8,7 +8,8 @@
 //! compatibility rule with 409 and says why. Each URL is tried in turn until one answers; an answer, even a
 //! refusal, is final.
 //!
-//! This crate must not depend on the pipeline, Kafka or the formats: the pipeline gives it schema text and subjects.
+//! This crate must not depend on the pipeline, Kafka or the formats: the pipeline gives it schema text and subjects
+//! (it reads only the Avro config's registry settings, from `sluice-types`).
 
 #![deny(missing_docs)]
 
@@ -62,12 +63,64 @@ pub struct RegistryConfig {
     pub proxy: Option<String>,
     /// How long a request may take; [`DEFAULT_TIMEOUT`] when `None`.
     pub timeout: Option<Duration>,
+    /// How requests authenticate, if the registry asks.
+    pub auth: Option<Auth>,
+}
+
+/// A registry's authentication.
+#[derive(Clone)]
+pub enum Auth {
+    /// HTTP basic authentication.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// A bearer token.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, ********)"),
+            Auth::Bearer(_) => f.write_str("Bearer(********)"),
+        }
+    }
+}
+
+impl RegistryConfig {
+    /// The registry settings of an Avro format config (`registry_urls` and the other `registry_*` settings).
+    pub fn of_avro(avro: &sluice_types::AvroEncoderConfig) -> Self {
+        let auth = match (
+            &avro.registry_username,
+            &avro.registry_password,
+            &avro.registry_authorization_token,
+        ) {
+            (Some(username), Some(password), _) => Some(Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            (_, _, Some(token)) => Some(Auth::Bearer(token.clone())),
+            _ => None,
+        };
+        RegistryConfig {
+            urls: avro.registry_urls.clone(),
+            headers: avro.registry_headers.clone(),
+            proxy: avro.registry_proxy.clone(),
+            timeout: avro.registry_timeout_secs.map(Duration::from_secs),
+            auth,
+        }
+    }
 }
 
 /// A registry client.
 pub struct Registry {
     client: Client,
     urls: Vec<reqwest::Url>,
+    auth: Option<Auth>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +175,11 @@ impl Registry {
         let client = builder
             .build()
             .map_err(|e| RegistryError::Config(format!("registry client: {e}")))?;
-        Ok(Registry { client, urls })
+        Ok(Registry {
+            client,
+            urls,
+            auth: config.auth.clone(),
+        })
     }
 
     /// The schema (JSON text) the registry has under `id`, for decoding a message that names it. A schema of
@@ -159,7 +216,14 @@ impl Registry {
     ) -> Result<String, RegistryError> {
         let mut unreachable = Vec::new();
         for base in &self.urls {
-            let response = match request(base)?.send() {
+            let builder = match &self.auth {
+                None => request(base)?,
+                Some(Auth::Basic { username, password }) => {
+                    request(base)?.basic_auth(username, Some(password))
+                }
+                Some(Auth::Bearer(token)) => request(base)?.bearer_auth(token),
+            };
+            let response = match builder.send() {
                 Ok(r) => r,
                 Err(e) => {
                     unreachable.push(format!("{base}: {e}"));

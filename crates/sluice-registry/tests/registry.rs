@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
-use sluice_registry::{Registry, RegistryConfig, RegistryError};
+use sluice_registry::{Auth, Registry, RegistryConfig, RegistryError};
 
 fn config(urls: &[&str]) -> RegistryConfig {
     RegistryConfig {
@@ -109,4 +109,55 @@ fn registering_is_idempotent_and_incompatible_schemas_are_refused_with_the_reaso
         }
         other => panic!("{:?}", other.map_err(|e| e.to_string())),
     }
+}
+
+/// An Avro config's registry settings become the client's: basic authentication from a user and password, bearer
+/// from a token, the timeout in seconds.
+#[test]
+fn the_avro_settings_become_the_clients() {
+    let avro: sluice_types::AvroEncoderConfig = serde_json::from_value(json!({
+        "registry_urls": ["http://r:8081"], "registry_username": "alice", "registry_password": "pw",
+        "registry_timeout_secs": 3, "registry_headers": {"X-Team": "a"}}))
+    .unwrap();
+    let c = RegistryConfig::of_avro(&avro);
+    assert_eq!(c.urls, ["http://r:8081"]);
+    assert_eq!(c.timeout, Some(Duration::from_secs(3)));
+    assert_eq!(c.headers["X-Team"], "a");
+    assert!(
+        matches!(&c.auth, Some(Auth::Basic { username, password }) if username == "alice" && password == "pw")
+    );
+    assert_eq!(format!("{:?}", c.auth.unwrap()), "Basic(alice, ********)");
+    let token: sluice_types::AvroEncoderConfig = serde_json::from_value(
+        json!({"registry_urls": ["http://r"], "registry_authorization_token": "t0k"}),
+    )
+    .unwrap();
+    assert!(matches!(RegistryConfig::of_avro(&token).auth, Some(Auth::Bearer(t)) if t == "t0k"));
+}
+
+/// Against a registry that needs basic authentication (`SLUICE_SCHEMA_REGISTRY_AUTH_URL`, with
+/// `SLUICE_SCHEMA_REGISTRY_USER` and `SLUICE_SCHEMA_REGISTRY_PASSWORD`): refused without the credentials (401, the
+/// registry's reason), accepted with them.
+#[test]
+#[ignore = "needs a schema registry with basic authentication: set SLUICE_SCHEMA_REGISTRY_AUTH_URL, _USER, _PASSWORD"]
+fn basic_authentication_is_sent() {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let url = var("SLUICE_SCHEMA_REGISTRY_AUTH_URL");
+    let subject = format!("sluice-auth-{}-value", std::process::id());
+    let schema = record(json!([{"name": "k", "type": "long"}]));
+    match Registry::new(&config(&[&url]))
+        .unwrap()
+        .register(&subject, &schema)
+    {
+        Err(RegistryError::Refused { status, .. }) => assert_eq!(status, 401),
+        other => panic!("{:?}", other.map_err(|e| e.to_string())),
+    }
+    let mut with_auth = config(&[&url]);
+    with_auth.auth = Some(Auth::Basic {
+        username: var("SLUICE_SCHEMA_REGISTRY_USER"),
+        password: var("SLUICE_SCHEMA_REGISTRY_PASSWORD"),
+    });
+    Registry::new(&with_auth)
+        .unwrap()
+        .register(&subject, &schema)
+        .unwrap();
 }

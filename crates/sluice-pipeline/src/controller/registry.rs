@@ -5,8 +5,6 @@
 //! Subjects follow Confluent's strategies: `topic_name` (the default) `{topic}-value` and `{topic}-key`;
 //! `record_name` the record's full name; `topic_record_name` `{topic}-{full name}`.
 
-use std::time::Duration;
-
 use sluice_data::Relation;
 use sluice_registry::{Registry, RegistryConfig};
 use sluice_types::format::avro::SubjectNameStrategy;
@@ -62,12 +60,14 @@ pub(super) fn register_schemas(
         reason,
     };
     let mut plain = (**avro).clone();
-    let registry = RegistryConfig {
-        urls: std::mem::take(&mut plain.registry_urls),
-        headers: std::mem::take(&mut plain.registry_headers),
-        proxy: plain.registry_proxy.take(),
-        timeout: plain.registry_timeout_secs.take().map(Duration::from_secs),
-    };
+    let registry = RegistryConfig::of_avro(&plain);
+    plain.registry_urls.clear();
+    plain.registry_headers.clear();
+    plain.registry_proxy = None;
+    plain.registry_timeout_secs = None;
+    plain.registry_username = None;
+    plain.registry_password = None;
+    plain.registry_authorization_token = None;
     let strategy = plain
         .subject_name_strategy
         .take()

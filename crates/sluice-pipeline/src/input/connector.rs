@@ -117,13 +117,7 @@ impl InputConnector {
         let parser = match format {
             // Avro read with the registry's schemas: each new id is looked up in the registry.
             FormatConfig::Avro(avro) if !avro.registry_urls.is_empty() => {
-                let registry = Registry::new(&RegistryConfig {
-                    urls: avro.registry_urls.clone(),
-                    headers: avro.registry_headers.clone(),
-                    proxy: avro.registry_proxy.clone(),
-                    timeout: avro.registry_timeout_secs.map(Duration::from_secs),
-                })
-                .map_err(|e| {
+                let registry = Registry::new(&RegistryConfig::of_avro(avro)).map_err(|e| {
                     config_err(ConfigError::new(
                         "format.config.registry_urls",
                         e.to_string(),

@@ -1,7 +1,9 @@
 //! Secrets in connector configs: what is stored, what is shown, what a pipeline gets.
 //!
 //! A transport option is either written out (`"sasl.password": "hunter2"`) or a reference (`"${secret:kafka}"`,
-//! [`SecretRef`]). Along the way of a config:
+//! [`SecretRef`]); so is a format's credential setting (a schema registry's `registry_password` or
+//! `registry_authorization_token`), which is handled the same way except for the Kafka option policy. Along the way
+//! of a config:
 //!
 //! | step | written-out secret option | reference |
 //! |---|---|---|
@@ -25,9 +27,6 @@ use sluice_types::secret::{is_secret_option, redact, KafkaOptionPolicy, SecretRe
 use crate::model::connectors::ConnectorConfigError;
 use crate::store::{connectors as db, Db, StoreError};
 pub use key::SecretKey;
-
-/// Where the request body keeps the transport options, for error paths.
-const OPTIONS_FIELD: &str = "config.transport.config";
 
 /// The operator's settings for secrets and dangerous options.
 #[derive(Clone, Debug)]
@@ -54,35 +53,82 @@ impl Default for Secrets {
     }
 }
 
-/// The transport options of a connector config, if it has an object there.
-fn options(config: &Value) -> Option<&Map<String, Value>> {
-    config.get("transport")?.get("config")?.as_object()
+/// The format settings that hold credentials (a schema registry's): secrets like librdkafka's, though not options.
+const FORMAT_SECRETS: &[&str] = &["registry_password", "registry_authorization_token"];
+
+/// Where a connector config can hold secret values: the transport's options (any of them may be a reference, each
+/// is checked against the operator's policy), and the format's credential settings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Transport,
+    Format,
 }
 
-fn options_mut(config: &mut Value) -> Option<&mut Map<String, Value>> {
-    config
-        .get_mut("transport")?
-        .get_mut("config")?
-        .as_object_mut()
-}
+impl Section {
+    const ALL: [Section; 2] = [Section::Transport, Section::Format];
 
-fn invalid(key: &str, reason: impl Into<String>) -> ConnectorConfigError {
-    ConnectorConfigError::Invalid {
-        field: format!("{OPTIONS_FIELD}.{key}"),
-        reason: reason.into(),
+    fn name(self) -> &'static str {
+        match self {
+            Section::Transport => "transport",
+            Section::Format => "format",
+        }
+    }
+
+    /// The path of the section's settings in a request body, for errors.
+    fn field(self) -> &'static str {
+        match self {
+            Section::Transport => "config.transport.config",
+            Section::Format => "config.format.config",
+        }
+    }
+
+    /// Whether this section's setting `key` is handled here: every transport option, the format's credentials.
+    fn covers(self, key: &str) -> bool {
+        match self {
+            Section::Transport => true,
+            Section::Format => FORMAT_SECRETS.contains(&key),
+        }
+    }
+
+    /// Whether a written-out value of `key` is a secret (sealed in the database, masked in answers).
+    fn is_secret(self, key: &str) -> bool {
+        match self {
+            Section::Transport => is_secret_option(key),
+            Section::Format => FORMAT_SECRETS.contains(&key),
+        }
+    }
+
+    fn map(self, config: &Value) -> Option<&Map<String, Value>> {
+        config.get(self.name())?.get("config")?.as_object()
+    }
+
+    fn map_mut(self, config: &mut Value) -> Option<&mut Map<String, Value>> {
+        config
+            .get_mut(self.name())?
+            .get_mut("config")?
+            .as_object_mut()
+    }
+
+    fn invalid(self, key: &str, reason: impl Into<String>) -> ConnectorConfigError {
+        ConnectorConfigError::Invalid {
+            field: format!("{}.{key}", self.field()),
+            reason: reason.into(),
+        }
     }
 }
 
 /// `config` as the API shows it: every written-out or sealed secret option value replaced by [`MASK`].
 pub fn redact(config: &mut Value) {
-    let Some(options) = options_mut(config) else {
-        return;
-    };
-    for (key, value) in options.iter_mut() {
-        let Some(text) = value.as_str() else { continue };
-        let sealed = key::is_sealed(text);
-        if sealed || (is_secret_option(key) && SecretRef::parse(text).is_none()) {
-            *value = Value::String(MASK.to_string());
+    for section in Section::ALL {
+        let Some(options) = section.map_mut(config) else {
+            continue;
+        };
+        for (key, value) in options.iter_mut().filter(|(k, _)| section.covers(k)) {
+            let Some(text) = value.as_str() else { continue };
+            let sealed = key::is_sealed(text);
+            if sealed || (section.is_secret(key) && SecretRef::parse(text).is_none()) {
+                *value = Value::String(MASK.to_string());
+            }
         }
     }
 }
@@ -104,40 +150,39 @@ impl Secrets {
         config: &mut Value,
         stored: Option<&Value>,
     ) -> Result<(), ConnectorConfigError> {
-        let stored_options = stored.and_then(options);
-        let Some(options) = options_mut(config) else {
-            return Ok(());
-        };
-        for (key, value) in options.iter_mut() {
-            let Some(text) = value.as_str() else { continue };
-            if text == MASK {
-                let kept = stored_options
-                    .and_then(|s| s.get(key))
-                    .and_then(Value::as_str)
-                    .filter(|s| key::is_sealed(s))
-                    .ok_or_else(|| {
-                        invalid(
-                            key,
-                            format!(
+        for section in Section::ALL {
+            let stored_options = stored.and_then(|s| section.map(s));
+            let Some(options) = section.map_mut(config) else {
+                continue;
+            };
+            for (key, value) in options.iter_mut().filter(|(k, _)| section.covers(k)) {
+                let invalid = |reason: String| section.invalid(key, reason);
+                let Some(text) = value.as_str() else { continue };
+                if text == MASK {
+                    let kept = stored_options
+                        .and_then(|s| s.get(key))
+                        .and_then(Value::as_str)
+                        .filter(|s| key::is_sealed(s))
+                        .ok_or_else(|| {
+                            invalid(format!(
                                 "'{MASK}' stands for a stored secret value, and this connector has none for \
                                  this option; send the value itself or a ${{secret:NAME}} reference"
-                            ),
-                        )
-                    })?;
-                let plain = self.key.open(key, kept).map_err(|e| invalid(key, e))?;
-                redact::register(&plain);
-                *value = Value::String(plain);
-            } else if key::is_sealed(text) {
-                return Err(invalid(
-                    key,
-                    "a sealed value is the server's own storage form; send the value itself",
-                ));
-            } else if let Some(reference) = SecretRef::parse(text) {
-                let reference = reference.map_err(|e| invalid(key, e))?;
-                self.check_env_allowed(&reference)
-                    .map_err(|e| invalid(key, e))?;
-            } else if is_secret_option(key) {
-                redact::register(text);
+                            ))
+                        })?;
+                    let plain = self.key.open(key, kept).map_err(invalid)?;
+                    redact::register(&plain);
+                    *value = Value::String(plain);
+                } else if key::is_sealed(text) {
+                    return Err(invalid(
+                        "a sealed value is the server's own storage form; send the value itself"
+                            .into(),
+                    ));
+                } else if let Some(reference) = SecretRef::parse(text) {
+                    let reference = reference.map_err(invalid)?;
+                    self.check_env_allowed(&reference).map_err(invalid)?;
+                } else if section.is_secret(key) {
+                    redact::register(text);
+                }
             }
         }
         Ok(())
@@ -198,51 +243,67 @@ impl Secrets {
     ) -> Result<(Value, Vec<String>), ConnectorConfigError> {
         let mut copy = config.clone();
         let mut warnings = Vec::new();
-        let Some(options) = options_mut(&mut copy) else {
-            return Ok((copy, warnings));
-        };
-        let keys: Vec<String> = options.keys().cloned().collect();
-        for key in keys {
-            let Some(text) = options[&key].as_str().map(str::to_string) else {
+        for section in Section::ALL {
+            let Some(options) = section.map_mut(&mut copy) else {
                 continue;
             };
-            let value = match SecretRef::parse(&text) {
-                Some(reference) => {
-                    let reference = reference.map_err(|e| invalid(&key, e))?;
-                    match self.read(&reference) {
-                        Ok(value) => value,
-                        Err(missing) => {
-                            warnings.push(format!(
-                                "{OPTIONS_FIELD}.{key}: {missing}; a pipeline using this connector will not start \
-                                 until it exists"
-                            ));
-                            match stand_in(&key) {
-                                Some(s) => options.insert(key.clone(), Value::from(s)),
-                                None => options.remove(&key),
-                            };
-                            continue;
+            let keys: Vec<String> = options
+                .keys()
+                .filter(|k| section.covers(k))
+                .cloned()
+                .collect();
+            for key in keys {
+                let Some(text) = options[&key].as_str().map(str::to_string) else {
+                    continue;
+                };
+                let value = match SecretRef::parse(&text) {
+                    Some(reference) => {
+                        let reference = reference.map_err(|e| section.invalid(&key, e))?;
+                        match self.read(&reference) {
+                            Ok(value) => value,
+                            Err(missing) => {
+                                warnings.push(format!(
+                                    "{}.{key}: {missing}; a pipeline using this connector will not start until \
+                                     it exists",
+                                    section.field()
+                                ));
+                                match (section, stand_in(&key)) {
+                                    (Section::Transport, None) => options.remove(&key),
+                                    (_, Some(s)) => options.insert(key.clone(), Value::from(s)),
+                                    // A format credential stays a string, which is all validation needs.
+                                    (Section::Format, None) => None,
+                                };
+                                continue;
+                            }
                         }
                     }
+                    None => text,
+                };
+                if section == Section::Transport {
+                    self.policy
+                        .check(&key, &value)
+                        .map_err(|e| section.invalid(&key, e))?;
                 }
-                None => text,
-            };
-            self.policy
-                .check(&key, &value)
-                .map_err(|e| invalid(&key, e))?;
-            options.insert(key, Value::String(value));
+                options.insert(key, Value::String(value));
+            }
         }
         Ok((copy, warnings))
     }
 
     /// `config` (normalized, validated) as it is stored: every written-out secret option value sealed.
     pub fn seal(&self, config: &mut Value) {
-        let Some(options) = options_mut(config) else {
-            return;
-        };
-        for (key, value) in options.iter_mut() {
-            let Some(text) = value.as_str() else { continue };
-            if is_secret_option(key) && SecretRef::parse(text).is_none() && !key::is_sealed(text) {
-                *value = Value::String(self.key.seal(key, text));
+        for section in Section::ALL {
+            let Some(options) = section.map_mut(config) else {
+                continue;
+            };
+            for (key, value) in options.iter_mut() {
+                let Some(text) = value.as_str() else { continue };
+                if section.is_secret(key)
+                    && SecretRef::parse(text).is_none()
+                    && !key::is_sealed(text)
+                {
+                    *value = Value::String(self.key.seal(key, text));
+                }
             }
         }
     }
@@ -253,38 +314,48 @@ impl Secrets {
     pub fn resolve(&self, raw: &str) -> Result<Value, String> {
         let mut config: Value =
             serde_json::from_str(raw).map_err(|e| format!("stored config: {e}"))?;
-        let Some(options) = options_mut(&mut config) else {
-            return Ok(config);
-        };
-        for (key, value) in options.iter_mut() {
-            let Some(text) = value.as_str() else { continue };
-            let resolved = if key::is_sealed(text) {
-                let plain = self.key.open(key, text)?;
-                redact::register(&plain);
-                plain
-            } else if let Some(reference) = SecretRef::parse(text) {
-                let reference = reference.map_err(|e| format!("option '{key}': {e}"))?;
-                self.read(&reference)
-                    .map_err(|e| format!("option '{key}': {e}"))?
-            } else {
-                if is_secret_option(key) {
-                    redact::register(text);
-                }
-                text.to_string()
+        for section in Section::ALL {
+            let Some(options) = section.map_mut(&mut config) else {
+                continue;
             };
-            self.policy
-                .check(key, &resolved)
-                .map_err(|e| format!("option '{key}': {e}"))?;
-            if sluice_types::secret::kafka_option_risk(key)
-                == Some(sluice_types::secret::OptionRisk::ReadsFile)
-                && resolved != "probe"
-            {
-                self.check_real_path(Path::new(&resolved))
-                    .map_err(|e| format!("option '{key}': {e}"))?;
+            for (key, value) in options.iter_mut().filter(|(k, _)| section.covers(k)) {
+                let Some(text) = value.as_str() else { continue };
+                let resolved = if key::is_sealed(text) {
+                    let plain = self.key.open(key, text)?;
+                    redact::register(&plain);
+                    plain
+                } else if let Some(reference) = SecretRef::parse(text) {
+                    let reference = reference.map_err(|e| format!("option '{key}': {e}"))?;
+                    self.read(&reference)
+                        .map_err(|e| format!("option '{key}': {e}"))?
+                } else {
+                    if section.is_secret(key) {
+                        redact::register(text);
+                    }
+                    text.to_string()
+                };
+                if section == Section::Transport {
+                    self.check_option(key, &resolved)?;
+                }
+                *value = Value::String(resolved);
             }
-            *value = Value::String(resolved);
         }
         Ok(config)
+    }
+
+    /// A transport option's resolved value against the operator's policy, file paths with links resolved.
+    fn check_option(&self, key: &str, resolved: &str) -> Result<(), String> {
+        self.policy
+            .check(key, resolved)
+            .map_err(|e| format!("option '{key}': {e}"))?;
+        if sluice_types::secret::kafka_option_risk(key)
+            == Some(sluice_types::secret::OptionRisk::ReadsFile)
+            && resolved != "probe"
+        {
+            self.check_real_path(Path::new(resolved))
+                .map_err(|e| format!("option '{key}': {e}"))?;
+        }
+        Ok(())
     }
 
     /// `path` with every symbolic link resolved still lies under an allowed directory (a missing file is left to

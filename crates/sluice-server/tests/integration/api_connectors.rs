@@ -224,12 +224,16 @@ async fn connector_invalid_configs_are_rejected_and_not_stored(backend: Backend)
             "config.format.config.key_fields",
         ),
         (json!({"/format/name": "parquet"}), "config.format.name"),
-        // Avro: registry credentials are refused (they would not be kept secret), and so is a schema that is not
-        // a record.
+        // Avro: a password without a user, credentials in a header, and a schema that is not a record.
         (
             json!({"/format": {"name": "avro", "config": {
                 "registry_urls": ["http://127.0.0.1:8081"], "registry_password": "pw"}}}),
-            "config.format.config.registry_password",
+            "config.format.config.registry_username",
+        ),
+        (
+            json!({"/format": {"name": "avro", "config": {
+                "registry_urls": ["http://127.0.0.1:8081"], "registry_headers": {"Authorization": "Basic x"}}}}),
+            "config.format.config.registry_headers",
         ),
         (
             json!({"/format": {"name": "avro", "config": {"schema": "\"long\""}}}),

@@ -14,6 +14,7 @@ use crate::common::{assert_error, seed_connector, Backend, Options, TestDb, Test
 
 both_backends!(
     secret_values_are_sealed_in_the_database_and_masked_in_answers,
+    registry_credentials_are_sealed_and_masked_like_transport_secrets,
     plain_text_secrets_stored_before_are_sealed_at_start,
     dangerous_options_are_refused_when_created,
     read_only_keys_cannot_write_and_metrics_can_need_a_key,
@@ -31,6 +32,15 @@ fn with_password(password: &str) -> Value {
     options["sasl.password"] = json!(password);
     options["ssl.key.password"] = json!("key-Pa55phrase");
     c
+}
+
+/// The stored connector configs as a pipeline gets them: sealed values opened.
+async fn resolved_configs(s: &TestServer, db: &TestDb) -> Value {
+    s.state
+        .config()
+        .secrets
+        .resolve(&stored_configs(db).await)
+        .unwrap()
 }
 
 /// Every stored connector config, read straight from the database.
@@ -103,12 +113,7 @@ async fn secret_values_are_sealed_in_the_database_and_masked_in_answers(backend:
         .put("/v0/connectors/c", with_password("An0ther-Pa55word"))
         .await;
     assert_eq!(status, 200);
-    let resolved = s
-        .state
-        .config()
-        .secrets
-        .resolve(&stored_configs(&db).await)
-        .unwrap();
+    let resolved = resolved_configs(&s, &db).await;
     assert_eq!(
         resolved["transport"]["config"]["sasl.password"],
         "An0ther-Pa55word"
@@ -131,6 +136,60 @@ async fn secret_values_are_sealed_in_the_database_and_masked_in_answers(backend:
     let got = s.put("/v0/connectors/bad", bad).await;
     let err = assert_error(&got, 400, "InvalidConnectorConfig");
     assert!(!err.to_string().contains(PASSWORD), "{err}");
+    s.stop().await;
+}
+
+/// An Avro connector's registry credentials: stored sealed, shown masked, kept when the mask is sent back, opened
+/// for the pipeline; a mask where nothing is stored is refused naming the setting.
+async fn registry_credentials_are_sealed_and_masked_like_transport_secrets(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let avro = |password: &str, token: Option<&str>| {
+        let mut c = seed_connector();
+        let mut format = json!({"registry_urls": ["http://127.0.0.1:8081"]});
+        match token {
+            Some(t) => format["registry_authorization_token"] = json!(t),
+            None => {
+                format["registry_username"] = json!("alice");
+                format["registry_password"] = json!(password);
+            }
+        }
+        c["config"]["format"] = json!({"name": "avro", "config": format});
+        c
+    };
+    let (status, body) = s.put("/v0/connectors/r", avro(PASSWORD, None)).await;
+    assert_eq!(status, 201, "{body}");
+    let stored = stored_configs(&db).await;
+    assert!(!stored.contains(PASSWORD), "{stored}");
+    assert!(stored.contains("sluice-sealed:v1:"), "{stored}");
+    let (_, one) = s.get("/v0/connectors/r").await;
+    let format = &one["config"]["format"]["config"];
+    assert_eq!(format["registry_password"], "********", "{one}");
+    assert_eq!(format["registry_username"], "alice", "{one}");
+    let (status, body) = s
+        .patch("/v0/connectors/r", json!({"config": one["config"].clone()}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let resolved = resolved_configs(&s, &db).await;
+    assert_eq!(resolved["format"]["config"]["registry_password"], PASSWORD);
+
+    let (status, body) = s
+        .put("/v0/connectors/t", avro("", Some("T0ken-Value-1234")))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, shown) = s.get("/v0/connectors/t").await;
+    assert_eq!(
+        shown["config"]["format"]["config"]["registry_authorization_token"],
+        "********"
+    );
+    assert!(!stored_configs(&db).await.contains("T0ken-Value-1234"));
+
+    let got = s.put("/v0/connectors/new", avro("********", None)).await;
+    let err = assert_error(&got, 400, "InvalidConnectorConfig");
+    assert_eq!(
+        err["details"]["field"],
+        "config.format.config.registry_password"
+    );
     s.stop().await;
 }
 

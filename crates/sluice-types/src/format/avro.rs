@@ -2,8 +2,8 @@
 //!
 //! Messages are Avro binary in the Confluent wire format (a zero byte, the schema id as 4 big-endian bytes, the
 //! datum) unless `skip_schema_id`. The schema is generated from the view's columns or given (`schema`); with
-//! `registry_urls` the pipeline registers it at start and writes the ids the registry assigns. Registries that need
-//! credentials, and `cdc_field`, are refused: every setting either works or is refused by name.
+//! `registry_urls` the pipeline registers it at start and writes the ids the registry assigns (with basic or bearer
+//! authentication). `cdc_field` is refused: every setting either works or is refused by name.
 
 use std::collections::BTreeMap;
 
@@ -97,13 +97,13 @@ pub struct AvroEncoderConfig {
     /// Timeout of registry requests (needs `registry_urls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_timeout_secs: Option<u64>,
-    /// Basic-auth user of the registry: refused by this build (credentials would not be kept secret).
+    /// Basic-auth user of the registry (with `registry_password`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_username: Option<String>,
-    /// Basic-auth password of the registry: refused, as `registry_username`.
+    /// Basic-auth password of the registry; sealed and masked by the server like the transport's passwords.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_password: Option<String>,
-    /// Bearer token of the registry: refused, as `registry_username`.
+    /// Bearer token of the registry (instead of a user and password); sealed and masked like a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_authorization_token: Option<String>,
     /// Feldera's encoder threads. Accepted (Feldera clients send it); Sluice encodes on the connector's thread.
@@ -135,31 +135,49 @@ impl AvroEncoderConfig {
                 ));
             }
         }
-        // Credentials would have to be kept secret like the transport's passwords, which the server does not do
-        // for format settings yet: refused rather than stored and shown in clear.
-        let credentials = [
+        // An Authorization header would be shown in clear: the credentials have settings of their own, which the
+        // server keeps sealed and masked like the transport's passwords.
+        if self
+            .registry_headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("authorization"))
+        {
+            return Err(ConfigError::new(
+                "registry_headers",
+                "must not carry credentials (they would be shown in clear); use registry_username and \
+                 registry_password, or registry_authorization_token",
+            ));
+        }
+        match (
+            &self.registry_username,
+            &self.registry_password,
+            &self.registry_authorization_token,
+        ) {
+            (Some(_), None, _) | (None, Some(_), _) => {
+                let field = if self.registry_username.is_some() {
+                    "registry_password"
+                } else {
+                    "registry_username"
+                };
+                return Err(ConfigError::new(
+                    field,
+                    "basic authentication needs both registry_username and registry_password",
+                ));
+            }
+            (Some(_), Some(_), Some(_)) => return Err(ConfigError::new(
+                "registry_authorization_token",
+                "and registry_username/registry_password are two ways to authenticate; keep one",
+            )),
+            _ => {}
+        }
+        let registry_only = [
+            ("registry_headers", !self.registry_headers.is_empty()),
             ("registry_username", self.registry_username.is_some()),
             ("registry_password", self.registry_password.is_some()),
             (
                 "registry_authorization_token",
                 self.registry_authorization_token.is_some(),
             ),
-            (
-                "registry_headers",
-                self.registry_headers
-                    .keys()
-                    .any(|h| h.eq_ignore_ascii_case("authorization")),
-            ),
-        ];
-        if let Some((field, _)) = credentials.iter().find(|(_, set)| *set) {
-            return Err(ConfigError::new(
-                *field,
-                "registries that need credentials are not supported by this build yet (credentials in format \
-                 settings would not be kept secret); use a registry reachable without them",
-            ));
-        }
-        let registry_only = [
-            ("registry_headers", !self.registry_headers.is_empty()),
             ("registry_proxy", self.registry_proxy.is_some()),
             (
                 "registry_timeout_secs",
@@ -371,8 +389,24 @@ mod tests {
             ),
             (
                 json!({"registry_urls": ["http://r:8081"], "registry_username": "u"}),
+                "registry_password",
+                "needs both",
+            ),
+            (
+                json!({"registry_urls": ["http://r"], "registry_username": "u", "registry_password": "p",
+                       "registry_authorization_token": "t"}),
+                "registry_authorization_token",
+                "keep one",
+            ),
+            (
+                json!({"registry_password": "p"}),
                 "registry_username",
-                "credentials",
+                "needs both",
+            ),
+            (
+                json!({"registry_authorization_token": "t"}),
+                "registry_authorization_token",
+                "requires registry_urls",
             ),
             (
                 json!({"registry_urls": ["http://r"], "registry_headers": {"Authorization": "x"}}),
