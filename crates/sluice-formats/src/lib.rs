@@ -95,6 +95,7 @@ pub fn avro_schemas(
         registry_username: None,
         registry_password: None,
         registry_authorization_token: None,
+        registry_tls_ca_pem: None,
         subject_name_strategy: None,
         ..config.clone()
     };

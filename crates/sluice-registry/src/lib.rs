@@ -65,6 +65,8 @@ pub struct RegistryConfig {
     pub timeout: Option<Duration>,
     /// How requests authenticate, if the registry asks.
     pub auth: Option<Auth>,
+    /// PEM certificates of authorities trusted besides the system's, for the registry's HTTPS certificate.
+    pub ca_pem: Option<String>,
 }
 
 /// A registry's authentication.
@@ -112,6 +114,7 @@ impl RegistryConfig {
             proxy: avro.registry_proxy.clone(),
             timeout: avro.registry_timeout_secs.map(Duration::from_secs),
             auth,
+            ca_pem: avro.registry_tls_ca_pem.clone(),
         }
     }
 }
@@ -167,6 +170,13 @@ impl Registry {
         let mut builder = Client::builder()
             .default_headers(headers)
             .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        if let Some(pem) = &config.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| RegistryError::Config(format!("registry CA certificates: {e}")))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
         if let Some(proxy) = &config.proxy {
             let proxy = reqwest::Proxy::all(proxy)
                 .map_err(|e| RegistryError::Config(format!("registry proxy '{proxy}': {e}")))?;

@@ -161,3 +161,39 @@ fn basic_authentication_is_sent() {
         .register(&subject, &schema)
         .unwrap();
 }
+
+/// Against a registry on HTTPS whose certificate an authority outside the system's store signed
+/// (`SLUICE_SCHEMA_REGISTRY_TLS_URL`, and `SLUICE_SCHEMA_REGISTRY_CA_FILE` with that authority's PEM): the
+/// certificate is refused without the authority, accepted with it as `ca_pem`.
+#[test]
+#[ignore = "needs a schema registry on HTTPS with its own CA: set SLUICE_SCHEMA_REGISTRY_TLS_URL and _CA_FILE"]
+fn a_registry_behind_its_own_certificate_authority_is_trusted_with_its_ca() {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let url = var("SLUICE_SCHEMA_REGISTRY_TLS_URL");
+    let subject = format!("sluice-tls-{}-value", std::process::id());
+    let schema = record(json!([{"name": "k", "type": "long"}]));
+    match Registry::new(&config(&[&url]))
+        .unwrap()
+        .register(&subject, &schema)
+    {
+        Err(RegistryError::Unreachable(tried)) => {
+            assert!(tried[0].starts_with(&url), "{tried:?}")
+        }
+        other => panic!("{:?}", other.map_err(|e| e.to_string())),
+    }
+    let mut trusting = config(&[&url]);
+    trusting.ca_pem = Some(std::fs::read_to_string(var("SLUICE_SCHEMA_REGISTRY_CA_FILE")).unwrap());
+    Registry::new(&trusting)
+        .unwrap()
+        .register(&subject, &schema)
+        .unwrap();
+    // Text that is no certificate is a setting that cannot work.
+    let mut broken = config(&[&url]);
+    broken.ca_pem =
+        Some("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".into());
+    let e = Registry::new(&broken)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("registry CA certificates"), "{e}");
+}

@@ -68,6 +68,7 @@ pub(super) fn register_schemas(
     plain.registry_username = None;
     plain.registry_password = None;
     plain.registry_authorization_token = None;
+    plain.registry_tls_ca_pem = None;
     let strategy = plain
         .subject_name_strategy
         .take()

@@ -97,6 +97,10 @@ pub struct AvroEncoderConfig {
     /// Timeout of registry requests (needs `registry_urls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_timeout_secs: Option<u64>,
+    /// Sluice: PEM certificates of the authorities that sign the registry's HTTPS certificate, trusted besides the
+    /// system's (a registry behind an internal CA). Public, not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_tls_ca_pem: Option<String>,
     /// Basic-auth user of the registry (with `registry_password`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_username: Option<String>,
@@ -148,6 +152,14 @@ impl AvroEncoderConfig {
                  registry_password, or registry_authorization_token",
             ));
         }
+        if let Some(pem) = &self.registry_tls_ca_pem {
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::new(
+                    "registry_tls_ca_pem",
+                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+        }
         match (
             &self.registry_username,
             &self.registry_password,
@@ -172,6 +184,7 @@ impl AvroEncoderConfig {
         }
         let registry_only = [
             ("registry_headers", !self.registry_headers.is_empty()),
+            ("registry_tls_ca_pem", self.registry_tls_ca_pem.is_some()),
             ("registry_username", self.registry_username.is_some()),
             ("registry_password", self.registry_password.is_some()),
             (
@@ -407,6 +420,11 @@ mod tests {
                 json!({"registry_authorization_token": "t"}),
                 "registry_authorization_token",
                 "requires registry_urls",
+            ),
+            (
+                json!({"registry_urls": ["https://r"], "registry_tls_ca_pem": "not a cert"}),
+                "registry_tls_ca_pem",
+                "no PEM certificate",
             ),
             (
                 json!({"registry_urls": ["http://r"], "registry_headers": {"Authorization": "x"}}),
