@@ -23,3 +23,5 @@ port="${SLUICE_KAFKA_PORT:-19092}"
 export SLUICE_KAFKA_BROKERS="127.0.0.1:$port"
 # The interpreter with the Avro tests' packages (scripts/setup.sh installs them).
 export SLUICE_PYTHON="${SLUICE_PYTHON:-${SLUICE_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/python}/bin/python}"
+# Feldera's CLI for the test that drives Sluice with it (scripts/setup.sh builds it).
+export SLUICE_FDA="${SLUICE_FDA:-${SLUICE_FDA_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/fda}/bin/fda}"

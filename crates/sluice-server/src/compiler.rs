@@ -13,8 +13,35 @@ pub trait ProgramCompiler: Send + Sync + 'static {
     /// `Err(reason)` when this build cannot compile programs at all; they then stay `Pending` with `reason`.
     fn available(&self) -> Result<(), String>;
 
-    /// Compiles `code` into its schema, or the diagnostics that prevent it.
-    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus>;
+    /// Compiles `code` into the program the engine runs, or the diagnostics that prevent it.
+    fn compile_program(&self, code: &str) -> Result<sluice_sql::Program, ProgramStatus>;
+
+    /// Compiles `code`, a program of `/v0/programs`, into its schema, or the diagnostics that prevent it.
+    /// Connectors declared in its SQL are refused: such a program's connectors are attached to its pipelines.
+    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
+        let program = self.compile_program(code)?;
+        if !program.connectors.is_empty() {
+            return Err(ProgramStatus::SqlError(
+                program
+                    .connectors
+                    .iter()
+                    .map(|c| {
+                        message(sluice_sql::SqlError::at(
+                            c.at,
+                            format!(
+                                "{}: connectors declared in SQL take effect in pipelines written with \
+                                 program_code (PUT /v0/pipelines/{{name}}); a program of /v0/programs has its \
+                                 connectors attached to its pipelines (POST /v0/connectors, then the pipeline's \
+                                 connectors)",
+                                c.relation
+                            ),
+                        ))
+                    })
+                    .collect(),
+            ));
+        }
+        Ok(schema_of(program))
+    }
 }
 
 /// The compiler of a build without the SQL engine: it compiles nothing and says so.
@@ -30,7 +57,7 @@ impl ProgramCompiler for UnavailableCompiler {
         Err(COMPILER_UNAVAILABLE.to_string())
     }
 
-    fn compile(&self, _code: &str) -> Result<ProgramSchema, ProgramStatus> {
+    fn compile_program(&self, _code: &str) -> Result<sluice_sql::Program, ProgramStatus> {
         Err(ProgramStatus::SystemError(COMPILER_UNAVAILABLE.to_string()))
     }
 }
@@ -44,7 +71,7 @@ impl ProgramCompiler for SqlCompiler {
         Ok(())
     }
 
-    fn compile(&self, code: &str) -> Result<ProgramSchema, ProgramStatus> {
+    fn compile_program(&self, code: &str) -> Result<sluice_sql::Program, ProgramStatus> {
         // The front end promises errors, never panics; a panic would still be a bug in Sluice, not in the program,
         // so it is reported as a system error instead of taking the compile task down silently.
         let outcome =
@@ -56,27 +83,7 @@ impl ProgramCompiler for SqlCompiler {
                 for w in &program.warnings {
                     tracing::warn!(warning = %w, "The SQL program compiled with a warning.");
                 }
-                Ok(ProgramSchema {
-                    inputs: program
-                        .tables
-                        .into_iter()
-                        .map(|t| ProgramRelation {
-                            relation: t.relation,
-                            materialized: false,
-                            append_only: t.append_only,
-                        })
-                        .collect(),
-                    outputs: program
-                        .views
-                        .into_iter()
-                        .map(|v| ProgramRelation {
-                            relation: v.relation,
-                            materialized: v.materialized,
-                            append_only: v.append_only,
-                        })
-                        .collect(),
-                    warnings: program.warnings.into_iter().map(message).collect(),
-                })
+                Ok(program)
             }
             Err(errors) => Err(ProgramStatus::SqlError(
                 errors.0.into_iter().map(message).collect(),
@@ -85,8 +92,33 @@ impl ProgramCompiler for SqlCompiler {
     }
 }
 
+/// The schema of a compiled program: its tables and views with their columns.
+pub fn schema_of(program: sluice_sql::Program) -> ProgramSchema {
+    ProgramSchema {
+        inputs: program
+            .tables
+            .into_iter()
+            .map(|t| ProgramRelation {
+                relation: t.relation,
+                materialized: false,
+                append_only: t.append_only,
+            })
+            .collect(),
+        outputs: program
+            .views
+            .into_iter()
+            .map(|v| ProgramRelation {
+                relation: v.relation,
+                materialized: v.materialized,
+                append_only: v.append_only,
+            })
+            .collect(),
+        warnings: program.warnings.into_iter().map(message).collect(),
+    }
+}
+
 /// A compiler diagnostic in the API's shape (one position: the front end gives no end).
-fn message(e: sluice_sql::SqlError) -> SqlCompilerMessage {
+pub fn message(e: sluice_sql::SqlError) -> SqlCompilerMessage {
     SqlCompilerMessage {
         start_line_number: e.line,
         start_column: e.column,

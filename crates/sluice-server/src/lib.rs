@@ -23,6 +23,7 @@
 
 mod api;
 mod compiler;
+mod declared;
 mod http;
 mod model;
 mod runner;

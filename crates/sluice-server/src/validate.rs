@@ -15,6 +15,7 @@ use sluice_types::{ConnectorConfig, TransportConfig};
 
 use crate::model::connectors::ConnectorConfigError;
 use crate::model::decode::{from_value, serde_reason};
+use crate::secrets::Secrets;
 
 /// Where the config sits in the request body; error paths start with it.
 const BODY_FIELD: &str = "config";
@@ -63,6 +64,24 @@ pub fn validate_connector_config(
         tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
     }
     Ok((parsed, warnings))
+}
+
+/// Every check of a connector config before it is stored: secret references resolved where they can be now
+/// ([`Secrets::for_validation`]), [`validate_connector_config`], the file output directory. Returns the config
+/// parsed as given (references unresolved).
+pub fn check_new_config(
+    secrets: &Secrets,
+    config: &Value,
+    file_output_dir: &Path,
+) -> Result<ConnectorConfig, ConnectorConfigError> {
+    let (checked, warnings) = secrets.for_validation(config)?;
+    validate_connector_config(&checked)?;
+    for warning in &warnings {
+        tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
+    }
+    let parsed = parse_connector_config(config)?;
+    check_file_output(&parsed, file_output_dir)?;
+    Ok(parsed)
 }
 
 /// Where a `file_output` connector's file is: its `path` under `dir`, the server's output directory (an absolute

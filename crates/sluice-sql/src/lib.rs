@@ -14,6 +14,7 @@
 //!
 //! This crate must not depend on dbsp, HTTP, Kafka or the formats; `sluice-engine` builds the circuit from its plan.
 
+pub mod adhoc;
 pub mod agg;
 mod append_only;
 mod error;
@@ -22,6 +23,7 @@ mod index;
 mod lower;
 mod names;
 mod nullability;
+mod options;
 pub mod plan;
 mod program;
 mod sort;
@@ -32,6 +34,7 @@ pub mod window;
 pub use append_only::is_append_only;
 pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
+pub use options::DeclaredConnectors;
 pub use program::{Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};
 pub use unique::proves_unique;

@@ -15,11 +15,12 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use sluice_data::{Field, Relation};
 
-use crate::append_only::{is_append_only, table_is_append_only};
+use crate::append_only::is_append_only;
 use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
 use crate::index::{IndexDef, Indexed};
 use crate::lower::{lower, Source};
 use crate::names::{normalize, object_name};
+use crate::options::{table_options, view_options, DeclaredConnectors};
 use crate::plan::Node;
 use crate::types::{column_type, sql_type_of_arrow};
 
@@ -63,6 +64,9 @@ pub struct Program {
     pub indexes: Vec<IndexDef>,
     /// What compiled but may not do what its author expects (each with `warning: true`).
     pub warnings: Vec<SqlError>,
+    /// Connectors declared with `WITH ('connectors' = '...')`, in declaration order; their JSON is not checked
+    /// here (see [`DeclaredConnectors`]).
+    pub connectors: Vec<DeclaredConnectors>,
 }
 
 impl Program {
@@ -79,8 +83,10 @@ impl Program {
                 table_sql: vec![],
                 indexes: vec![],
                 warnings: vec![],
+                connectors: vec![],
             },
             warnings: vec![],
+            declared: None,
         };
         let mut errors = Vec::new();
         let starts = statement_starts(sql, &statements);
@@ -108,6 +114,18 @@ impl Program {
             };
             if let Err(u) = result {
                 errors.push(locate(sql, text, pos, u));
+            }
+            if let Some((relation, is_table, json)) = compiler.declared.take() {
+                let at = locate(sql, text, pos, Unsupported::at_keyword("", "connectors"));
+                compiler.program.connectors.push(DeclaredConnectors {
+                    relation,
+                    is_table,
+                    json,
+                    at: Pos {
+                        line: at.line,
+                        column: at.column,
+                    },
+                });
             }
             for w in std::mem::take(&mut compiler.warnings) {
                 compiler.program.warnings.push(SqlError {
@@ -149,6 +167,8 @@ struct Compiler {
     program: Program,
     /// Warnings of the statement being compiled, positioned by `compile`.
     warnings: Vec<Unsupported>,
+    /// Connectors the statement being compiled declares (relation, is a table, JSON), positioned by `compile`.
+    declared: Option<(String, bool, String)>,
 }
 
 impl Compiler {
@@ -173,7 +193,8 @@ impl Compiler {
                 "table {name} has no columns: declare at least one"
             )));
         }
-        let append_only = table_is_append_only(&name, &t.table_options)?;
+        let options = table_options(&name, &t.table_options)?;
+        let append_only = options.append_only;
         let mut fields = Vec::new();
         let mut arrow = Vec::new();
         let mut primary_key = Vec::new();
@@ -258,12 +279,24 @@ impl Compiler {
             append_only,
         });
         self.program.table_sql.push(t.to_string());
+        if let Some(json) = options.connectors {
+            let name = self
+                .program
+                .tables
+                .last()
+                .expect("just pushed")
+                .relation
+                .name
+                .clone();
+            self.declared = Some((name, true, json));
+        }
         Ok(())
     }
 
     fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
         let name = object_name(&v.name)?;
         self.check_new_name(&name)?;
+        let connectors = view_options(&name, &v.options)?;
         let q = &v.query;
         if q.order_by.is_some() && q.limit_clause.is_none() && q.fetch.is_none() {
             self.warnings.push(Unsupported::at_keyword(
@@ -325,6 +358,17 @@ impl Compiler {
             append_only,
             sql: Statement::CreateView(v.clone()).to_string(),
         });
+        if let Some(json) = connectors {
+            let name = self
+                .program
+                .views
+                .last()
+                .expect("just pushed")
+                .relation
+                .name
+                .clone();
+            self.declared = Some((name, false, json));
+        }
         Ok(())
     }
 

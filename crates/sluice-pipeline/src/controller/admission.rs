@@ -63,8 +63,16 @@ pub(crate) struct Shared {
     pub(super) watchers: Mutex<Vec<(usize, SyncSender<WatchEvent>)>>,
     pub(super) steps: AtomicU64,
     pub(super) output_records: AtomicU64,
+    /// Records admitted since start (a restart's buffered tail included): each admission's last record has the
+    /// position this reaches, which is what a completion token names.
+    pub(super) admitted: AtomicU64,
+    /// Records whose step ran and whose changes were handed to every output connector and watcher: a position is
+    /// complete once this reaches it (steps take the whole buffer, in admission order).
+    pub(super) completed: AtomicU64,
     /// The journal and checkpoints of a durable pipeline.
     pub(super) durable: Option<Durability>,
+    /// Requests for views' contents, served by the controller between steps.
+    pub(super) contents: Mutex<Vec<super::contents::ContentsRequest>>,
     /// Test-only: panic at the next step.
     #[cfg(feature = "fault-injection")]
     pub(super) panic_next_step: std::sync::atomic::AtomicBool,
@@ -78,7 +86,7 @@ impl Shared {
         records: Vec<(Row, i64)>,
         bytes: u64,
         wait: Duration,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<u64, PipelineError> {
         let records = self.validate(t, records)?;
         self.admit(t, records, bytes, wait, &[]).map_err(|(e, _)| e)
     }
@@ -98,7 +106,7 @@ impl Shared {
     /// Adds valid records to the buffer of table `t`, waiting up to `wait` for room; in a durable pipeline they
     /// are journaled (with `progress`, how far the source had read) and synced before this returns. A refusal
     /// gives the records back, so that a caller holding them (an input connector) can offer them again without
-    /// copying.
+    /// copying. Returns the position of the last record (see `admitted`).
     pub(crate) fn admit(
         &self,
         t: usize,
@@ -106,7 +114,7 @@ impl Shared {
         bytes: u64,
         wait: Duration,
         progress: &[SourceProgress],
-    ) -> Result<(), (PipelineError, Vec<(Row, i64)>)> {
+    ) -> Result<u64, (PipelineError, Vec<(Row, i64)>)> {
         let s = self;
         let n = records.len() as u64;
         // Encoded before the lock is taken: only the write happens under it.
@@ -158,6 +166,7 @@ impl Shared {
         };
         buffer.pending[t].extend(records);
         buffer.buffered += n;
+        let position = s.admitted.fetch_add(n, Relaxed) + n;
         buffer.oldest.get_or_insert_with(Instant::now);
         note_progress(&mut buffer.offsets, progress);
         s.tables[t].total_records.fetch_add(n, Relaxed);
@@ -174,7 +183,7 @@ impl Shared {
                 return Err((PipelineError::Failed(failure), Vec::new()));
             }
         }
-        Ok(())
+        Ok(position)
     }
 
     /// [`Pipeline::record_errors`](super::Pipeline::record_errors) for the table with index `t`.
@@ -246,10 +255,12 @@ impl RecordSink for Shared {
         wait: Duration,
         progress: &[SourceProgress],
     ) -> Result<(), (Refusal, Vec<(Row, i64)>)> {
-        Shared::admit(self, t, records, bytes, wait, progress).map_err(|(e, records)| match e {
-            PipelineError::Busy { reason, .. } => (Refusal::Busy(reason), records),
-            _ => (Refusal::Closed, records),
-        })
+        Shared::admit(self, t, records, bytes, wait, progress)
+            .map(|_| ())
+            .map_err(|(e, records)| match e {
+                PipelineError::Busy { reason, .. } => (Refusal::Busy(reason), records),
+                _ => (Refusal::Closed, records),
+            })
     }
 
     fn record_errors(&self, t: usize, errors: &[String]) {

@@ -34,7 +34,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sluice_data::{Relation, Row};
+use sluice_data::{Delta, Relation, Row};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_sql::Program;
 
@@ -45,6 +45,7 @@ use crate::output::{OutputConnector, OutputConnectorStats};
 use crate::util::lock;
 
 mod admission;
+mod contents;
 mod durability;
 mod failure;
 mod index;
@@ -70,6 +71,10 @@ use watch::WATCH_QUEUE_BATCHES;
 /// A running pipeline. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Pipeline {
     shared: Arc<Shared>,
+    /// This run's id (a random UUID): tokens and stats of an earlier run of the same pipeline name another.
+    incarnation: String,
+    /// When `start` returned.
+    started_at: std::time::SystemTime,
     controller: Mutex<Option<JoinHandle<()>>>,
     inputs: Mutex<Vec<InputConnector>>,
 }
@@ -161,6 +166,9 @@ impl Pipeline {
             watchers: Mutex::new(Vec::new()),
             steps: AtomicU64::new(steps),
             output_records: AtomicU64::new(0),
+            admitted: AtomicU64::new(buffered),
+            contents: Mutex::new(Vec::new()),
+            completed: AtomicU64::new(0),
             durable,
             #[cfg(feature = "fault-injection")]
             panic_next_step: Default::default(),
@@ -189,6 +197,8 @@ impl Pipeline {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Pipeline {
             shared,
+            incarnation: random_uuid(),
+            started_at: std::time::SystemTime::now(),
             controller: Mutex::new(Some(controller)),
             inputs: Mutex::new(inputs),
         })
@@ -234,6 +244,16 @@ impl Pipeline {
         self.shared.panic_next_step.store(true, Relaxed);
     }
 
+    /// This run's id, a random UUID (version 4 form): a restart gets another.
+    pub fn incarnation(&self) -> &str {
+        &self.incarnation
+    }
+
+    /// When this run started.
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.started_at
+    }
+
     /// The pipeline's name.
     pub fn name(&self) -> &str {
         &self.shared.name
@@ -262,15 +282,36 @@ impl Pipeline {
     /// Every record is checked against the table first; if any is invalid nothing is added and the error lists
     /// the invalid records. Waits up to `wait` while the input buffer is full, then fails with
     /// [`PipelineError::Busy`]. Records accepted here are never dropped: they are stepped before shutdown ends.
+    ///
+    /// Returns the admission position of the last record: once [`Pipeline::completed`] reaches it, the step that
+    /// took the records ran and its changes were handed to every output connector and watcher.
     pub fn ingest(
         &self,
         table: &str,
         records: Vec<(Row, i64)>,
         bytes: u64,
         wait: Duration,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<u64, PipelineError> {
         let t = table_index(&self.shared.program, table)?;
         self.shared.ingest(t, records, bytes, wait)
+    }
+
+    /// How far admitted records are complete: every record whose admission position (from [`Pipeline::ingest`])
+    /// is at most this was stepped and its changes handed to every output connector and watcher.
+    pub fn completed(&self) -> u64 {
+        self.shared.completed.load(Relaxed)
+    }
+
+    /// The current contents of the materialized views `views`, read between two steps (so they are consistent
+    /// with each other), each row with its multiplicity. Fails for a view that is not `MATERIALIZED`, when the
+    /// views hold more than `max_rows` rows together, or when the controller does not answer within `wait`.
+    pub fn contents(
+        &self,
+        views: &[String],
+        max_rows: usize,
+        wait: Duration,
+    ) -> Result<Vec<(String, Delta)>, PipelineError> {
+        contents::request(&self.shared, views, max_rows, wait)
     }
 
     /// Counts and lists input errors of `table` found before [`Pipeline::ingest`] (by a parser).
@@ -528,4 +569,18 @@ impl Restart {
             restored_snapshots: recovered.manifest.map(|m| m.snapshots),
         })
     }
+}
+
+/// A random UUID in version 4 form.
+fn random_uuid() -> String {
+    let bits = (rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }

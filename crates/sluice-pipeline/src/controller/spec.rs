@@ -144,6 +144,9 @@ pub enum PipelineError {
     /// The pipeline is shutting down or shut down.
     #[error("the pipeline is shut down")]
     Stopped,
+    /// The contents of views could not be read (a view that keeps none, more rows than asked for, no answer).
+    #[error("{0}")]
+    Contents(String),
     /// The input buffer stayed full for the whole wait.
     #[error("the pipeline's input buffer is full ({buffered} records, the limit is {limit}); {reason}; retry later")]
     Busy {

@@ -168,6 +168,8 @@ struct Taken {
     /// The journal position of the step's mark, to sync before stepping.
     mark: Option<u64>,
     checkpoint: Option<(Offsets, u64)>,
+    /// The admission position of the last record taken: complete once the step ran.
+    admitted: u64,
 }
 
 pub(super) fn run_steps(
@@ -218,9 +220,11 @@ pub(super) fn run_steps(
         d.journal.sync(mark).map_err(StepError::Journal)?;
     }
     step(shared, engine, first.inputs, false)?;
+    shared.completed.fetch_max(first.admitted, Relaxed);
     let _ = started.send(());
     loop {
         shared.check_outputs()?;
+        super::contents::serve(shared, engine);
         if let Some(p) = c.pending.take() {
             c.pending = commit(shared, engine, p);
         }
@@ -262,6 +266,7 @@ pub(super) fn run_steps(
         }
         let checkpoint = taken.checkpoint.is_some();
         step(shared, engine, taken.inputs, checkpoint)?;
+        shared.completed.fetch_max(taken.admitted, Relaxed);
         c.dirty = true;
         if let (Some(d), Some((offsets, answers))) = (&shared.durable, taken.checkpoint) {
             c.served = c.served.max(answers);
@@ -312,6 +317,7 @@ fn take(
         inputs: std::mem::replace(&mut b.pending, vec![Vec::new(); n]),
         mark,
         checkpoint,
+        admitted: shared.admitted.load(Relaxed),
     })
 }
 

@@ -340,7 +340,7 @@ impl ConnectedInput {
         // `admit` consumes the records only when it accepts them; a refusal leaves them here.
         let records = std::mem::take(&mut held.records);
         match shared.admit(self.t, records, held.bytes, wait, &progress) {
-            Ok(()) => {
+            Ok(_) => {
                 counters.records.fetch_add(n, Relaxed);
                 counters.bytes.fetch_add(held.bytes, Relaxed);
                 counters.pending.store(0, Relaxed);

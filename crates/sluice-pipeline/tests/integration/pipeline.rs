@@ -292,7 +292,7 @@ fn a_broker_outage_stalls_the_pipeline_and_loses_nothing() {
             0,
             Duration::from_millis(300),
         ) {
-            Ok(()) => accepted += 1,
+            Ok(_) => accepted += 1,
             Err(e) => {
                 busy = Some(e);
                 break;

@@ -49,7 +49,7 @@ pub async fn checkpoint(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<Json<CheckpointResponse>, ApiError> {
-    let (_, live) = running(&state, &name).await?;
+    let live = running(&state, &name).await?.pipeline;
     let checkpoint_sequence_number = live.checkpoint().map_err(|e| pipeline_error(&name, e))?;
     Ok(Json(CheckpointResponse {
         checkpoint_sequence_number,
@@ -66,7 +66,7 @@ pub async fn checkpoint_status(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<Json<CheckpointStatus>, ApiError> {
-    let (_, live) = super::data::instance(&state, &name).await?;
+    let live = super::data::instance(&state, &name).await?.pipeline;
     live.checkpoint_status()
         .map(Json)
         .map_err(|e| pipeline_error(&name, e))

@@ -1,6 +1,6 @@
 //! `/v0/connectors`: create, read, replace, patch and delete connectors by name.
 //!
-//! Every config is checked by [`validate_connector_config`] before anything is stored, and stored normalized (all
+//! Every config is checked by [`crate::validate::check_new_config`] before anything is stored, and stored normalized (all
 //! defaults filled in), which is what GET returns, except that secret option values are stored sealed and shown as
 //! `********` ([`crate::secrets`]).
 
@@ -22,7 +22,7 @@ use crate::model::ListFilter;
 use crate::secrets::redact_text;
 use crate::store::connectors as db;
 use crate::store::StoreError;
-use crate::validate::{check_file_output, parse_connector_config, validate_connector_config};
+use crate::validate::check_new_config;
 use sluice_types::ErrorResponse;
 
 /// Validates `config` and returns the text to store: normalized, with written-out secrets sealed.
@@ -47,13 +47,7 @@ async fn stored_form(
         None => None,
     };
     secrets.unmask(&mut config, stored.as_ref())?;
-    let (checked, warnings) = secrets.for_validation(&config)?;
-    validate_connector_config(&checked)?;
-    for warning in &warnings {
-        tracing::warn!(warning = %warning, "Connector config accepted with a warning.");
-    }
-    let parsed = parse_connector_config(&config)?;
-    check_file_output(&parsed, &state.config().file_output_dir)?;
+    let parsed = check_new_config(secrets, &config, &state.config().file_output_dir)?;
     let mut normalized = serde_json::to_value(parsed)
         .map_err(|e| ApiError::Internal(format!("config encoding: {e}")))?;
     secrets.seal(&mut normalized);

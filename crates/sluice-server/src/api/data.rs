@@ -7,6 +7,7 @@
 //! is `503 PipelineBusy` and nothing was applied, so the request can simply be retried.
 
 use std::convert::Infallible;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,9 @@ use crate::model::programs::canonical_identifier;
 use crate::store::pipelines as db;
 use sluice_types::ErrorResponse;
 
+/// How often an egress stream of the current API sends an empty chunk while its view does not change.
+const EGRESS_HEARTBEAT: Duration = Duration::from_secs(3);
+
 /// How long an ingress request waits for room in a full input buffer.
 pub const INGRESS_WAIT: Duration = Duration::from_secs(10);
 
@@ -43,6 +47,8 @@ pub struct FormatQuery {
     pub array: Option<bool>,
     /// Egress: only `watch` (the default) is supported.
     pub mode: Option<String>,
+    /// JSON: how values are spelled (`default`, ...); a flavor Sluice does not read (such as `pandas`) is refused.
+    pub json_flavor: Option<String>,
 }
 
 impl FormatQuery {
@@ -54,6 +60,9 @@ impl FormatQuery {
         }
         if name == "json" {
             config.insert("array".into(), json!(self.array.unwrap_or(array)));
+            if let Some(flavor) = &self.json_flavor {
+                config.insert("json_flavor".into(), json!(flavor));
+            }
         }
         serde_json::from_value(json!({"name": name, "config": config})).map_err(|e| {
             ApiError::InvalidFormat {
@@ -71,14 +80,25 @@ fn invalid_format(e: ConfigError) -> ApiError {
     }
 }
 
-/// The id and the instance in this process of pipeline `name`, or 404 `PipelineShutdown` when it has none.
-pub(super) async fn instance(
-    state: &AppState,
-    name: &str,
-) -> Result<(String, Arc<Pipeline>), ApiError> {
+/// A pipeline's instance running in this process.
+pub(super) struct Live {
+    /// The pipeline's id.
+    pub id: String,
+    /// The instance.
+    pub pipeline: Arc<Pipeline>,
+    /// Written with `program_code`: answers in the current API's shapes.
+    pub embedded: bool,
+}
+
+/// The instance in this process of pipeline `name`, or 404 `PipelineShutdown` when it has none.
+pub(super) async fn instance(state: &AppState, name: &str) -> Result<Live, ApiError> {
     let p = db::get(state.db(), name).await?;
     match state.runner().get(&p.state.pipeline_id) {
-        Some(live) => Ok((p.state.pipeline_id, live)),
+        Some(live) => Ok(Live {
+            id: p.state.pipeline_id,
+            pipeline: live,
+            embedded: p.embedded.is_some(),
+        }),
         None => Err(ApiError::PipelineShutdown {
             pipeline_id: p.state.pipeline_id,
             pipeline_name: name.to_string(),
@@ -88,18 +108,15 @@ pub(super) async fn instance(
 }
 
 /// [`instance`], and 409 `PipelineFailed` when the instance failed.
-pub(super) async fn running(
-    state: &AppState,
-    name: &str,
-) -> Result<(String, Arc<Pipeline>), ApiError> {
-    let (pipeline_id, live) = instance(state, name).await?;
-    if let (PipelineState::Failed, Some(error)) = live.state() {
+pub(super) async fn running(state: &AppState, name: &str) -> Result<Live, ApiError> {
+    let live = instance(state, name).await?;
+    if let (PipelineState::Failed, Some(error)) = live.pipeline.state() {
         return Err(ApiError::PipelineFailed {
             pipeline_name: name.to_string(),
             error,
         });
     }
-    Ok((pipeline_id, live))
+    Ok(live)
 }
 
 /// Pushes the body's records into a table of a running pipeline.
@@ -119,7 +136,11 @@ pub async fn ingress(
     ApiQuery(query): ApiQuery<FormatQuery>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (pipeline_id, live) = running(&state, &name).await?;
+    let Live {
+        id: pipeline_id,
+        pipeline: live,
+        embedded,
+    } = running(&state, &name).await?;
     let table = canonical_identifier(&table);
     let relation = live
         .table(&table)
@@ -130,6 +151,7 @@ pub async fn ingress(
         .clone();
     let format = query.format(false)?;
     let mut parser = build_parser(&format, &relation).map_err(invalid_format)?;
+    let incarnation = live.incarnation().to_string();
     let result = tokio::task::spawn_blocking(move || {
         let mut records = Vec::new();
         let errors = parser.parse(&body, &mut records);
@@ -148,12 +170,18 @@ pub async fn ingress(
         }
         let n = records.len();
         live.ingest(&table, records, body.len() as u64, INGRESS_WAIT)
-            .map(|()| n)
+            .map(|position| (n, position))
             .map_err(|e| ingest_error(&pipeline_id, &name, &table, e))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("ingress task: {e}")))??;
-    Ok(Json(json!({"records": result})))
+    let (records, position) = result;
+    Ok(Json(if embedded {
+        // Feldera's clients wait on the token; the record count stays for whoever reads it.
+        json!({"token": token(&incarnation, position), "records": records})
+    } else {
+        json!({"records": records})
+    }))
 }
 
 fn ingest_error(pipeline_id: &str, name: &str, table: &str, e: PipelineError) -> ApiError {
@@ -234,7 +262,11 @@ async fn watch(
             ),
         });
     }
-    let (_, live) = running(&state, &name).await?;
+    let Live {
+        pipeline: live,
+        embedded,
+        ..
+    } = running(&state, &name).await?;
     let view = canonical_identifier(&view);
     let relation = live
         .view(&view)
@@ -243,7 +275,16 @@ async fn watch(
             view: view.clone(),
         })?
         .clone();
-    let format = query.format(true)?;
+    // The current API's streams always carry arrays of changes, whatever `array` says (as Feldera's do).
+    let format = if embedded {
+        FormatQuery {
+            array: Some(true),
+            ..query
+        }
+        .format(true)?
+    } else {
+        query.format(true)?
+    };
     let is_json = matches!(format, FormatConfig::Json(_));
     let mut encoder = build_encoder(
         &format,
@@ -257,11 +298,33 @@ async fn watch(
         .watch(&view)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Infallible>>(16);
+    // Feldera's clients return from `listen()` only once a first line arrives, and tell a live stream from a dead
+    // one by its heartbeats: a stream of the current API starts with an empty chunk and has one every few seconds.
+    let mut last_step = 0;
+    let heartbeat = |step: u64| json!({"sequence_number": step, "snapshot": false});
+    if embedded {
+        let _ = tx.try_send(Ok(Bytes::from(format!("{}\n", heartbeat(0)))));
+    }
     std::thread::Builder::new()
         .name(format!("watch-{name}-{view}"))
         .spawn(move || loop {
-            let line = match events.recv() {
+            let event = if embedded {
+                match events.recv_timeout(EGRESS_HEARTBEAT) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        if tx.blocking_send(Ok(Bytes::from(format!("{}\n", heartbeat(last_step))))).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => Err(()),
+                    Ok(event) => Ok(event),
+                }
+            } else {
+                events.recv().map_err(|_| ())
+            };
+            let line = match event {
                 Ok(WatchEvent::Changes { step, delta }) => {
+                    last_step = step;
                     let mut items = Vec::new();
                     let mut text = String::new();
                     // The sink below never fails; records the encoder cannot encode are listed in the line.
@@ -295,6 +358,9 @@ async fn watch(
                     if !errors.is_empty() {
                         line["encode_errors"] = json!(errors);
                     }
+                    if embedded {
+                        line["snapshot"] = json!(false);
+                    }
                     line
                 }
                 Ok(WatchEvent::Ended(reason)) => json!({"error": reason}),
@@ -324,11 +390,71 @@ pub async fn stats(
     State(state): State<AppState>,
     NamePath(name): NamePath,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, live) = instance(&state, &name).await?;
+    let Live {
+        pipeline: live,
+        embedded,
+        ..
+    } = instance(&state, &name).await?;
+    let stats = live.stats();
+    let shown = if embedded {
+        super::embedded_stats::controller_status(&live, &stats)
+    } else {
+        serde_json::to_value(&stats).map_err(|e| ApiError::Internal(e.to_string()))?
+    };
     // Error lists quote librdkafka and brokers: no secret value may pass.
-    let text =
-        serde_json::to_string(&live.stats()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let text = shown.to_string();
     serde_json::from_str(&sluice_types::secret::redact::scrub(&text))
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A completion token: the run that admitted the records and the admission position of the last one.
+fn token(incarnation: &str, position: u64) -> String {
+    format!("{incarnation}:{position}")
+}
+
+/// `?token=` of `completion_status`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// A token from an ingress answer.
+    pub token: String,
+}
+
+/// Whether the records of an ingress request are complete: stepped, and their changes handed to every output
+/// connector and HTTP watcher. `{"status": "complete" | "inprogress", "step": n | null}`, where `step` is the
+/// number of steps run when it is complete. A token of an earlier run of the pipeline is 410.
+#[utoipa::path(get, path = "/v0/pipelines/{name}/completion_status", tag = "Pipelines", operation_id = "completion_status",
+    params(("name" = String, Path), TokenQuery),
+    responses((status = 200, body = Object, description = "{\"status\": \"complete\" | \"inprogress\", \"step\": n | null}"),
+        (status = 400, body = ErrorResponse, description = "InvalidCompletionToken (malformed), InvalidName"),
+        (status = 404, body = ErrorResponse, description = "UnknownPipelineName, PipelineShutdown"),
+        (status = 410, body = ErrorResponse, description = "InvalidCompletionToken (issued by an earlier run)")))]
+pub async fn completion_status(
+    State(state): State<AppState>,
+    NamePath(name): NamePath,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let live = instance(&state, &name).await?.pipeline;
+    let invalid = |reason: &str, gone: bool| ApiError::InvalidCompletionToken {
+        token: query.token.clone(),
+        reason: reason.to_string(),
+        gone,
+    };
+    let (incarnation, position) = query
+        .token
+        .rsplit_once(':')
+        .and_then(|(i, p)| Some((i, p.parse::<u64>().ok()?)))
+        .ok_or_else(|| invalid("not a token this server issued", false))?;
+    if incarnation != live.incarnation() {
+        return Err(invalid(
+            "it was issued by an earlier run of the pipeline, which has restarted since",
+            true,
+        ));
+    }
+    Ok(Json(if live.completed() >= position {
+        json!({"status": "complete", "step": live.stats().global_metrics.steps})
+    } else {
+        json!({"status": "inprogress", "step": null})
+    }))
 }

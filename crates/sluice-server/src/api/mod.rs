@@ -4,11 +4,14 @@ pub mod api_keys;
 pub mod checkpoints;
 pub mod connectors;
 pub mod data;
+pub mod embedded;
+pub mod embedded_stats;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod pipelines;
 pub mod programs;
+pub mod query;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
@@ -99,6 +102,14 @@ pub fn endpoints() -> Vec<Endpoint> {
             checkpoints::checkpoint_status,
         ),
         endpoint(M::POST, "/v0/pipelines/{name}/clear", checkpoints::clear),
+        endpoint(
+            M::GET,
+            "/v0/pipelines/{name}/completion_status",
+            data::completion_status,
+        ),
+        endpoint(M::GET, "/v0/pipelines/{name}/query", query::query),
+        endpoint(M::GET, "/v0/config", embedded::config),
+        endpoint(M::GET, "/v0/cluster_healthz", embedded::cluster_healthz),
         endpoint(M::POST, "/v0/pipelines/{name}/{action}", pipelines::action),
         endpoint(M::GET, "/v0/api_keys", api_keys::list),
         endpoint(M::POST, "/v0/api_keys", api_keys::create),

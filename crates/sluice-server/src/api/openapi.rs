@@ -8,7 +8,9 @@ use utoipa::{Modify, OpenApi};
 
 use sluice_types::ErrorResponse;
 
-use super::{api_keys, checkpoints, connectors, data, health, metrics, pipelines, programs};
+use super::{
+    api_keys, checkpoints, connectors, data, embedded, health, metrics, pipelines, programs, query,
+};
 
 /// The API description served at `/api-doc/openapi.json`.
 #[derive(OpenApi)]
@@ -25,6 +27,7 @@ both are 401 under `/v0` without a valid key."),
         pipelines::list, pipelines::create, pipelines::get_one, pipelines::create_or_replace, pipelines::update,
         pipelines::delete, pipelines::action, pipelines::validate, data::stats, data::ingress, data::egress,
         data::egress_get, checkpoints::checkpoint, checkpoints::checkpoint_status, checkpoints::clear,
+        data::completion_status, query::query, embedded::config, embedded::cluster_healthz,
         api_keys::list, api_keys::create, api_keys::get_one, api_keys::delete,
         health::healthz, health::authentication, metrics::metrics, openapi_json,
     ),

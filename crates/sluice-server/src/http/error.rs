@@ -242,7 +242,7 @@ pub enum ApiError {
     },
     /// `POST /v0/pipelines/{name}/{action}` with an action that does not exist.
     #[error(
-        "Invalid pipeline action '{action}'; valid actions are: 'start', 'pause', or 'shutdown'"
+        "Invalid pipeline action '{action}'; valid actions are: 'start', 'pause', 'resume', 'stop', 'dismiss_error', or 'shutdown'"
     )]
     InvalidPipelineAction {
         /// The action requested.
@@ -351,6 +351,38 @@ pub enum ApiError {
         /// Why it failed.
         error: String,
     },
+    /// A pipeline's program or settings were to be replaced while it is deployed.
+    #[error("Cannot update pipeline '{pipeline_name}' while it is {current_status}: stop it first (POST /v0/pipelines/{pipeline_name}/stop)")]
+    CannotUpdateNonShutdownPipeline {
+        /// The pipeline.
+        pipeline_name: String,
+        /// Its status, in the words of the API generation it was written with.
+        current_status: String,
+    },
+    /// A request for something Sluice deliberately does not do (Rust UDFs, a standby start, ...).
+    #[error("{feature} is not supported by Sluice: {reason}")]
+    UnsupportedFeature {
+        /// What was asked for.
+        feature: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+    /// A completion token that is malformed, or was issued by another run of the pipeline.
+    #[error("Completion token '{token}' cannot be checked: {reason}")]
+    InvalidCompletionToken {
+        /// The token.
+        token: String,
+        /// Why.
+        reason: String,
+        /// Whether it is well-formed but of an earlier run (410) rather than malformed (400).
+        gone: bool,
+    },
+    /// An ad-hoc query that cannot run (a parse or planning error, a relation that keeps no contents).
+    #[error("Query failed: {reason}")]
+    InvalidAdHocQuery {
+        /// Why.
+        reason: String,
+    },
     /// The request raced with another that changed or removed what it refers to (a foreign key no longer
     /// holds); retrying it gives a definite answer.
     #[error("The request conflicted with a concurrent change; retry it")]
@@ -408,7 +440,12 @@ impl ApiError {
             | InvalidPipelineAction { .. }
             | InvalidPipelineConfig { .. }
             | PipelineNotDurable { .. }
+            | CannotUpdateNonShutdownPipeline { .. }
+            | UnsupportedFeature { .. }
+            | InvalidAdHocQuery { .. }
             | IllegalPipelineStateTransition { .. } => StatusCode::BAD_REQUEST,
+            InvalidCompletionToken { gone: true, .. } => StatusCode::GONE,
+            InvalidCompletionToken { gone: false, .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingCredentials { .. } | InvalidKey => StatusCode::UNAUTHORIZED,
@@ -486,6 +523,10 @@ impl ApiError {
             PipelineNotDurable { .. } => "PipelineNotDurable",
             InputNotDurable { .. } => "InputNotDurable",
             PipelineFailed { .. } => "PipelineFailed",
+            CannotUpdateNonShutdownPipeline { .. } => "CannotUpdateNonShutdownPipeline",
+            UnsupportedFeature { .. } => "UnsupportedFeature",
+            InvalidCompletionToken { .. } => "InvalidCompletionToken",
+            InvalidAdHocQuery { .. } => "InvalidAdHocQuery",
             Database(_) => "DatabaseError",
             Internal(_) => "InternalError",
         }
@@ -547,6 +588,15 @@ impl ApiError {
                 error,
             } => json!({"pipeline_name": pipeline_name, "error": error}),
             UnknownApiKey { name } => json!({"name": name}),
+            CannotUpdateNonShutdownPipeline {
+                pipeline_name,
+                current_status,
+            } => json!({"pipeline_name": pipeline_name, "current_status": current_status}),
+            UnsupportedFeature { feature, reason } => json!({"feature": feature, "reason": reason}),
+            InvalidCompletionToken { token, reason, .. } => {
+                json!({"token": token, "reason": reason})
+            }
+            InvalidAdHocQuery { reason } => json!({"reason": reason}),
             InvalidConnectorConfig { field, reason } => json!({"field": field, "reason": reason}),
             InvalidConnectorTransport { reason } => json!({"reason": reason}),
             InvalidAttachedConnector { name, reason } => json!({"name": name, "reason": reason}),

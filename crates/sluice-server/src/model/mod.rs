@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod connectors;
 pub mod decode;
+pub mod embedded;
 pub mod names;
 pub mod pipelines;
 pub mod programs;

@@ -174,6 +174,10 @@ pub struct Pipeline {
     pub descriptor: PipelineDescr,
     /// Where it is.
     pub state: PipelineRuntimeState,
+    /// The program of a pipeline written with `program_code`, shown in Feldera's current shape instead (see
+    /// [`super::embedded`]).
+    #[serde(skip)]
+    pub embedded: Option<super::embedded::EmbeddedProgram>,
 }
 
 /// Body of `POST /v0/pipelines`.

@@ -67,6 +67,10 @@ pub enum PipelineAction {
     Pause,
     /// Stop and release everything; also clears a failure.
     Shutdown,
+    /// Feldera's current name for `shutdown` (`/stop?force=...`): the same graceful stop.
+    Stop,
+    /// Run a deployed pipeline again (Feldera's `/resume`); unlike `start`, it does not deploy.
+    Resume,
 }
 
 impl PipelineAction {
@@ -76,6 +80,8 @@ impl PipelineAction {
             "start" => Some(PipelineAction::Start),
             "pause" => Some(PipelineAction::Pause),
             "shutdown" => Some(PipelineAction::Shutdown),
+            "stop" => Some(PipelineAction::Stop),
+            "resume" => Some(PipelineAction::Resume),
             _ => None,
         }
     }
@@ -83,9 +89,9 @@ impl PipelineAction {
     /// The status this action asks for.
     pub fn desired(self) -> PipelineStatus {
         match self {
-            PipelineAction::Start => PipelineStatus::Running,
+            PipelineAction::Start | PipelineAction::Resume => PipelineStatus::Running,
             PipelineAction::Pause => PipelineStatus::Paused,
-            PipelineAction::Shutdown => PipelineStatus::Shutdown,
+            PipelineAction::Shutdown | PipelineAction::Stop => PipelineStatus::Shutdown,
         }
     }
 }
@@ -113,6 +119,10 @@ pub const DELETE_RUNNING: &str =
     "Cannot delete a running pipeline. Shutdown the pipeline first by invoking \
      the '/shutdown' endpoint.";
 
+/// Message for resuming a pipeline that is not deployed.
+pub const RESUME_NOT_DEPLOYED: &str =
+    "Cannot resume a pipeline that is not deployed: start it with '/start' (?initial=running or paused).";
+
 /// Whether `action` is allowed on a pipeline at `current` that is heading for `desired`.
 pub fn plan_action(
     current: PipelineStatus,
@@ -120,7 +130,7 @@ pub fn plan_action(
     action: PipelineAction,
 ) -> Result<Transition, &'static str> {
     use PipelineStatus as S;
-    if action == PipelineAction::Shutdown {
+    if action.desired() == S::Shutdown {
         return Ok(Transition {
             desired: S::Shutdown,
             deploys: false,
@@ -131,6 +141,9 @@ pub fn plan_action(
     }
     if matches!(current, S::Failed | S::ShuttingDown) {
         return Err(FAILED);
+    }
+    if action == PipelineAction::Resume && current == S::Shutdown && desired == S::Shutdown {
+        return Err(RESUME_NOT_DEPLOYED);
     }
     Ok(Transition {
         desired: action.desired(),
@@ -222,5 +235,26 @@ mod tests {
             assert_eq!(serde_json::json!(s), serde_json::json!(s.as_str()));
         }
         assert_eq!(PipelineAction::parse("deploy"), None);
+        assert_eq!(PipelineAction::parse("stop"), Some(PipelineAction::Stop));
+    }
+
+    /// `stop` is `shutdown` by another name; `resume` is `start` for a deployed pipeline only.
+    #[test]
+    fn stop_and_resume() {
+        use PipelineStatus::Shutdown as Shut;
+        for current in PipelineStatus::ALL {
+            for desired in PipelineStatus::ALL {
+                assert_eq!(
+                    plan_action(current, desired, PipelineAction::Stop),
+                    plan_action(current, desired, SHUTDOWN)
+                );
+                let resume = plan_action(current, desired, PipelineAction::Resume);
+                if current == Shut && desired == Shut {
+                    assert_eq!(resume, Err(RESUME_NOT_DEPLOYED));
+                } else {
+                    assert_eq!(resume, plan_action(current, desired, Start));
+                }
+            }
+        }
     }
 }

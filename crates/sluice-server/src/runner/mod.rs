@@ -147,6 +147,11 @@ impl Runner {
         self.inner.state_dir.join(id)
     }
 
+    /// Whether pipeline `id` keeps durable state (checkpoints or a journal) from an earlier run.
+    pub fn has_state(&self, id: &str) -> bool {
+        self.state_dir(id).exists()
+    }
+
     /// Deletes pipeline `id`'s durable state (checkpoints and journal); the caller makes sure it is not running.
     pub fn clear_state(&self, id: &str) -> Result<(), String> {
         clear_state(&self.state_dir(id)).map_err(|e| e.to_string())
@@ -312,14 +317,43 @@ impl Runner {
 
     async fn spec(&self, p: &PipelineRecord) -> Result<PipelineSpec, StartError> {
         let d = &p.descriptor;
-        let program_name = d.program_name.clone().ok_or(StartError::NoProgram)?;
-        let program = crate::store::programs::get(&self.inner.db, &program_name, true)
-            .await
-            .map_err(|source| StartError::Program {
-                name: program_name.clone(),
-                source,
-            })?;
-        let code = program.code.unwrap_or_default();
+        // (endpoint name, feeds a table, relation, the stored config text) of every connector.
+        let mut connectors: Vec<(String, bool, String, String)> = Vec::new();
+        let (program_name, code) = match &p.embedded {
+            Some(e) => {
+                for c in &e.connectors {
+                    connectors.push((
+                        c.endpoint.clone(),
+                        c.is_input,
+                        c.relation.clone(),
+                        c.config.to_string(),
+                    ));
+                }
+                (d.name.clone(), e.program_code.clone())
+            }
+            None => {
+                let program_name = d.program_name.clone().ok_or(StartError::NoProgram)?;
+                let program = crate::store::programs::get(&self.inner.db, &program_name, true)
+                    .await
+                    .map_err(|source| StartError::Program {
+                        name: program_name.clone(),
+                        source,
+                    })?;
+                for a in &d.attached_connectors {
+                    let name = &a.connector_name;
+                    let connector = crate::store::connectors::get(&self.inner.db, name)
+                        .await
+                        .map_err(|e| StartError::connector(name, e))?;
+                    connectors.push((
+                        a.name.clone(),
+                        a.is_input,
+                        canonical_identifier(&a.relation_name),
+                        connector.config.get().to_string(),
+                    ));
+                }
+                (program_name, program.code.unwrap_or_default())
+            }
+        };
         let durable = durable_config(
             &d.config,
             self.state_dir(&p.state.pipeline_id),
@@ -334,35 +368,30 @@ impl Runner {
                 reason: e.to_string(),
             })?;
         let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-        for a in &d.attached_connectors {
-            let name = &a.connector_name;
-            let connector = crate::store::connectors::get(&self.inner.db, name)
-                .await
-                .map_err(|e| StartError::connector(name, e))?;
+        for (name, is_input, relation, text) in connectors {
             let resolved = self
                 .inner
                 .secrets
-                .resolve(connector.config.get())
-                .map_err(|e| StartError::connector(name, e))?;
+                .resolve(&text)
+                .map_err(|e| StartError::connector(&name, e))?;
             let config: ConnectorConfig = serde_json::from_value(resolved)
-                .map_err(|e| StartError::connector(name, format!("stored config: {e}")))?;
+                .map_err(|e| StartError::connector(&name, format!("stored config: {e}")))?;
             let config = in_output_dir(config, &self.inner.file_output_dir)
-                .map_err(|e| StartError::connector(name, e))?;
-            let relation = canonical_identifier(&a.relation_name);
-            if a.is_input {
+                .map_err(|e| StartError::connector(&name, e))?;
+            if is_input {
                 inputs.push(InputSpec {
-                    name: a.name.clone(),
+                    name,
                     table: relation,
                     config,
                     group_scope: Some(p.state.pipeline_id.clone()),
                 });
-                continue;
+            } else {
+                outputs.push(OutputSpec {
+                    name,
+                    view: relation,
+                    config,
+                });
             }
-            outputs.push(OutputSpec {
-                name: a.name.clone(),
-                view: relation,
-                config,
-            });
         }
         Ok(PipelineSpec {
             name: d.name.clone(),

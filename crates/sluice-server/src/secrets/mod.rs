@@ -133,6 +133,25 @@ pub fn redact(config: &mut Value) {
     }
 }
 
+/// The settings of `config` that hold a secret written out rather than referenced, as `transport.config.KEY` or
+/// `format.config.KEY`. A program's SQL is shown as written, so connectors declared there must reference their
+/// secrets.
+pub fn written_out_secrets(config: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for section in Section::ALL {
+        let Some(options) = section.map(config) else {
+            continue;
+        };
+        for (key, value) in options {
+            let Some(text) = value.as_str() else { continue };
+            if section.is_secret(key) && SecretRef::parse(text).is_none() {
+                found.push(format!("{}.config.{key}", section.name()));
+            }
+        }
+    }
+    found
+}
+
 /// The stored config text `raw` as the API shows it.
 pub fn redact_text(raw: &str) -> Result<String, ConnectorConfigError> {
     let mut value: Value =

@@ -12,6 +12,7 @@ use super::{
     fetch_listed, json_column, new_id, now, retry_on_conflict, to_json_column, Db, Entity,
     ListFilter,
 };
+use crate::model::embedded::EmbeddedProgram;
 use crate::model::pipelines::{
     check_relations, AttachedConnector, AttachmentError, Pipeline, PipelineDescr,
     PipelineRuntimeState, RuntimeConfig,
@@ -31,10 +32,11 @@ type Row = (
     String,
     Option<String>,
     String,
+    Option<String>,
 );
 
 const SELECT: &str = "SELECT p.id, p.name, p.description, g.name, p.config, p.version, \
-     p.desired_status, p.current_status, p.status_since, p.error, p.created_at \
+     p.desired_status, p.current_status, p.status_since, p.error, p.created_at, p.program \
      FROM pipeline p LEFT JOIN program g ON g.id = p.program_id";
 
 fn status(text: &str) -> Result<PipelineStatus, StoreError> {
@@ -55,6 +57,7 @@ async fn pipeline(tx: &mut Transaction<'static, Any>, row: Row) -> Result<Pipeli
         since,
         error,
         created,
+        embedded,
     ) = row;
     let attached: Vec<(String, i64, String, String)> = sqlx::query_as(
         "SELECT a.name, a.is_input, c.name, a.relation_name FROM attached_connector a \
@@ -92,6 +95,7 @@ async fn pipeline(tx: &mut Transaction<'static, Any>, row: Row) -> Result<Pipeli
             error: error.as_deref().map(json_column).transpose()?,
             created,
         },
+        embedded: embedded.as_deref().map(json_column).transpose()?,
     })
 }
 
@@ -239,6 +243,8 @@ pub struct Fields<'a> {
     pub config: Option<&'a RuntimeConfig>,
     /// Attached connectors; a list replaces all.
     pub connectors: Option<&'a [AttachedConnector]>,
+    /// `Some(Some(_))` makes it a pipeline with its program embedded, `Some(None)` one that names a program.
+    pub embedded: Option<Option<&'a EmbeddedProgram>>,
 }
 
 async fn insert(
@@ -278,6 +284,13 @@ async fn apply(
     if let Some(config) = fields.config {
         sqlx::query("UPDATE pipeline SET config = $1 WHERE id = $2")
             .bind(to_json_column(config)?)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(embedded) = fields.embedded {
+        sqlx::query("UPDATE pipeline SET program = $1 WHERE id = $2")
+            .bind(embedded.map(to_json_column).transpose()?)
             .bind(id)
             .execute(&mut **tx)
             .await?;

@@ -6,6 +6,7 @@
 mod common;
 
 mod api_connectors;
+mod api_embedded;
 mod api_pipelines;
 mod api_service;
 mod durability;

@@ -271,8 +271,12 @@ fn unknown_table_options_and_keyed_append_only_tables_are_refused() {
             "option 'materialized' is not supported",
         ),
         (
-            "CREATE TABLE u (k INT) WITH ('connectors' = '[]');",
-            "attach them to the pipeline through the API",
+            "CREATE TABLE u (k INT) WITH ('connectors' = 42);",
+            "option 'connectors' takes a string",
+        ),
+        (
+            "CREATE TABLE u (k INT);\nCREATE VIEW v WITH ('emit_final' = 'k') AS SELECT k FROM u;",
+            "option 'emit_final' is not supported",
         ),
         (
             "CREATE TABLE u (k INT PRIMARY KEY) WITH ('append_only' = 'true');",
@@ -325,4 +329,37 @@ fn the_plan_proves_grouping_columns_and_carried_primary_keys_unique() {
     assert!(!proves("enriched", &["title"]));
     assert!(proves("total", &[]));
     assert!(proves("over_view", &["title"]));
+}
+
+/// `WITH ('connectors' = '...')` on tables and views is handed over as written, with the relation, its direction
+/// and the position of the option (for errors about the JSON inside); the front end does not read the JSON.
+#[test]
+fn declared_connectors_are_collected_with_their_positions() {
+    let p = Program::compile(
+        "CREATE TABLE t (k INT) WITH ('append_only' = 'true', 'connectors' = '[{\"transport\": 1}]');\n\
+         CREATE VIEW plain AS SELECT k FROM t;\n\
+         CREATE MATERIALIZED VIEW \"Out\"\n  WITH (\n    'connectors' = '[''x'']'\n  ) AS SELECT k FROM t;",
+    )
+    .unwrap();
+    assert!(p.table("t").unwrap().append_only);
+    let found: Vec<_> = p
+        .connectors
+        .iter()
+        .map(|c| {
+            (
+                c.relation.as_str(),
+                c.is_table,
+                c.json.as_str(),
+                c.at.line,
+                c.at.column,
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("t", true, "[{\"transport\": 1}]", 1, 55),
+            ("Out", false, "['x']", 4, 6),
+        ]
+    );
 }

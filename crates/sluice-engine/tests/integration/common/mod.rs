@@ -5,8 +5,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Field as ArrowField, Schema};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
@@ -14,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sluice_data::{Delta, Relation, Row, SqlType, Value, F32, F64};
 use sluice_engine::{Engine, EngineConfig};
-use sluice_sql::{arrow_type, Program};
+use sluice_sql::Program;
 
 /// A multiset of rows.
 pub type Bag = BTreeMap<Row, i64>;
@@ -152,13 +150,9 @@ impl Harness {
     pub fn oracle(&self) -> HashMap<String, Bag> {
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
         for (t, bag) in self.program.tables.iter().zip(&self.tables) {
-            let schema = Arc::new(arrow_schema(&t.relation));
-            let rows: Vec<Row> = bag
-                .iter()
-                .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize))
-                .collect();
-            let batch = to_batch(&schema, &t.relation, &rows);
-            let table = MemTable::try_new(schema, vec![vec![batch]]).expect("memtable");
+            let rows: Vec<(Row, i64)> = bag.iter().map(|(r, n)| (r.clone(), *n)).collect();
+            let batch = sluice_sql::adhoc::to_batch(&t.relation, &rows).expect("batch");
+            let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).expect("memtable");
             ctx.register_table(
                 datafusion::common::TableReference::bare(t.relation.name.clone()),
                 Arc::new(table),
@@ -202,61 +196,6 @@ impl Harness {
         });
         out
     }
-}
-
-pub fn arrow_schema(r: &Relation) -> Schema {
-    Schema::new(
-        r.fields
-            .iter()
-            .map(|f| {
-                ArrowField::new(
-                    f.name.clone(),
-                    arrow_type(&f.sql_type).expect("type"),
-                    f.nullable,
-                )
-            })
-            .collect::<Vec<_>>(),
-    )
-}
-
-fn to_scalar(v: &Value, t: &datafusion::arrow::datatypes::DataType) -> ScalarValue {
-    use datafusion::arrow::datatypes::DataType as D;
-    match (v, t) {
-        (Value::Null, t) => ScalarValue::try_from(t).expect("null"),
-        (Value::Bool(b), _) => ScalarValue::Boolean(Some(*b)),
-        (Value::TinyInt(x), _) => ScalarValue::Int8(Some(*x)),
-        (Value::SmallInt(x), _) => ScalarValue::Int16(Some(*x)),
-        (Value::Int(x), _) => ScalarValue::Int32(Some(*x)),
-        (Value::BigInt(x), _) => ScalarValue::Int64(Some(*x)),
-        (Value::Real(x), _) => ScalarValue::Float32(Some(x.0)),
-        (Value::Double(x), _) => ScalarValue::Float64(Some(x.0)),
-        (Value::Decimal(d), D::Decimal128(p, s)) => {
-            ScalarValue::Decimal128(Some(d.mantissa()), *p, *s)
-        }
-        (Value::String(s), _) => ScalarValue::Utf8(Some(s.clone())),
-        (Value::Date(d), _) => ScalarValue::Date32(Some(*d)),
-        (Value::Time(n), _) => ScalarValue::Time64Nanosecond(Some(*n as i64)),
-        (Value::Timestamp(t), _) => ScalarValue::TimestampMicrosecond(Some(*t), None),
-        (Value::Bytes(b), _) => ScalarValue::Binary(Some(b.clone())),
-        (v, t) => panic!("cannot convert {v:?} to {t}"),
-    }
-}
-
-fn to_batch(schema: &Arc<Schema>, r: &Relation, rows: &[Row]) -> RecordBatch {
-    let columns = r
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let t = arrow_type(&f.sql_type).expect("type");
-            if rows.is_empty() {
-                return datafusion::arrow::array::new_empty_array(&t);
-            }
-            ScalarValue::iter_to_array(rows.iter().map(|row| to_scalar(&row.0[i], &t)))
-                .expect("array")
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).expect("batch")
 }
 
 /// Random values of a column type from a small domain, so that joins match, groups collide and duplicates occur.
