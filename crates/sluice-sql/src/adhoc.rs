@@ -206,10 +206,10 @@ mod tests {
 
     #[test]
     fn names_what_it_reads_and_refuses_changes() {
-        assert_eq!(
-            referenced_relations("SELECT * FROM a JOIN \"B\" ON a.x = \"B\".x").unwrap(),
-            vec!["a".to_string(), "B".to_string()]
-        );
+        let mut names =
+            referenced_relations("SELECT * FROM a JOIN \"B\" ON a.x = \"B\".x").unwrap();
+        names.sort();
+        assert_eq!(names, vec!["B".to_string(), "a".to_string()]);
         assert!(referenced_relations("INSERT INTO a VALUES (1)")
             .unwrap_err()
             .contains("SELECT"));

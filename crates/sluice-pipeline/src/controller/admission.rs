@@ -72,10 +72,21 @@ pub(crate) struct Shared {
     /// The journal and checkpoints of a durable pipeline.
     pub(super) durable: Option<Durability>,
     /// Requests for views' contents, served by the controller between steps.
-    pub(super) contents: Mutex<Vec<super::contents::ContentsRequest>>,
+    pub(super) contents: Mutex<Vec<ContentsRequest>>,
     /// Test-only: panic at the next step.
     #[cfg(feature = "fault-injection")]
     pub(super) panic_next_step: std::sync::atomic::AtomicBool,
+}
+
+/// A request for the current contents of some materialized views (see `contents`), answered on `reply`.
+pub(crate) struct ContentsRequest {
+    /// The views.
+    pub(super) views: Vec<String>,
+    /// The most rows the answer may hold.
+    pub(super) max_rows: usize,
+    /// Where the rows (or why there are none) go.
+    pub(super) reply:
+        std::sync::mpsc::SyncSender<Result<Vec<(String, sluice_data::Delta)>, String>>,
 }
 
 impl Shared {

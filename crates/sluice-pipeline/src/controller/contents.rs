@@ -5,13 +5,13 @@
 //! for every view of the request. Only `MATERIALIZED` views keep contents (the program decides which, so that
 //! checkpoints restore into a circuit of the same shape); the reading step pushes no input and changes nothing.
 
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::time::Duration;
 
 use sluice_data::Delta;
 use sluice_engine::Engine;
 
-use super::admission::Shared;
+use super::admission::{ContentsRequest, Shared};
 use super::spec::PipelineError;
 use crate::util::lock;
 
@@ -19,13 +19,6 @@ use crate::util::lock;
 const CHUNK_ROWS: usize = 10_000;
 
 type Reply = Result<Vec<(String, Delta)>, String>;
-
-/// A request for the contents of some views.
-pub(crate) struct ContentsRequest {
-    views: Vec<String>,
-    max_rows: usize,
-    reply: SyncSender<Reply>,
-}
 
 /// Leaves a request for the controller and waits up to `wait` for its answer.
 pub(super) fn request(

@@ -9,11 +9,12 @@
 //! come from the one lifecycle of [`super::status`] ([`deployment`]), the schema from Sluice's relations
 //! ([`relation_schema`]), the runtime settings from Feldera's `runtime_config` ([`runtime_settings`]).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sluice_data::{Field, Relation, SqlType};
 use sluice_types::{ConfigError, ErrorResponse};
 
+pub use super::embedded_program::{DeclaredConnector, EmbeddedProgram};
 use super::pipelines::{FaultTolerance, FaultToleranceModel, Pipeline, RuntimeConfig};
 use super::programs::SqlCompilerMessage;
 use super::status::PipelineStatus;
@@ -52,55 +53,6 @@ pub struct EmbeddedPipelineRequest {
 
 fn empty_object() -> Value {
     Value::Object(Map::new())
-}
-
-/// A connector declared in a relation's `WITH ('connectors' = ...)`, validated as `/v0/connectors` validates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeclaredConnector {
-    /// The endpoint name: `{relation}.{name}`, or `{relation}.unnamed-{i}` without a name (Feldera's rule).
-    pub endpoint: String,
-    /// The table (input) or view (output).
-    pub relation: String,
-    /// Whether it feeds a table.
-    pub is_input: bool,
-    /// The connector config, normalized (defaults filled in); secret references as written.
-    pub config: Value,
-}
-
-/// What a pipeline with `program_code` carries besides the columns all pipelines have.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EmbeddedProgram {
-    /// The SQL as given.
-    pub program_code: String,
-    /// Always empty (refused otherwise).
-    pub udf_rust: String,
-    /// Always empty (refused otherwise).
-    pub udf_toml: String,
-    /// As given.
-    pub program_config: Value,
-    /// As given.
-    pub runtime_config: Value,
-    /// As given.
-    pub tags: Vec<String>,
-    /// Grows with every change of the SQL.
-    pub program_version: i64,
-    /// `Success`, `SqlError` or `SystemError`.
-    pub program_status: String,
-    /// When `program_status` was set (RFC 3339).
-    pub program_status_since: String,
-    /// Feldera's `program_error`: the compiler's messages (warnings too).
-    pub program_error: Value,
-    /// Feldera's `program_info` (schema, connectors), once compiled.
-    pub program_info: Option<Value>,
-    /// The connectors of the compiled program.
-    pub connectors: Vec<DeclaredConnector>,
-}
-
-impl EmbeddedProgram {
-    /// Whether the program compiled.
-    pub fn compiled(&self) -> bool {
-        self.program_status == "Success"
-    }
 }
 
 /// Feldera's `program_error` for compiler messages; `exit_code` 1 when any is an error.

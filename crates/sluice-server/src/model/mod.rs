@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod connectors;
 pub mod decode;
 pub mod embedded;
+pub mod embedded_program;
 pub mod names;
 pub mod pipelines;
 pub mod programs;

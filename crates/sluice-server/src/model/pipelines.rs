@@ -177,7 +177,7 @@ pub struct Pipeline {
     /// The program of a pipeline written with `program_code`, shown in Feldera's current shape instead (see
     /// [`super::embedded`]).
     #[serde(skip)]
-    pub embedded: Option<super::embedded::EmbeddedProgram>,
+    pub embedded: Option<super::embedded_program::EmbeddedProgram>,
 }
 
 /// Body of `POST /v0/pipelines`.

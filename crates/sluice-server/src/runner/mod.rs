@@ -317,12 +317,13 @@ impl Runner {
 
     async fn spec(&self, p: &PipelineRecord) -> Result<PipelineSpec, StartError> {
         let d = &p.descriptor;
-        // (endpoint name, feeds a table, relation, the stored config text) of every connector.
-        let mut connectors: Vec<(String, bool, String, String)> = Vec::new();
+        // (the connector as errors name it, endpoint name, feeds a table, relation, the stored config text).
+        let mut connectors: Vec<(String, String, bool, String, String)> = Vec::new();
         let (program_name, code) = match &p.embedded {
             Some(e) => {
                 for c in &e.connectors {
                     connectors.push((
+                        c.endpoint.clone(),
                         c.endpoint.clone(),
                         c.is_input,
                         c.relation.clone(),
@@ -345,6 +346,7 @@ impl Runner {
                         .await
                         .map_err(|e| StartError::connector(name, e))?;
                     connectors.push((
+                        name.clone(),
                         a.name.clone(),
                         a.is_input,
                         canonical_identifier(&a.relation_name),
@@ -368,16 +370,16 @@ impl Runner {
                 reason: e.to_string(),
             })?;
         let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-        for (name, is_input, relation, text) in connectors {
+        for (label, name, is_input, relation, text) in connectors {
             let resolved = self
                 .inner
                 .secrets
                 .resolve(&text)
-                .map_err(|e| StartError::connector(&name, e))?;
+                .map_err(|e| StartError::connector(&label, e))?;
             let config: ConnectorConfig = serde_json::from_value(resolved)
-                .map_err(|e| StartError::connector(&name, format!("stored config: {e}")))?;
+                .map_err(|e| StartError::connector(&label, format!("stored config: {e}")))?;
             let config = in_output_dir(config, &self.inner.file_output_dir)
-                .map_err(|e| StartError::connector(&name, e))?;
+                .map_err(|e| StartError::connector(&label, e))?;
             if is_input {
                 inputs.push(InputSpec {
                     name,

@@ -359,7 +359,7 @@ fn declared_connectors_are_collected_with_their_positions() {
         found,
         vec![
             ("t", true, "[{\"transport\": 1}]", 1, 55),
-            ("Out", false, "['x']", 4, 6),
+            ("Out", false, "['x']", 5, 6),
         ]
     );
 }
