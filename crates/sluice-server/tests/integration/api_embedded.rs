@@ -1,6 +1,8 @@
 //! Feldera's current API over real HTTP, on SQLite and PostgreSQL: pipelines written with `program_code` and
 //! connectors declared in SQL, Feldera's status words, completion tokens, heartbeats and ad-hoc queries; beside
 //! them, a pipeline of the 2024 API keeps its shape.
+//!
+//! Longer than 600 lines: three scenario tests that walk one pipeline each through the API in order.
 
 use std::time::{Duration, Instant};
 
@@ -366,6 +368,37 @@ async fn declared_connectors_are_checked_like_api_connectors(backend: Backend) {
         p["program_status"], "Success",
         "a reference is accepted (resolved at start): {p}"
     );
+
+    // A start that fails is Feldera's failed start: stopped, wanted stopped, with the error; `dismiss_error`
+    // forgets it. (The secret is missing, so the start fails before any network is tried.)
+    let (code, _) = s.post_empty("/v0/pipelines/p/start").await;
+    assert_eq!(code, 202);
+    let deadline = Instant::now() + TIMEOUT;
+    let failed = loop {
+        let p = status(&s, "p").await;
+        if !p["deployment_error"].is_null() {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the start never failed: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed["deployment_status"], "Stopped", "{failed}");
+    assert_eq!(failed["deployment_desired_status"], "Stopped", "{failed}");
+    let message = failed["deployment_error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("v.out") && message.contains("kafka_password"),
+        "{message}"
+    );
+    assert_error(
+        &s.post_empty("/v0/pipelines/p/start").await,
+        400,
+        "IllegalPipelineStateTransition",
+    );
+    let (code, _) = s.post_empty("/v0/pipelines/p/dismiss_error").await;
+    assert_eq!(code, 200);
+    let p = status(&s, "p").await;
+    assert!(p["deployment_error"].is_null(), "{p}");
+    assert_eq!(p["deployment_status"], "Stopped");
 
     // A program of /v0/programs still attaches its connectors through the API.
     let (code, _) = s
