@@ -38,8 +38,14 @@ pub(super) fn request(
             )));
         }
     }
-    if let Some(f) = &lock(&shared.buffer).failed {
-        return Err(PipelineError::Failed(f.clone()));
+    {
+        let b = lock(&shared.buffer);
+        if let Some(f) = &b.failed {
+            return Err(PipelineError::Failed(f.clone()));
+        }
+        if b.stopping {
+            return Err(PipelineError::Stopped);
+        }
     }
     let (reply, answer) = sync_channel(1);
     lock(&shared.contents).push(ContentsRequest {

@@ -35,6 +35,8 @@ pub(super) fn control(
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_steps(shared, &mut engine, snapshots, replay, started)
     }));
+    // Nobody serves requests for views' contents any more: their readers learn it now, not at their timeout.
+    lock(&shared.contents).clear();
     let failure = match result {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,

@@ -5,7 +5,8 @@
 //! connectors alike, which is all Sluice counts per table) and each declared input connector; outputs are the
 //! declared output connectors. What Sluice does not measure per pipeline is not invented: Feldera's transaction,
 //! bootstrap and storage fields hold their idle values; `rss_bytes` and `cpu_msecs` are the server process's,
-//! since pipelines run inside it.
+//! since pipelines run inside it. `pipeline_complete` is true when no input connector is attached and everything
+//! sent over HTTP is complete.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -96,6 +97,12 @@ pub fn controller_status(live: &Pipeline, stats: &PipelineStats) -> Value {
         })
         .collect();
     let (rss_bytes, cpu_msecs) = process_usage();
+    // Feldera's meaning: every input endpoint but HTTP ingress is at its end, and every record that came in is
+    // complete. Sluice's input connectors (Kafka) never end, so only a pipeline fed over HTTP alone completes,
+    // once it has processed what it was sent (which is what the SDK's `wait_for_completion` waits for).
+    let complete = stats.input_connectors.is_empty()
+        && g.buffered_input_records == 0
+        && live.completed() >= g.total_input_records;
     json!({
         "global_metrics": {
             "state": state,
@@ -125,7 +132,7 @@ pub fn controller_status(live: &Pipeline, stats: &PipelineStats) -> Value {
             "output_stall_msecs": g.stalled_since_ms.map_or(0, |at| now_ms.saturating_sub(at)),
             "total_initiated_steps": g.steps,
             "total_completed_steps": g.steps,
-            "pipeline_complete": false,
+            "pipeline_complete": complete,
         },
         "inputs": inputs,
         "outputs": outputs,

@@ -532,6 +532,16 @@ async fn lifecycle_tokens_heartbeats_and_queries(backend: Backend) {
         400,
         "InvalidCompletionToken",
     );
+    // `input_pandas`'s flavor is refused, not misread.
+    let refused = s
+        .raw(
+            Method::POST,
+            "/v0/pipelines/p/ingress/t?format=json&array=true&update_format=raw&json_flavor=pandas",
+            Some("application/json"),
+            br#"[{"k": 9, "v": "z"}]"#.to_vec(),
+        )
+        .await;
+    assert_error(&refused, 400, "InvalidFormat");
     let other_run = format!(
         "00000000-0000-4000-8000-000000000000:{}",
         token.rsplit(':').next().unwrap()
@@ -594,7 +604,10 @@ async fn lifecycle_tokens_heartbeats_and_queries(backend: Backend) {
     assert_eq!(g["total_input_records"], 3);
     assert_eq!(g["total_completed_records"], 3);
     assert_eq!(g["transaction_status"], "NoTransaction");
-    assert_eq!(g["pipeline_complete"], false);
+    assert_eq!(
+        g["pipeline_complete"], true,
+        "fed over HTTP only, all complete: {g}"
+    );
     assert_eq!(
         g["incarnation_uuid"].as_str().unwrap(),
         token.rsplit_once(':').unwrap().0
