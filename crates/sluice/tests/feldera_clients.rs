@@ -74,6 +74,7 @@ fn feldera_python_sdk_drives_sluice_unchanged() {
     assert!(stdout.contains("sdk_flow: all steps ok"), "{stdout}");
     for step in [
         "create_or_replace",
+        "wait_for_completion",
         "listen output",
         "query",
         "kafka output",

@@ -96,6 +96,8 @@ AS SELECT customer, SUM(amount) AS total, COUNT(*) AS n FROM purchases GROUP BY 
         pipeline.input_json("purchases", batch, wait_timeout_s=WAIT_S)
     with step("input_json (single row)"):
         pipeline.input_json("purchases", single, wait_timeout_s=WAIT_S)
+    with step("wait_for_completion"):
+        pipeline.wait_for_completion(timeout_s=WAIT_S)
 
     with step("listen output"):
         changes, deadline = [], time.monotonic() + WAIT_S
