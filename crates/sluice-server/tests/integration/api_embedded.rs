@@ -558,9 +558,8 @@ async fn lifecycle_tokens_heartbeats_and_queries(backend: Backend) {
     // Ad-hoc queries over the materialized views, as JSON rows or a table.
     // One object per line (Feldera's clients send `pipeline_name` too).
     let text = s
-        .client
-        .get(s.url("/v0/pipelines/p/query?pipeline_name=p&sql=SELECT%20v%2C%20n%20FROM%20counts%20ORDER%20BY%20v&format=json"))
-        .send().await.unwrap().text().await.unwrap();
+        .text("/v0/pipelines/p/query?pipeline_name=p&sql=SELECT%20v%2C%20n%20FROM%20counts%20ORDER%20BY%20v&format=json")
+        .await;
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -571,14 +570,8 @@ async fn lifecycle_tokens_heartbeats_and_queries(backend: Backend) {
         "{text}"
     );
     let table = s
-        .client
-        .get(s.url("/v0/pipelines/p/query?sql=SELECT%20COUNT(*)%20AS%20c%20FROM%20big&format=text"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text("/v0/pipelines/p/query?sql=SELECT%20COUNT(*)%20AS%20c%20FROM%20big&format=text")
+        .await;
     assert!(table.contains("| c ") && table.contains("| 2 "), "{table}");
     let e = assert_error(
         &s.get("/v0/pipelines/p/query?sql=SELECT%20*%20FROM%20t&format=json")

@@ -87,15 +87,7 @@ async fn settled(s: &TestServer, name: &str) -> Value {
 async fn metrics_with(s: &TestServer, line: &str) -> String {
     let mut text = String::new();
     for _ in 0..300 {
-        text = s
-            .client
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        text = s.text("/metrics").await;
         if text.lines().any(|l| l == line) {
             return text;
         }

@@ -255,6 +255,12 @@ impl TestServer {
         parse(req.send().await.unwrap()).await
     }
 
+    /// The body of `GET path` as text, whatever its status (for answers that are not one JSON document).
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
