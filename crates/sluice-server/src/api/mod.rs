@@ -14,9 +14,10 @@ pub mod programs;
 pub mod query;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::{header, HeaderValue, Method, Uri};
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::middleware::{from_fn_with_state, map_request, map_response};
 use axum::response::Response;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
@@ -152,7 +153,27 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.with_state(state)
+    // Outside everything, before routing: Feldera's Python client joins its base URL and the path without
+    // normalising, so a base URL with a trailing slash asks for `//v0/...`.
+    Router::new()
+        .fallback_service(app.with_state(state))
+        .layer(map_request(collapse_leading_slashes))
+}
+
+/// `//v0/x` → `/v0/x` (the query kept).
+async fn collapse_leading_slashes(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.starts_with("//") {
+        let path = format!("/{}", path.trim_start_matches('/'));
+        let target = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        if let Ok(uri) = target.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// `Cache-Control: no-cache` on every JSON answer (errors and the egress stream included), as Feldera sent on its
