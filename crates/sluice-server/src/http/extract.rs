@@ -88,6 +88,14 @@ fn is_json_content_type(content_type: &str) -> bool {
 
 /// Deserializes `bytes` as `T`, classifying the failure and naming the field path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // PostgreSQL's text cannot hold NUL, and every string of a body may be stored: refused here, on both backends.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::body(
+            BodyErrorCode::InvalidValue,
+            "",
+            "a string holds the NUL character (\\u0000), which cannot be stored",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = path_text(e.path());
