@@ -158,3 +158,4 @@ wait_for /v0/pipelines/fair 'd["state"]["current_status"]' '"Shutdown"'
 echo
 echo "Still running: the broker (scripts/broker.sh stop) and the server (kill \$(cat $demo_dir/server.pid))."
 echo "Start the pipeline again with: curl -X POST $api/v0/pipelines/fair/start"
+echo "The web console: $api/ (docs/console.md)."

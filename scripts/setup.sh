@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Sluice needs to build, test and run its demo on a fresh Debian machine
 # that has only the Rust toolchain: the C build dependencies of librdkafka (SSL, SASL, zstd, lz4, zlib),
-# kcat for humans, a Python environment for the Avro and Feldera SDK tests (confluent-kafka, fastavro, feldera),
+# kcat for humans, Chromium for the web console's browser test, a Python environment for the Avro, Feldera SDK and
+# console tests (confluent-kafka, fastavro, feldera, playwright),
 # Feldera's CLI fda (pinned, built from crates.io),
 # Apache Kafka (scripts/kafka-install.sh: Java 17 and Maven with apt when
 # missing, the pinned broker's jars from Maven Central into ~/.cache/sluice), and tansu (pinned), the
@@ -21,7 +22,7 @@ for arg in "$@"; do
 done
 
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
-APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests python3-venv curl postgresql)
+APT_PACKAGES=(build-essential pkg-config cmake libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev kcat python3 python3-requests python3-venv curl postgresql chromium)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -58,16 +59,20 @@ else
 fi
 # A Python environment of the project's own for the tests that read Sluice's Avro output with a current Kafka
 # client and an independent Avro implementation (confluent-kafka, fastavro; pinned), and for the test that drives
-# Sluice with Feldera's official Python SDK, unmodified (feldera; pinned, pulls in pandas, numpy and pyarrow).
+# Sluice with Feldera's official Python SDK, unmodified (feldera; pinned, pulls in pandas, numpy and pyarrow), and
+# Playwright (pinned) for the web console's browser test, which drives Debian's Chromium (installed above; Playwright's
+# own browser download is never used).
 # It lives outside the repository, like tansu, so that cleaning the target dir does not reinstall it; common.sh
 # points SLUICE_PYTHON at it. An environment missing a package (or holding another version) is completed in place.
 SLUICE_PYENV="${SLUICE_PYENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/python}"
-PYTHON_PACKAGES=("confluent-kafka[avro,schemaregistry]==2.16.1" "fastavro==1.13.1" "feldera==0.369.0")
+PYTHON_PACKAGES=("confluent-kafka[avro,schemaregistry]==2.16.1" "fastavro==1.13.1" "feldera==0.369.0" "playwright==1.65.2")
 python_ready='from importlib.metadata import version
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 import fastavro
 from feldera import FelderaClient, PipelineBuilder
-assert version("confluent-kafka") == "2.16.1" and version("fastavro") == "1.13.1" and version("feldera") == "0.369.0"'
+from playwright.sync_api import sync_playwright
+assert version("confluent-kafka") == "2.16.1" and version("fastavro") == "1.13.1" and version("feldera") == "0.369.0"
+assert version("playwright") == "1.65.2"'
 if [ -x "$SLUICE_PYENV/bin/python" ] && "$SLUICE_PYENV/bin/python" -c "$python_ready" >/dev/null 2>&1; then
   log "python test environment present ($SLUICE_PYENV)"
 else

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::{free_port, sluice, Server};
+use common::{create_api_key, free_port, sluice, Server};
 
 const SEED_CURL: &str = include_str!("seed/put_connector.sh");
 const SEED_PYTHON: &str = include_str!("seed/put_connector.py");
@@ -141,15 +141,7 @@ fn seed_examples_work_with_an_api_key_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // The first key is created without a server.
-    let out = sluice()
-        .args(["api-key", "create", "seed"])
-        .arg("--data-dir")
-        .arg(&data)
-        .env_remove("SLUICE_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let key = create_api_key(&data, "seed");
     assert!(key.starts_with("apikey:"), "{key}");
 
     let server = serve(&data, &["--auth", "api-key"]);

@@ -136,6 +136,9 @@ pub fn router(state: AppState) -> Router {
     let mut app = endpoints()
         .into_iter()
         .fold(Router::new(), |r, e| r.route(e.path, e.handler))
+        // The web console: the page at `/` and its files, public like `/healthz` (it asks the user for a key and
+        // sends it with each API request, like any client).
+        .merge(sluice_console::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
     // `layer`, not `route_layer`, and after the fallbacks: the checks also wrap the unknown-route and wrong-method

@@ -375,7 +375,8 @@ async fn routing_errors_have_the_json_error_shape(backend: Backend) {
     let s = TestServer::start(&db).await;
     let e = assert_error(&s.get("/v0/nothing").await, 404, "UnknownRoute");
     assert_eq!(e["details"]["path"], "/v0/nothing");
-    assert_error(&s.get("/").await, 404, "UnknownRoute");
+    assert_error(&s.get("/nothing").await, 404, "UnknownRoute");
+    assert_error(&s.get("/console/nothing.js").await, 404, "UnknownRoute");
     let e = assert_error(
         &s.call(Method::POST, "/v0/connectors/x", Some(json!({})))
             .await,

@@ -227,8 +227,11 @@ async fn auth_on_covers_unknown_routes_and_wrong_methods(backend: Backend) {
             with_key.1,
         );
     }
-    // Outside /v0 nothing needs a key, errors included.
-    assert_error(&s.get("/").await, 404, "UnknownRoute");
+    // Outside /v0 nothing needs a key, errors included; the console's page asks for one itself.
+    let console = s.client.get(s.url("/")).send().await.unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(console.text().await.unwrap().contains("/console/app.js"));
+    assert_error(&s.get("/nothing").await, 404, "UnknownRoute");
     assert_error(&s.get("/v1/connectors").await, 404, "UnknownRoute");
     assert_error(&s.put("/healthz", json!({})).await, 405, "MethodNotAllowed");
     let metrics = s.client.get(s.url("/metrics")).send().await.unwrap();

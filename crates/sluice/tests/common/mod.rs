@@ -13,6 +13,20 @@ pub fn sluice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
 }
 
+/// Creates an API key with `sluice api-key create NAME` on the SQLite database in `data_dir`, without a server (as
+/// an operator creates the first key), and returns it.
+pub fn create_api_key(data_dir: &Path, name: &str) -> String {
+    let out = sluice()
+        .args(["api-key", "create", name])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SLUICE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
