@@ -42,13 +42,16 @@ async function route() {
   const [m, page] = match;
   const mine = {};
   current = mine;
+  // Each page renders into a container of its own: a slow page the user already left writes into a detached one.
+  const container = h('div');
+  view.replaceChildren(container);
   try {
-    const handle = await page(view, ...m.slice(1).map(decodeURIComponent));
+    const handle = await page(container, ...m.slice(1).map(decodeURIComponent));
     // The user may have moved on while the page loaded: stop what it started.
     if (current === mine) current = handle ?? null;
     else handle?.destroy?.();
   } catch (e) {
-    if (current === mine) replace(view, h('h1', { text: 'Could not load this page' }), h('p', { class: 'form-error', role: 'alert', text: e.message }));
+    if (current === mine) replace(container, h('h1', { text: 'Could not load this page' }), h('p', { class: 'form-error', role: 'alert', text: e.message }));
   }
   document.title = `${view.querySelector('h1')?.textContent ?? 'Console'} · Sluice`;
 }
@@ -56,6 +59,8 @@ async function route() {
 function askForKey(reason) {
   const dialog = document.getElementById('key-dialog');
   document.getElementById('key-error').textContent = reason ?? '';
+  // Escape closes the dialog with the last returnValue: clear it, so that only "Use key" saves.
+  dialog.returnValue = '';
   if (!dialog.open) dialog.showModal();
 }
 
@@ -99,5 +104,10 @@ async function showServer() {
 }
 
 setupKeyDialog();
+// The skip link moves focus to the content; it must not go through the hash router.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
+});
 window.addEventListener('hashchange', route);
 if (await showServer()) route();

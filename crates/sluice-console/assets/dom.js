@@ -69,11 +69,21 @@ export function clock(ms) {
 /** Shows a short message at the bottom of the window; errors stay until dismissed, others for five seconds. */
 export function toast(message, kind = 'info') {
   const box = document.getElementById('toasts');
-  const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+  // A refresh that keeps failing says so once, not every two seconds.
+  if ([...box.children].some((t) => t.dataset.message === message)) return;
+  const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: { message } },
     h('span', { text: message }),
     h('button', { type: 'button', class: 'quiet', 'aria-label': 'Dismiss', text: '×', on: { click: () => item.remove() } }));
   box.append(item);
   if (kind !== 'error') setTimeout(() => item.remove(), 5000);
+}
+
+/**
+ * A table or view name as the API wants it in a path or an attachment: the schema spells a quoted SQL name as
+ * written (`Totals`), and the server folds unquoted names to lower case, so such a name travels quoted.
+ */
+export function sqlName(name) {
+  return name === name.toLowerCase() ? name : `"${name}"`;
 }
 
 /** A status word as a coloured badge; `kind` picks the colour (ok, busy, warn, err, idle). */

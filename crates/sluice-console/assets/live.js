@@ -4,7 +4,7 @@
 // last changes of a view from its egress stream.
 
 import { get, call, stream, seg } from './api.js';
-import { h, replace, compact, bytes, clock, badge, stateKind } from './dom.js';
+import { h, replace, compact, bytes, clock, badge, stateKind, sqlName } from './dom.js';
 import { TimeChart } from './chart.js';
 
 const HISTORY_CHANGES = 100;
@@ -36,7 +36,9 @@ export function normalize(stats) {
     };
   }
   const byTable = new Map();
-  for (const i of stats.inputs ?? []) {
+  // `{table}.api-ingress` counts every record its table took, from connectors too: the other endpoints would
+  // count them twice.
+  for (const i of (stats.inputs ?? []).filter((e) => String(e.endpoint_name).endsWith('.api-ingress'))) {
     const t = byTable.get(i.config?.stream) ?? { table: i.config?.stream, records: 0, bytes: 0, buffered: 0, errors: 0 };
     t.records += i.metrics?.total_records ?? 0;
     t.bytes += i.metrics?.total_bytes ?? 0;
@@ -49,7 +51,7 @@ export function normalize(stats) {
     error: null,
     stalledSince: null,
     stallReason: null,
-    steps: null,
+    steps: g.total_completed_steps ?? null,
     inputs: [...byTable.values()],
     outputs: (stats.outputs ?? []).map((o) => ({
       name: o.endpoint_name, relation: o.config?.stream, transport: 'output',
@@ -240,12 +242,12 @@ function inputBox(pipeline, schema) {
     event.preventDefault();
     result.className = 'input-result';
     try {
-      const answer = await call('POST', `/v0/pipelines/${seg(pipeline)}/ingress/${seg(table.value)}?format=json&update_format=insert_delete`,
+      const answer = await call('POST', `/v0/pipelines/${seg(pipeline)}/ingress/${seg(sqlName(table.value))}?format=json&update_format=insert_delete`,
         records.value, { raw: true });
       result.textContent = `Accepted ${answer.records ?? '?'} records.`;
       result.classList.add('ok-text');
     } catch (e) {
-      const lines = (e.details?.errors ?? []).slice(0, 5).map((r) => `line ${r.line}: ${r.message}`);
+      const lines = (e.details?.errors ?? []).slice(0, 5).map((r) => (r.line ? `line ${r.line}: ${r.message}` : r.message));
       result.textContent = [e.message, ...lines].join(' — ');
       result.classList.add('error-text');
     }
@@ -304,7 +306,7 @@ function changeTable(pipeline, schema) {
     button.textContent = 'Stop watching';
     status.textContent = `Watching ${view.value}: changes appear from the next step on.`;
     const mine = controller;
-    stream('POST', `/v0/pipelines/${seg(pipeline)}/egress/${seg(view.value)}?format=json&mode=watch`, add, mine.signal)
+    stream('POST', `/v0/pipelines/${seg(pipeline)}/egress/${seg(sqlName(view.value))}?format=json&mode=watch`, add, mine.signal)
       .catch((e) => { if (e.name !== 'AbortError') status.textContent = `The stream ended: ${e.message}`; })
       .finally(() => { if (controller === mine) stop(); });
   });

@@ -56,8 +56,15 @@ export async function pipelinePage(main, name) {
   let stopped = false;
   let schema = await schemaOf(pipeline);
 
+  let signature = null;
+
   function render() {
     const s = summary(pipeline);
+    // Rebuilt only when something shown changed, so that keyboard focus and an armed Clear/Delete survive the
+    // refresh every two seconds.
+    const now = JSON.stringify([s.status, s.desired, s.error, s.description, s.program, s.live, pipeline.descriptor?.config?.fault_tolerance]);
+    if (now === signature) return;
+    signature = now;
     replace(status, badge(s.desired !== s.status ? `${s.status} → ${s.desired}` : s.status, stateKind(s.status)));
     status.dataset.status = s.status;
     const shutDown = ['Shutdown', 'Stopped'].includes(s.status) && ['Shutdown', 'Stopped'].includes(s.desired);
@@ -76,9 +83,13 @@ export async function pipelinePage(main, name) {
           location.hash = '#/pipelines';
         } catch (e) { toast(e.message, 'error'); }
       }) : null);
+    // Without fault_tolerance a current-API pipeline has Sluice's default; `null` there turns it off.
+    const ft = pipeline.runtime_config?.fault_tolerance;
+    const model = pipeline.descriptor ? pipeline.descriptor.config?.fault_tolerance?.model
+      : ft === undefined ? 'at_least_once' : ft?.model;
     replace(about, s.description ? `${s.description} · ` : '',
       s.program ? h('span', {}, 'program ', h('a', { href: `#/programs/${seg(s.program)}`, text: s.program })) : s.current ? 'SQL with connectors in WITH (Feldera\'s current API)' : 'no program',
-      pipeline.descriptor ? ` · fault tolerance ${pipeline.descriptor.config?.fault_tolerance?.model ?? 'none'}` : '');
+      ` · fault tolerance ${model ?? 'none'}`);
     replace(problem, s.error ? errorBox(s.error) : null);
     if (s.live && !panel) {
       live.replaceChildren();

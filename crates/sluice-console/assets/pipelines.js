@@ -3,7 +3,7 @@
 // listed and run from here too; their program is edited where it was written (fda, the SDK).
 
 import { call, get, seg } from './api.js';
-import { h, replace, toast, badge, stateKind, compact } from './dom.js';
+import { h, replace, toast, badge, stateKind, compact, sqlName } from './dom.js';
 
 /** One shape for both API generations: the 2024 `{descriptor, state}` and the current flat pipeline. */
 export function summary(p) {
@@ -16,7 +16,9 @@ export function summary(p) {
       desired: p.state.desired_status,
       error: p.state.error,
       current: false,
-      live: !['Shutdown', 'Provisioning', 'ShuttingDown'].includes(p.state.current_status),
+      // A pipeline that failed at start has no running instance (its /stats would be 404).
+      live: !['Shutdown', 'Provisioning', 'ShuttingDown'].includes(p.state.current_status)
+        && p.state.error?.error_code !== 'PipelineStartFailed',
     };
   }
   const status = p.deployment_status ?? 'Stopped';
@@ -51,6 +53,9 @@ export function actionButtons(s, after) {
     text: label,
   });
   const stopped = ['Shutdown', 'Stopped'].includes(s.status) && ['Shutdown', 'Stopped'].includes(s.desired);
+  // A failed pipeline must be stopped (2024 API) or have its error dismissed (current API) before it can start.
+  if (s.current && s.error && stopped) return [button('dismiss_error', 'Dismiss error', true)];
+  if (s.status === 'Failed') return [button('stop', 'Stop', true)];
   const buttons = [];
   if (s.status !== 'Running' || s.desired !== 'Running') buttons.push(button('start', 'Start', true));
   if (s.status === 'Running' && s.desired === 'Running') buttons.push(button('pause', 'Pause'));
@@ -83,6 +88,7 @@ export async function pipelineList(main) {
     ', then ', h('a', { href: '#/pipelines/new', text: 'create a pipeline' }), '.');
   main.append(table, empty);
   const previous = new Map();
+  const shown = new Map();
   let timer = null;
   let stopped = false;
 
@@ -95,6 +101,7 @@ export async function pipelineList(main) {
       return;
     }
     const now = performance.now();
+    const seen = new Set();
     const rows = await Promise.all(list.map(summary).sort((a, b) => a.name.localeCompare(b.name)).map(async (s) => {
       let rate = null;
       let health = null;
@@ -113,21 +120,39 @@ export async function pipelineList(main) {
       } else {
         previous.delete(s.name);
       }
-      const status = s.desired && s.desired !== s.status ? `${s.status} → ${s.desired}` : s.status;
-      return h('tr', { dataset: { pipeline: s.name } },
+      seen.add(s.name);
+      return rowFor(s, rate, health);
+    }));
+    if (stopped) return;
+    for (const [name, kept] of shown) if (!seen.has(name)) { kept.row.remove(); shown.delete(name); }
+    // Rows stay in place (and keep keyboard focus) unless what they show changed.
+    rows.forEach((row, i) => { if (table.tBodies[0].rows[i] !== row) table.tBodies[0].insertBefore(row, table.tBodies[0].rows[i] ?? null); });
+    empty.hidden = rows.length > 0;
+    table.hidden = rows.length === 0;
+  }
+
+  /** The row of a pipeline: rebuilt when its status, error or problem changed, otherwise only its rates updated. */
+  function rowFor(s, rate, health) {
+    const status = s.desired && s.desired !== s.status ? `${s.status} → ${s.desired}` : s.status;
+    const signature = JSON.stringify([status, s.error?.message, health, s.program, s.current]);
+    let kept = shown.get(s.name);
+    if (!kept || kept.signature !== signature) {
+      const row = h('tr', { dataset: { pipeline: s.name } },
         h('th', { scope: 'row' }, h('a', { href: `#/pipelines/${seg(s.name)}`, text: s.name }),
           s.current ? h('span', { class: 'tag', title: 'Written through Feldera\'s current API', text: 'SQL + WITH' }) : null),
         h('td', {}, s.program ? h('a', { href: `#/programs/${seg(s.program)}`, text: s.program }) : '–'),
         h('td', { class: 'status' }, badge(status, stateKind(s.status))),
-        h('td', { class: 'num', dataset: { rate: 'input' }, text: rate ? compact(rate.input) : '–' }),
-        h('td', { class: 'num', dataset: { rate: 'output' }, text: rate ? compact(rate.output) : '–' }),
+        h('td', { class: 'num', dataset: { rate: 'input' } }),
+        h('td', { class: 'num', dataset: { rate: 'output' } }),
         h('td', { class: 'problem' }, s.error ? h('span', { class: 'error-text', text: s.error.message }) : health ? h('span', { class: 'warn-text', text: health }) : ''),
         h('td', { class: 'actions' }, actionButtons(s, refresh)));
-    }));
-    if (stopped) return;
-    replace(table.tBodies[0], rows);
-    empty.hidden = rows.length > 0;
-    table.hidden = rows.length === 0;
+      kept?.row.replaceWith(row);
+      kept = { row, signature };
+      shown.set(s.name, kept);
+    }
+    kept.row.querySelector('[data-rate=input]').textContent = rate ? compact(rate.input) : '–';
+    kept.row.querySelector('[data-rate=output]').textContent = rate ? compact(rate.output) : '–';
+    return kept.row;
   }
 
   async function loop() {
@@ -197,7 +222,7 @@ export async function pipelineForm(main, name) {
     const row = h('tr', { class: 'attachment' }, h('td', {}, attachment), h('td', {}, connector), h('td', {}, relation),
       h('td', {}, h('button', { type: 'button', class: 'quiet', 'aria-label': 'Remove this connector', text: 'Remove', on: { click: () => row.remove() } })),
       h('td', { class: 'field-error', role: 'alert' }));
-    row.read = () => ({ name: attachment.value.trim(), connector_name: connector.value, relation_name: relation.value,
+    row.read = () => ({ name: attachment.value.trim(), connector_name: connector.value, relation_name: relation.value ? sqlName(relation.value) : '',
       is_input: isInputTransport(byName.get(connector.value)) });
     rows.append(row);
   }
@@ -240,10 +265,16 @@ export async function pipelineForm(main, name) {
     } catch (e) {
       formError.textContent = e.message;
       const field = e.details?.field ?? e.details?.path ?? '';
-      const at = field.includes('fault_tolerance') ? model : field.includes('workers') ? workers : field.startsWith('name') || e.code === 'InvalidName' || e.code === 'DuplicateName' ? nameInput : null;
+      const namesPipeline = e.code === 'DuplicateName' || (e.code === 'InvalidName' && e.details?.name === target);
+      const at = field.includes('fault_tolerance') ? model : field.includes('workers') ? workers : namesPipeline ? nameInput : null;
       if (at) at.closest('.field').querySelector('.field-error').textContent = e.details?.reason ?? e.message;
       const attached = e.details?.name && [...rows.rows].find((r) => r.read().name === e.details.name);
       if (attached) attached.querySelector('.field-error').textContent = e.details.reason ?? e.message;
+      // TablesNotInSchema / ViewsNotInSchema: [[attachment, relation], ...].
+      for (const [attachmentName, relationName] of e.details?.missing ?? []) {
+        const row = [...rows.rows].find((r) => r.read().name === attachmentName);
+        if (row) row.querySelector('.field-error').textContent = `${relationName} is not in the program`;
+      }
     }
   });
 

@@ -34,7 +34,9 @@ export async function programList(main) {
 function typeText(t, nullable) {
   if (!t) return '?';
   let text = t.type ?? '?';
-  if (t.component) text = `${typeText(t.component, true)} ${text}`;
+  if (t.type === 'ARRAY' && t.element) text = `${typeText(t.element, t.element_nullable ?? true)} ARRAY`;
+  else if (t.type === 'MAP' && t.key) text = `MAP<${typeText(t.key, false)}, ${typeText(t.value, t.value_nullable ?? true)}>`;
+  else if (t.component) text = `${typeText(t.component, true)} ${text}`;
   else if (t.precision !== null && t.precision !== undefined && t.precision >= 0 && t.type !== 'TIMESTAMP') text += t.scale !== null && t.scale !== undefined ? `(${t.precision}, ${t.scale})` : `(${t.precision})`;
   else if (t.length !== null && t.length !== undefined) text += `(${t.length})`;
   return (nullable ?? t.nullable) === false ? `${text} NOT NULL` : text;
@@ -84,7 +86,8 @@ export async function programPage(main, name) {
     const messages = program.status?.SqlError ?? [];
     status.textContent = word === 'Success' ? `Compiled (version ${program.version}).`
       : word === 'SqlError' ? `${messages.length} error${messages.length === 1 ? '' : 's'}: see the marked lines.`
-        : typeof program.status === 'object' ? `${word}: ${program.status[word]}` : `${word}…`;
+        : typeof program.status === 'object' ? `${word}: ${program.status[word]}`
+          : program.status_detail ? `${word}: ${program.status_detail}` : `${word}…`;
     status.className = `compile-status ${word === 'Success' ? 'ok-text' : SETTLED.has(word) ? 'error-text' : 'muted'}`;
     editor.setMarkers(markersOf(program.status, program.schema));
     replace(schemaHolder, h('h2', { text: 'Schema' }), schemaView(word === 'Success' ? program.schema : null));
@@ -94,8 +97,9 @@ export async function programPage(main, name) {
   async function settle(programName) {
     for (let i = 0; i < 600 && !stopped; i += 1) {
       const program = await get(`/v0/programs/${seg(programName)}`);
+      if (stopped) return null;
       show(program);
-      if (SETTLED.has(statusWord(program.status))) return program;
+      if (SETTLED.has(statusWord(program.status)) || program.status_detail) return program;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     return null;
@@ -124,7 +128,9 @@ export async function programPage(main, name) {
   form.addEventListener('submit', (event) => { event.preventDefault(); submit(); });
   if (existing) {
     show(existing);
-    if (!SETTLED.has(statusWord(existing.status))) settle(existing.name);
+    if (!SETTLED.has(statusWord(existing.status))) {
+      settle(existing.name).catch((e) => { if (!stopped) toast(e.message, 'error'); });
+    }
   } else {
     replace(schemaHolder, h('h2', { text: 'Schema' }), schemaView(null));
   }

@@ -229,6 +229,17 @@ with sync_playwright() as playwright:
     page.click("nav >> text=Pipelines")
     page.click("tr[data-pipeline=orders_pipe] button[data-action=stop]")
     expect(page.locator("tr[data-pipeline=orders_pipe] td.status")).to_have_text("Shutdown")
+    # Keyboard focus survives the list's refresh every two seconds.
+    page.focus("tr[data-pipeline=orders_pipe] button[data-action=start]")
+    page.wait_for_timeout(4500)
+    focused = page.evaluate("document.activeElement.dataset.action + '/' + document.activeElement.closest('tr')?.dataset.pipeline")
+    assert focused == "start/orders_pipe", f"focus moved to {focused}"
+    # A pipeline written through Feldera's current API is listed too, tagged.
+    answer = page.request.put(BASE + "/v0/pipelines/sql_pipe", headers={"Authorization": f"Bearer {settings['key']}"},
+                              data={"name": "sql_pipe", "program_code": "CREATE TABLE t (x INT);\nCREATE VIEW v AS SELECT x FROM t;"})
+    assert answer.ok, answer.text()
+    expect(page.locator("tr[data-pipeline=sql_pipe] .tag")).to_have_text("SQL + WITH")
+    expect(page.locator("tr[data-pipeline=sql_pipe] td.status")).to_have_text("Stopped")
     shot(page, "pipelines")
     browser.close()
 
