@@ -371,10 +371,20 @@ impl Lowerer<'_> {
             let mut args = Vec::new();
             let func = match fun {
                 WindowFunctionDefinition::WindowUDF(u) => {
-                    match u.name().to_ascii_lowercase().as_str() {
+                    let name = u.name().to_ascii_lowercase();
+                    match name.as_str() {
                         "row_number" => WindowFunc::RowNumber,
                         "rank" => WindowFunc::Rank,
                         "dense_rank" => WindowFunc::DenseRank,
+                        "lag" | "lead" | "first_value" | "last_value" | "ntile" => {
+                            crate::window::lower_value_function(
+                                &name,
+                                &params.args,
+                                params.null_treatment,
+                                schema,
+                                &mut args,
+                            )?
+                        }
                         other => {
                             return Err(Unsupported::at_keyword(
                                 format!("window function {}", other.to_uppercase()),

@@ -4,7 +4,9 @@
 //! replaces the partition's previous output with the result. A row of multiplicity `n` counts as `n` rows.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{WindowFrameBound, WindowFrameUnits};
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::expr::NullTreatment;
+use datafusion::logical_expr::{Expr, ExprSchemable, WindowFrameBound, WindowFrameUnits};
 use sluice_data::Value;
 
 use crate::agg::{self, AggCall};
@@ -21,6 +23,21 @@ pub enum WindowFunc {
     Rank,
     /// `DENSE_RANK()`: 1 + the number of distinct order values before.
     DenseRank,
+    /// `LAG(x, n, default)` (`offset` = −n) and `LEAD(x, n, default)` (`offset` = n): `x` (`args[0]`) of the row
+    /// `offset` rows away in window order, or `default` (NULL when not given) past the partition's ends.
+    Shift {
+        /// Rows after the current one (negative: before).
+        offset: i64,
+        /// The value past the ends, already of `x`'s type.
+        default: Value,
+    },
+    /// `FIRST_VALUE(x)`: `x` (`args[0]`) of the frame's first row, NULL for an empty frame.
+    FirstValue,
+    /// `LAST_VALUE(x)`: `x` (`args[0]`) of the frame's last row, NULL for an empty frame.
+    LastValue,
+    /// `NTILE(buckets)`: which of `buckets` nearly equal groups, in window order, the row falls in (1-based; the
+    /// first `rows % buckets` groups have one row more).
+    Ntile(u64),
     /// An aggregate over the frame; its `arg`/`filter` index the call's `args`.
     Aggregate(AggCall),
 }
@@ -119,6 +136,111 @@ pub struct WindowCall {
     pub args: Vec<Scalar>,
     /// The frame (for aggregates).
     pub frame: Frame,
+}
+
+/// Lowers `LAG`, `LEAD`, `FIRST_VALUE`, `LAST_VALUE` and `NTILE` (`name` in lower case): the value argument is
+/// compiled into `args`; offsets, defaults and bucket counts must be constants, as in DataFusion.
+pub(crate) fn lower_value_function(
+    name: &str,
+    call_args: &[Expr],
+    null_treatment: Option<NullTreatment>,
+    schema: &DFSchema,
+    args: &mut Vec<Scalar>,
+) -> LowerResult<WindowFunc> {
+    let upper = name.to_uppercase();
+    if matches!(null_treatment, Some(NullTreatment::IgnoreNulls)) {
+        return Err(Unsupported::at_keyword(
+            format!("IGNORE NULLS in {upper}"),
+            "IGNORE",
+        ));
+    }
+    let constant = |e: &Expr, what: &str| -> LowerResult<Value> {
+        match e {
+            Expr::Literal(v, _) => crate::expr::scalar_value(v),
+            Expr::Cast(c) => match c.expr.as_ref() {
+                Expr::Literal(v, _) => Ok(crate::expr::cast(
+                    &crate::expr::scalar_value(v)?,
+                    c.field.data_type(),
+                )),
+                _ => Err(Unsupported::at_keyword(
+                    format!("{upper} with a {what} that is not a constant"),
+                    name.to_string(),
+                )),
+            },
+            _ => Err(Unsupported::at_keyword(
+                format!("{upper} with a {what} that is not a constant"),
+                name.to_string(),
+            )),
+        }
+    };
+    let integer = |e: &Expr, what: &str| -> LowerResult<i64> {
+        match constant(e, what)? {
+            Value::BigInt(n) => Ok(n),
+            other => crate::expr::as_int(&other)
+                .and_then(|n| i64::try_from(n).ok())
+                .ok_or_else(|| {
+                    Unsupported::at_keyword(
+                        format!("{upper} with a {what} of {other:?}"),
+                        name.to_string(),
+                    )
+                }),
+        }
+    };
+    if name == "ntile" {
+        let [buckets] = call_args else {
+            return Err(Unsupported::at_keyword("NTILE takes one argument", "ntile"));
+        };
+        let buckets = integer(buckets, "bucket count")?;
+        return match u64::try_from(buckets) {
+            Ok(b) if b > 0 => Ok(WindowFunc::Ntile(b)),
+            _ => Err(Unsupported::at_keyword(
+                format!("NTILE({buckets}): the bucket count must be positive"),
+                "ntile",
+            )),
+        };
+    }
+    let Some(value) = call_args.first() else {
+        return Err(Unsupported::at_keyword(
+            format!("{upper} without an argument"),
+            name.to_string(),
+        ));
+    };
+    let value_type = value
+        .get_type(schema)
+        .map_err(|e| Unsupported::new(format!("cannot type {value}: {e}")))?;
+    args.push(crate::expr::compile(value, schema)?);
+    Ok(match name {
+        "first_value" | "last_value" if call_args.len() > 1 => {
+            return Err(Unsupported::at_keyword(
+                format!("{upper} takes one argument"),
+                name.to_string(),
+            ))
+        }
+        "first_value" => WindowFunc::FirstValue,
+        "last_value" => WindowFunc::LastValue,
+        _ => {
+            let n = match call_args.get(1) {
+                Some(n) => integer(n, "offset")?,
+                None => 1,
+            };
+            let default = match call_args.get(2) {
+                Some(d) => match constant(d, "default")? {
+                    Value::Null => Value::Null,
+                    v => crate::expr::cast(&v, &value_type),
+                },
+                None => Value::Null,
+            };
+            let offset = if name == "lag" {
+                n.checked_neg()
+            } else {
+                Some(n)
+            }
+            .ok_or_else(|| {
+                Unsupported::at_keyword(format!("{upper} offset {n}"), name.to_string())
+            })?;
+            WindowFunc::Shift { offset, default }
+        }
+    })
 }
 
 /// A partition in window order, one entry per row copy, with each row's sort keys evaluated once into one flat
@@ -280,6 +402,24 @@ pub fn window(
                 WindowFunc::RowNumber => Value::BigInt(i as i64 + 1),
                 WindowFunc::Rank => Value::BigInt(first[i] as i64 + 1),
                 WindowFunc::DenseRank => Value::BigInt(dense),
+                WindowFunc::Shift { offset, default } => {
+                    match usize::try_from((i as i64).saturating_add(*offset))
+                        .ok()
+                        .filter(|j| *j < n)
+                    {
+                        Some(j) => args[c][j][0].clone(),
+                        None => default.clone(),
+                    }
+                }
+                WindowFunc::FirstValue | WindowFunc::LastValue => {
+                    let (lo, hi) = frame_bounds(&call.frame, &copies, order, i, first[i], last[i]);
+                    match (lo <= hi, &call.func) {
+                        (false, _) => Value::Null,
+                        (true, WindowFunc::FirstValue) => args[c][lo][0].clone(),
+                        (true, _) => args[c][hi][0].clone(),
+                    }
+                }
+                WindowFunc::Ntile(buckets) => Value::BigInt(ntile(i as u64, n as u64, *buckets)),
                 WindowFunc::Aggregate(a) => {
                     let (lo, hi) = frame_bounds(&call.frame, &copies, order, i, first[i], last[i]);
                     let frame: Vec<(&[Value], i64)> = if lo <= hi {
@@ -304,6 +444,19 @@ pub fn window(
         out.push((row, 1));
     }
     out
+}
+
+/// The 1-based bucket of row `i` (0-based) of `n` split into `buckets` groups in order: each group has ⌊n/buckets⌋
+/// rows and the first `n % buckets` one more (with more buckets than rows, each row is a group of its own).
+fn ntile(i: u64, n: u64, buckets: u64) -> i64 {
+    let (size, larger) = (n / buckets, n % buckets);
+    let in_larger = larger * (size + 1);
+    let bucket = if i < in_larger {
+        i / (size + 1)
+    } else {
+        larger + (i - in_larger) / size
+    };
+    bucket as i64 + 1
 }
 
 /// The inclusive index range of row `i`'s frame (empty when `lo > hi`), with `first`/`last` its peer group.
@@ -395,5 +548,19 @@ fn range_bound(
         position(&|o| o.is_lt()) as i64
     } else {
         position(&|o| o.is_le()) as i64 - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ntile_splits_rows_into_nearly_equal_ordered_groups() {
+        let split = |n: u64, buckets: u64| -> Vec<i64> {
+            (0..n).map(|i| super::ntile(i, n, buckets)).collect()
+        };
+        assert_eq!(split(7, 3), [1, 1, 1, 2, 2, 3, 3]);
+        assert_eq!(split(6, 3), [1, 1, 2, 2, 3, 3]);
+        assert_eq!(split(2, 4), [1, 2]);
+        assert_eq!(split(5, 1), [1; 5]);
     }
 }

@@ -223,6 +223,27 @@ fn aggregate_over_windows_with_frames() {
 }
 
 #[test]
+fn lag_lead_first_last_value_and_ntile() {
+    check(
+        "CREATE VIEW shifts AS SELECT pk, k, v, LAG(v) OVER (PARTITION BY k ORDER BY pk) AS prev,
+                LEAD(v, 2) OVER (PARTITION BY k ORDER BY pk) AS next2,
+                LAG(pk, 1, -1) OVER (PARTITION BY k ORDER BY pk) AS prev_pk,
+                LEAD(pk, 3, 0) OVER (PARTITION BY k ORDER BY pk) AS lead3
+            FROM p;
+         CREATE VIEW backwards AS SELECT pk, LEAD(v) OVER (ORDER BY pk DESC) AS lower_v,
+                LAG(k, 2) OVER (ORDER BY pk DESC) AS k2 FROM p;
+         CREATE VIEW ends AS SELECT pk, FIRST_VALUE(v) OVER (PARTITION BY k ORDER BY pk) AS first_v,
+                LAST_VALUE(v) OVER (PARTITION BY k ORDER BY pk) AS last_so_far,
+                LAST_VALUE(pk) OVER (PARTITION BY k ORDER BY pk ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+                    AS last_pk,
+                FIRST_VALUE(v) OVER (PARTITION BY k ORDER BY pk ROWS BETWEEN 1 FOLLOWING AND 2 FOLLOWING) AS next_v
+            FROM p;
+         CREATE VIEW tiles AS SELECT pk, k, NTILE(3) OVER (PARTITION BY k ORDER BY pk) AS t3 FROM p;
+         CREATE VIEW tiles_all AS SELECT pk, NTILE(4) OVER (ORDER BY pk DESC) AS t4 FROM p;",
+    );
+}
+
+#[test]
 fn primary_key_upserts_and_deletes_feed_views() {
     check(
         "CREATE VIEW per_k AS SELECT k, SUM(v) AS total, COUNT(*) AS n FROM p GROUP BY k;

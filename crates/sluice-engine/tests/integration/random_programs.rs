@@ -16,8 +16,8 @@ fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
     items[rng.random_range(0..items.len())]
 }
 
-/// A random query over `t` (aliased `a`) and possibly `u` (aliased `b`).
-fn random_query(rng: &mut StdRng) -> String {
+/// A random FROM (`t` aliased `a`, possibly joined with `u` as `b` or `p` as `c`) and WHERE (or nothing).
+fn random_source(rng: &mut StdRng) -> (&'static str, String) {
     let from = pick(
         rng,
         &[
@@ -39,12 +39,18 @@ fn random_query(rng: &mut StdRng) -> String {
         "a.k IN (1, 2, 4)",
         "NOT (a.id = 3)",
     ];
-    let mut query = String::new();
     let filter = if rng.random_bool(0.7) {
         format!(" WHERE {}", pick(rng, &preds))
     } else {
         String::new()
     };
+    (from, filter)
+}
+
+/// A random query over `t` (aliased `a`) and possibly `u` (aliased `b`).
+fn random_query(rng: &mut StdRng) -> String {
+    let (from, filter) = random_source(rng);
+    let mut query = String::new();
     let shape = rng.random_range(0..10);
     if shape < 3 {
         return ranked_query(rng, from, &filter);
@@ -92,7 +98,7 @@ fn random_query(rng: &mut StdRng) -> String {
 /// frames order by every output column, so peers are identical rows; RANGE frames give all peers one frame.
 fn ranked_query(rng: &mut StdRng, from: &str, filter: &str) -> String {
     let all = "a.x, a.id, a.k, a.s, a.d";
-    match rng.random_range(0..4) {
+    match rng.random_range(0..5) {
         0 => {
             let (dir, n) = (pick(rng, &["", " DESC"]), rng.random_range(1..5));
             let order = all.replace(", ", &format!("{dir}, "));
@@ -125,6 +131,7 @@ fn ranked_query(rng: &mut StdRng, from: &str, filter: &str) -> String {
                 "SELECT {all}, {agg} OVER (PARTITION BY a.k ORDER BY {all} {frame}) AS w FROM {from}{filter}"
             )
         }
+        3 => value_function_query(rng, from, filter),
         _ => {
             let agg = pick(rng, &["SUM(a.id)", "COUNT(*)", "MAX(a.d)"]);
             let (dir, frame) = (
@@ -141,6 +148,62 @@ fn ranked_query(rng: &mut StdRng, from: &str, filter: &str) -> String {
             format!(
                 "SELECT a.id, a.x, {agg} OVER (PARTITION BY a.s ORDER BY a.x{dir} {frame}) AS w FROM {from}{filter}"
             )
+        }
+    }
+}
+
+/// LAG, LEAD, FIRST_VALUE, LAST_VALUE or NTILE over a random partition, ordered by every output column: peers are
+/// identical rows, so whichever copy comes first, the values agree.
+fn value_function_query(rng: &mut StdRng, from: &str, filter: &str) -> String {
+    let all = "a.x, a.id, a.k, a.s, a.d";
+    let f = pick(
+        rng,
+        &[
+            "LAG(a.x)",
+            "LEAD(a.d, 2)",
+            "LAG(a.id, 1, 0)",
+            "LEAD(a.s, 1, 'none')",
+            "FIRST_VALUE(a.s)",
+            "LAST_VALUE(a.x)",
+            "NTILE(3)",
+        ],
+    );
+    let frame = if f.contains("_VALUE") {
+        pick(
+            rng,
+            &[
+                "",
+                "ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+                "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
+            ],
+        )
+    } else {
+        ""
+    };
+    let (part, dir) = (
+        pick(rng, &["a.k", "a.s", "a.x % 2"]),
+        pick(rng, &["", " DESC"]),
+    );
+    let order = all.replace(", ", &format!("{dir}, "));
+    format!("SELECT {all}, {f} OVER (PARTITION BY {part} ORDER BY {order}{dir} {frame}) AS w FROM {from}{filter}")
+}
+
+#[test]
+fn random_value_function_programs_match_datafusion() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for program in 0..8 {
+        let views: String = (0..3)
+            .map(|v| {
+                let (from, filter) = random_source(&mut rng);
+                format!(
+                    "CREATE VIEW v{v} AS {};\n",
+                    value_function_query(&mut rng, from, &filter)
+                )
+            })
+            .collect();
+        let sql = format!("{TABLES}{views}");
+        for seed in 0..2 {
+            run_random_views(&sql, 500 + program * 10 + seed, 6, 1);
         }
     }
 }

@@ -16,7 +16,7 @@ use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
 use datafusion::scalar::ScalarValue;
 use sluice_data::Value;
 
-pub use cast::{date_of, datetime_of, scalar_value};
+pub use cast::{cast, date_of, datetime_of, scalar_value};
 pub(crate) use ops::{as_decimal, as_f64, float_value, int_value, is_integer};
 pub use ops::{as_int, compare};
 pub use scalar::Scalar;

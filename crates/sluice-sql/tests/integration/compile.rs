@@ -40,9 +40,22 @@ fn unknown_columns_and_tables_point_at_the_name() {
 
 #[test]
 fn unsupported_window_function_is_named_with_its_position() {
-    let e = single("CREATE VIEW v AS SELECT id,\n  NTILE(2) OVER (ORDER BY id) AS q FROM t;");
-    assert!(e.message.to_uppercase().contains("NTILE"), "{e:?}");
+    let e = single("CREATE VIEW v AS SELECT id,\n  PERCENT_RANK() OVER (ORDER BY id) AS q FROM t;");
+    assert!(e.message.to_uppercase().contains("PERCENT_RANK"), "{e:?}");
     assert_eq!((e.line, e.column), (3, 3), "{e:?}");
+}
+
+#[test]
+fn analytic_functions_refuse_what_they_cannot_compute() {
+    let e = single("CREATE VIEW v AS SELECT id,\n  NTILE(0) OVER (ORDER BY id) AS q FROM t;");
+    assert!(e.message.contains("NTILE(0)"), "{e:?}");
+    assert_eq!((e.line, e.column), (3, 3), "{e:?}");
+    let e = single(
+        "CREATE VIEW v AS SELECT id,\n  LAG(id) IGNORE NULLS OVER (ORDER BY id) AS q FROM t;",
+    );
+    assert!(e.message.contains("IGNORE NULLS"), "{e:?}");
+    let e = single("CREATE VIEW v AS SELECT id, LAG(id, id) OVER (ORDER BY id) AS q FROM t;");
+    assert!(e.message.to_uppercase().contains("LAG"), "{e:?}");
 }
 
 #[test]
