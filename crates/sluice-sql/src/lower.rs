@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, NullEquality};
 use datafusion::logical_expr::{
     expr::{AggregateFunction, WindowFunction},
@@ -13,7 +14,7 @@ use datafusion::logical_expr::{
     Distinct, Expr, ExprSchemable, FetchType, JoinType, LogicalPlan, Operator, SkipType, SortExpr,
     WindowFunctionDefinition,
 };
-use sluice_data::Row;
+use sluice_data::{Row, Value};
 
 use crate::error::{LowerResult, Unsupported};
 use crate::expr::{compile, Scalar};
@@ -250,10 +251,7 @@ impl Lowerer<'_> {
 
     fn join(&self, j: &datafusion::logical_expr::Join) -> LowerResult<Node> {
         if j.null_aware {
-            return Err(Unsupported::at_keyword(
-                "NOT IN (subquery) (null-aware anti join); use NOT EXISTS",
-                "NOT IN",
-            ));
+            return self.not_in(j);
         }
         let kind = match j.join_type {
             JoinType::Inner => JoinKind::Inner,
@@ -288,6 +286,82 @@ impl Lowerer<'_> {
             left_width: ls.fields().len(),
             right_width: rs.fields().len(),
         })))
+    }
+
+    /// `x NOT IN (SELECT y …)`, which DataFusion plans as a null-aware anti join, with SQL's NULL rules: a left
+    /// row is kept when the subquery has no rows at all, or when no `y` equals `x`, `x` is not NULL and no `y` is
+    /// NULL (a comparison with NULL is unknown, and NOT IN keeps only what is surely true). Built from parts the
+    /// engine keeps incrementally: the plain anti join, a global count of the subquery's rows and of its NULL
+    /// keys (one row, even over an empty input), joined to every row, a filter on them, and the left columns.
+    fn not_in(&self, j: &datafusion::logical_expr::Join) -> LowerResult<Node> {
+        let ([(left_expr, right_expr)], None) = (j.on.as_slice(), &j.filter) else {
+            return Err(Unsupported::at_keyword(
+                "NOT IN with a correlated subquery or several columns; use NOT EXISTS",
+                "NOT IN",
+            ));
+        };
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        let (left_key, right_key) = (compile(left_expr, ls)?, compile(right_expr, rs)?);
+        let left_width = ls.fields().len();
+        let right = self.node(&j.right)?;
+        let unmatched = Node::Join(Box::new(JoinNode {
+            left: self.node(&j.left)?,
+            right: right.clone(),
+            kind: JoinKind::LeftAnti,
+            left_keys: vec![left_key.clone()],
+            right_keys: vec![right_key.clone()],
+            null_equal: false,
+            residual: None,
+            left_width,
+            right_width: rs.fields().len(),
+        }));
+        let count = |filter| crate::agg::AggCall {
+            func: crate::agg::AggFunc::CountRows,
+            arg: 0,
+            distinct: false,
+            filter,
+            data_type: DataType::Int64,
+            arg_type: DataType::Null,
+        };
+        let null_key = Scalar::computed(DataType::Boolean, move |row| {
+            Value::Bool(right_key.eval(row).is_null())
+        });
+        let counts = Node::Aggregate {
+            input: Box::new(right),
+            keys: vec![],
+            args: vec![null_key],
+            aggs: vec![count(None), count(Some(0))],
+        };
+        let with_counts = Node::Join(Box::new(JoinNode {
+            left: unmatched,
+            right: counts,
+            kind: JoinKind::Inner,
+            left_keys: vec![],
+            right_keys: vec![],
+            null_equal: false,
+            residual: None,
+            left_width,
+            right_width: 2,
+        }));
+        let keep = Scalar::computed(DataType::Boolean, move |row| {
+            let (rows, nulls) = (&row[left_width], &row[left_width + 1]);
+            Value::Bool(
+                *rows == Value::BigInt(0)
+                    || (*nulls == Value::BigInt(0) && !left_key.eval(row).is_null()),
+            )
+        });
+        Ok(Node::Map {
+            input: Box::new(Node::Filter {
+                input: Box::new(with_counts),
+                predicate: keep,
+            }),
+            exprs: ls
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| Scalar::column(i, f.data_type().clone()))
+                .collect(),
+        })
     }
 
     /// Records a `rank <= k` (or `rank < k`) conjunct of a filter over a ranking window function, so that the

@@ -188,6 +188,17 @@ fn in_and_exists_subqueries() {
 }
 
 #[test]
+fn not_in_subquery_with_null_semantics() {
+    check(
+        "CREATE VIEW ni AS SELECT id, k FROM t WHERE k NOT IN (SELECT k FROM u WHERE y > 3);
+         CREATE VIEW ni_all AS SELECT COUNT(*) AS n, COUNT(k) AS nk FROM t WHERE k NOT IN (SELECT k FROM u);
+         CREATE VIEW ni_filtered AS SELECT id FROM t WHERE x NOT IN (SELECT y FROM u WHERE y > 2);
+         CREATE VIEW ni_keyed AS SELECT pk FROM p WHERE k NOT IN (SELECT k FROM t WHERE x IS NOT NULL);
+         CREATE VIEW ni_count AS SELECT COUNT(*) AS n FROM t WHERE s NOT IN (SELECT name FROM u);",
+    );
+}
+
+#[test]
 fn order_by_limit_top_k() {
     check(
         "CREATE VIEW top AS SELECT id, x FROM t ORDER BY x DESC, id LIMIT 3;

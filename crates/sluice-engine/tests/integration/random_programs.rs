@@ -38,6 +38,7 @@ fn random_source(rng: &mut StdRng) -> (&'static str, String) {
         "(a.x < 10 OR a.k = 2)",
         "a.k IN (1, 2, 4)",
         "NOT (a.id = 3)",
+        "a.k NOT IN (SELECT k FROM u WHERE y > 2)",
     ];
     let filter = if rng.random_bool(0.7) {
         format!(" WHERE {}", pick(rng, &preds))

@@ -44,6 +44,14 @@ impl Scalar {
         }
     }
 
+    /// An expression the lowering builds itself (not from SQL text), computed by `f` over the row.
+    pub(crate) fn computed(
+        data_type: DataType,
+        f: impl Fn(&[Value]) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        Scalar::new(data_type, f)
+    }
+
     /// The expression that returns column `index` of the row.
     pub fn column(index: usize, data_type: DataType) -> Self {
         Scalar {

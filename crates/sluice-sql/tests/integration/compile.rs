@@ -46,6 +46,14 @@ fn unsupported_window_function_is_named_with_its_position() {
 }
 
 #[test]
+fn correlated_not_in_is_refused_with_the_way_out() {
+    let e = single(
+        "CREATE VIEW v AS SELECT id FROM t WHERE k NOT IN (SELECT k FROM t t2 WHERE t2.id > t.id);",
+    );
+    assert!(e.message.contains("NOT EXISTS"), "{e:?}");
+}
+
+#[test]
 fn analytic_functions_refuse_what_they_cannot_compute() {
     let e = single("CREATE VIEW v AS SELECT id,\n  NTILE(0) OVER (ORDER BY id) AS q FROM t;");
     assert!(e.message.contains("NTILE(0)"), "{e:?}");
