@@ -223,12 +223,24 @@ impl Lowerer<'_> {
             .iter()
             .any(|e| matches!(e, Expr::GroupingSet(_)))
         {
-            return Err(Unsupported::at_keyword(
-                "GROUPING SETS / ROLLUP / CUBE",
-                "GROUP",
-            ));
+            return self.grouping_sets(a);
         }
         let keys = self.exprs(&a.group_expr, schema)?;
+        let (args, aggs) = self.aggregate_calls(a)?;
+        Ok(Node::Aggregate {
+            input: Box::new(self.node(&a.input)?),
+            keys,
+            args,
+            aggs,
+        })
+    }
+
+    /// The aggregates of `a` (args and calls), lowered once for every grouping they are computed by.
+    fn aggregate_calls(
+        &self,
+        a: &datafusion::logical_expr::Aggregate,
+    ) -> LowerResult<(Vec<Scalar>, Vec<crate::agg::AggCall>)> {
+        let schema = a.input.schema();
         let mut args = Vec::new();
         let mut aggs = Vec::new();
         for e in &a.aggr_expr {
@@ -241,12 +253,96 @@ impl Lowerer<'_> {
             };
             aggs.push(crate::agg::lower_call(f, schema, data_type, &mut args)?);
         }
-        Ok(Node::Aggregate {
-            input: Box::new(self.node(&a.input)?),
-            keys,
-            args,
-            aggs,
-        })
+        Ok((args, aggs))
+    }
+
+    /// `GROUP BY GROUPING SETS (…)`, `ROLLUP (…)`, `CUBE (…)` (also mixed with plain keys): one ordinary aggregate
+    /// per grouping set, each padded to DataFusion's output row (every grouping expression, NULL where the set
+    /// leaves it out, then `__grouping_id`, then the aggregates), and their sum. Each part is kept incrementally
+    /// like any GROUP BY; a set listed twice is computed twice, as SQL wants, told apart by the id's high bits.
+    fn grouping_sets(&self, a: &datafusion::logical_expr::Aggregate) -> LowerResult<Node> {
+        let schema = a.input.schema();
+        let exprs: Vec<Expr> =
+            datafusion::logical_expr::utils::grouping_set_to_exprlist(&a.group_expr)
+                .map_err(|e| Unsupported::new(e.to_string()))?
+                .into_iter()
+                .cloned()
+                .collect();
+        // The planner has already turned mixed forms (`GROUP BY a, ROLLUP (b)`) into one GROUPING SETS.
+        use datafusion::logical_expr::GroupingSet;
+        let sets: Vec<Vec<Expr>> = match a.group_expr.as_slice() {
+            [Expr::GroupingSet(GroupingSet::GroupingSets(sets))] => sets.clone(),
+            [Expr::GroupingSet(GroupingSet::Rollup(keys))] => {
+                (0..=keys.len()).rev().map(|n| keys[..n].to_vec()).collect()
+            }
+            [Expr::GroupingSet(GroupingSet::Cube(keys))] if keys.len() <= 12 => (0..1u32
+                << keys.len())
+                .map(|mask| {
+                    keys.iter()
+                        .enumerate()
+                        .filter(|(i, _)| mask & (1 << i) != 0)
+                        .map(|(_, k)| k.clone())
+                        .collect()
+                })
+                .collect(),
+            _ => {
+                return Err(Unsupported::at_keyword(
+                    "this form of GROUPING SETS (or a CUBE of more than 12 keys)",
+                    "GROUP",
+                ))
+            }
+        };
+        let out = a.schema.fields();
+        let id_type = out[exprs.len()].data_type().clone();
+        let (args, aggs) = self.aggregate_calls(a)?;
+        let input = self.node(&a.input)?;
+        let mut seen: HashMap<Vec<bool>, u64> = HashMap::new();
+        let mut parts = Vec::with_capacity(sets.len());
+        for set in &sets {
+            let left_out: Vec<bool> = exprs.iter().map(|e| !set.contains(e)).collect();
+            let ordinal = seen.entry(left_out.clone()).or_insert(0);
+            let id = left_out
+                .iter()
+                .fold(0u64, |acc, out| (acc << 1) | u64::from(*out))
+                | (*ordinal << exprs.len());
+            *ordinal += 1;
+            let kept: Vec<&Expr> = exprs
+                .iter()
+                .zip(&left_out)
+                .filter(|(_, o)| !**o)
+                .map(|(e, _)| e)
+                .collect();
+            let keys = kept
+                .iter()
+                .map(|e| compile(e, schema))
+                .collect::<LowerResult<Vec<_>>>()?;
+            let mut padded = Vec::with_capacity(out.len());
+            let mut key = 0;
+            for (i, left) in left_out.iter().enumerate() {
+                let data_type = out[i].data_type().clone();
+                padded.push(if *left {
+                    Scalar::computed(data_type, |_| Value::Null)
+                } else {
+                    key += 1;
+                    Scalar::column(key - 1, data_type)
+                });
+            }
+            let id_value = crate::expr::int_value(&id_type, i128::from(id));
+            padded.push(Scalar::computed(id_type.clone(), move |_| id_value.clone()));
+            padded.extend((0..aggs.len()).map(|i| {
+                Scalar::column(kept.len() + i, out[exprs.len() + 1 + i].data_type().clone())
+            }));
+            parts.push(Node::Map {
+                input: Box::new(Node::Aggregate {
+                    input: Box::new(input.clone()),
+                    keys,
+                    args: args.clone(),
+                    aggs: aggs.clone(),
+                }),
+                exprs: padded,
+            });
+        }
+        Ok(Node::UnionAll(parts))
     }
 
     fn join(&self, j: &datafusion::logical_expr::Join) -> LowerResult<Node> {

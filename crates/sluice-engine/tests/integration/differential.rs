@@ -199,6 +199,20 @@ fn not_in_subquery_with_null_semantics() {
 }
 
 #[test]
+fn grouping_sets_rollup_and_cube() {
+    check(
+        "CREATE VIEW r AS SELECT k, s, COUNT(*) AS n, SUM(x) AS sx FROM t GROUP BY ROLLUP (k, s);
+         CREATE VIEW c AS SELECT k, b, MAX(d) AS md, AVG(x) AS ax FROM t GROUP BY CUBE (k, b);
+         CREATE VIEW g AS SELECT k, s, COUNT(x) AS c FROM t GROUP BY GROUPING SETS ((k), (s), ());
+         CREATE VIEW m AS SELECT k, s, COUNT(*) AS n FROM t WHERE x > 2 GROUP BY k, ROLLUP (s);
+         CREATE VIEW twice AS SELECT k, COUNT(*) AS n FROM t GROUP BY GROUPING SETS ((k), (k));
+         CREATE VIEW gk AS SELECT k, s, GROUPING(k) AS gk, GROUPING(k, s) AS gks, COUNT(*) AS n
+            FROM t GROUP BY ROLLUP (k, s);
+         CREATE VIEW bits AS SELECT id, k & 3 AS a3, k | 8 AS o8, k ^ 5 AS x5, x >> 2 AS s2, x >> 65 AS s65 FROM t;",
+    );
+}
+
+#[test]
 fn order_by_limit_top_k() {
     check(
         "CREATE VIEW top AS SELECT id, x FROM t ORDER BY x DESC, id LIMIT 3;

@@ -1,6 +1,7 @@
-//! Random programs assembled from supported constructs (filters, projections, joins, aggregates, DISTINCT,
-//! set operations, top-k, window functions with ROWS and RANGE frames, CTEs, subqueries, tables with a primary
-//! key), each checked against DataFusion over random insert/delete/upsert sequences.
+//! Random programs assembled from supported constructs (filters, projections, joins, aggregates (also over
+//! grouping sets), NOT IN, DISTINCT, set operations, top-k, window functions with ROWS and RANGE frames, value
+//! functions, CTEs, subqueries, tables with a primary key), each checked against DataFusion over random
+//! insert/delete/upsert sequences.
 
 use crate::common::run_random_views;
 use rand::rngs::StdRng;
@@ -72,8 +73,15 @@ fn random_query(rng: &mut StdRng) -> String {
         } else {
             ""
         };
+        let other = if key == "a.k" { "a.s" } else { "a.k" };
+        let grouping = match rng.random_range(0..6) {
+            0 => format!("ROLLUP ({key}, {other})"),
+            1 => format!("CUBE ({key}, {other})"),
+            2 => format!("GROUPING SETS (({key}), ())"),
+            _ => key.to_string(),
+        };
         query.push_str(&format!(
-            "SELECT {key} AS g, {aggs} FROM {from}{filter} GROUP BY {key}{having}"
+            "SELECT {key} AS g, {aggs} FROM {from}{filter} GROUP BY {grouping}{having}"
         ));
     } else {
         let distinct = if rng.random_bool(0.3) {

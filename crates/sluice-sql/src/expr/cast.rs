@@ -92,9 +92,12 @@ pub fn can_cast(from: &DataType, to: &DataType) -> bool {
     };
     let string = |t: &DataType| matches!(t, Utf8 | Utf8View | LargeUtf8);
     let temporal = |t: &DataType| matches!(t, Date32 | Timestamp(_, None) | Time64(_));
+    // Unsigned integers appear only as DataFusion's own values (the grouping id that GROUPING() reads, ROW_NUMBER),
+    // held as BIGINT, and are cast from, never to.
+    let unsigned = |t: &DataType| matches!(t, UInt8 | UInt16 | UInt32 | UInt64);
     from == to
         || *from == Null
-        || (numeric(from) && numeric(to))
+        || ((numeric(from) || unsigned(from)) && numeric(to))
         || (string(from) && string(to))
         || (string(from) && (numeric(to) || temporal(to) || *to == Boolean))
         || (string(to) && (numeric(from) || temporal(from) || *from == Boolean))

@@ -197,6 +197,16 @@ fn comparable(a: &DataType, b: &DataType) -> bool {
         )
 }
 
+/// The width in bits of an integer type.
+fn int_bits(dt: &DataType) -> i128 {
+    match dt {
+        DataType::Int8 | DataType::UInt8 => 8,
+        DataType::Int16 | DataType::UInt16 => 16,
+        DataType::Int32 | DataType::UInt32 => 32,
+        _ => 64,
+    }
+}
+
 fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scalar> {
     if let Some(s) = interval_arith(b, schema, &out)? {
         return Ok(s);
@@ -263,6 +273,34 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
         Operator::Multiply if numeric => arith(Arith::Mul),
         Operator::Divide if numeric => arith(Arith::Div),
         Operator::Modulo if numeric => arith(Arith::Rem),
+        // Bitwise operators on integers (GROUPING() reads the grouping id with `&` and `>>`): computed on the
+        // exact value and stored back in the result type, whose range they cannot leave; a shift counts modulo the
+        // type's width, as DataFusion's does.
+        Operator::BitwiseAnd
+        | Operator::BitwiseOr
+        | Operator::BitwiseXor
+        | Operator::BitwiseShiftRight
+            if [&out, &l.data_type, &r.data_type]
+                .iter()
+                .all(|t| is_integer(t)) =>
+        {
+            let (op, bits) = (b.op, int_bits(&out));
+            Scalar::new(out.clone(), move |row| {
+                let (Some(a), Some(c)) = (as_int(&l.eval_ref(row)), as_int(&r.eval_ref(row)))
+                else {
+                    return Value::Null;
+                };
+                int_value(
+                    &out,
+                    match op {
+                        Operator::BitwiseAnd => a & c,
+                        Operator::BitwiseOr => a | c,
+                        Operator::BitwiseXor => a ^ c,
+                        _ => a >> c.rem_euclid(bits),
+                    },
+                )
+            })
+        }
         Operator::StringConcat if strings => {
             Scalar::new(out, move |row| match (l.eval(row), r.eval(row)) {
                 (Value::String(a), Value::String(c)) => Value::String(a + &c),

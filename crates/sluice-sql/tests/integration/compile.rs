@@ -175,9 +175,7 @@ fn range_frame_offsets_are_checked() {
 }
 
 #[test]
-fn recursive_ctes_and_grouping_sets_are_rejected() {
-    let e = single("CREATE VIEW v AS SELECT k, x, COUNT(*) AS n FROM t GROUP BY ROLLUP (k, x);");
-    assert!(e.message.contains("GROUPING SETS"), "{e:?}");
+fn recursive_ctes_are_rejected() {
     let e = single(
         "CREATE VIEW v AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r;",
     );
