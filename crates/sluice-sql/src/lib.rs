@@ -30,6 +30,7 @@ mod sort;
 mod types;
 mod unique;
 pub mod window;
+mod windows;
 
 pub use append_only::is_append_only;
 pub use error::{CompileErrors, Pos, SqlError};

@@ -72,8 +72,12 @@ pub struct Program {
 impl Program {
     /// Compiles `sql`, a sequence of `CREATE TABLE`, `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` statements.
     pub fn compile(sql: &str) -> Result<Program, CompileErrors> {
-        let statements = Parser::parse_sql(&GenericDialect {}, sql)
-            .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
+        // `TUMBLE(TABLE t, ...)`: the `TABLE` blanked out so that the parser reads it (positions unchanged).
+        let statements = Parser::parse_sql(
+            &GenericDialect {},
+            &crate::windows::blank_table_arguments(sql),
+        )
+        .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
         let mut compiler = Compiler {
             ctx: SessionContext::new(),
             sources: HashMap::new(),
@@ -294,6 +298,10 @@ impl Compiler {
     }
 
     fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
+        // Window table functions become the subqueries they stand for, before anything reads the query.
+        let mut rewritten = v.clone();
+        crate::windows::rewrite(&mut rewritten.query, &self.ctx)?;
+        let v = &rewritten;
         let name = object_name(&v.name)?;
         self.check_new_name(&name)?;
         let connectors = view_options(&name, &v.options)?;
@@ -411,7 +419,7 @@ fn statement_starts(sql: &str, statements: &[Statement]) -> Vec<usize> {
 }
 
 /// The byte offset of a 1-based line and column (columns count characters).
-fn offset(sql: &str, line: u64, column: u64) -> usize {
+pub(crate) fn offset(sql: &str, line: u64, column: u64) -> usize {
     let mut off = 0;
     for (i, l) in sql.split_inclusive('\n').enumerate() {
         if i as u64 + 1 == line {

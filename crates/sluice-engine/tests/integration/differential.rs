@@ -213,6 +213,20 @@ fn grouping_sets_rollup_and_cube() {
 }
 
 #[test]
+fn tumble_and_hop_windows() {
+    check(
+        "CREATE VIEW tw AS SELECT window_start, window_end, COUNT(*) AS n, SUM(x) AS sx
+            FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '30' DAY)) GROUP BY window_start, window_end;
+         CREATE VIEW tw_rows AS SELECT id, ts, window_start, window_end
+            FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '15' MINUTE)) AS w;
+         CREATE VIEW hw AS SELECT window_start, COUNT(*) AS n
+            FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '10' DAY, INTERVAL '30' DAY)) GROUP BY window_start;
+         CREATE VIEW hw_odd AS SELECT w.id, w.window_start, w.window_end, u.name
+            FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '20' DAY, INTERVAL '30' DAY)) w JOIN u ON w.k = u.k;",
+    );
+}
+
+#[test]
 fn order_by_limit_top_k() {
     check(
         "CREATE VIEW top AS SELECT id, x FROM t ORDER BY x DESC, id LIMIT 3;

@@ -573,3 +573,49 @@ fn duplicate_index_keys_are_counted_across_steps_and_restarts() {
     e.step().unwrap();
     assert_eq!(e.duplicate_keys(), []);
 }
+
+/// TUMBLE and HOP put each row in the windows Feldera's semantics give (checked against values worked out by hand,
+/// not against DataFusion replaying the rewritten query): a tumbling hour offset by 15 minutes, and 30-minute
+/// windows every 20 minutes (one or two per row); a NULL time is in no window.
+#[test]
+fn tumble_and_hop_put_rows_in_the_right_windows() {
+    let program = Program::compile(
+        "CREATE TABLE e (id INT NOT NULL, ts TIMESTAMP);
+         CREATE VIEW tumbling AS SELECT id, window_start, window_end
+            FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '15' MINUTE));
+         CREATE VIEW hopping AS SELECT id, window_start, window_end
+            FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '20' MINUTE, INTERVAL '30' MINUTE));",
+    )
+    .unwrap();
+    let minute = 60_000_000i64;
+    let at = |m: i64| Value::Timestamp(m * minute);
+    let mut e = Engine::start(program, EngineConfig::with_workers(1)).unwrap();
+    e.push(
+        "e",
+        vec![
+            (row(vec![Value::Int(1), at(10)]), 1),
+            (row(vec![Value::Int(2), at(75)]), 1),
+            (row(vec![Value::Int(3), at(45)]), 1),
+            (row(vec![Value::Int(4), Value::Null]), 1),
+        ],
+    )
+    .unwrap();
+    let d = e.step().unwrap();
+    let window = |id: i32, from: i64, to: i64| (row(vec![Value::Int(id), at(from), at(to)]), 1);
+    // Hours from :15: minute 10 is in [-45, 15), 45 in [15, 75), 75 in [75, 135).
+    let tumbling: Bag = [window(1, -45, 15), window(2, 75, 135), window(3, 15, 75)]
+        .into_iter()
+        .collect();
+    assert_eq!(consolidate(&d["tumbling"]), tumbling);
+    // Windows start every 20 minutes from :00; [s, s + 30) holds the rows with s <= ts < s + 30, so minute 10 is in
+    // [0, 30) only ([-20, 10) ends before it), minute 45 in [20, 50) and [40, 70).
+    let hopping: Bag = [
+        window(1, 0, 30),
+        window(2, 60, 90),
+        window(3, 20, 50),
+        window(3, 40, 70),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(consolidate(&d["hopping"]), hopping);
+}

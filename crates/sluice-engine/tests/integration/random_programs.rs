@@ -1,14 +1,14 @@
 //! Random programs assembled from supported constructs (filters, projections, joins, aggregates (also over
-//! grouping sets), NOT IN, DISTINCT, set operations, top-k, window functions with ROWS and RANGE frames, value
-//! functions, CTEs, subqueries, tables with a primary key), each checked against DataFusion over random
-//! insert/delete/upsert sequences.
+//! grouping sets), NOT IN, TUMBLE and HOP windows, DISTINCT, set operations, top-k, window functions with ROWS
+//! and RANGE frames, value functions, CTEs, subqueries, tables with a primary key), each checked against DataFusion
+//! over random insert/delete/upsert sequences.
 
 use crate::common::run_random_views;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const TABLES: &str = "
-CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2));
+CREATE TABLE t (id INT NOT NULL, k INT, s VARCHAR, x BIGINT, d DECIMAL(10,2), ts TIMESTAMP);
 CREATE TABLE u (k INT, name VARCHAR, y INT);
 CREATE TABLE p (pk INT NOT NULL PRIMARY KEY, k INT, v DECIMAL(8,2));
 ";
@@ -29,6 +29,8 @@ fn random_source(rng: &mut StdRng) -> (&'static str, String) {
             "t a FULL JOIN u b ON a.k = b.k",
             "t a JOIN p c ON a.id = c.pk",
             "t a LEFT JOIN p c ON a.k = c.k AND c.v > 5",
+            "TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '30' DAY)) a",
+            "TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '100' DAY, INTERVAL '250' DAY)) a JOIN u b ON a.k = b.k",
         ],
     );
     let preds = [

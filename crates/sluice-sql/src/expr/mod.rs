@@ -124,6 +124,9 @@ pub fn compile(expr: &Expr, schema: &DFSchema) -> LowerResult<Scalar> {
                 }
             })
         }
+        Expr::ScalarFunction(f) if f.func.name().eq_ignore_ascii_case("date_bin") => {
+            date_bin(&f.args, schema, out)?
+        }
         Expr::ScalarFunction(f) => {
             let args = f
                 .args
@@ -318,6 +321,55 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
 
 /// `date_or_timestamp ± INTERVAL '...'` with a constant interval.
 /// A constant interval of any of DataFusion's interval types; `None` for anything else.
+/// `DATE_BIN(stride, ts [, origin])`: the start of the `stride`-wide bin, counted from `origin` (the Unix epoch when
+/// not given), that holds the TIMESTAMP `ts`; what TUMBLE and HOP windows are made of. The stride must be a
+/// constant interval of days and time (months have no fixed width) and the origin a constant.
+fn date_bin(args: &[Expr], schema: &DFSchema, out: DataType) -> LowerResult<Scalar> {
+    let refuse = |what: &str| Unsupported::at_keyword(format!("DATE_BIN {what}"), "date_bin");
+    let stride = match args.first() {
+        Some(Expr::Literal(s, _)) => interval_micros(s),
+        _ => None,
+    }
+    .filter(|micros| *micros > 0)
+    .ok_or_else(|| refuse("needs a positive constant interval of days and time as its stride"))?;
+    let ts = compile(
+        args.get(1).ok_or_else(|| refuse("needs a timestamp"))?,
+        schema,
+    )?;
+    if !matches!(ts.data_type, DataType::Timestamp(_, None)) {
+        return Err(refuse(&format!(
+            "of {}: only TIMESTAMP is supported",
+            ts.data_type
+        )));
+    }
+    let origin = match args.get(2) {
+        None => 0,
+        Some(Expr::Literal(s, _)) => match scalar_value(s)? {
+            Value::Timestamp(micros) => micros,
+            _ => return Err(refuse("needs a TIMESTAMP origin")),
+        },
+        Some(_) => return Err(refuse("needs a constant origin")),
+    };
+    Ok(Scalar::new(out, move |row| {
+        match ts.eval_ref(row).as_ref() {
+            Value::Timestamp(t) => t
+                .checked_sub(origin)
+                .and_then(|d| d.div_euclid(stride).checked_mul(stride))
+                .and_then(|d| d.checked_add(origin))
+                .map_or(Value::Null, Value::Timestamp),
+            _ => Value::Null,
+        }
+    }))
+}
+
+/// The length of a constant interval of days and time, in microseconds (None for months, which have no fixed
+/// length, and for anything that is not an interval).
+pub(crate) fn interval_micros(s: &ScalarValue) -> Option<i64> {
+    interval_value(s)
+        .filter(|iv| iv.months == 0)
+        .map(|iv| i64::from(iv.days) * 86_400_000_000 + iv.nanos.div_euclid(1_000))
+}
+
 fn interval_value(s: &ScalarValue) -> Option<Interval> {
     match s {
         ScalarValue::IntervalMonthDayNano(Some(v)) => Some(Interval {

@@ -382,3 +382,29 @@ fn declared_connectors_are_collected_with_their_positions() {
         ]
     );
 }
+
+#[test]
+fn window_table_functions_refuse_what_they_cannot_compute() {
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP);\nCREATE VIEW v AS SELECT * FROM\n  TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '1' MONTH));",
+    );
+    assert!(
+        e.message
+            .contains("positive constant interval of days and time"),
+        "{e:?}"
+    );
+    assert_eq!((e.line, e.column), (4, 9), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP);\nCREATE VIEW v AS SELECT * FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' HOUR));",
+    );
+    assert!(e.message.contains("3600 windows per row"), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP);\nCREATE VIEW v AS SELECT * FROM TABLE(TUMBLE(TABLE e, ts, INTERVAL '1' HOUR));",
+    );
+    assert!(e.message.contains("DESCRIPTOR(column)"), "{e:?}");
+    // A DATE column is windowed as the TIMESTAMP of its midnight.
+    assert!(Program::compile(
+        "CREATE TABLE e (d DATE);\nCREATE VIEW v AS SELECT * FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(d), INTERVAL '7' DAY));"
+    )
+    .is_ok());
+}
