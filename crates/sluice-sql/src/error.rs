@@ -87,3 +87,18 @@ impl Unsupported {
 
 /// Lowering result.
 pub type LowerResult<T> = Result<T, Unsupported>;
+
+/// The byte offset of a 1-based line and column (columns count characters).
+pub(crate) fn offset(sql: &str, line: u64, column: u64) -> usize {
+    let mut off = 0;
+    for (i, l) in sql.split_inclusive('\n').enumerate() {
+        if i as u64 + 1 == line {
+            return off
+                + l.char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        off += l.len();
+    }
+    sql.len()
+}

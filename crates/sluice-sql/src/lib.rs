@@ -17,6 +17,7 @@
 pub mod adhoc;
 pub mod agg;
 mod append_only;
+mod composite;
 mod error;
 pub mod expr;
 mod index;

@@ -16,7 +16,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use sluice_data::{Field, Relation};
 
 use crate::append_only::is_append_only;
-use crate::error::{CompileErrors, Pos, SqlError, Unsupported};
+use crate::error::{offset, CompileErrors, Pos, SqlError, Unsupported};
 use crate::index::{IndexDef, Indexed};
 use crate::lower::{lower, Source};
 use crate::names::{normalize, object_name};
@@ -416,21 +416,6 @@ fn statement_starts(sql: &str, statements: &[Statement]) -> Vec<usize> {
         previous = span_start;
     }
     starts
-}
-
-/// The byte offset of a 1-based line and column (columns count characters).
-pub(crate) fn offset(sql: &str, line: u64, column: u64) -> usize {
-    let mut off = 0;
-    for (i, l) in sql.split_inclusive('\n').enumerate() {
-        if i as u64 + 1 == line {
-            return off
-                + l.char_indices()
-                    .nth(column.saturating_sub(1) as usize)
-                    .map_or(l.len(), |(b, _)| b);
-        }
-        off += l.len();
-    }
-    sql.len()
 }
 
 /// The 1-based position of a byte offset.

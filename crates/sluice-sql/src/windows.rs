@@ -39,7 +39,7 @@ pub(crate) fn blank_table_arguments(sql: &str) -> String {
         let is_word = |t: &Token, word: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(word));
         let window_call = is_word(&w[0].token, "TUMBLE") || is_word(&w[0].token, "HOP");
         if window_call && w[1].token == Token::LParen && is_word(&w[2].token, "TABLE") {
-            let start = crate::program::offset(sql, w[2].span.start.line, w[2].span.start.column);
+            let start = crate::error::offset(sql, w[2].span.start.line, w[2].span.start.column);
             out.replace_range(start..start + "TABLE".len(), "     ");
         }
     }
