@@ -49,10 +49,6 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def number(text):
-    return float(text) if text not in (None, "") else 0.0
-
-
 # HTTP errors this flow provokes on purpose (Chromium logs each failed fetch as a console error): the connector
 # refused for its topic, and /stats of a pipeline that has just stopped. Anything else fails the test.
 EXPECTED_HTTP_ERRORS = [
@@ -121,7 +117,7 @@ with sync_playwright() as playwright:
     page.fill("textarea.code-input", connector_config("no spaces allowed"))
     page.click("button:has-text('Create connector')")
     expect(page.locator("#connector-error")).to_contain_text("config.transport.config.topic")
-    topic_line = connector_config("x").split("\n").index(next(l for l in connector_config("x").split("\n") if '"topic"' in l)) + 1
+    topic_line = next(i for i, line in enumerate(connector_config("x").splitlines(), 1) if '"topic"' in line)
     error_marker = page.locator(".code-markers li.marker-error")
     expect(error_marker).to_have_attribute("data-line", str(topic_line))
     expect(page.locator(".gutter-line.has-error")).to_have_text([str(topic_line)])
