@@ -106,10 +106,38 @@ impl PrivateBroker {
     pub fn down(&self) {
         self.script("kill");
     }
+
+    /// Freezes the broker (SIGSTOP): its connections stay open and it answers nothing, like a broker that hangs.
+    /// [`PrivateBroker::thaw`] lets it go on; dropping the broker thaws it first.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen broker go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pidfile = ["kafka.pid", "tansu.pid"]
+            .iter()
+            .map(|f| self.dir.path().join(f))
+            .find(|p| p.exists())
+            .expect("the broker's pid file");
+        let pid = std::fs::read_to_string(&pidfile).expect("read the pid file");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.trim())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", pid.trim());
+    }
 }
 
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
+        // A frozen broker would ignore the stop.
+        let _ = std::panic::catch_unwind(|| self.thaw());
         self.script("stop");
     }
 }

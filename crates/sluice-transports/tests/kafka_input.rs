@@ -351,6 +351,32 @@ fn broker_outage_stalls_without_failing_and_reading_continues_after_restart() {
     assert_eq!(endpoint.stats().health, EndpointHealth::Running);
 }
 
+/// Dropping an endpoint (what a pipeline's stop does) returns even when its group coordinator never answers: the
+/// broker is frozen (SIGSTOP: connections open, no answers), so librdkafka's close waits for its LeaveGroup request,
+/// and rdkafka's drop waits for the close without a bound. The endpoint gives the close 10 s and finishes it in the
+/// background; the test allows 30 s, well below the request timeout (`socket.timeout.ms`, 60 s) that would end
+/// librdkafka's wait on its own.
+#[test]
+fn dropping_an_endpoint_whose_broker_hangs_returns() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    // The broker is this test's own and dies with it: no topic to clean up.
+    kafka_tools::create_topic(&servers, "kin-hung", 1).unwrap();
+    produce(&servers, "kin-hung", &numbered(0, 3, 1));
+    let endpoint = connected(&servers, "kin-hung");
+    assert_eq!(read(&endpoint, 3).len(), 3);
+
+    broker.freeze();
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(endpoint);
+        let _ = done.send(());
+    });
+    let returned = dropped.recv_timeout(Duration::from_secs(30));
+    broker.thaw();
+    returned.expect("dropping the endpoint did not return within 30 s");
+}
+
 /// A subscribed topic deleted under a running endpoint fails it, naming the topic, at librdkafka's next metadata
 /// refresh (`topic.metadata.refresh.interval.ms`, 5 minutes by default; 2 s here). Against tansu 0.6 (the tests'
 /// second broker, which does not run this file) the same deletion crashes the process inside librdkafka 2.12.1

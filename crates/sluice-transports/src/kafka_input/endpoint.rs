@@ -4,13 +4,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_types::{ConfigError, KafkaInputConfig};
 
 use super::client_config::consumer_options;
+use super::close::ClosingConsumer;
 use super::context::InputContext;
 use super::stats::{InputCounters, KafkaInputStats};
 use crate::kafka_common::{client_config, KafkaConnectError, TopicCheck, CREATE_IT_FIRST};
@@ -91,7 +92,7 @@ const RECOVERY_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// [`KafkaInputEndpoint::poll`]; keep calling it while paused (it then returns nothing), or the group considers
 /// the consumer dead after `max.poll.interval.ms`.
 pub struct KafkaInputEndpoint {
-    consumer: BaseConsumer<InputContext>,
+    consumer: ClosingConsumer,
     counters: Arc<InputCounters>,
     topics: Vec<String>,
     group: String,
@@ -138,7 +139,7 @@ impl KafkaInputEndpoint {
                 reason: e.to_string(),
             })?;
         Ok(KafkaInputEndpoint {
-            consumer,
+            consumer: ClosingConsumer::new(consumer),
             counters,
             topics: config.topics.clone(),
             group: options["group.id"].clone(),

@@ -3,6 +3,7 @@
 //! - `client_config`: connector config → librdkafka consumer config, Sluice's defaults, network-free validation.
 //! - `context`: the consumer context: client errors, logs, and the consumer group's partition assignments.
 //! - `stats`: counters and the endpoint's health (running, stalled since when and why, failed).
+//! - `close`: the consumer's close on drop, within a bound.
 //! - `endpoint`: [`KafkaInputEndpoint`], what the pipeline calls.
 //!
 //! The endpoint joins a consumer group (`subscribe`): the broker assigns the partitions, and a second connector
@@ -12,6 +13,7 @@
 //! begins where `auto.offset.reset` says.
 
 mod client_config;
+mod close;
 mod context;
 mod endpoint;
 mod stats;
