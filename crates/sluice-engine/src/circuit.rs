@@ -11,16 +11,18 @@
 
 use std::sync::Arc;
 
+use dbsp::dynamic::DynData;
 use dbsp::operator::OutputHandle;
-use dbsp::typed_batch::SpineSnapshot;
+use dbsp::typed_batch::{SpineSnapshot, TypedBox};
 use dbsp::{InputHandle, OrdZSet, RootCircuit, Stream, ZSetHandle};
 use sluice_data::Value;
 use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
-use sluice_sql::{agg, window, IndexDef, Program};
+use sluice_sql::{agg, window, Anchor, IndexDef, Program};
 use smallvec::SmallVec;
 
 use crate::group::{pack, unpack, GroupFn};
+use crate::lateness::ordinal;
 use crate::row::DRow;
 use crate::sums::Sums;
 
@@ -29,6 +31,10 @@ pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
 
 /// A stream of rows indexed by a key (a join side).
 type KeyedStream = Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, DRow>>;
+
+/// The waterlines in force at each step (one value per [`Program::waterlines`] entry, NULL where none is known),
+/// in the shape dbsp's retention policies read.
+type BoundStream = Stream<RootCircuit, TypedBox<DRow, DynData>>;
 
 /// The handles the controller keeps after building the circuit.
 pub struct CircuitHandles {
@@ -49,6 +55,9 @@ pub struct CircuitHandles {
     /// programs with a materialized view have it, so that other circuits keep the shape they always had (and their
     /// checkpoints).
     pub snapshot_guard: Option<InputHandle<bool>>,
+    /// The waterlines in force, set before every step (see `lateness.rs`); dbsp resets it after each step, and an
+    /// unset (empty) value trims nothing. Only programs with a `LATENESS` have it.
+    pub waterlines: Option<InputHandle<DRow>>,
 }
 
 /// Builds the circuit for `program` (called once per worker).
@@ -66,10 +75,17 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
         tables.push(h);
         table_streams.push(s);
     }
+    let waterlines = (!program.waterlines().is_empty()).then(|| {
+        let (stream, handle) = circuit.add_input_stream::<DRow>();
+        let bound: BoundStream = stream.apply(|w: &DRow| TypedBox::new(w.clone()));
+        (bound, handle)
+    });
     let mut builder = Builder {
+        program,
         tables: table_streams,
         views: Vec::new(),
         unit: unit_stream,
+        bound: waterlines.as_ref().map(|(bound, _)| bound.clone()),
     };
     let mut views = Vec::new();
     let mut contents = Vec::new();
@@ -95,6 +111,7 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
         contents,
         duplicates,
         snapshot_guard: guard.map(|(_, handle)| handle),
+        waterlines: waterlines.map(|(_, handle)| handle),
     }
 }
 
@@ -102,7 +119,7 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
 /// view, checkpointed with the rest of the circuit), of which the changes to a count above 1 are output. This is
 /// what lets an output connector keyed by the index refuse a key that an earlier step already gave a row.
 fn duplicate_keys(
-    builder: &Builder,
+    builder: &Builder<'_>,
     program: &Program,
     index: &IndexDef,
 ) -> OutputHandle<SpineSnapshot<OrdZSet<DRow>>> {
@@ -132,10 +149,13 @@ fn duplicate_keys(
         .accumulate_output()
 }
 
-struct Builder {
+struct Builder<'a> {
+    program: &'a Program,
     tables: Vec<RowStream>,
     views: Vec<RowStream>,
     unit: RowStream,
+    /// The waterlines, when the program has any.
+    bound: Option<BoundStream>,
 }
 
 fn concat(a: &[Value], b: &[Value]) -> Vec<Value> {
@@ -145,7 +165,7 @@ fn concat(a: &[Value], b: &[Value]) -> Vec<Value> {
     v
 }
 
-impl Builder {
+impl Builder<'_> {
     fn stream(&self, node: &Node) -> RowStream {
         match node {
             Node::Table(i) => self.tables[*i].clone(),
@@ -191,6 +211,7 @@ impl Builder {
                 aggs,
             } => {
                 let (key_of, args_of) = (projection(keys), projection(args));
+                let retention = self.retention(self.program.key_anchors(input, keys));
                 let input = self.stream(input);
                 let out = match agg::LinearAggs::plan(aggs) {
                     // Running totals: a change updates its group's sums without reading the group's other rows.
@@ -200,25 +221,38 @@ impl Builder {
                         let share = Arc::new(linear);
                         let read = share.clone();
                         let args = args.to_vec();
-                        input
-                            .map_index(move |r: &DRow| {
-                                let mut slots = Sums::zeroed(share.width());
-                                share.contribute(|i| args[i].eval_ref(r.values()), &mut slots);
-                                (key_of(r.values()), Sums::new(slots))
-                            })
-                            .aggregate_linear(|s: &Sums| s.clone())
-                            .map(move |(k, s): (&DRow, &Sums)| {
-                                let values = read.finish(&s.slots(read.width()));
-                                DRow::of(concat(k.values(), &values))
-                            })
+                        let shares = input.map_index(move |r: &DRow| {
+                            let mut slots = Sums::zeroed(share.width());
+                            share.contribute(|i| args[i].eval_ref(r.values()), &mut slots);
+                            (key_of(r.values()), Sums::new(slots))
+                        });
+                        let totals = match &retention {
+                            Some((bound, retain)) => {
+                                let retain = retain.clone();
+                                shares.aggregate_linear_retain_keys(
+                                    bound,
+                                    move |k: &DRow, w: &DRow| retain(k, w),
+                                    |s: &Sums| s.clone(),
+                                )
+                            }
+                            None => shares.aggregate_linear(|s: &Sums| s.clone()),
+                        };
+                        retain_keys(&totals, &retention);
+                        totals.map(move |(k, s): (&DRow, &Sums)| {
+                            let values = read.finish(&s.slots(read.width()));
+                            DRow::of(concat(k.values(), &values))
+                        })
                     }
                     None => {
                         let aggs = aggs.clone();
                         let body =
                             GroupFn(Arc::new(move |rows| DRow::of(agg::evaluate(&aggs, rows))));
-                        input
-                            .map_index(move |r: &DRow| (key_of(r.values()), args_of(r.values())))
-                            .aggregate(body)
+                        let grouped = input
+                            .map_index(move |r: &DRow| (key_of(r.values()), args_of(r.values())));
+                        retain_keys(&grouped, &retention);
+                        let groups = grouped.aggregate(body);
+                        retain_keys(&groups, &retention);
+                        groups
                             .map(|(k, v): (&DRow, &DRow)| DRow::of(concat(k.values(), v.values())))
                     }
                 };
@@ -256,6 +290,27 @@ impl Builder {
         }
     }
 
+    /// The retention policy for state keyed by values with these anchors (`(key position, anchor)`): keep a key
+    /// unless one of its anchored values can no longer come (see [`Anchor::allows`]). `None` when nothing is
+    /// anchored or the program has no waterline.
+    fn retention(&self, anchors: Vec<(usize, Anchor)>) -> Option<Retention> {
+        if anchors.is_empty() {
+            return None;
+        }
+        let bound = self.bound.clone()?;
+        let anchors: Arc<[(usize, Anchor)]> = anchors.into();
+        let retain: RetainFn = Arc::new(move |key: &DRow, waterlines: &DRow| {
+            anchors.iter().all(|(at, anchor)| {
+                // NULL keys are kept; so is everything while a waterline is not known yet (an unset bound input
+                // is an empty row).
+                key.values().get(*at).and_then(ordinal).is_none_or(|k| {
+                    anchor.allows(k, |w| waterlines.values().get(w).and_then(ordinal))
+                })
+            })
+        });
+        Some((bound, retain))
+    }
+
     /// A global aggregate has one row even over an empty input: add the empty-input row whenever the
     /// aggregate has no row (`out + default - default·|out|`).
     fn with_empty_group(&self, out: RowStream, empty: Vec<Value>) -> RowStream {
@@ -274,10 +329,14 @@ impl Builder {
         f: impl Fn(&[(&[Value], i64)]) -> Vec<(Vec<Value>, i64)> + Send + Sync + 'static,
     ) -> RowStream {
         let partition_of = projection(partition);
-        self.stream(input)
-            .map_index(move |r: &DRow| (partition_of(r.values()), r.clone()))
-            .aggregate(GroupFn(Arc::new(move |rows| pack(f(rows)))))
-            .flat_map(|(_, packed): (&DRow, &DRow)| unpack(packed))
+        let retention = self.retention(self.program.key_anchors(input, partition));
+        let partitions = self
+            .stream(input)
+            .map_index(move |r: &DRow| (partition_of(r.values()), r.clone()));
+        retain_keys(&partitions, &retention);
+        let outputs = partitions.aggregate(GroupFn(Arc::new(move |rows| pack(f(rows)))));
+        retain_keys(&outputs, &retention);
+        outputs.flat_map(|(_, packed): (&DRow, &DRow)| unpack(packed))
     }
 
     /// An inner join, with the projection above it (if any) applied to each pair as it is made.
@@ -289,6 +348,11 @@ impl Builder {
     fn inner_join(&self, j: &JoinNode, projected: Option<&[Scalar]>) -> RowStream {
         let l_idx = self.keyed(&j.left, &j.left_keys, j.null_equal);
         let r_idx = self.keyed(&j.right, &j.right_keys, j.null_equal);
+        // A side's stored rows with a key that no row still to come on the *other* side can have are dropped.
+        let left_keys = self.program.key_anchors(&j.left, &j.left_keys);
+        let right_keys = self.program.key_anchors(&j.right, &j.right_keys);
+        retain_keys(&l_idx, &self.retention(right_keys));
+        retain_keys(&r_idx, &self.retention(left_keys));
         let lw = j.left_width;
         let picks: Option<Vec<(bool, usize)>> = match (&j.residual, projected) {
             (None, Some(exprs)) => exprs
@@ -387,6 +451,26 @@ impl Builder {
             JoinKind::RightSemi => matched(&right, &matched_right()),
             JoinKind::RightAnti => unmatched(&right, &matched_right()),
         }
+    }
+}
+
+/// Whether to keep a key (first) under the waterlines (second).
+type RetainFn = Arc<dyn Fn(&DRow, &DRow) -> bool + Send + Sync>;
+
+/// The waterlines and the policy that reads them.
+type Retention = (BoundStream, RetainFn);
+
+/// Trims the state dbsp keeps of `indexed` by key: the stored input of the aggregate or join that reads it, or the
+/// stored output of an aggregate (each group's last value, kept to retract it on a change). Both are accumulated
+/// traces under the bounds of the unsharded stream, whatever the number of workers.
+fn retain_keys<V: dbsp::DBData>(
+    indexed: &Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, V>>,
+    retention: &Option<Retention>,
+) {
+    if let Some((bound, retain)) = retention {
+        let retain = retain.clone();
+        indexed
+            .accumulate_integrate_trace_retain_keys(bound, move |k: &DRow, w: &DRow| retain(k, w));
     }
 }
 

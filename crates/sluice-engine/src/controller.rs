@@ -9,6 +9,7 @@ use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use dbsp::circuit::metadata::{MetaItem, STATE_RECORDS_COUNT};
 use dbsp::circuit::{CircuitConfig, CircuitStorageConfig, StorageConfig, StorageOptions};
 use dbsp::dynamic::DowncastTrait;
 use dbsp::operator::OutputHandle;
@@ -28,7 +29,13 @@ pub enum Command {
     Step {
         inputs: Vec<Changes>,
         push_unit: bool,
+        /// The waterlines in force for this step, for a program that has any.
+        waterlines: Option<DRow>,
         reply: Sender<Result<StepOutput, EngineError>>,
+    },
+    /// Reply with the number of records the circuit's state holds.
+    StateRecords {
+        reply: Sender<Result<u64, EngineError>>,
     },
     /// Write a checkpoint to the storage directory; reply with its id.
     Checkpoint {
@@ -131,9 +138,16 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
             Command::Step {
                 inputs,
                 push_unit,
+                waterlines,
                 reply,
             } => {
+                if let (Some(handle), Some(w)) = (&handles.waterlines, waterlines) {
+                    handle.set_for_all(w);
+                }
                 let _ = reply.send(step(&mut dbsp, &handles, inputs, push_unit));
+            }
+            Command::StateRecords { reply } => {
+                let _ = reply.send(state_records(&mut dbsp));
             }
             Command::Snapshot {
                 views,
@@ -191,6 +205,22 @@ fn step(
             })
             .collect(),
     })
+}
+
+/// The sum of `state_records_count` over every operator of every worker's profile.
+fn state_records(dbsp: &mut DBSPHandle) -> Result<u64, EngineError> {
+    let profile = dbsp
+        .retrieve_profile()
+        .map_err(|e| EngineError::Dbsp(e.to_string()))?;
+    Ok(profile
+        .worker_profiles
+        .iter()
+        .flat_map(|w| w.attribute_profile(&STATE_RECORDS_COUNT).into_values())
+        .map(|item| match item {
+            MetaItem::Count(n) => n as u64,
+            _ => 0,
+        })
+        .sum())
 }
 
 /// The view's changes in this transaction, each row once with its net weight.

@@ -13,6 +13,7 @@ use sluice_sql::{Program, TableDef};
 use dbsp::utils::Tup2;
 
 use crate::error::EngineError;
+use crate::lateness::SavedWaterlines;
 use crate::row::{Changes, DRow};
 use crate::validate;
 
@@ -47,6 +48,11 @@ impl KeyedTable {
             out.push(Tup2(DRow::from(old), -1));
         }
         out.push(Tup2(DRow::from(row), 1));
+    }
+
+    /// The current row with `key`, if any.
+    pub fn current(&self, key: &[Value]) -> Option<&Row> {
+        self.rows.get(key)
     }
 
     /// Removes the row with `key`, if any, recording the change in `out`.
@@ -90,6 +96,10 @@ pub struct EngineCheckpoint {
     pub(crate) unit_pushed: bool,
     /// The rows of every keyed table, by table name.
     pub(crate) keyed: BTreeMap<String, Vec<Row>>,
+    /// The waterlines' largest values and the late-record counts (empty for a program without `LATENESS`, and in
+    /// checkpoints written before there was lateness).
+    #[serde(default)]
+    pub(crate) waterlines: SavedWaterlines,
 }
 
 impl EngineCheckpoint {
@@ -99,6 +109,7 @@ impl EngineCheckpoint {
         unit_pushed: bool,
         program: &Program,
         keyed: &[Option<KeyedTable>],
+        waterlines: SavedWaterlines,
     ) -> Self {
         let keyed = program
             .tables
@@ -115,6 +126,7 @@ impl EngineCheckpoint {
             checkpoint,
             unit_pushed,
             keyed,
+            waterlines,
         }
     }
 

@@ -21,6 +21,7 @@ mod controller;
 mod error;
 mod group;
 mod keys;
+mod lateness;
 pub mod row;
 mod sums;
 mod validate;
@@ -37,6 +38,7 @@ use sluice_sql::Program;
 use controller::{Command, SnapshotPart, StorageSetup};
 use dbsp::utils::Tup2;
 use keys::KeyedTable;
+use lateness::Waterlines;
 use row::{Changes, DRow};
 
 pub use error::EngineError;
@@ -85,13 +87,15 @@ pub struct Engine {
     keyed: Vec<Option<KeyedTable>>,
     unit_pushed: bool,
     duplicates: Vec<DuplicateKey>,
+    waterlines: Waterlines,
 }
 
 impl Engine {
     /// Builds the circuit and starts it with empty tables.
     pub fn start(program: Program, config: EngineConfig) -> Result<Engine, EngineError> {
         let keyed = program.tables.iter().map(KeyedTable::for_table).collect();
-        Self::launch(Arc::new(program), config, None, keyed, false)
+        let waterlines = Waterlines::new(&program);
+        Self::launch(Arc::new(program), config, None, keyed, false, waterlines)
     }
 
     /// Restarts `program` from `saved`, a checkpoint in `config.storage`; the program must be the one that wrote
@@ -112,12 +116,14 @@ impl Engine {
             .map(|t| saved.keyed_table(t))
             .collect::<Result<Vec<_>, _>>()?;
         let checkpoint = saved.checkpoint.clone();
+        let waterlines = Waterlines::restore(&program, &saved.waterlines);
         Self::launch(
             Arc::new(program),
             config,
             Some(checkpoint),
             keyed,
             saved.unit_pushed,
+            waterlines,
         )
     }
 
@@ -127,6 +133,7 @@ impl Engine {
         checkpoint: Option<String>,
         keyed: Vec<Option<KeyedTable>>,
         unit_pushed: bool,
+        waterlines: Waterlines,
     ) -> Result<Engine, EngineError> {
         let storage = config
             .storage
@@ -142,6 +149,7 @@ impl Engine {
             keyed,
             unit_pushed,
             duplicates: Vec::new(),
+            waterlines,
         })
     }
 
@@ -163,6 +171,10 @@ impl Engine {
     /// On a table with a primary key, a positive weight upserts the row (replacing the row with the same key)
     /// and a negative weight deletes the row with the same key, so the table never holds two rows per key.
     /// Nothing is applied when any row is invalid, or when a row deletes from an append-only table.
+    ///
+    /// A change of a row below a waterline (a column's `LATENESS`) is late: it is dropped and counted
+    /// ([`Engine::late_records`]), not an error. On a keyed table, so is a change that would replace or delete a
+    /// row that is itself below a waterline.
     pub fn push(&mut self, table: &str, rows: Vec<(Row, i64)>) -> Result<(), EngineError> {
         let t = self.table_index(table)?;
         let def = &self.program.tables[t];
@@ -182,6 +194,19 @@ impl Engine {
                     }
                 }
             }
+            // Only once every row is valid, so that a refused call counts and raises nothing.
+            if self.waterlines.has_table(t) {
+                let waterlines = &mut self.waterlines;
+                let mut kept = before;
+                for i in before..pending.len() {
+                    let Tup2(row, w) = &pending[i];
+                    if waterlines.admit(t, row.values(), *w) {
+                        pending.swap(kept, i);
+                        kept += 1;
+                    }
+                }
+                pending.truncate(kept);
+            }
             return Ok(());
         };
         // With a key, every row is checked before the key index changes.
@@ -191,6 +216,16 @@ impl Engine {
             .map(|(r, w)| Ok((validate::validate(relation, r)?, w)))
             .collect::<Result<Vec<_>, EngineError>>()?;
         for (row, w) in rows {
+            if self.waterlines.has_table(t) {
+                let old_is_late = k
+                    .current(&k.key_of(&row))
+                    .is_some_and(|old| self.waterlines.is_late(t, &old.0));
+                if old_is_late || (w > 0 && self.waterlines.is_late(t, &row.0)) {
+                    self.waterlines.count_late(t);
+                    continue;
+                }
+                self.waterlines.observe(t, &row.0, w);
+            }
             if w > 0 {
                 k.upsert(row, &mut self.pending[t]);
             } else {
@@ -222,6 +257,12 @@ impl Engine {
             .map(|key| k.check_key(&relation, key))
             .collect::<Result<Vec<_>, _>>()?;
         for key in keys {
+            if k.current(&key.0)
+                .is_some_and(|old| self.waterlines.is_late(t, &old.0))
+            {
+                self.waterlines.count_late(t);
+                continue;
+            }
             k.delete(&key.0, &mut self.pending[t]);
         }
         Ok(())
@@ -236,9 +277,14 @@ impl Engine {
         );
         let (reply, response) = channel();
         let push_unit = !self.unit_pushed;
+        // This step's rows were admitted under the waterlines in force; those bound its state. The next step's
+        // rows are admitted under the waterlines this step's rows raised.
+        let waterlines = self.waterlines.any().then(|| self.waterlines.bound());
+        self.waterlines.advance();
         self.send(Command::Step {
             inputs,
             push_unit,
+            waterlines,
             reply,
         })?;
         let output = response.recv().map_err(|_| EngineError::Stopped)??;
@@ -345,7 +391,36 @@ impl Engine {
             self.unit_pushed,
             &self.program,
             &self.keyed,
+            self.waterlines.save(),
         ))
+    }
+
+    /// Late changes dropped so far (see [`Engine::push`]), per table that has a `LATENESS` column, by table name.
+    /// Restored from a checkpoint with the rest of the engine.
+    pub fn late_records(&self) -> Vec<(String, u64)> {
+        self.program
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| self.waterlines.has_table(*t))
+            .map(|(t, def)| (def.relation.name.clone(), self.waterlines.late_records()[t]))
+            .collect()
+    }
+
+    /// The waterline in force for `column` of `table` (in the column's unit: microseconds for a TIMESTAMP, days for
+    /// a DATE), once a row has set it.
+    pub fn waterline(&self, table: &str, column: &str) -> Option<i64> {
+        let t = self.table_index(table).ok()?;
+        let c = self.program.tables[t].relation.field_index(column)?;
+        self.waterlines.waterline(t, c)
+    }
+
+    /// How many records the circuit holds in its state (the sum of dbsp's `state_records_count` over every operator
+    /// and worker): what `LATENESS` keeps bounded.
+    pub fn state_records(&mut self) -> Result<u64, EngineError> {
+        let (reply, response) = channel();
+        self.send(Command::StateRecords { reply })?;
+        response.recv().map_err(|_| EngineError::Stopped)?
     }
 
     /// Deletes the checkpoints in the storage directory other than `keep` (and the files only they use): dbsp

@@ -17,10 +17,12 @@
 pub mod adhoc;
 pub mod agg;
 mod append_only;
+mod bounds;
 mod composite;
 mod error;
 pub mod expr;
 mod index;
+mod lateness;
 mod lower;
 mod names;
 mod nullability;
@@ -34,8 +36,10 @@ pub mod window;
 mod windows;
 
 pub use append_only::is_append_only;
+pub use bounds::{Anchor, Bound};
 pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
+pub use lateness::Lateness;
 pub use options::DeclaredConnectors;
 pub use program::{Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};

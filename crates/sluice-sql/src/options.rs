@@ -121,6 +121,15 @@ pub(crate) fn view_options(
     for (name, value) in pairs(&what, options)? {
         match name.as_str() {
             "connectors" => connectors = Some(text(&what, &name, value)?),
+            "emit_final" => {
+                return Err(Unsupported::at_keyword(
+                    format!(
+                        "{what}: option 'emit_final' is not supported: a view emits each change of its rows as it \
+                         happens (with a LATENESS, a window stops changing once the waterline passes it)"
+                    ),
+                    name,
+                ))
+            }
             _ => {
                 return Err(Unsupported::at_keyword(
                     format!("{what}: option '{name}' is not supported (the one view option is 'connectors')"),

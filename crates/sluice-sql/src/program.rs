@@ -18,6 +18,7 @@ use sluice_data::{Field, Relation};
 use crate::append_only::is_append_only;
 use crate::error::{offset, CompileErrors, Pos, SqlError, Unsupported};
 use crate::index::{IndexDef, Indexed};
+use crate::lateness::{take_lateness_clauses, Lateness, LatenessClause};
 use crate::lower::{lower, Source};
 use crate::names::{normalize, object_name};
 use crate::options::{table_options, view_options, DeclaredConnectors};
@@ -33,6 +34,8 @@ pub struct TableDef {
     pub primary_key: Vec<usize>,
     /// Declared `WITH ('append_only' = 'true')`: the table accepts inserts only.
     pub append_only: bool,
+    /// Columns declared with `LATENESS`, in column order.
+    pub lateness: Vec<Lateness>,
 }
 
 /// A view of the program.
@@ -72,12 +75,12 @@ pub struct Program {
 impl Program {
     /// Compiles `sql`, a sequence of `CREATE TABLE`, `CREATE [MATERIALIZED] VIEW` and `CREATE INDEX` statements.
     pub fn compile(sql: &str) -> Result<Program, CompileErrors> {
-        // `TUMBLE(TABLE t, ...)`: the `TABLE` blanked out so that the parser reads it (positions unchanged).
-        let statements = Parser::parse_sql(
-            &GenericDialect {},
-            &crate::windows::blank_table_arguments(sql),
-        )
-        .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
+        // `TUMBLE(TABLE t, ...)`: the `TABLE` blanked out so that the parser reads it, and `LATENESS <expr>` taken
+        // out of column definitions (positions unchanged).
+        let (parseable, mut lateness) =
+            take_lateness_clauses(&crate::windows::blank_table_arguments(sql));
+        let statements = Parser::parse_sql(&GenericDialect {}, &parseable)
+            .map_err(|e| CompileErrors(vec![parse_error(&e.to_string())]))?;
         let mut compiler = Compiler {
             ctx: SessionContext::new(),
             sources: HashMap::new(),
@@ -91,6 +94,7 @@ impl Program {
             },
             warnings: vec![],
             declared: None,
+            lateness: vec![],
         };
         let mut errors = Vec::new();
         let starts = statement_starts(sql, &statements);
@@ -98,6 +102,9 @@ impl Program {
             let (start, end) = (starts[i], starts.get(i + 1).copied().unwrap_or(sql.len()));
             let pos = position(sql, start);
             let text = &sql[start..end];
+            let (mine, later): (Vec<_>, Vec<_>) =
+                lateness.into_iter().partition(|c| c.offset < end);
+            (compiler.lateness, lateness) = (mine, later);
             let result = match stmt {
                 Statement::CreateTable(t) => compiler.table(t),
                 Statement::CreateView(v) => compiler.view(v),
@@ -173,6 +180,8 @@ struct Compiler {
     warnings: Vec<Unsupported>,
     /// Connectors the statement being compiled declares (relation, is a table, JSON), positioned by `compile`.
     declared: Option<(String, bool, String)>,
+    /// The `LATENESS` clauses of the statement being compiled (only a `CREATE TABLE` has any).
+    lateness: Vec<LatenessClause>,
 }
 
 impl Compiler {
@@ -273,6 +282,34 @@ impl Compiler {
                  its row; drop one of the two"
             )));
         }
+        let mut lateness = Vec::new();
+        for clause in std::mem::take(&mut self.lateness) {
+            let i = fields
+                .iter()
+                .position(|f| f.name == clause.column)
+                .ok_or_else(|| {
+                    Unsupported::at_keyword(
+                        format!("LATENESS after something that is not a column of table {name}"),
+                        "LATENESS",
+                    )
+                })?;
+            if lateness.iter().any(|l: &Lateness| l.column == i) {
+                return Err(Unsupported::at_keyword(
+                    format!(
+                        "column {} of table {name} declares LATENESS twice",
+                        clause.column
+                    ),
+                    &clause.column,
+                ));
+            }
+            lateness.push(Lateness::resolve(
+                &clause,
+                i,
+                arrow[i].data_type(),
+                &self.ctx,
+            )?);
+        }
+        lateness.sort_by_key(|l| l.column);
         let schema = Arc::new(Schema::new(arrow));
         self.register(&name, schema)?;
         self.sources
@@ -281,6 +318,7 @@ impl Compiler {
             relation: Relation::new(name, fields),
             primary_key,
             append_only,
+            lateness,
         });
         self.program.table_sql.push(t.to_string());
         if let Some(json) = options.connectors {

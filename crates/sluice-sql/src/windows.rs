@@ -9,7 +9,6 @@
 //! What comes out is plain SQL that the engine keeps incrementally like any other (and that the test oracle replays).
 //! Rows whose time column is NULL belong to no window.
 
-use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query, SetExpr, TableFactor,
@@ -37,7 +36,9 @@ pub(crate) fn blank_table_arguments(sql: &str) -> String {
     let mut out = sql.to_string();
     for w in words.windows(3) {
         let is_word = |t: &Token, word: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(word));
-        let window_call = is_word(&w[0].token, "TUMBLE") || is_word(&w[0].token, "HOP");
+        let window_call = ["TUMBLE", "HOP", "SESSION"]
+            .iter()
+            .any(|name| is_word(&w[0].token, name));
         if window_call && w[1].token == Token::LParen && is_word(&w[2].token, "TABLE") {
             let start = crate::error::offset(sql, w[2].span.start.line, w[2].span.start.column);
             out.replace_range(start..start + "TABLE".len(), "     ");
@@ -91,6 +92,13 @@ fn factor(f: &mut TableFactor, ctx: &SessionContext) -> Result<(), Unsupported> 
             alias,
         } => {
             let name = call.name.to_string().to_ascii_uppercase();
+            if name == "SESSION" {
+                return Err(Unsupported::at_keyword(
+                    "SESSION windows are not supported (a session's extent depends on the rows around it); \
+                     TUMBLE and HOP are",
+                    "SESSION",
+                ));
+            }
             if name != "TUMBLE" && name != "HOP" {
                 return Ok(());
             }
@@ -221,24 +229,10 @@ fn window_query(
 }
 
 /// The length of a constant interval expression (`INTERVAL '1' HOUR`), in microseconds, when it has no months and
-/// is positive: DataFusion plans and folds `SELECT <e>`.
+/// is positive.
 fn interval_micros(e: &Expr, ctx: &SessionContext) -> Option<i64> {
-    let state = ctx.state();
-    let plan = futures::executor::block_on(state.create_logical_plan(&format!("SELECT {e}")))
-        .and_then(|p| state.optimize(&p))
-        .ok()?;
-    let LogicalPlan::Projection(p) = plan else {
-        return None;
-    };
-    let value = match p.expr.as_slice() {
-        [datafusion::logical_expr::Expr::Alias(a)] => match a.expr.as_ref() {
-            datafusion::logical_expr::Expr::Literal(v, _) => v,
-            _ => return None,
-        },
-        [datafusion::logical_expr::Expr::Literal(v, _)] => v,
-        _ => return None,
-    };
-    crate::expr::interval_micros(value).filter(|m| *m > 0)
+    let value = crate::expr::fold_constant(&e.to_string(), ctx)?;
+    crate::expr::interval_micros(&value).filter(|m| *m > 0)
 }
 
 #[cfg(test)]

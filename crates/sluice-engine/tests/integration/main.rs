@@ -5,6 +5,7 @@ mod common;
 mod compile_fuzz;
 mod differential;
 mod engine;
+mod lateness;
 mod random_programs;
 mod snapshot;
 mod tpch;

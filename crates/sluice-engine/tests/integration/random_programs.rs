@@ -252,3 +252,42 @@ fn random_programs_match_datafusion() {
         "{views_empty} of {views_checked} views stayed empty"
     );
 }
+
+/// Random programs over windows of a table whose time column has a `LATENESS`, on 1 and 2 workers: late changes
+/// are dropped (the harness keeps its own model of the waterline and mirrors only what is on time), the state of
+/// windows behind the waterline is trimmed, and every view still equals DataFusion over the changes that got in.
+/// The times span about 4.6 days and the lateness is 1 day, so most steps drop some changes, and windows of 6 to 24
+/// hours close while the program runs.
+#[test]
+fn random_programs_with_lateness_match_datafusion() {
+    let tables = TABLES.replace("ts TIMESTAMP)", "ts TIMESTAMP LATENESS INTERVAL '1' DAY)");
+    assert_ne!(tables, TABLES);
+    let windows = [
+        "TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '6' HOUR)) a",
+        "TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' DAY, INTERVAL '3' HOUR)) a",
+        "TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '6' HOUR, INTERVAL '12' HOUR)) a",
+        "TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '12' HOUR)) a JOIN u b ON a.k = b.k",
+    ];
+    let queries = [
+        "SELECT a.window_start, a.window_end, COUNT(*) AS n, SUM(a.x) AS sx FROM {from} GROUP BY a.window_start, a.window_end",
+        "SELECT a.k, a.window_start, MIN(a.x) AS lo, MAX(a.s) AS hi FROM {from} GROUP BY a.k, a.window_start",
+        "SELECT a.window_start, a.id, ROW_NUMBER() OVER (PARTITION BY a.window_start ORDER BY a.x DESC, a.id) AS rn FROM {from}",
+        "SELECT a.window_end, a.id, LAG(a.x) OVER (PARTITION BY a.window_end ORDER BY a.ts, a.id) AS prev FROM {from}",
+        "SELECT * FROM (SELECT a.window_start, a.k, COUNT(*) AS n FROM {from} GROUP BY a.window_start, a.k) w WHERE n > 1",
+    ];
+    let mut rng = StdRng::seed_from_u64(2020);
+    for program in 0..6 {
+        let views: String = (0..3)
+            .map(|v| {
+                let from = pick(&mut rng, &windows);
+                let query = pick(&mut rng, &queries).replace("{from}", from);
+                format!("CREATE VIEW v{v} AS {query};\n")
+            })
+            .collect();
+        let sql = format!("{tables}{views}");
+        for workers in [1, 2] {
+            let empty = run_random_views(&sql, 900 + program, 10, workers);
+            assert!(empty.len() < 3, "every view stayed empty: {sql}");
+        }
+    }
+}

@@ -30,6 +30,9 @@ pub(super) struct TableCounters {
     pub(super) total_records: AtomicU64,
     pub(super) total_bytes: AtomicU64,
     pub(super) processed_records: AtomicU64,
+    /// Changes dropped because they came later than a `LATENESS` column allows (the engine's count, which a
+    /// durable pipeline restores with its checkpoint).
+    pub(super) late_records: AtomicU64,
     pub(super) parse_errors: AtomicU64,
     pub(super) errors: Mutex<RecentErrors>,
 }

@@ -387,6 +387,7 @@ impl Pipeline {
                 total_bytes: c.total_bytes.load(Relaxed),
                 buffered_records,
                 processed_records: c.processed_records.load(Relaxed),
+                late_records: c.late_records.load(Relaxed),
                 num_parse_errors: c.parse_errors.load(Relaxed),
                 parse_errors: lock(&c.errors).to_vec(),
             })

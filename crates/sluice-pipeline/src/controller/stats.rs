@@ -35,6 +35,9 @@ pub struct TableInputStats {
     pub buffered_records: u64,
     /// Records stepped into the engine.
     pub processed_records: u64,
+    /// Of those, changes dropped as late: a `LATENESS` column's value was below its waterline (the column's
+    /// largest value so far minus the lateness). Always 0 for a table without `LATENESS`.
+    pub late_records: u64,
     /// Records rejected (parse errors, invalid values).
     pub num_parse_errors: u64,
     /// The most recent errors, oldest first.

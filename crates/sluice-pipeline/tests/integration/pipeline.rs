@@ -616,3 +616,62 @@ fn a_stalled_output_stops_kafka_input_and_loses_nothing() {
         "{got:?}"
     );
 }
+
+/// A table with `LATENESS`: records later than the waterline are dropped from the view and counted in the table's
+/// stats; records on time go through.
+#[test]
+fn late_records_are_counted_in_the_stats_and_left_out_of_the_views() {
+    let program = Program::compile(
+        "CREATE TABLE clicks (page VARCHAR NOT NULL, ts TIMESTAMP NOT NULL LATENESS INTERVAL '1' MINUTE);
+         CREATE VIEW per_page AS SELECT page, COUNT(*) AS n FROM clicks GROUP BY page;",
+    )
+    .unwrap();
+    let p = Pipeline::start(
+        PipelineSpec {
+            name: "late".into(),
+            program,
+            config: ControllerConfig::default(),
+            inputs: Vec::new(),
+            durable: None,
+            outputs: Vec::new(),
+        },
+        false,
+    )
+    .unwrap();
+    let click = |page: &str, minute: i64| {
+        (
+            Row::new(vec![
+                Value::from(page),
+                Value::Timestamp(minute * 60_000_000),
+            ]),
+            1,
+        )
+    };
+    ingest(&p, "clicks", vec![click("home", 10)]);
+    settle(&p);
+    // The waterline is now minute 9: minute 5 is late, minutes 9 and 12 are on time.
+    let watch = p.watch("per_page").unwrap();
+    ingest(
+        &p,
+        "clicks",
+        vec![click("docs", 5), click("docs", 9), click("home", 12)],
+    );
+    settle(&p);
+    let WatchEvent::Changes { delta, .. } = watch.recv_timeout(TIMEOUT).unwrap() else {
+        panic!("the watch ended")
+    };
+    let docs: Vec<_> = delta
+        .iter()
+        .filter(|(r, w)| *w > 0 && r.0[0] == Value::from("docs"))
+        .collect();
+    assert_eq!(docs.len(), 1, "{delta:?}");
+    assert_eq!(docs[0].0 .0[1], Value::BigInt(1), "one docs click got in");
+    let stats = p.stats();
+    let clicks = stats.inputs.iter().find(|t| t.table == "clicks").unwrap();
+    assert_eq!(clicks.late_records, 1);
+    assert_eq!(
+        clicks.processed_records, 4,
+        "late records are processed too"
+    );
+    p.shutdown(TIMEOUT).unwrap();
+}

@@ -155,13 +155,25 @@ async fn compile(
                             .map(|&i| t.relation.fields[i].name.clone())
                             .collect()
                     });
-                    relation_schema(&t.relation, false, key)
+                    let lateness = t
+                        .relation
+                        .fields
+                        .iter()
+                        .enumerate()
+                        .map(|(i, _)| {
+                            t.lateness
+                                .iter()
+                                .find(|l| l.column == i)
+                                .map(|l| l.text.clone())
+                        })
+                        .collect();
+                    relation_schema(&t.relation, false, key, lateness)
                 })
                 .collect();
             let outputs: Vec<Value> = program
                 .views
                 .iter()
-                .map(|v| relation_schema(&v.relation, v.materialized, None))
+                .map(|v| relation_schema(&v.relation, v.materialized, None, Vec::new()))
                 .collect();
             let info = json!({
                 "schema": {"inputs": inputs, "outputs": outputs},

@@ -92,13 +92,20 @@ pub fn system_error(message: &str) -> Value {
 
 /// A relation in Feldera's schema shape: `name` and `case_sensitive` (a name with upper-case letters can only
 /// have been quoted), `fields` with `columntype`, `materialized`, `properties` (empty: the declared connectors are
-/// in `program_info`'s connector maps), `primary_key`.
+/// in `program_info`'s connector maps), `primary_key`. `lateness` holds each column's `LATENESS` expression as
+/// written, in column order (empty for a view).
 pub fn relation_schema(
     relation: &Relation,
     materialized: bool,
     primary_key: Option<Vec<String>>,
+    lateness: Vec<Option<String>>,
 ) -> Value {
-    let fields: Vec<Value> = relation.fields.iter().map(field_schema).collect();
+    let fields: Vec<Value> = relation
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| field_schema(f, lateness.get(i).cloned().flatten()))
+        .collect();
     let properties = json!({});
     json!({
         "name": relation.name,
@@ -114,12 +121,12 @@ fn case_sensitive(name: &str) -> bool {
     name != name.to_lowercase()
 }
 
-fn field_schema(f: &Field) -> Value {
+fn field_schema(f: &Field, lateness: Option<String>) -> Value {
     json!({
         "name": f.name,
         "case_sensitive": case_sensitive(&f.name),
         "columntype": column_type(&f.sql_type, f.nullable),
-        "lateness": null,
+        "lateness": lateness,
         "default": null,
         "unused": false,
     })

@@ -135,6 +135,12 @@ pub fn render(pipelines: &[(String, PipelineStats)], out: &mut String) {
                 t.processed_records,
             );
             f.counter(
+                "sluice_table_late_records_total",
+                "Processed changes dropped for coming later than the table's LATENESS allows.",
+                &l,
+                t.late_records,
+            );
+            f.counter(
                 "sluice_table_rejected_records_total",
                 "Records rejected (malformed, or not fitting the table).",
                 &l,

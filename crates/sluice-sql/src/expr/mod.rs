@@ -350,16 +350,51 @@ fn date_bin(args: &[Expr], schema: &DFSchema, out: DataType) -> LowerResult<Scal
         },
         Some(_) => return Err(refuse("needs a constant origin")),
     };
-    Ok(Scalar::new(out, move |row| {
-        match ts.eval_ref(row).as_ref() {
+    // The bin's start is at most `stride` below the timestamp.
+    let trail = ts
+        .trail()
+        .map(|(c, slack)| (c, slack.saturating_add(stride)));
+    Ok(
+        Scalar::new(out, move |row| match ts.eval_ref(row).as_ref() {
             Value::Timestamp(t) => t
                 .checked_sub(origin)
                 .and_then(|d| d.div_euclid(stride).checked_mul(stride))
                 .and_then(|d| d.checked_add(origin))
                 .map_or(Value::Null, Value::Timestamp),
             _ => Value::Null,
-        }
-    }))
+        })
+        .trailing(trail),
+    )
+}
+
+/// The value of `text`, a constant SQL expression (`INTERVAL '1' HOUR`, `-5`), as DataFusion plans and folds
+/// `SELECT <text>`; `None` when it is not one expression or not constant.
+pub(crate) fn fold_constant(
+    text: &str,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Option<ScalarValue> {
+    use datafusion::logical_expr::LogicalPlan;
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+    // One expression, not a statement or a list: it must parse as one on its own.
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()?;
+    let state = ctx.state();
+    let plan = futures::executor::block_on(state.create_logical_plan(&format!("SELECT {text}")))
+        .and_then(|p| state.optimize(&p))
+        .ok()?;
+    let LogicalPlan::Projection(p) = plan else {
+        return None;
+    };
+    match p.expr.as_slice() {
+        [Expr::Alias(a)] => match a.expr.as_ref() {
+            Expr::Literal(v, _) => Some(v.clone()),
+            _ => None,
+        },
+        [Expr::Literal(v, _)] => Some(v.clone()),
+        _ => None,
+    }
 }
 
 /// The length of a constant interval of days and time, in microseconds (None for months, which have no fixed
@@ -491,10 +526,26 @@ fn interval_arith(
         ));
     }
     let v = compile(value, schema)?;
+    // A fixed shift (no months) moves the trail by as much: `v + d` trails what `v` trails by `slack - d`.
+    let shift = match out {
+        _ if iv.months != 0 => None,
+        DataType::Timestamp(_, None) => {
+            Some(i64::from(iv.days) * 86_400_000_000 + iv.nanos.div_euclid(1_000))
+        }
+        DataType::Date32 if iv.nanos == 0 => Some(i64::from(iv.days)),
+        _ => None,
+    };
+    let trail = v
+        .trail()
+        .zip(shift)
+        .map(|((c, slack), d)| (c, slack.saturating_sub(i64::from(sign) * d)));
     let t = out.clone();
-    Ok(Some(Scalar::new(out.clone(), move |r| {
-        func::add_interval(&v.eval_ref(r), iv, sign, &t)
-    })))
+    Ok(Some(
+        Scalar::new(out.clone(), move |r| {
+            func::add_interval(&v.eval_ref(r), iv, sign, &t)
+        })
+        .trailing(trail),
+    ))
 }
 
 fn like(

@@ -23,6 +23,11 @@ pub struct Scalar {
     pub(super) column: Option<usize>,
     /// `Some(v)` when the expression is the constant `v`.
     pub(super) literal: Option<Value>,
+    /// `Some((i, slack))` when the value `v` over any row never falls more than `slack` below column `i` of the
+    /// row: `v + slack >= row[i]` (NULLs aside). A column is its own trail with slack 0; `DATE_BIN(stride, ts)`
+    /// trails `ts` by the stride. This is how state is bounded by a waterline: a group keyed by such a value can
+    /// get no more rows once `v + slack` is below the waterline of column `i` (see `bounds.rs`).
+    pub(super) trail: Option<(usize, i64)>,
 }
 
 impl fmt::Debug for Scalar {
@@ -41,6 +46,7 @@ impl Scalar {
             data_type,
             column: None,
             literal: None,
+            trail: None,
         }
     }
 
@@ -56,6 +62,7 @@ impl Scalar {
     pub fn column(index: usize, data_type: DataType) -> Self {
         Scalar {
             column: Some(index),
+            trail: Some((index, 0)),
             ..Scalar::new(data_type, move |row| row[index].clone())
         }
     }
@@ -73,6 +80,16 @@ impl Scalar {
     /// The column this expression reads unchanged, if that is all it does.
     pub fn as_column(&self) -> Option<usize> {
         self.column
+    }
+
+    /// The column this expression's value trails and by how much at most (see the field), if known.
+    pub fn trail(&self) -> Option<(usize, i64)> {
+        self.trail
+    }
+
+    /// This expression with a trail of `slack` behind column `i`.
+    pub(super) fn trailing(self, trail: Option<(usize, i64)>) -> Self {
+        Scalar { trail, ..self }
     }
 
     /// Evaluates the expression over one row.

@@ -408,3 +408,118 @@ fn window_table_functions_refuse_what_they_cannot_compute() {
     )
     .is_ok());
 }
+
+#[test]
+fn lateness_is_a_column_attribute_in_the_columns_unit() {
+    let p = Program::compile(
+        "CREATE TABLE e (\n  id BIGINT,\n  ts TIMESTAMP NOT NULL LATENESS INTERVAL '1' HOUR,\n  d DATE LATENESS INTERVAL '2' DAYS,\n  \"Seq\" BIGINT LATENESS 100 NOT NULL\n);\nCREATE VIEW v AS SELECT id, ts FROM e;",
+    )
+    .unwrap();
+    let got: Vec<(usize, i64, &str)> = p.tables[0]
+        .lateness
+        .iter()
+        .map(|l| (l.column, l.amount, l.text.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, 3_600_000_000, "INTERVAL '1' HOUR"),
+            (2, 2, "INTERVAL '2' DAYS"),
+            (3, 100, "100")
+        ]
+    );
+    // The attribute leaves the rest of the column alone: NOT NULL before or after it holds.
+    assert!(!p.tables[0].relation.fields[1].nullable);
+    assert!(!p.tables[0].relation.fields[3].nullable);
+    assert_eq!(
+        p.waterlines(),
+        [(0, 1, 3_600_000_000), (0, 2, 2), (0, 3, 100)]
+    );
+}
+
+#[test]
+fn a_lateness_that_does_not_fit_its_column_is_refused_at_the_column() {
+    let e =
+        single("CREATE TABLE e (\n  id BIGINT,\n  ts TIMESTAMP LATENESS INTERVAL '1' MONTH\n);");
+    assert!(e.message.contains("LATENESS of column ts"), "{e:?}");
+    assert!(e.message.contains("no months"), "{e:?}");
+    assert_eq!((e.line, e.column), (4, 3), "{e:?}");
+    let e = single("CREATE TABLE e (name VARCHAR LATENESS 5);");
+    assert!(
+        e.message.contains("only TIMESTAMP, DATE and integer"),
+        "{e:?}"
+    );
+    let e = single("CREATE TABLE e (n INT LATENESS -1);");
+    assert!(e.message.contains("negative"), "{e:?}");
+    let e = single("CREATE TABLE e (n INT LATENESS n + 1);");
+    assert!(e.message.contains("not a constant"), "{e:?}");
+}
+
+#[test]
+fn windows_over_a_lateness_column_are_anchored_to_its_waterline() {
+    let p = Program::compile(
+        "CREATE TABLE e (k INT, ts TIMESTAMP LATENESS INTERVAL '1' MINUTE, v BIGINT);\n\
+         CREATE VIEW t AS SELECT k, window_start, window_end, SUM(v) AS s FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY k, window_start, window_end;\n\
+         CREATE VIEW h AS SELECT window_start, COUNT(*) AS n FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '10' MINUTES)) GROUP BY window_start;\n\
+         CREATE VIEW plain AS SELECT k, SUM(v) AS s FROM e GROUP BY k;",
+    )
+    .unwrap();
+    let minute = 60_000_000;
+    let anchors = |v: usize| -> Vec<Option<Vec<(usize, i64)>>> {
+        p.anchors(&p.views[v].plan)
+            .into_iter()
+            .map(|a| a.map(|a| a.0.iter().map(|b| (b.waterline, b.slack)).collect()))
+            .collect()
+    };
+    // window_start trails ts by the size, window_end by nothing; k and the sum by no bound.
+    let t = anchors(0);
+    assert_eq!(t[0], None);
+    assert_eq!(t[1], Some(vec![(0, 10 * minute)]));
+    assert_eq!(t[2], Some(vec![(0, 0)]));
+    assert_eq!(t[3], None);
+    // A HOP's window start is anchored too: its copies trail by the slide (the window holding the row that starts
+    // last) and by two slides (the one before it), so by two slides.
+    assert_eq!(anchors(1)[0], Some(vec![(0, 10 * minute)]));
+    assert_eq!(anchors(2), [None, None]);
+}
+
+#[test]
+fn only_keys_both_sides_of_a_join_trail_stay_anchored() {
+    let p = Program::compile(
+        "CREATE TABLE e (k INT, ts TIMESTAMP LATENESS INTERVAL '1' MINUTE);\n\
+         CREATE TABLE f (k INT, ts TIMESTAMP LATENESS INTERVAL '5' MINUTE);\n\
+         CREATE TABLE g (k INT, label VARCHAR);\n\
+         CREATE VIEW windowed AS SELECT a.window_start AS ws, a.ts AS ats, b.window_start AS bws FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) a JOIN TABLE(TUMBLE(TABLE f, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) b ON a.k = b.k AND a.window_start = b.window_start;\n\
+         CREATE VIEW by_key AS SELECT a.window_start AS ws, g.label FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) a JOIN g ON a.k = g.k;",
+    )
+    .unwrap();
+    let minute = 60_000_000;
+    let windowed = p.anchors(&p.views[0].plan);
+    // The window start of either side: new rows of e pair with old rows of f in the same window, and the other way.
+    let both = windowed[0].as_ref().expect("anchored");
+    let mut bounds: Vec<(usize, i64)> = both.0.iter().map(|b| (b.waterline, b.slack)).collect();
+    bounds.sort();
+    assert_eq!(bounds, [(0, 10 * minute), (1, 10 * minute)]);
+    assert_eq!(windowed[2], windowed[0]);
+    // e's own time is not bounded: a new f row pairs with e rows of any age in its window.
+    assert_eq!(windowed[1], None);
+    // A join on k alone bounds nothing: a new g row pairs with e rows of every window.
+    assert_eq!(p.anchors(&p.views[1].plan), [None, None]);
+}
+
+#[test]
+fn emit_final_and_session_windows_are_refused_by_name() {
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\nCREATE VIEW v WITH ('emit_final' = 'ts') AS SELECT ts FROM e;",
+    );
+    assert!(e.message.contains("'emit_final' is not supported"), "{e:?}");
+    assert_eq!((e.line, e.column), (3, 22), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (k INT, ts TIMESTAMP);\nCREATE VIEW v AS SELECT * FROM TABLE(SESSION(TABLE e, DESCRIPTOR(ts), DESCRIPTOR(k), INTERVAL '5' MINUTE));",
+    );
+    assert!(
+        e.message.contains("SESSION windows are not supported"),
+        "{e:?}"
+    );
+    assert_eq!((e.line, e.column), (3, 38), "{e:?}");
+}

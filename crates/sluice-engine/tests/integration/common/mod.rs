@@ -34,7 +34,28 @@ pub struct Harness {
     pub program: Program,
     pub tables: Vec<Bag>,
     pub views: HashMap<String, Bag>,
+    /// The test's own model of `LATENESS`: per (table, column, lateness), the largest time admitted and the
+    /// waterline in force. Only admitted changes reach the mirror, so DataFusion sees what the engine keeps.
+    lateness: Vec<LatenessModel>,
     rt: tokio::runtime::Runtime,
+}
+
+/// One lateness column as the harness models it (see [`Harness::push`]).
+struct LatenessModel {
+    table: usize,
+    column: usize,
+    amount: i64,
+    max: Option<i64>,
+    waterline: Option<i64>,
+}
+
+/// A lateness column's value in its unit (TIMESTAMP microseconds, DATE days, integers), `None` for NULL.
+fn time_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Timestamp(x) | Value::BigInt(x) => Some(*x),
+        Value::Date(x) | Value::Int(x) => Some(i64::from(*x)),
+        _ => None,
+    }
 }
 
 impl Harness {
@@ -55,11 +76,26 @@ impl Harness {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("tokio");
+        let lateness = program
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(table, def)| {
+                def.lateness.iter().map(move |l| LatenessModel {
+                    table,
+                    column: l.column,
+                    amount: l.amount,
+                    max: None,
+                    waterline: None,
+                })
+            })
+            .collect();
         Harness {
             engine,
             program,
             tables,
             views,
+            lateness,
             rt,
         }
     }
@@ -72,17 +108,36 @@ impl Harness {
             .expect("table")
     }
 
-    /// Pushes changes to a table without a primary key and mirrors them.
+    /// Pushes changes to a table without a primary key and mirrors the ones on time: a change is late when a
+    /// lateness column's value is below the waterline in force (the largest value admitted before this step, less
+    /// the lateness); the engine drops those.
     pub fn push(&mut self, table: &str, rows: Vec<(Row, i64)>) {
         let t = self.table_index(table);
         assert!(self.program.tables[t].primary_key.is_empty());
         self.engine.push(table, rows.clone()).expect("push");
-        apply(&mut self.tables[t], &rows);
+        let on_time: Vec<(Row, i64)> = rows
+            .into_iter()
+            .filter(|(r, _)| {
+                !self.lateness.iter().any(|m| {
+                    m.table == t
+                        && matches!((m.waterline, time_of(&r.0[m.column])), (Some(w), Some(v)) if v < w)
+                })
+            })
+            .collect();
+        for m in self.lateness.iter_mut().filter(|m| m.table == t) {
+            for (r, _) in on_time.iter().filter(|(_, w)| *w > 0) {
+                if let Some(v) = time_of(&r.0[m.column]) {
+                    m.max = Some(m.max.map_or(v, |x| x.max(v)));
+                }
+            }
+        }
+        apply(&mut self.tables[t], &on_time);
     }
 
     /// Upserts into a keyed table and mirrors it.
     pub fn upsert(&mut self, table: &str, rows: Vec<Row>) {
         let t = self.table_index(table);
+        assert!(self.program.tables[t].lateness.is_empty(), "not modelled");
         let pk = self.program.tables[t].primary_key.clone();
         self.engine.upsert(table, rows.clone()).expect("upsert");
         for r in rows {
@@ -109,6 +164,14 @@ impl Harness {
     /// Runs a step and returns its deltas (also accumulated).
     pub fn step(&mut self) -> HashMap<String, Delta> {
         let deltas = self.engine.step().expect("step");
+        for m in &mut self.lateness {
+            if let Some(max) = m.max {
+                m.waterline = Some(
+                    m.waterline
+                        .map_or(max - m.amount, |w| w.max(max - m.amount)),
+                );
+            }
+        }
         for (name, d) in &deltas {
             apply(self.views.get_mut(name).expect("view"), d);
         }

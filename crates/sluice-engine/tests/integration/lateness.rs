@@ -1,0 +1,259 @@
+//! `LATENESS`: late changes are dropped and counted, what is admitted is computed exactly, and the state of windowed
+//! aggregates and joins stays bounded.
+//!
+//! Exactness is checked against a second engine running the same views *without* lateness, fed exactly the changes
+//! the test itself decides are on time (the rule, recomputed here: a change is late when its time is below the
+//! largest time admitted before its step minus the lateness). Trimming state must never change a result.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sluice_data::{Row, Value};
+use sluice_engine::{Engine, EngineConfig};
+use sluice_sql::Program;
+
+use crate::common::{apply, Bag};
+
+const MINUTE: i64 = 60_000_000;
+
+/// The views, over a table `e (k, ts, v)` and a table `f (k, ts, label)` whose `ts` columns have the given
+/// attribute (empty for none): a TUMBLE aggregate, a HOP count, a windowed join and a window function per window.
+fn program(lateness: &str) -> Program {
+    Program::compile(&format!(
+        "CREATE TABLE e (k INT NOT NULL, ts TIMESTAMP NOT NULL {lateness}, v BIGINT NOT NULL);
+         CREATE TABLE f (k INT NOT NULL, ts TIMESTAMP NOT NULL {lateness}, label VARCHAR);
+         CREATE VIEW tumbling AS SELECT k, window_start, window_end, SUM(v) AS total, COUNT(*) AS n, MAX(v) AS top
+            FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY k, window_start, window_end;
+         CREATE VIEW hopping AS SELECT window_start, COUNT(*) AS n
+            FROM TABLE(HOP(TABLE e, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '10' MINUTES)) GROUP BY window_start;
+         CREATE VIEW joined AS SELECT a.k, a.window_start, a.v, b.label
+            FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) a
+            JOIN TABLE(TUMBLE(TABLE f, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) b
+              ON a.k = b.k AND a.window_start = b.window_start;
+         CREATE VIEW ranked AS SELECT k, window_start, v,
+              ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY v DESC, k) AS rn
+            FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '10' MINUTES));"
+    ))
+    .unwrap()
+}
+
+fn at(minutes: i64) -> Value {
+    Value::Timestamp(minutes * MINUTE)
+}
+
+fn e_row(k: i32, minute: i64, v: i64) -> Row {
+    Row(vec![Value::Int(k), at(minute), Value::BigInt(v)])
+}
+
+fn f_row(k: i32, minute: i64, label: &str) -> Row {
+    Row(vec![Value::Int(k), at(minute), Value::String(label.into())])
+}
+
+type Step = Vec<(&'static str, Vec<(Row, i64)>)>;
+
+fn step(engine: &mut Engine, input: &Step) -> BTreeMap<String, Bag> {
+    for (table, rows) in input {
+        engine.push(table, rows.clone()).unwrap();
+    }
+    engine
+        .step()
+        .unwrap()
+        .into_iter()
+        .map(|(v, d)| {
+            let mut bag = Bag::new();
+            apply(&mut bag, &d);
+            (v, bag)
+        })
+        .collect()
+}
+
+fn minute_of(row: &Row) -> i64 {
+    match row.0[1] {
+        Value::Timestamp(t) => t / MINUTE,
+        _ => unreachable!("ts is NOT NULL"),
+    }
+}
+
+#[test]
+fn late_changes_are_dropped_and_counted_and_the_count_and_waterline_survive_a_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        workers: 1,
+        storage: Some(dir.path().to_path_buf()),
+    };
+    let mut engine =
+        Engine::start(program("LATENESS INTERVAL '10' MINUTES"), config.clone()).unwrap();
+    // Nothing is late before a waterline exists; after this step it is 30 - 10 = 20 minutes.
+    step(
+        &mut engine,
+        &vec![(
+            "e",
+            vec![
+                (e_row(1, 0, 1), 1),
+                (e_row(1, 5, 2), 1),
+                (e_row(1, 30, 4), 1),
+            ],
+        )],
+    );
+    assert_eq!(engine.waterline("e", "ts"), Some(20 * MINUTE));
+    assert_eq!(engine.waterline("f", "ts"), None);
+    // Minute 15 is late, and so is the delete of the minute-5 row; minute 25 is on time.
+    let d = step(
+        &mut engine,
+        &vec![(
+            "e",
+            vec![
+                (e_row(1, 15, 8), 1),
+                (e_row(1, 5, 2), -1),
+                (e_row(1, 25, 16), 1),
+            ],
+        )],
+    );
+    let window = |start: i64, total: i64, n: i64, top: i64| {
+        Row(vec![
+            Value::Int(1),
+            at(start),
+            at(start + 10),
+            Value::BigInt(total),
+            Value::BigInt(n),
+            Value::BigInt(top),
+        ])
+    };
+    let expected: Bag = [(window(20, 16, 1, 16), 1)].into_iter().collect();
+    assert_eq!(d["tumbling"], expected, "only minute 25 got in");
+    assert_eq!(
+        engine.late_records(),
+        [("e".to_string(), 2), ("f".to_string(), 0)]
+    );
+
+    let saved = engine.checkpoint().unwrap();
+    drop(engine);
+    let mut engine =
+        Engine::restore(program("LATENESS INTERVAL '10' MINUTES"), config, &saved).unwrap();
+    assert_eq!(engine.waterline("e", "ts"), Some(20 * MINUTE));
+    let d = step(&mut engine, &vec![("e", vec![(e_row(1, 19, 32), 1)])]);
+    assert!(d["tumbling"].is_empty(), "{d:?}");
+    assert_eq!(engine.late_records()[0], ("e".to_string(), 3));
+}
+
+/// Random out-of-order events with deletes, on 1 and 3 workers: every step's changes of every view equal those of an
+/// engine without lateness fed the changes this test admits, while the first engine drops and counts the rest.
+#[test]
+fn trimming_state_changes_no_result() {
+    for workers in [1, 3] {
+        let mut rng = StdRng::seed_from_u64(20 + workers as u64);
+        let lateness = 7;
+        let mut with = Engine::start(
+            program("LATENESS INTERVAL '7' MINUTES"),
+            EngineConfig::with_workers(workers),
+        )
+        .unwrap();
+        let mut reference =
+            Engine::start(program(""), EngineConfig::with_workers(workers)).unwrap();
+        let mut max_seen: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut present: Vec<Row> = Vec::new();
+        let mut late = 0;
+        for s in 0..120i64 {
+            let mut input: Step = Vec::new();
+            let mut admitted: Step = Vec::new();
+            // The waterline in force for this step, from the steps before it.
+            let waterline = |t: &str| max_seen.get(t).map(|m| m - lateness);
+            let mut raised = max_seen.clone();
+            for table in ["e", "f"] {
+                let mut rows = Vec::new();
+                let mut kept = Vec::new();
+                for _ in 0..rng.random_range(0..8) {
+                    // Mostly around the stream's present, sometimes well behind it.
+                    let minute = s - rng.random_range(0..12);
+                    let k = rng.random_range(0..3);
+                    let (row, w) = if table == "e" && !present.is_empty() && rng.random_bool(0.2) {
+                        (present.swap_remove(rng.random_range(0..present.len())), -1)
+                    } else if table == "e" {
+                        (e_row(k, minute, rng.random_range(0..100)), 1)
+                    } else {
+                        (f_row(k, minute, ["x", "y"][rng.random_range(0..2)]), 1)
+                    };
+                    rows.push((row.clone(), w));
+                    if waterline(table).is_some_and(|wl| minute_of(&row) < wl) {
+                        late += 1;
+                        if w < 0 {
+                            // A late delete leaves its row in the table.
+                            present.push(row);
+                        }
+                        continue;
+                    }
+                    if w > 0 {
+                        let m = raised.entry(table).or_insert(minute_of(&row));
+                        *m = (*m).max(minute_of(&row));
+                        if table == "e" {
+                            present.push(row.clone());
+                        }
+                    }
+                    kept.push((row, w));
+                }
+                input.push((table, rows));
+                admitted.push((table, kept));
+            }
+            max_seen = raised;
+            assert_eq!(
+                step(&mut with, &input),
+                step(&mut reference, &admitted),
+                "step {s}, {workers} workers"
+            );
+        }
+        let counted: u64 = with.late_records().iter().map(|(_, n)| n).sum();
+        assert_eq!(counted, late, "{workers} workers");
+        assert!(late > 0, "the workload has late changes");
+    }
+}
+
+/// The same in-order stream into the same views with and without lateness: without, state grows with every event;
+/// with, it stays near what the open windows hold.
+#[test]
+fn lateness_keeps_the_state_of_windowed_views_bounded() {
+    let mut with = Engine::start(
+        program("LATENESS INTERVAL '5' MINUTES"),
+        EngineConfig::with_workers(2),
+    )
+    .unwrap();
+    let mut without = Engine::start(program(""), EngineConfig::with_workers(2)).unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut sizes = Vec::new();
+    for minute in 0..300i64 {
+        let events: Vec<(Row, i64)> = (0..40)
+            .map(|_| {
+                (
+                    e_row(rng.random_range(0..10), minute, rng.random_range(0..1000)),
+                    1,
+                )
+            })
+            .collect();
+        let labels: Vec<(Row, i64)> = (0..10).map(|k| (f_row(k, minute, "l"), 1)).collect();
+        let input: Step = vec![("e", events), ("f", labels)];
+        assert_eq!(
+            step(&mut with, &input),
+            step(&mut without, &input),
+            "minute {minute}"
+        );
+        if minute % 100 == 99 {
+            sizes.push((
+                with.state_records().unwrap(),
+                without.state_records().unwrap(),
+            ));
+        }
+    }
+    eprintln!("state records (with lateness, without) every 100 minutes: {sizes:?}");
+    assert_eq!(with.late_records()[0].1, 0);
+    let (last_with, last_without) = *sizes.last().unwrap();
+    // Without lateness the state holds every event several times over (12,000 `e` rows were stepped).
+    assert!(last_without > 12_000, "{sizes:?}");
+    // With it, a small fraction: windows closed more than the lateness ago are gone.
+    assert!(last_with * 5 < last_without, "{sizes:?}");
+    // And it does not grow with the stream: the last third adds no more than the first did.
+    assert!(
+        last_with <= sizes[0].0 * 2,
+        "state grew from {} to {last_with} records: {sizes:?}",
+        sizes[0].0
+    );
+}
