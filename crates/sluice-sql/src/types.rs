@@ -129,6 +129,13 @@ pub fn sql_type_of_arrow(arrow: &DataType) -> LowerResult<SqlType> {
             SqlType::Varbinary { length: None }
         }
         DataType::Null => SqlType::Null,
+        DataType::Duration(_) => {
+            return Err(Unsupported::new(
+                "a TIMESTAMP − TIMESTAMP difference (a duration) cannot be a column: \
+                 CAST(a - b AS BIGINT) gives it in microseconds (nanoseconds when a side is a TIMESTAMP literal), \
+                 EXTRACT(EPOCH FROM a - b) in seconds",
+            ))
+        }
         other => {
             return Err(Unsupported::new(format!(
                 "values of Arrow type {other} are not supported"

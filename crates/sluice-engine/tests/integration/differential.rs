@@ -397,3 +397,17 @@ fn every_listed_date_part_and_string_function() {
          FROM t;",
     );
 }
+
+/// DATE − DATE (days, a BIGINT) and TIMESTAMP − TIMESTAMP read as microseconds (CAST to BIGINT) or seconds
+/// (EXTRACT(EPOCH FROM ...)), over pairs of rows so that differences are negative, zero and positive.
+#[test]
+fn date_and_timestamp_differences() {
+    check(
+        "CREATE VIEW diffs AS SELECT a.id AS i, b.id AS j, a.dt - b.dt AS days,
+                CAST(a.ts - b.ts AS BIGINT) AS micros, EXTRACT(EPOCH FROM a.ts - b.ts) AS secs,
+                DATE_PART('epoch', a.ts - b.ts) AS secs2
+         FROM t a JOIN t b ON a.k = b.k;
+         CREATE VIEW spans AS SELECT k, MAX(dt) - MIN(dt) AS day_span, MAX(CAST(ts - TIMESTAMP '2023-01-01 00:00:00' AS BIGINT)) AS m
+         FROM t GROUP BY k;",
+    );
+}

@@ -274,6 +274,7 @@ fn random_programs_with_lateness_match_datafusion() {
         "SELECT a.window_start, a.id, ROW_NUMBER() OVER (PARTITION BY a.window_start ORDER BY a.x DESC, a.id) AS rn FROM {from}",
         "SELECT a.window_end, a.id, LAG(a.x) OVER (PARTITION BY a.window_end ORDER BY a.ts, a.id) AS prev FROM {from}",
         "SELECT * FROM (SELECT a.window_start, a.k, COUNT(*) AS n FROM {from} GROUP BY a.window_start, a.k) w WHERE n > 1",
+        "SELECT a.id, CAST(a.ts - a.window_start AS BIGINT) AS into_window, EXTRACT(EPOCH FROM a.window_end - a.ts) AS left_s FROM {from}",
     ];
     let mut rng = StdRng::seed_from_u64(2020);
     for program in 0..6 {

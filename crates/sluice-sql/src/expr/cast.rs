@@ -83,6 +83,7 @@ pub fn scalar_value(s: &ScalarValue) -> LowerResult<Value> {
 
 /// Whether [`cast`] implements a cast from `from` to `to`.
 pub fn can_cast(from: &DataType, to: &DataType) -> bool {
+    use datafusion::arrow::datatypes::TimeUnit;
     use DataType::*;
     let numeric = |t: &DataType| {
         matches!(
@@ -107,6 +108,8 @@ pub fn can_cast(from: &DataType, to: &DataType) -> bool {
             && matches!(to, Date32 | Timestamp(_, None)))
         || (matches!(from, Timestamp(_, None)) && matches!(to, Time64(_)))
         || (string(from) && matches!(to, Binary | BinaryView | LargeBinary))
+        // A TIMESTAMP − TIMESTAMP duration, held as a count of its unit, to a BIGINT: that count.
+        || (matches!(from, Duration(TimeUnit::Microsecond | TimeUnit::Nanosecond)) && matches!(to, Int64))
 }
 
 /// `CAST(v AS to)`; NULL when the value does not convert.

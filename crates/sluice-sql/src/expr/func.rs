@@ -1,7 +1,7 @@
 //! Scalar functions (string, date/time, numeric), `LIKE` matching and interval arithmetic.
 
 use chrono::{Datelike, Months, NaiveDateTime, Timelike};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use sluice_data::{Decimal, Value};
 
 use super::cast::{date_of, datetime_of, days_of, micros_of, time_parts};
@@ -170,6 +170,22 @@ pub fn date_part(part: &str, v: &Value, out: &DataType) -> Value {
         _ => return Value::Null,
     };
     number(x, out)
+}
+
+/// How many units of the duration type `t` make a microsecond (1 for µs, 1000 for ns); `None` for other types.
+pub fn duration_units_per_micro(t: &DataType) -> Option<i64> {
+    match t {
+        DataType::Duration(TimeUnit::Microsecond) => Some(1),
+        DataType::Duration(TimeUnit::Nanosecond) => Some(1_000),
+        _ => None,
+    }
+}
+
+/// A duration of `units` (of `unit_type`, see [`duration_units_per_micro`]) in seconds, in the result type of
+/// `DATE_PART('epoch', ...)`.
+pub fn seconds(units: i64, unit_type: &DataType, out: &DataType) -> Value {
+    let per_second = duration_units_per_micro(unit_type).unwrap_or(1) as f64 * 1e6;
+    number(units as f64 / per_second, out)
 }
 
 fn number(x: f64, out: &DataType) -> Value {

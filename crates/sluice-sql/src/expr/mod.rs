@@ -271,6 +271,36 @@ fn binary(b: &BinaryExpr, schema: &DFSchema, out: DataType) -> LowerResult<Scala
         }
         Operator::And => Scalar::new(out, move |row| ops::and(&l.eval_ref(row), &r.eval_ref(row))),
         Operator::Or => Scalar::new(out, move |row| ops::or(&l.eval_ref(row), &r.eval_ref(row))),
+        // DATE − DATE: the days between, a BIGINT (DataFusion's type, PostgreSQL's rule).
+        Operator::Minus if l.data_type == DataType::Date32 && r.data_type == DataType::Date32 => {
+            Scalar::new(out.clone(), move |row| {
+                match (&*l.eval_ref(row), &*r.eval_ref(row)) {
+                    (Value::Date(a), Value::Date(c)) => {
+                        int_value(&out, i128::from(*a) - i128::from(*c))
+                    }
+                    _ => Value::Null,
+                }
+            })
+        }
+        // TIMESTAMP − TIMESTAMP: a duration in the unit DataFusion types it (µs between columns, ns when a side is a
+        // literal), held as a count of that unit (timestamps are µs here). A view cannot hold one (`types.rs` says
+        // how to turn it into a number); CAST to BIGINT and EXTRACT(EPOCH FROM ...) read it.
+        Operator::Minus
+            if matches!(l.data_type, DataType::Timestamp(_, None))
+                && matches!(r.data_type, DataType::Timestamp(_, None))
+                && func::duration_units_per_micro(&out).is_some() =>
+        {
+            let per_micro = func::duration_units_per_micro(&out).unwrap_or(1);
+            Scalar::new(out, move |row| {
+                match (&*l.eval_ref(row), &*r.eval_ref(row)) {
+                    (Value::Timestamp(a), Value::Timestamp(c)) => a
+                        .checked_sub(*c)
+                        .and_then(|d| d.checked_mul(per_micro))
+                        .map_or(Value::Null, Value::BigInt),
+                    _ => Value::Null,
+                }
+            })
+        }
         Operator::Plus if numeric => arith(Arith::Add),
         Operator::Minus if numeric => arith(Arith::Sub),
         Operator::Multiply if numeric => arith(Arith::Mul),

@@ -1,7 +1,7 @@
 //! Scalar function calls: each implemented function, checked against the argument types it computes. The caller
 //! compiles the arguments (compiling is recursive), so this file needs only the compiled [`Scalar`]s.
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::{expr::ScalarFunction, Expr};
 use sluice_data::Value;
 
@@ -41,7 +41,10 @@ pub(super) fn function(
         "date_part" | "datepart" => args.get(1).is_some_and(|a| {
             matches!(
                 a.data_type,
-                DataType::Date32 | DataType::Timestamp(_, None) | DataType::Time64(_)
+                DataType::Date32
+                    | DataType::Timestamp(_, None)
+                    | DataType::Time64(_)
+                    | DataType::Duration(TimeUnit::Microsecond | TimeUnit::Nanosecond)
             )
         }),
         _ => true,
@@ -138,6 +141,23 @@ pub(super) fn function(
                 ));
             }
             let a = arg(1);
+            if func::duration_units_per_micro(&a.data_type).is_some() {
+                // A duration's microseconds: only its length in seconds is a part of it here.
+                if part != "epoch" {
+                    return Err(Unsupported::at_keyword(
+                        format!(
+                            "date part '{part}' of a TIMESTAMP − TIMESTAMP difference: only EPOCH (seconds) is \
+                             supported"
+                        ),
+                        "EXTRACT",
+                    ));
+                }
+                let unit = a.data_type.clone();
+                return Ok(Scalar::new(out, move |r| match &*a.eval_ref(r) {
+                    Value::BigInt(units) => func::seconds(*units, &unit, &t),
+                    _ => Value::Null,
+                }));
+            }
             Scalar::new(out, move |r| func::date_part(&part, &a.eval_ref(r), &t))
         }
         _ => return Err(unsupported()),

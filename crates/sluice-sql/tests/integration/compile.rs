@@ -523,3 +523,19 @@ fn emit_final_and_session_windows_are_refused_by_name() {
     );
     assert_eq!((e.line, e.column), (3, 38), "{e:?}");
 }
+
+#[test]
+fn a_timestamp_difference_must_become_a_number_before_it_is_a_column() {
+    let e = single(
+        "CREATE TABLE e (a TIMESTAMP, b TIMESTAMP);\nCREATE VIEW v AS SELECT a - b AS d FROM e;",
+    );
+    assert!(e.message.contains("CAST(a - b AS BIGINT)"), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (a TIMESTAMP, b TIMESTAMP);\nCREATE VIEW v AS SELECT EXTRACT(HOUR FROM a - b) AS h FROM e;",
+    );
+    assert!(e.message.contains("only EPOCH"), "{e:?}");
+    assert!(Program::compile(
+        "CREATE TABLE e (a TIMESTAMP, b TIMESTAMP, c DATE, d DATE);\nCREATE VIEW v AS SELECT c - d AS days, CAST(a - b AS BIGINT) AS us, EXTRACT(EPOCH FROM a - b) AS s FROM e;"
+    )
+    .is_ok());
+}
