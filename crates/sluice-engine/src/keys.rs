@@ -100,6 +100,9 @@ pub struct EngineCheckpoint {
     /// checkpoints written before there was lateness).
     #[serde(default)]
     pub(crate) waterlines: SavedWaterlines,
+    /// The rows of each `emit_final` view that are not final yet, by view name.
+    #[serde(default)]
+    pub(crate) final_rows: BTreeMap<String, Vec<(Row, i64)>>,
 }
 
 impl EngineCheckpoint {
@@ -110,6 +113,7 @@ impl EngineCheckpoint {
         program: &Program,
         keyed: &[Option<KeyedTable>],
         waterlines: SavedWaterlines,
+        final_rows: BTreeMap<String, Vec<(Row, i64)>>,
     ) -> Self {
         let keyed = program
             .tables
@@ -127,6 +131,7 @@ impl EngineCheckpoint {
             unit_pushed,
             keyed,
             waterlines,
+            final_rows,
         }
     }
 

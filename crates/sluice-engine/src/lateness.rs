@@ -144,6 +144,11 @@ impl Waterlines {
         &self.late
     }
 
+    /// The waterline in force with this index (in [`Program::waterlines`] order), if it has one yet.
+    pub fn current(&self, waterline: usize) -> Option<i64> {
+        self.current.get(waterline).copied().flatten()
+    }
+
     /// The waterline in force for `column` of `table`, in the column's type, if it has one yet.
     pub fn waterline(&self, table: usize, column: usize) -> Option<i64> {
         let i = self

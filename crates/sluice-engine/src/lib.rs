@@ -18,6 +18,7 @@
 
 mod circuit;
 mod controller;
+mod emit_final;
 mod error;
 mod group;
 mod keys;
@@ -37,6 +38,7 @@ use sluice_sql::Program;
 
 use controller::{Command, SnapshotPart, StorageSetup};
 use dbsp::utils::Tup2;
+use emit_final::FinalBuffer;
 use keys::KeyedTable;
 use lateness::Waterlines;
 use row::{Changes, DRow};
@@ -77,6 +79,21 @@ pub struct DuplicateKey {
     pub rows: i64,
 }
 
+/// One buffer per view, for the `emit_final` ones, holding `rows(view name)`.
+fn final_buffers(
+    program: &Program,
+    rows: impl Fn(&str) -> Vec<(Row, i64)>,
+) -> Vec<Option<FinalBuffer>> {
+    program
+        .views
+        .iter()
+        .map(|v| {
+            let spec = v.emit_final.clone()?;
+            Some(FinalBuffer::new(spec, rows(&v.relation.name)))
+        })
+        .collect()
+}
+
 /// A running program.
 pub struct Engine {
     program: Arc<Program>,
@@ -88,6 +105,8 @@ pub struct Engine {
     unit_pushed: bool,
     duplicates: Vec<DuplicateKey>,
     waterlines: Waterlines,
+    /// Per view in program order: the rows of an `emit_final` view that are not final yet.
+    finals: Vec<Option<FinalBuffer>>,
 }
 
 impl Engine {
@@ -95,7 +114,15 @@ impl Engine {
     pub fn start(program: Program, config: EngineConfig) -> Result<Engine, EngineError> {
         let keyed = program.tables.iter().map(KeyedTable::for_table).collect();
         let waterlines = Waterlines::new(&program);
-        Self::launch(Arc::new(program), config, None, keyed, false, waterlines)
+        let finals = final_buffers(&program, |_| Vec::new());
+        Self::launch(
+            Arc::new(program),
+            config,
+            None,
+            keyed,
+            false,
+            (waterlines, finals),
+        )
     }
 
     /// Restarts `program` from `saved`, a checkpoint in `config.storage`; the program must be the one that wrote
@@ -117,13 +144,16 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let checkpoint = saved.checkpoint.clone();
         let waterlines = Waterlines::restore(&program, &saved.waterlines);
+        let finals = final_buffers(&program, |view| {
+            saved.final_rows.get(view).cloned().unwrap_or_default()
+        });
         Self::launch(
             Arc::new(program),
             config,
             Some(checkpoint),
             keyed,
             saved.unit_pushed,
-            waterlines,
+            (waterlines, finals),
         )
     }
 
@@ -133,7 +163,7 @@ impl Engine {
         checkpoint: Option<String>,
         keyed: Vec<Option<KeyedTable>>,
         unit_pushed: bool,
-        waterlines: Waterlines,
+        (waterlines, finals): (Waterlines, Vec<Option<FinalBuffer>>),
     ) -> Result<Engine, EngineError> {
         let storage = config
             .storage
@@ -150,6 +180,7 @@ impl Engine {
             unit_pushed,
             duplicates: Vec::new(),
             waterlines,
+            finals,
         })
     }
 
@@ -309,7 +340,20 @@ impl Engine {
                 })
             })
             .collect();
-        Ok(self.by_view(output.views))
+        Ok(self.finalize(output.views))
+    }
+
+    /// The step's deltas by view name, an `emit_final` view's being the rows that became final (see `emit_final`).
+    fn finalize(&mut self, deltas: Vec<Delta>) -> HashMap<String, Delta> {
+        let deltas = deltas
+            .into_iter()
+            .zip(&mut self.finals)
+            .map(|(delta, buffer)| match buffer {
+                Some(b) => b.step(delta, &self.waterlines),
+                None => delta,
+            })
+            .collect();
+        self.by_view(deltas)
     }
 
     /// The keys of `CREATE INDEX`es that more than one row of their view has, as of the last [`Engine::step`]: those
@@ -392,6 +436,12 @@ impl Engine {
             &self.program,
             &self.keyed,
             self.waterlines.save(),
+            self.program
+                .views
+                .iter()
+                .zip(&self.finals)
+                .filter_map(|(v, b)| Some((v.relation.name.clone(), b.as_ref()?.pending())))
+                .collect(),
         ))
     }
 
@@ -494,7 +544,7 @@ impl Snapshot<'_> {
     pub fn finish(mut self) -> Result<HashMap<String, Delta>, EngineError> {
         while self.next().is_some() {}
         let deltas = self.end.take().expect("the loop ends at the end")?;
-        Ok(self.engine.by_view(deltas))
+        Ok(self.engine.finalize(deltas))
     }
 }
 

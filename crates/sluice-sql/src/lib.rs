@@ -41,6 +41,6 @@ pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
 pub use lateness::Lateness;
 pub use options::DeclaredConnectors;
-pub use program::{Program, TableDef, ViewDef};
+pub use program::{EmitFinal, Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};
 pub use unique::proves_unique;

@@ -115,28 +115,32 @@ pub(crate) fn table_options(
 pub(crate) fn view_options(
     view: &str,
     options: &CreateTableOptions,
-) -> Result<Option<String>, Unsupported> {
+) -> Result<ViewOptions, Unsupported> {
     let what = format!("view {view}");
-    let mut connectors = None;
+    let mut out = ViewOptions::default();
     for (name, value) in pairs(&what, options)? {
         match name.as_str() {
-            "connectors" => connectors = Some(text(&what, &name, value)?),
-            "emit_final" => {
-                return Err(Unsupported::at_keyword(
-                    format!(
-                        "{what}: option 'emit_final' is not supported: a view emits each change of its rows as it \
-                         happens (with a LATENESS, a window stops changing once the waterline passes it)"
-                    ),
-                    name,
-                ))
-            }
+            "connectors" => out.connectors = Some(text(&what, &name, value)?),
+            "emit_final" => out.emit_final = Some(text(&what, &name, value)?),
             _ => {
                 return Err(Unsupported::at_keyword(
-                    format!("{what}: option '{name}' is not supported (the one view option is 'connectors')"),
+                    format!(
+                        "{what}: option '{name}' is not supported (the view options are 'connectors' and \
+                         'emit_final')"
+                    ),
                     name,
                 ))
             }
         }
     }
-    Ok(connectors)
+    Ok(out)
+}
+
+/// The `WITH (...)` options of a view.
+#[derive(Default)]
+pub(crate) struct ViewOptions {
+    /// `'connectors'`, as written.
+    pub connectors: Option<String>,
+    /// `'emit_final' = 'column'`: the column whose waterline makes a row final (checked by the view compiler).
+    pub emit_final: Option<String>,
 }

@@ -52,6 +52,18 @@ pub struct ViewDef {
     pub append_only: bool,
     /// The statement as SQL (printed from the parsed statement; the test oracle replays it).
     pub sql: String,
+    /// `WITH ('emit_final' = 'column')`: the view outputs a row once, when it can no longer change, which is when
+    /// this column's value (an index into the view's columns, anchored to a waterline) falls behind the waterline.
+    pub emit_final: Option<EmitFinal>,
+}
+
+/// A view's `emit_final` column and what bounds it.
+#[derive(Clone, Debug)]
+pub struct EmitFinal {
+    /// The column's index in the view.
+    pub column: usize,
+    /// The waterlines its values still to come trail.
+    pub anchor: crate::Anchor,
 }
 
 /// A compiled program: its tables and views in declaration order.
@@ -335,6 +347,39 @@ impl Compiler {
         Ok(())
     }
 
+    /// Checks a view's `emit_final` column: one of its columns whose values trail a waterline.
+    fn emit_final(
+        &self,
+        view: &str,
+        fields: &[Field],
+        node: &Node,
+        column: &str,
+        materialized: bool,
+    ) -> Result<EmitFinal, Unsupported> {
+        let refuse = |why: String| {
+            Unsupported::at_keyword(format!("view {view}: 'emit_final': {why}"), "emit_final")
+        };
+        if materialized {
+            return Err(refuse(
+                "a MATERIALIZED view keeps every row as it changes, not only final ones; drop one of the two".into(),
+            ));
+        }
+        let index = fields
+            .iter()
+            .position(|f| f.name == column || f.name == column.to_lowercase())
+            .ok_or_else(|| refuse(format!("{column} is not a column of the view")))?;
+        let anchor = self.program.anchors(node)[index].clone().ok_or_else(|| {
+            refuse(format!(
+                "column {column} does not follow a LATENESS column (it must be one, or a TUMBLE/HOP window_start or \
+                 window_end over one, grouped by or passed through unchanged), so its rows would never be final"
+            ))
+        })?;
+        Ok(EmitFinal {
+            column: index,
+            anchor,
+        })
+    }
+
     fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
         // Window table functions become the subqueries they stand for, before anything reads the query.
         let mut rewritten = v.clone();
@@ -342,7 +387,8 @@ impl Compiler {
         let v = &rewritten;
         let name = object_name(&v.name)?;
         self.check_new_name(&name)?;
-        let connectors = view_options(&name, &v.options)?;
+        let options = view_options(&name, &v.options)?;
+        let connectors = options.connectors;
         let q = &v.query;
         if q.order_by.is_some() && q.limit_clause.is_none() && q.fetch.is_none() {
             self.warnings.push(Unsupported::at_keyword(
@@ -391,9 +437,16 @@ impl Compiler {
             fields.push(Field::new(col, sql_type, nullable));
         }
         let node = lower(&plan, &self.sources)?;
+        let emit_final = match options.emit_final {
+            Some(column) => {
+                Some(self.emit_final(&name, &fields, &node, &column, v.materialized)?)
+            }
+            None => None,
+        };
         let tables: Vec<bool> = self.program.tables.iter().map(|t| t.append_only).collect();
         let views: Vec<bool> = self.program.views.iter().map(|v| v.append_only).collect();
-        let append_only = is_append_only(&node, &tables, &views);
+        // A view that only emits final rows never retracts one.
+        let append_only = emit_final.is_some() || is_append_only(&node, &tables, &views);
         self.register(&name, Arc::new(Schema::new(arrow)))?;
         self.sources
             .insert(name.clone(), Source::View(self.program.views.len()));
@@ -403,6 +456,7 @@ impl Compiler {
             materialized: v.materialized,
             append_only,
             sql: Statement::CreateView(v.clone()).to_string(),
+            emit_final,
         });
         if let Some(json) = connectors {
             let name = self

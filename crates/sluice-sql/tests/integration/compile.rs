@@ -294,8 +294,8 @@ fn unknown_table_options_and_keyed_append_only_tables_are_refused() {
             "option 'connectors' takes a string",
         ),
         (
-            "CREATE TABLE u (k INT);\nCREATE VIEW v WITH ('emit_final' = 'k') AS SELECT k FROM u;",
-            "option 'emit_final' is not supported",
+            "CREATE TABLE u (k INT);\nCREATE VIEW v WITH ('emit_later' = 'k') AS SELECT k FROM u;",
+            "option 'emit_later' is not supported (the view options are 'connectors' and 'emit_final')",
         ),
         (
             "CREATE TABLE u (k INT PRIMARY KEY) WITH ('append_only' = 'true');",
@@ -508,12 +508,34 @@ fn only_keys_both_sides_of_a_join_trail_stay_anchored() {
 }
 
 #[test]
-fn emit_final_and_session_windows_are_refused_by_name() {
-    let e = single(
-        "CREATE TABLE e (ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\nCREATE VIEW v WITH ('emit_final' = 'ts') AS SELECT ts FROM e;",
+fn emit_final_needs_a_column_that_follows_a_waterline_and_session_windows_are_refused() {
+    let ok = Program::compile(
+        "CREATE TABLE e (k INT, ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\n\
+         CREATE VIEW v WITH ('emit_final' = 'window_start') AS SELECT k, window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(ts), INTERVAL '1' HOUR)) GROUP BY k, window_start;",
+    )
+    .unwrap();
+    let spec = ok.views[0].emit_final.as_ref().expect("emit_final");
+    assert_eq!(spec.column, 1);
+    assert!(
+        ok.views[0].append_only,
+        "an emit_final view only gains rows"
     );
-    assert!(e.message.contains("'emit_final' is not supported"), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (k INT, ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\nCREATE VIEW v WITH ('emit_final' = 'n') AS SELECT k, COUNT(*) AS n FROM e GROUP BY k;",
+    );
+    assert!(
+        e.message.contains("does not follow a LATENESS column"),
+        "{e:?}"
+    );
     assert_eq!((e.line, e.column), (3, 22), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\nCREATE VIEW v WITH ('emit_final' = 'nope') AS SELECT ts FROM e;",
+    );
+    assert!(e.message.contains("nope is not a column"), "{e:?}");
+    let e = single(
+        "CREATE TABLE e (ts TIMESTAMP LATENESS INTERVAL '1' HOUR);\nCREATE MATERIALIZED VIEW v WITH ('emit_final' = 'ts') AS SELECT ts FROM e;",
+    );
+    assert!(e.message.contains("MATERIALIZED"), "{e:?}");
     let e = single(
         "CREATE TABLE e (k INT, ts TIMESTAMP);\nCREATE VIEW v AS SELECT * FROM TABLE(SESSION(TABLE e, DESCRIPTOR(ts), DESCRIPTOR(k), INTERVAL '5' MINUTE));",
     );
