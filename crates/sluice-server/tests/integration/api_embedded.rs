@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 both_backends!(
+    lateness_is_in_the_schema_and_late_records_are_counted,
     program_code_pipelines_compile_on_write_and_show_feldera_shapes,
     declared_connectors_are_checked_like_api_connectors,
     lifecycle_tokens_heartbeats_and_queries,
@@ -637,4 +638,93 @@ async fn lifecycle_tokens_heartbeats_and_queries(backend: Backend) {
         "UnknownPipelineName",
     );
     s.stop().await;
+}
+
+/// Posts `records` (a JSON array) to the ingress of `table` and waits until its completion token is complete, so that
+/// the next request is stepped after this one.
+async fn ingest_stepped(s: &TestServer, table: &str, records: &str) {
+    let (code, answer) = s
+        .raw(
+            Method::POST,
+            &format!("/v0/pipelines/p/ingress/{table}?format=json&array=true&update_format=raw"),
+            Some("application/json"),
+            records.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let token = answer["token"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (_, st) = s
+            .get(&format!("/v0/pipelines/p/completion_status?token={token}"))
+            .await;
+        if st["status"] == "complete" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the token never completed: {st}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A program with `LATENESS`: Feldera's schema shows the expression on its field (and Feldera's own types read it),
+/// and a record later than the waterline is left out of the view and counted in `/metrics`.
+async fn lateness_is_in_the_schema_and_late_records_are_counted(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    let program = "CREATE TABLE clicks (page VARCHAR NOT NULL, ts TIMESTAMP NOT NULL LATENESS INTERVAL '1' MINUTE);\n\
+                   CREATE MATERIALIZED VIEW per_page AS SELECT page, COUNT(*) AS n FROM clicks GROUP BY page;";
+    let (code, p) = s.put("/v0/pipelines/p", body(program)).await;
+    assert_eq!(code, 201, "{p}");
+    let fields = &p["program_info"]["schema"]["inputs"][0]["fields"];
+    assert_eq!(fields[0]["lateness"], Value::Null);
+    assert_eq!(fields[1]["lateness"], "INTERVAL '1' MINUTE");
+    let parsed: feldera_types::program_schema::Relation =
+        serde_json::from_value(p["program_info"]["schema"]["inputs"][0].clone()).unwrap();
+    assert_eq!(
+        parsed.fields[1].lateness.as_deref(),
+        Some("INTERVAL '1' MINUTE")
+    );
+
+    let (code, _) = s.post_empty("/v0/pipelines/p/start").await;
+    assert_eq!(code, 202);
+    until(&s, "p", "deployment_status", "Running").await;
+    ingest_stepped(
+        &s,
+        "clicks",
+        r#"[{"page": "home", "ts": "2026-12-01 10:10:00"}]"#,
+    )
+    .await;
+    // The waterline is 10:09 now: 10:05 is late, 10:09 on time.
+    ingest_stepped(
+        &s,
+        "clicks",
+        r#"[{"page": "docs", "ts": "2026-12-01 10:05:00"}, {"page": "docs", "ts": "2026-12-01 10:09:00"}]"#,
+    )
+    .await;
+    let text = s
+        .text("/v0/pipelines/p/query?sql=SELECT%20page%2C%20n%20FROM%20per_page%20ORDER%20BY%20page&format=json")
+        .await;
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            json!({"page": "docs", "n": 1}),
+            json!({"page": "home", "n": 1})
+        ],
+        "the late docs click is not counted"
+    );
+    let text = s.text("/metrics").await;
+    let late: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("sluice_table_late_records_total{") && l.contains("table=\"clicks\"")
+        })
+        .collect();
+    assert_eq!(late.len(), 1, "{text}");
+    assert!(late[0].ends_with(" 1"), "{}", late[0]);
+    let (code, _) = s.post_empty("/v0/pipelines/p/stop?force=true").await;
+    assert_eq!(code, 202);
 }
