@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sluice_data::{Delta, Relation};
 use sluice_formats::{build_encoder, BatchInfo, Encoder, MessageLimits, SinkError};
-use sluice_transports::health::{EndpointHealth, OutputTransportStats};
+use sluice_transports::health::{now_ms, EndpointHealth, OutputTransportStats};
 use sluice_transports::kafka_output::{ExactlyOnceSetup, ExactlyOnceStats};
 use sluice_types::{ConfigError, ConnectorConfig, EncodeErrorPolicy};
 
@@ -119,7 +119,9 @@ struct Shared {
     encoded_messages: AtomicU64,
     encode_errors: AtomicU64,
     errors: Mutex<RecentErrors>,
-    fatal: Mutex<Option<String>>,
+    /// What ended the connector's thread, and when (ms since the Unix epoch): the transport's permanent failure, a
+    /// step it cannot encode or must refuse. Shown as the transport's health too, whatever the transport says.
+    fatal: Mutex<Option<(String, u64)>>,
     /// The last barrier step after which every message was acknowledged.
     acknowledged_step: AtomicU64,
     /// The handle was dropped: a thread waiting for acknowledgements gives up.
@@ -311,7 +313,7 @@ impl OutputConnector {
 
     /// The transport's permanent failure, once there is one.
     pub fn fatal_error(&self) -> Option<String> {
-        lock(&self.shared.fatal).clone()
+        lock(&self.shared.fatal).clone().map(|(message, _)| message)
     }
 
     /// The view the connector sends.
@@ -327,6 +329,18 @@ impl OutputConnector {
     /// The connector's counters, errors and transport health.
     pub fn stats(&self) -> OutputConnectorStats {
         let s = &self.shared;
+        let fatal = lock(&s.fatal).clone();
+        let mut transport = s.endpoint.stats();
+        // A connector whose thread ended moves nothing, whatever its transport reports (an encode error or a refused
+        // step leaves the transport itself healthy).
+        if let Some((error, since_ms)) = &fatal {
+            if !matches!(transport.health, EndpointHealth::Failed { .. }) {
+                transport.health = EndpointHealth::Failed {
+                    error: error.clone(),
+                    since_ms: *since_ms,
+                };
+            }
+        }
         OutputConnectorStats {
             endpoint_name: s.name.clone(),
             view: s.view.clone(),
@@ -339,9 +353,9 @@ impl OutputConnector {
             encoded_messages: s.encoded_messages.load(Relaxed),
             num_encode_errors: s.encode_errors.load(Relaxed),
             encode_errors: lock(&s.errors).to_vec(),
-            fatal_error: lock(&s.fatal).clone(),
+            fatal_error: fatal.as_ref().map(|(message, _)| message.clone()),
             transport_name: s.transport_name.to_string(),
-            transport: s.endpoint.stats(),
+            transport,
             exactly_once: s.endpoint.exactly_once_stats(),
         }
     }
@@ -364,7 +378,7 @@ impl OutputConnector {
             undelivered_records: records,
             reason,
         };
-        if let Some(fatal) = lock(&self.shared.fatal).clone() {
+        if let Some((fatal, _)) = lock(&self.shared.fatal).clone() {
             let records = self.shared.queued_records.load(Relaxed)
                 + self.shared.endpoint.stats().in_flight_records;
             return Err(undelivered(fatal, records));
@@ -456,7 +470,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
         if let Some(reason) = &batch.refused {
             let message = format!("step {}: {reason}", batch.step);
             tracing::error!(endpoint = %shared.name, error = %message, "Output connector refused a step.");
-            lock(&shared.fatal).get_or_insert(message);
+            lock(&shared.fatal).get_or_insert((message, now_ms()));
             return;
         }
         let mut messages = 0;
@@ -524,7 +538,7 @@ fn run(shared: &Shared, mut encoder: Box<dyn Encoder>) {
                 // exactly how much was acknowledged).
                 let message = format!("step {}: {e}", batch.step);
                 tracing::error!(endpoint = %shared.name, error = %message, "Output connector failed.");
-                lock(&shared.fatal).get_or_insert(message);
+                lock(&shared.fatal).get_or_insert((message, now_ms()));
                 return;
             }
         }

@@ -372,6 +372,13 @@ fn an_index_key_given_a_second_row_in_a_later_step_fails_the_connector() {
             .fatal_error
             .is_some()));
         let error = p.stats().outputs[o].fatal_error.clone().unwrap();
+        // A refused step ends the connector: its health is failed with the same error.
+        assert!(
+            matches!(&p.stats().outputs[o].transport.health,
+                sluice_transports::health::EndpointHealth::Failed { error: e, .. } if *e == error),
+            "{:?}",
+            p.stats().outputs[o].transport.health
+        );
         assert!(
             error.contains(
                 "view 'totals' has 2 rows with the key (total) = (10) of index 'totals_by_total'"

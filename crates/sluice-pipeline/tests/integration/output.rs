@@ -103,6 +103,11 @@ fn a_record_that_cannot_be_encoded_fails_the_connector_by_default() {
         assert!(error.contains(part), "{part}: {error}");
     }
     assert_eq!(connector.stats().num_encode_errors, 1);
+    // The connector moves nothing any more: its health says so, though Kafka itself is fine.
+    match connector.stats().transport.health {
+        EndpointHealth::Failed { error: e, .. } => assert_eq!(e, error),
+        other => panic!("health {other:?} after the connector failed"),
+    }
     let err = connector.shutdown(TIMEOUT).unwrap_err();
     assert!(matches!(err, OutputError::Undelivered { .. }), "{err}");
 }
