@@ -110,34 +110,39 @@ impl PrivateBroker {
     /// Freezes the broker (SIGSTOP): its connections stay open and it answers nothing, like a broker that hangs.
     /// [`PrivateBroker::thaw`] lets it go on; dropping the broker thaws it first.
     pub fn freeze(&self) {
-        self.signal("STOP");
+        self.signal("STOP").expect("freeze the broker");
     }
 
     /// Lets a frozen broker go on (SIGCONT).
     pub fn thaw(&self) {
-        self.signal("CONT");
+        self.signal("CONT").expect("thaw the broker");
     }
 
-    fn signal(&self, signal: &str) {
+    /// Sends `signal` to the running broker's process.
+    fn signal(&self, signal: &str) -> Result<(), String> {
         let pidfile = ["kafka.pid", "tansu.pid"]
             .iter()
             .map(|f| self.dir.path().join(f))
             .find(|p| p.exists())
-            .expect("the broker's pid file");
-        let pid = std::fs::read_to_string(&pidfile).expect("read the pid file");
+            .ok_or("the broker is not running (no pid file)")?;
+        let pid = std::fs::read_to_string(&pidfile).map_err(|e| e.to_string())?;
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(pid.trim())
             .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} {}", pid.trim());
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -{signal} {} failed", pid.trim()))
+        }
     }
 }
 
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
-        // A frozen broker would ignore the stop.
-        let _ = std::panic::catch_unwind(|| self.thaw());
+        // A frozen broker would ignore the stop; a killed one has nothing to thaw.
+        let _ = self.signal("CONT");
         self.script("stop");
     }
 }

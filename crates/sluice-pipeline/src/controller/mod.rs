@@ -449,11 +449,24 @@ impl Pipeline {
         stats.input_connectors = input_stats;
         let outputs = std::mem::take(&mut *lock(&self.shared.outputs));
         let left = timeout.saturating_sub(started.elapsed());
-        // The snapshot above was taken before the flush: replace each connector's entry with its final counters.
-        for (o, entry) in outputs.into_iter().zip(stats.outputs.iter_mut()) {
-            match o.shutdown(left) {
-                Ok(last) => *entry = last,
-                Err(e) => errors.push(e.to_string()),
+        // All at once, each within what is left of the timeout: one after the other, N connectors stalled by a dead
+        // broker would take N times as long. The snapshot above was taken before the flush: each connector's entry
+        // is replaced with its final counters.
+        let names: Vec<String> = outputs.iter().map(|o| o.name().to_string()).collect();
+        let finals: Vec<_> = std::thread::scope(|scope| {
+            let running: Vec<_> = outputs
+                .into_iter()
+                .map(|o| scope.spawn(move || o.shutdown(left)))
+                .collect();
+            running.into_iter().map(|t| t.join()).collect()
+        });
+        for ((result, entry), name) in finals.into_iter().zip(stats.outputs.iter_mut()).zip(names) {
+            match result {
+                Ok(Ok(last)) => *entry = last,
+                Ok(Err(e)) => errors.push(e.to_string()),
+                Err(_) => errors.push(format!(
+                    "output connector '{name}' panicked while shutting down"
+                )),
             }
         }
         if let Some(e) = lock(&self.shared.buffer).failed.clone() {

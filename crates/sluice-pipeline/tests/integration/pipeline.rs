@@ -675,3 +675,50 @@ fn late_records_are_counted_in_the_stats_and_left_out_of_the_views() {
     );
     p.shutdown(TIMEOUT).unwrap();
 }
+
+/// Output connectors shut down together: with the broker gone, three connectors that cannot deliver are each given
+/// the shutdown's timeout at the same time, not one after the other, and each reports what it could not deliver.
+#[test]
+fn shutdown_gives_every_stuck_output_the_same_timeout_at_once() {
+    let broker = PrivateBroker::start();
+    let servers = broker.address();
+    // The broker is this test's own and ends dead: no topic to clean up.
+    kafka_tools::create_topic(&servers, "shutdown-together", 1).unwrap();
+    let outputs: Vec<OutputSpec> = (0..3)
+        .map(|i| OutputSpec {
+            name: format!("out-{i}"),
+            view: "total_sales".into(),
+            config: kafka(
+                &servers,
+                "shutdown-together",
+                json!({"reconnect.backoff.max.ms": 500}),
+            ),
+        })
+        .collect();
+    let p = Pipeline::start(
+        spec("together", outputs, ControllerConfig::default()),
+        false,
+    )
+    .unwrap();
+    ingest(&p, "books", vec![(book(1, "Dune", 100), 1)]);
+    settle(&p);
+    broker.down();
+    ingest(&p, "sales", vec![(sale(1, 2), 1)]);
+    settle(&p);
+    let timeout = Duration::from_secs(4);
+    let started = std::time::Instant::now();
+    let errors = p.shutdown(timeout).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("shutdown of 3 stuck outputs with a {timeout:?} timeout took {took:?}");
+    for i in 0..3 {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("'out-{i}'")) && e.contains("not delivered")),
+            "out-{i}: {errors:?}"
+        );
+    }
+    // `shutdown` waits at most its timeout for them all (here about 4.2 s); three in turn would take three times
+    // as long. A liveness bound with room to spare, not a speed measurement.
+    assert!(took < timeout * 2, "{took:?}");
+}
