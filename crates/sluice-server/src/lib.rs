@@ -31,7 +31,8 @@ mod secrets;
 mod store;
 mod validate;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -51,8 +52,14 @@ pub fn router(state: AppState) -> Router {
     api::router(state)
 }
 
-/// Restarts the pipelines meant to run, serves the API on `listener` until `shutdown` completes, finishes the
-/// requests in flight, then shuts the running pipelines down (flushing their outputs).
+/// How long the server waits, after the pipelines stopped, for connections still open (a client that keeps a
+/// finished response open) before it closes them.
+const CONNECTION_GRACE: Duration = Duration::from_secs(5);
+
+/// Restarts the pipelines meant to run and serves the API on `listener` until `shutdown` completes. Then it stops
+/// accepting connections and, while the requests in flight finish, shuts the running pipelines down, all at once
+/// (flushing their outputs, at most 60 s): a pipeline's shutdown is also what ends its egress watches, which would
+/// otherwise hold the server open for ever. Connections still open [`CONNECTION_GRACE`] after that are closed.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -67,9 +74,35 @@ pub async fn run(
     if let Err(e) = state.runner().recover().await {
         tracing::error!(error = %e, "Could not restart the pipelines that were running.");
     }
-    let served = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    state.runner().stop_all().await;
-    served
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = serving_stopped.await;
+        })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => {
+            // The listener failed: nothing serves the pipelines any more.
+            state.runner().stop_all().await;
+            return served;
+        }
+        () = shutdown => {}
+    }
+    let _ = stop_serving.send(());
+    let runner = state.runner().clone();
+    let mut stopping = tokio::spawn(async move { runner.stop_all().await });
+    // The requests in flight and the pipelines' shutdown go on together; whichever ends first, the other is waited
+    // for (connections at most CONNECTION_GRACE once no pipeline runs).
+    let served = tokio::select! {
+        served = &mut server => {
+            let _ = stopping.await;
+            Some(served)
+        }
+        _ = &mut stopping => tokio::time::timeout(CONNECTION_GRACE, &mut server).await.ok(),
+    };
+    served.unwrap_or_else(|| {
+        tracing::warn!("Connections were still open after the pipelines stopped; closing them.");
+        Ok(())
+    })
 }

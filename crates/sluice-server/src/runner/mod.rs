@@ -261,8 +261,13 @@ impl Runner {
             let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
             live.drain().collect()
         };
-        for (_, p) in all {
-            shut_down(p).await;
+        // All at once: one after the other, N pipelines with stuck outputs would take N times the timeout.
+        let stopping: Vec<_> = all
+            .into_iter()
+            .map(|(_, p)| tokio::spawn(shut_down(p)))
+            .collect();
+        for s in stopping {
+            let _ = s.await;
         }
     }
 }
