@@ -780,6 +780,7 @@ async fn an_encode_error_fails_the_pipeline_naming_the_connector_and_the_view(ba
 }
 
 both_backends!(
+    chaos_one_server_four_pipelines_three_failures,
     an_encode_error_fails_the_pipeline_naming_the_connector_and_the_view,
     book_fair_end_to_end,
     a_start_that_cannot_reach_the_topic_fails_the_pipeline,
@@ -790,3 +791,234 @@ both_backends!(
     a_broker_restart_mid_stream_loses_and_duplicates_nothing,
     a_failing_pipeline_does_not_stop_the_others,
 );
+
+/// The changes of `total_sales` in `messages` applied in order: the view's rows as (title, copies).
+fn fold(messages: &[String]) -> Vec<(String, i64)> {
+    let mut rows: Vec<Value> = Vec::new();
+    for m in messages {
+        let m: Value = serde_json::from_str(m).unwrap();
+        match (m.get("insert"), m.get("delete")) {
+            (Some(row), None) => rows.push(row.clone()),
+            (None, Some(row)) => {
+                let at = rows
+                    .iter()
+                    .position(|r| r == row)
+                    .unwrap_or_else(|| panic!("a delete of a row not present: {row}"));
+                rows.remove(at);
+            }
+            _ => panic!("not an insert_delete change: {m}"),
+        }
+    }
+    let mut out: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap().to_string(),
+                r["copies"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Waits until everything on `topic` folds to `want`.
+async fn topic_folds_to(servers: &str, topic: &str, want: &[(&str, i64)]) {
+    let want: Vec<(String, i64)> = want.iter().map(|(t, c)| (t.to_string(), *c)).collect();
+    let mut got = Vec::new();
+    for _ in 0..60 {
+        let (sv, tp) = (servers.to_string(), topic.to_string());
+        let messages: Vec<String> = std::thread::spawn(move || {
+            read_topic(&sv, &tp, usize::MAX, Duration::from_secs(2))
+                .unwrap()
+                .iter()
+                .map(|m| m.payload_text())
+                .collect()
+        })
+        .join()
+        .unwrap();
+        got = fold(&messages);
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("topic {topic} folds to {got:?}, not {want:?}");
+}
+
+/// Pipeline `name` over the book fair with these attached connectors (`(connector, is_input, relation)`).
+async fn fair_pipeline(s: &TestServer, name: &str, attached: &[(&str, bool, &str)]) {
+    let connectors: Vec<Value> = attached
+        .iter()
+        .map(|(c, input, relation)| {
+            json!({"name": c, "is_input": input, "connector_name": c, "relation_name": relation})
+        })
+        .collect();
+    let (status, body) = s
+        .put(
+            &format!("/v0/pipelines/{name}"),
+            json!({"description": "", "program_name": "book-fair", "connectors": connectors}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    action(s, name, "start").await;
+    reaches(s, name, "Running").await;
+}
+
+/// Issue #22's chaos: four pipelines on one server. One loses its input topic (deleted), one panics (injected),
+/// one loses its output broker (killed, later restarted); the fourth keeps going all along. Each failure stays in
+/// its pipeline: the deleted topic fails `deleted` naming the topic, the panic fails `doomed`, the dead broker only
+/// stalls `outage`'s connector; `fine` processes everything and its topic equals the view, and so does `outage`'s
+/// once its broker is back. Then the server stops with a watch open and the watch ends.
+async fn chaos_one_server_four_pipelines_three_failures(backend: Backend) {
+    let servers = brokers();
+    let private = PrivateBroker::start();
+    let fine_out = TestTopic::new(&servers, "chaos-fine", 1);
+    let doomed_in = TestTopic::new(&servers, "chaos-deleted", 1);
+    sluice_transports::kafka_tools::create_topic(&private.address(), "chaos-outage", 1).unwrap();
+    let db = TestDb::new(backend).await;
+    let s = TestServer::start(&db).await;
+    book_fair_program(&s).await;
+    for (name, body) in [
+        ("out-fine", connector(&servers, &fine_out.name)),
+        ("out-outage", {
+            let mut c = connector(&private.address(), "chaos-outage");
+            c["config"]["transport"]["config"]["reconnect.backoff.max.ms"] = json!(500);
+            c
+        }),
+        ("in-deleted", {
+            let mut c = kafka_in(&servers, &doomed_in.name);
+            c["config"]["transport"]["config"]["topic.metadata.refresh.interval.ms"] =
+                json!("2000");
+            c
+        }),
+    ] {
+        let (status, b) = s.put(&format!("/v0/connectors/{name}"), body).await;
+        assert_eq!(status, 201, "{name}: {b}");
+    }
+    fair_pipeline(&s, "fine", &[("out-fine", false, "total_sales")]).await;
+    fair_pipeline(&s, "outage", &[("out-outage", false, "total_sales")]).await;
+    fair_pipeline(&s, "deleted", &[("in-deleted", true, "sales")]).await;
+    fair_pipeline(&s, "doomed", &[]).await;
+    for p in ["fine", "outage", "deleted", "doomed"] {
+        let (status, body) = ingress(
+            &s,
+            &format!("/v0/pipelines/{p}/ingress/books?format=csv"),
+            "1,Dune,10\n",
+        )
+        .await;
+        assert_eq!(status, 200, "{p}: {body}");
+    }
+    let mut copies = 0;
+    let mut sell = |s: &TestServer, n: i64| {
+        copies += n;
+        let body = format!("1,{n}\n");
+        let fut = ["fine", "outage"].map(|p| {
+            let path = format!("/v0/pipelines/{p}/ingress/sales?format=csv");
+            let body = body.clone();
+            let (client, url) = (s.client.clone(), s.url(&path));
+            async move {
+                client
+                    .post(url)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        });
+        fut
+    };
+    for f in sell(&s, 1) {
+        assert_eq!(f.await, 200);
+    }
+
+    // Three failures at once.
+    private.down();
+    let (sv, tp) = (servers.clone(), doomed_in.name.clone());
+    std::thread::spawn(move || sluice_transports::kafka_tools::delete_topic(&sv, &tp).unwrap())
+        .join()
+        .unwrap();
+    let (_, doomed) = s.get("/v0/pipelines/doomed").await;
+    let id = doomed["state"]["pipeline_id"].as_str().unwrap().to_string();
+    s.state.runner().get(&id).unwrap().inject_panic();
+    let (status, _) = ingress(&s, "/v0/pipelines/doomed/ingress/sales?format=csv", "1,1\n").await;
+    assert_eq!(status, 200);
+    for n in 2..=6 {
+        for f in sell(&s, n) {
+            assert_eq!(f.await, 200);
+        }
+    }
+
+    let p = reaches(&s, "doomed", "Failed").await;
+    assert!(
+        p["state"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fault injected"),
+        "{p}"
+    );
+    let p = reaches(&s, "deleted", "Failed").await;
+    let why = p["state"]["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("in-deleted") && why.contains(&doomed_in.name),
+        "{p}"
+    );
+    // The dead broker stalls `outage`'s connector; the pipeline runs on.
+    let mut stalled = Value::Null;
+    for _ in 0..300 {
+        let (_, stats) = s.get("/v0/pipelines/outage/stats").await;
+        stalled = stats["outputs"][0]["transport"]["health"].clone();
+        if stalled["state"] == "stalled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stalled["state"], "stalled", "{stalled}");
+    assert_eq!(
+        s.get("/v0/pipelines/outage").await.1["state"]["current_status"],
+        "Running"
+    );
+
+    // `fine` saw none of it.
+    assert_eq!(
+        s.get("/v0/pipelines/fine").await.1["state"]["current_status"],
+        "Running"
+    );
+    settled(&s, "fine").await;
+    topic_folds_to(&servers, &fine_out.name, &[("Dune", copies)]).await;
+    // `outage` delivers everything once its broker is back.
+    private.up();
+    topic_folds_to(&private.address(), "chaos-outage", &[("Dune", copies)]).await;
+    assert_eq!(s.get("/healthz").await.0, 200);
+
+    // A watch open on `fine` ends when the server stops.
+    let mut watch = s
+        .client
+        .post(s.url("/v0/pipelines/fine/egress/total_sales?format=json&mode=watch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let stopping = tokio::spawn(s.stop());
+    let ended = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            match watch.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("the watch was cut off instead of ended: {e}"),
+        Err(_) => panic!("the watch did not end when the server stopped"),
+    }
+    tokio::time::timeout(Duration::from_secs(90), stopping)
+        .await
+        .expect("the server stops within its bound")
+        .unwrap();
+}
