@@ -11,18 +11,17 @@
 
 use std::sync::Arc;
 
-use dbsp::dynamic::DynData;
 use dbsp::operator::OutputHandle;
 use dbsp::typed_batch::{SpineSnapshot, TypedBox};
 use dbsp::{InputHandle, OrdZSet, RootCircuit, Stream, ZSetHandle};
 use sluice_data::Value;
 use sluice_sql::expr::Scalar;
 use sluice_sql::plan::{JoinKind, JoinNode, Node};
-use sluice_sql::{agg, window, Anchor, IndexDef, Program};
-use smallvec::SmallVec;
+use sluice_sql::{agg, window, IndexDef, Program};
 
+use crate::chain::{is_inner_join, value_of, RowChain, Stage};
 use crate::group::{pack, unpack, GroupFn};
-use crate::lateness::ordinal;
+use crate::retention::{retain_keys, retention, BoundStream};
 use crate::row::DRow;
 use crate::sums::Sums;
 
@@ -31,10 +30,6 @@ pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
 
 /// A stream of rows indexed by a key (a join side).
 type KeyedStream = Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, DRow>>;
-
-/// The waterlines in force at each step (one value per [`Program::waterlines`] entry, NULL where none is known),
-/// in the shape dbsp's retention policies read.
-type BoundStream = Stream<RootCircuit, TypedBox<DRow, DynData>>;
 
 /// The handles the controller keeps after building the circuit.
 pub struct CircuitHandles {
@@ -211,7 +206,7 @@ impl Builder<'_> {
                 aggs,
             } => {
                 let (key_of, args_of) = (projection(keys), projection(args));
-                let retention = self.retention(self.program.key_anchors(input, keys));
+                let retention = retention(&self.bound, self.program.key_anchors(input, keys));
                 let input = self.stream(input);
                 let out = match agg::LinearAggs::plan(aggs) {
                     // Running totals: a change updates its group's sums without reading the group's other rows.
@@ -290,27 +285,6 @@ impl Builder<'_> {
         }
     }
 
-    /// The retention policy for state keyed by values with these anchors (`(key position, anchor)`): keep a key
-    /// unless one of its anchored values can no longer come (see [`Anchor::allows`]). `None` when nothing is
-    /// anchored or the program has no waterline.
-    fn retention(&self, anchors: Vec<(usize, Anchor)>) -> Option<Retention> {
-        if anchors.is_empty() {
-            return None;
-        }
-        let bound = self.bound.clone()?;
-        let anchors: Arc<[(usize, Anchor)]> = anchors.into();
-        let retain: RetainFn = Arc::new(move |key: &DRow, waterlines: &DRow| {
-            anchors.iter().all(|(at, anchor)| {
-                // NULL keys are kept; so is everything while a waterline is not known yet (an unset bound input
-                // is an empty row).
-                key.values().get(*at).and_then(ordinal).is_none_or(|k| {
-                    anchor.allows(k, |w| waterlines.values().get(w).and_then(ordinal))
-                })
-            })
-        });
-        Some((bound, retain))
-    }
-
     /// A global aggregate has one row even over an empty input: add the empty-input row whenever the
     /// aggregate has no row (`out + default - default·|out|`).
     fn with_empty_group(&self, out: RowStream, empty: Vec<Value>) -> RowStream {
@@ -329,7 +303,7 @@ impl Builder<'_> {
         f: impl Fn(&[(&[Value], i64)]) -> Vec<(Vec<Value>, i64)> + Send + Sync + 'static,
     ) -> RowStream {
         let partition_of = projection(partition);
-        let retention = self.retention(self.program.key_anchors(input, partition));
+        let retention = retention(&self.bound, self.program.key_anchors(input, partition));
         let partitions = self
             .stream(input)
             .map_index(move |r: &DRow| (partition_of(r.values()), r.clone()));
@@ -351,8 +325,8 @@ impl Builder<'_> {
         // A side's stored rows with a key that no row still to come on the *other* side can have are dropped.
         let left_keys = self.program.key_anchors(&j.left, &j.left_keys);
         let right_keys = self.program.key_anchors(&j.right, &j.right_keys);
-        retain_keys(&l_idx, &self.retention(right_keys));
-        retain_keys(&r_idx, &self.retention(left_keys));
+        retain_keys(&l_idx, &retention(&self.bound, right_keys));
+        retain_keys(&r_idx, &retention(&self.bound, left_keys));
         let lw = j.left_width;
         let picks: Option<Vec<(bool, usize)>> = match (&j.residual, projected) {
             (None, Some(exprs)) => exprs
@@ -454,26 +428,6 @@ impl Builder<'_> {
     }
 }
 
-/// Whether to keep a key (first) under the waterlines (second).
-type RetainFn = Arc<dyn Fn(&DRow, &DRow) -> bool + Send + Sync>;
-
-/// The waterlines and the policy that reads them.
-type Retention = (BoundStream, RetainFn);
-
-/// Trims the state dbsp keeps of `indexed` by key: the stored input of the aggregate or join that reads it, or the
-/// stored output of an aggregate (each group's last value, kept to retract it on a change). Both are accumulated
-/// traces under the bounds of the unsharded stream, whatever the number of workers.
-fn retain_keys<V: dbsp::DBData>(
-    indexed: &Stream<RootCircuit, dbsp::OrdIndexedZSet<DRow, V>>,
-    retention: &Option<Retention>,
-) {
-    if let Some((bound, retain)) = retention {
-        let retain = retain.clone();
-        indexed
-            .accumulate_integrate_trace_retain_keys(bound, move |k: &DRow, w: &DRow| retain(k, w));
-    }
-}
-
 /// A row's join key, or `None` when it has a NULL component and NULLs do not match (SQL equality never
 /// matches NULL; set operations, `null_equal`, do).
 fn key_fn(keys: Vec<Scalar>, null_equal: bool) -> impl Fn(&[Value]) -> Option<DRow> + Clone {
@@ -481,100 +435,6 @@ fn key_fn(keys: Vec<Scalar>, null_equal: bool) -> impl Fn(&[Value]) -> Option<DR
         let k: DRow = keys.iter().map(|k| value_of(k, r)).collect();
         (null_equal || !k.values().iter().any(Value::is_null)).then_some(k)
     }
-}
-
-fn is_inner_join(node: &Node) -> bool {
-    matches!(node, Node::Join(j) if j.kind == JoinKind::Inner)
-}
-
-/// One row-wise operator of a [`RowChain`].
-enum Stage {
-    Filter(Scalar),
-    Map(Vec<Scalar>),
-}
-
-/// Projections and filters stacked directly on each other, run row by row in one dbsp operator.
-///
-/// A query as plain as `SELECT id, x * 2 FROM t WHERE x > 0` plans as three row-wise nodes: the scan's column
-/// pruning, the filter and the projection. As separate operators each would sort and store a whole batch only
-/// for the next to read it once; fused, a row passes all stages on the stack and only the result is stored.
-#[derive(Clone)]
-struct RowChain {
-    /// In the order they apply (innermost first).
-    stages: Arc<[Stage]>,
-}
-
-/// Intermediate rows of a chain live on the stack up to this width.
-type Scratch = SmallVec<[Value; 8]>;
-
-impl RowChain {
-    /// The row-wise nodes at the top of `node` and the node they read. A projection over an inner join is
-    /// left to the join, which fuses it itself.
-    fn under(node: &Node) -> (&Node, RowChain) {
-        let mut stages = Vec::new();
-        let mut node = node;
-        loop {
-            match node {
-                Node::Filter { input, predicate } => {
-                    stages.push(Stage::Filter(predicate.clone()));
-                    node = input;
-                }
-                Node::Map { input, exprs } if !is_inner_join(input) => {
-                    stages.push(Stage::Map(exprs.clone()));
-                    node = input;
-                }
-                _ => break,
-            }
-        }
-        stages.reverse();
-        let chain = RowChain {
-            stages: stages.into(),
-        };
-        (node, chain)
-    }
-
-    /// The row that comes out of the chain for `row`, or `None` when a filter drops it.
-    ///
-    /// Intermediate rows are written into two stack buffers in turn (a projection reads one and fills the
-    /// other), so no row is moved or allocated between stages; the last projection builds the stored row.
-    fn apply(&self, row: &DRow) -> Option<DRow> {
-        let mut buffers: [Scratch; 2] = Default::default();
-        // Which buffer holds the current row; `None` while it is still the input row.
-        let mut current: Option<usize> = None;
-        let last = self.stages.len().saturating_sub(1);
-        for (i, stage) in self.stages.iter().enumerate() {
-            let [a, b] = &mut buffers;
-            let (from, to, written) = match current {
-                Some(0) => (a.as_slice(), b, 1),
-                Some(_) => (b.as_slice(), a, 0),
-                None => (row.values(), a, 0),
-            };
-            match stage {
-                Stage::Filter(p) => {
-                    if !p.test(from) {
-                        return None;
-                    }
-                }
-                Stage::Map(exprs) if i == last => {
-                    return Some(exprs.iter().map(|e| value_of(e, from)).collect());
-                }
-                Stage::Map(exprs) => {
-                    to.clear();
-                    to.extend(exprs.iter().map(|e| value_of(e, from)));
-                    current = Some(written);
-                }
-            }
-        }
-        Some(match current {
-            Some(i) => buffers[i].drain(..).collect(),
-            None => row.clone(),
-        })
-    }
-}
-
-/// `e` over `row`, copying the value directly when `e` only reads a column or is a literal.
-fn value_of(e: &Scalar, row: &[Value]) -> Value {
-    e.eval_ref(row).into_owned()
 }
 
 /// The row of `exprs` over a row.
@@ -597,78 +457,4 @@ fn unmatched(all: &RowStream, present: &RowStream) -> RowStream {
     by_row(all)
         .antijoin(&by_row(present))
         .map(|(k, _): (&DRow, &())| k.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use datafusion::arrow::datatypes::DataType;
-
-    use super::*;
-
-    fn col(i: usize) -> Scalar {
-        Scalar::column(i, DataType::Boolean)
-    }
-
-    fn chain(stages: Vec<Stage>) -> RowChain {
-        RowChain {
-            stages: stages.into(),
-        }
-    }
-
-    fn row(values: &[Value]) -> DRow {
-        values.iter().cloned().collect()
-    }
-
-    /// Every shape of chain gives what applying its stages one at a time gives: projections in a row (which
-    /// take turns between the two buffers), a filter after projections, filters alone and no stage at all.
-    #[test]
-    fn a_chain_applies_its_stages_in_order() {
-        let (t, f, one) = (Value::Bool(true), Value::Bool(false), Value::Int(1));
-        let input = row(&[one.clone(), t.clone(), f.clone()]);
-        let map = |cols: &[usize]| Stage::Map(cols.iter().map(|&c| col(c)).collect());
-        // [1, T, F] → [F, T, 1] → [T, 1, F] → keeps (first is true) → [F, T]
-        let three = chain(vec![
-            map(&[2, 1, 0]),
-            map(&[1, 2, 0]),
-            Stage::Filter(col(0)),
-            map(&[2, 0]),
-        ]);
-        assert_eq!(three.apply(&input), Some(row(&[f.clone(), t.clone()])));
-        // A filter last reads the second buffer's row and returns it.
-        let filter_last = chain(vec![
-            map(&[2, 1, 0]),
-            map(&[1, 2, 0]),
-            Stage::Filter(col(0)),
-        ]);
-        assert_eq!(
-            filter_last.apply(&input),
-            Some(row(&[t.clone(), one.clone(), f.clone()]))
-        );
-        // Three projections: the third writes back into the first buffer.
-        let back = chain(vec![
-            map(&[2, 1, 0]),
-            map(&[1, 2, 0]),
-            map(&[1, 2, 0]),
-            Stage::Filter(col(2)),
-        ]);
-        assert_eq!(
-            back.apply(&input),
-            Some(row(&[one.clone(), f.clone(), t.clone()]))
-        );
-        // Dropped by a filter over a projected row.
-        let dropped = chain(vec![map(&[2, 1, 0]), Stage::Filter(col(0)), map(&[0])]);
-        assert_eq!(dropped.apply(&input), None);
-        // Filters alone return the input row; so does an empty chain.
-        assert_eq!(
-            chain(vec![Stage::Filter(col(1))]).apply(&input),
-            Some(input.clone())
-        );
-        assert_eq!(chain(vec![Stage::Filter(col(2))]).apply(&input), None);
-        assert_eq!(chain(vec![]).apply(&input), Some(input.clone()));
-        // Rows wider than the stack buffers still come through whole.
-        let wide: Vec<usize> = (0..12).map(|i| i % 3).collect();
-        let widened = chain(vec![map(&wide), Stage::Filter(col(1)), map(&wide)]);
-        let expected: Vec<Value> = (0..12).map(|i| input.values()[i % 3].clone()).collect();
-        assert_eq!(widened.apply(&input), Some(row(&expected)));
-    }
 }

@@ -16,6 +16,7 @@
 //!
 //! This crate must not depend on HTTP, Kafka or the formats: pipelines connect those to the engine.
 
+mod chain;
 mod circuit;
 mod controller;
 mod emit_final;
@@ -23,6 +24,7 @@ mod error;
 mod group;
 mod keys;
 mod lateness;
+mod retention;
 pub mod row;
 mod sums;
 mod validate;

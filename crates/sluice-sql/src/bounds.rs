@@ -8,59 +8,11 @@
 //! anchored value `k` with `k + slack < waterline` gets no more rows, and neither does a join key on the other side
 //! of a join; the engine drops their stored rows. This file finds the anchors, column by column, through the plan.
 
+use crate::anchor::{Anchor, Bound, EmitFinal};
+use crate::error::Unsupported;
 use crate::expr::Scalar;
 use crate::plan::{JoinKind, Node};
 use crate::Program;
-
-/// What a column's values still to come are known to satisfy: `value + slack >= waterline` for at least one of
-/// the bounds (a windowed join's key comes from either side, each with its own waterline). Never empty.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Anchor(pub Vec<Bound>);
-
-/// One waterline a column trails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bound {
-    /// The waterline, an index into [`Program::waterlines`].
-    pub waterline: usize,
-    /// How far below the waterline a value still to come can be, in the column's unit.
-    pub slack: i64,
-}
-
-impl Anchor {
-    /// Whether a value can still come: it is at most `slack` below one of its waterlines. `waterlines` holds the
-    /// waterlines in force (`None` where none is known yet, which allows everything).
-    pub fn allows(&self, value: i64, waterlines: impl Fn(usize) -> Option<i64>) -> bool {
-        self.0
-            .iter()
-            .any(|b| waterlines(b.waterline).is_none_or(|w| value.saturating_add(b.slack) >= w))
-    }
-
-    fn shifted(&self, by: i64) -> Option<Anchor> {
-        let bounds = self
-            .0
-            .iter()
-            .map(|b| {
-                Some(Bound {
-                    waterline: b.waterline,
-                    slack: b.slack.checked_add(by)?,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Anchor(bounds))
-    }
-
-    /// Values that come from either of two anchored sources (of one waterline, the larger slack allows both).
-    fn either(&self, other: &Anchor) -> Anchor {
-        let mut bounds = self.0.clone();
-        for b in &other.0 {
-            match bounds.iter_mut().find(|x| x.waterline == b.waterline) {
-                Some(x) => x.slack = x.slack.max(b.slack),
-                None => bounds.push(*b),
-            }
-        }
-        Anchor(bounds)
-    }
-}
 
 impl Program {
     /// Every waterline of the program, in table then column order: `(table index, column index, lateness)`. The
@@ -76,6 +28,39 @@ impl Program {
     /// The anchor of each output column of `node` (`None` where nothing bounds a column's values still to come).
     pub fn anchors(&self, node: &Node) -> Vec<Option<Anchor>> {
         anchors(self, node)
+    }
+
+    /// Checks a view's `emit_final` column: one of its columns whose values trail a waterline.
+    pub(crate) fn emit_final(
+        &self,
+        view: &str,
+        fields: &[sluice_data::Field],
+        node: &Node,
+        column: &str,
+        materialized: bool,
+    ) -> Result<EmitFinal, Unsupported> {
+        let refuse = |why: String| {
+            Unsupported::at_keyword(format!("view {view}: 'emit_final': {why}"), "emit_final")
+        };
+        if materialized {
+            return Err(refuse(
+                "a MATERIALIZED view keeps every row as it changes, not only final ones; drop one of the two".into(),
+            ));
+        }
+        let index = fields
+            .iter()
+            .position(|f| f.name == column || f.name == column.to_lowercase())
+            .ok_or_else(|| refuse(format!("{column} is not a column of the view")))?;
+        let anchor = self.anchors(node)[index].clone().ok_or_else(|| {
+            refuse(format!(
+                "column {column} does not follow a LATENESS column (it must be one, or a TUMBLE/HOP window_start or \
+                 window_end over one, grouped by or passed through unchanged), so its rows would never be final"
+            ))
+        })?;
+        Ok(EmitFinal {
+            column: index,
+            anchor,
+        })
     }
 
     /// The anchored values among `keys` (expressions over the rows of `input`): `(key position, anchor)`.

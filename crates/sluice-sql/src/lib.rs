@@ -16,6 +16,7 @@
 
 pub mod adhoc;
 pub mod agg;
+mod anchor;
 mod append_only;
 mod bounds;
 mod composite;
@@ -35,12 +36,12 @@ mod unique;
 pub mod window;
 mod windows;
 
+pub use anchor::{Anchor, Bound, EmitFinal};
 pub use append_only::is_append_only;
-pub use bounds::{Anchor, Bound};
 pub use error::{CompileErrors, Pos, SqlError};
 pub use index::IndexDef;
 pub use lateness::Lateness;
 pub use options::DeclaredConnectors;
-pub use program::{EmitFinal, Program, TableDef, ViewDef};
+pub use program::{Program, TableDef, ViewDef};
 pub use types::{arrow_type, sql_type_of_arrow};
 pub use unique::proves_unique;

@@ -54,16 +54,7 @@ pub struct ViewDef {
     pub sql: String,
     /// `WITH ('emit_final' = 'column')`: the view outputs a row once, when it can no longer change, which is when
     /// this column's value (an index into the view's columns, anchored to a waterline) falls behind the waterline.
-    pub emit_final: Option<EmitFinal>,
-}
-
-/// A view's `emit_final` column and what bounds it.
-#[derive(Clone, Debug)]
-pub struct EmitFinal {
-    /// The column's index in the view.
-    pub column: usize,
-    /// The waterlines its values still to come trail.
-    pub anchor: crate::Anchor,
+    pub emit_final: Option<crate::anchor::EmitFinal>,
 }
 
 /// A compiled program: its tables and views in declaration order.
@@ -347,39 +338,6 @@ impl Compiler {
         Ok(())
     }
 
-    /// Checks a view's `emit_final` column: one of its columns whose values trail a waterline.
-    fn emit_final(
-        &self,
-        view: &str,
-        fields: &[Field],
-        node: &Node,
-        column: &str,
-        materialized: bool,
-    ) -> Result<EmitFinal, Unsupported> {
-        let refuse = |why: String| {
-            Unsupported::at_keyword(format!("view {view}: 'emit_final': {why}"), "emit_final")
-        };
-        if materialized {
-            return Err(refuse(
-                "a MATERIALIZED view keeps every row as it changes, not only final ones; drop one of the two".into(),
-            ));
-        }
-        let index = fields
-            .iter()
-            .position(|f| f.name == column || f.name == column.to_lowercase())
-            .ok_or_else(|| refuse(format!("{column} is not a column of the view")))?;
-        let anchor = self.program.anchors(node)[index].clone().ok_or_else(|| {
-            refuse(format!(
-                "column {column} does not follow a LATENESS column (it must be one, or a TUMBLE/HOP window_start or \
-                 window_end over one, grouped by or passed through unchanged), so its rows would never be final"
-            ))
-        })?;
-        Ok(EmitFinal {
-            column: index,
-            anchor,
-        })
-    }
-
     fn view(&mut self, v: &CreateView) -> Result<(), Unsupported> {
         // Window table functions become the subqueries they stand for, before anything reads the query.
         let mut rewritten = v.clone();
@@ -439,7 +397,10 @@ impl Compiler {
         let node = lower(&plan, &self.sources)?;
         let emit_final = match options.emit_final {
             Some(column) => {
-                Some(self.emit_final(&name, &fields, &node, &column, v.materialized)?)
+                Some(
+                    self.program
+                        .emit_final(&name, &fields, &node, &column, v.materialized)?,
+                )
             }
             None => None,
         };

@@ -6,6 +6,7 @@
 
 mod cast;
 mod func;
+mod interval;
 mod ops;
 mod scalar;
 mod scalar_fn;
@@ -17,6 +18,8 @@ use datafusion::scalar::ScalarValue;
 use sluice_data::Value;
 
 pub use cast::{cast, date_of, datetime_of, scalar_value};
+use interval::interval_value;
+pub(crate) use interval::{fold_constant, interval_micros};
 pub(crate) use ops::{as_decimal, as_f64, float_value, int_value, is_integer};
 pub use ops::{as_int, compare};
 pub use scalar::Scalar;
@@ -395,65 +398,6 @@ fn date_bin(args: &[Expr], schema: &DFSchema, out: DataType) -> LowerResult<Scal
         })
         .trailing(trail),
     )
-}
-
-/// The value of `text`, a constant SQL expression (`INTERVAL '1' HOUR`, `-5`), as DataFusion plans and folds
-/// `SELECT <text>`; `None` when it is not one expression or not constant.
-pub(crate) fn fold_constant(
-    text: &str,
-    ctx: &datafusion::prelude::SessionContext,
-) -> Option<ScalarValue> {
-    use datafusion::logical_expr::LogicalPlan;
-    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
-    // One expression, not a statement or a list: it must parse as one on its own.
-    Parser::new(&GenericDialect {})
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .ok()?;
-    let state = ctx.state();
-    let plan = futures::executor::block_on(state.create_logical_plan(&format!("SELECT {text}")))
-        .and_then(|p| state.optimize(&p))
-        .ok()?;
-    let LogicalPlan::Projection(p) = plan else {
-        return None;
-    };
-    match p.expr.as_slice() {
-        [Expr::Alias(a)] => match a.expr.as_ref() {
-            Expr::Literal(v, _) => Some(v.clone()),
-            _ => None,
-        },
-        [Expr::Literal(v, _)] => Some(v.clone()),
-        _ => None,
-    }
-}
-
-/// The length of a constant interval of days and time, in microseconds (None for months, which have no fixed
-/// length, and for anything that is not an interval).
-pub(crate) fn interval_micros(s: &ScalarValue) -> Option<i64> {
-    interval_value(s)
-        .filter(|iv| iv.months == 0)
-        .map(|iv| i64::from(iv.days) * 86_400_000_000 + iv.nanos.div_euclid(1_000))
-}
-
-fn interval_value(s: &ScalarValue) -> Option<Interval> {
-    match s {
-        ScalarValue::IntervalMonthDayNano(Some(v)) => Some(Interval {
-            months: v.months,
-            days: v.days,
-            nanos: v.nanoseconds,
-        }),
-        ScalarValue::IntervalDayTime(Some(v)) => Some(Interval {
-            months: 0,
-            days: v.days,
-            nanos: i64::from(v.milliseconds) * 1_000_000,
-        }),
-        ScalarValue::IntervalYearMonth(Some(m)) => Some(Interval {
-            months: *m,
-            days: 0,
-            nanos: 0,
-        }),
-        _ => None,
-    }
 }
 
 /// The order value a `RANGE` frame bound `offset` away from the current row's value `v`: `v + sign·offset` in the
