@@ -5,7 +5,7 @@
 //! event time in order, plus one label per key and minute into `labels (k, ts, label)`, stepped 10,000 events at a
 //! time. The views are the two: an hourly TUMBLE aggregate per key, and a join of the two tables' hourly
 //! windows on key and window. The first run declares `ts ... LATENESS INTERVAL '1' HOUR` on both tables, the second
-//! does not; each runs in a process of its own, so that its resident memory is its own. Every 1,000,000 events it
+//! does not; each runs in a process of its own, so that its resident memory is its own. Every 500,000 events it
 //! prints the events so far, dbsp's state records (`state_records_count` summed over the circuit), the process's
 //! resident memory and the mean step time since the last line. Rows of the views are consumed and dropped.
 
@@ -23,7 +23,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PER_MINUTE: u64 = 1_000;
 const STEP_EVENTS: u64 = 10_000;
-const REPORT_EVERY: u64 = 1_000_000;
+const REPORT_EVERY: u64 = 500_000;
 const KEYS: i64 = 100;
 const MINUTE: i64 = 60_000_000;
 
@@ -60,6 +60,14 @@ fn rss_mib() -> f64 {
     pages * 4096.0 / (1024.0 * 1024.0)
 }
 
+/// Events between two lines of figures (`SLUICE_BENCH_REPORT`, default 500,000).
+fn report_every() -> u64 {
+    std::env::var("SLUICE_BENCH_REPORT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(REPORT_EVERY)
+}
+
 fn events() -> u64 {
     std::env::var("SLUICE_BENCH_EVENTS")
         .ok()
@@ -75,7 +83,6 @@ fn run(lateness: bool) {
     let mut sent = 0u64;
     let mut since = Instant::now();
     let mut steps_since = 0u32;
-    let mut amount = 0i64;
     println!(
         "{:>9} {:>12} {:>9} {:>10}",
         "events", "state recs", "RSS MiB", "ms/step"
@@ -85,7 +92,8 @@ fn run(lateness: bool) {
         let mut labels = Vec::new();
         for i in sent..(sent + STEP_EVENTS).min(total) {
             let minute = (i / PER_MINUTE) as i64;
-            amount = (amount * 31 + 7) % 1_000;
+            // Every event its own row: a distinct amount (a multiplicative hash of its number).
+            let amount = ((i as i64).wrapping_mul(2_654_435_761) % 1_000_000).abs();
             batch.push((
                 Row(vec![
                     Value::BigInt(i as i64 % KEYS),
@@ -112,7 +120,7 @@ fn run(lateness: bool) {
         engine.push("labels", labels).expect("push labels");
         std::hint::black_box(engine.step().expect("step"));
         steps_since += 1;
-        if sent.is_multiple_of(REPORT_EVERY) || sent == total {
+        if sent.is_multiple_of(report_every()) || sent == total {
             let ms = since.elapsed().as_secs_f64() * 1000.0 / f64::from(steps_since);
             let state = engine.state_records().expect("profile");
             println!("{sent:>9} {state:>12} {:>9.0} {ms:>10.1}", rss_mib());

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use dbsp::circuit::metadata::{MetaItem, STATE_RECORDS_COUNT};
+use dbsp::circuit::GlobalNodeId;
 use dbsp::circuit::{CircuitConfig, CircuitStorageConfig, StorageConfig, StorageOptions};
 use dbsp::dynamic::DowncastTrait;
 use dbsp::operator::OutputHandle;
@@ -132,7 +133,11 @@ fn init(
         .map_err(|e| EngineError::Dbsp(e.to_string()))
 }
 
+/// With waterlines, how many steps between two requests to compact the state (see `run`).
+const COMPACT_EVERY_STEPS: u64 = 32;
+
 fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
+    let mut steps_since_compaction = 0u64;
     while let Ok(cmd) = rx.recv() {
         match cmd {
             Command::Step {
@@ -143,6 +148,18 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
             } => {
                 if let (Some(handle), Some(w)) = (&handles.waterlines, waterlines) {
                     handle.set_for_all(w);
+                    // dbsp drops what a retention policy rejects only when it merges a trace's batches, and a large
+                    // old batch may wait for a merge for ever: the state below the waterlines would stay. A
+                    // compaction merges every trace whole, in the background, on the merger threads; with the
+                    // state bounded, its cost is bounded too.
+                    // Requested while one still runs, the two sweeps merge into one (dbsp's spine): no need to wait.
+                    // Waiting for each sweep was measured too, and kept less (docs/benchmarks.md).
+                    steps_since_compaction += 1;
+                    if steps_since_compaction >= COMPACT_EVERY_STEPS {
+                        steps_since_compaction = 0;
+                        // It fails only when the circuit is gone, which the step right after reports.
+                        let _ = dbsp.start_compaction();
+                    }
                 }
                 let _ = reply.send(step(&mut dbsp, &handles, inputs, push_unit));
             }
@@ -207,16 +224,19 @@ fn step(
     })
 }
 
-/// The sum of `state_records_count` over every operator of every worker's profile.
+/// The sum of `state_records_count` over every operator of every worker's profile. The root circuit's own entry is
+/// the total of its operators' and is left out.
 fn state_records(dbsp: &mut DBSPHandle) -> Result<u64, EngineError> {
     let profile = dbsp
         .retrieve_profile()
         .map_err(|e| EngineError::Dbsp(e.to_string()))?;
+    let root = GlobalNodeId::root();
     Ok(profile
         .worker_profiles
         .iter()
-        .flat_map(|w| w.attribute_profile(&STATE_RECORDS_COUNT).into_values())
-        .map(|item| match item {
+        .flat_map(|w| w.attribute_profile(&STATE_RECORDS_COUNT))
+        .filter(|(node, _)| *node != root)
+        .map(|(_, item)| match item {
             MetaItem::Count(n) => n as u64,
             _ => 0,
         })
