@@ -58,7 +58,7 @@ const CONNECTION_GRACE: Duration = Duration::from_secs(5);
 
 /// Restarts the pipelines meant to run and serves the API on `listener` until `shutdown` completes. Then it stops
 /// accepting connections and, while the requests in flight finish, shuts the running pipelines down, all at once
-/// (flushing their outputs, at most 60 s): a pipeline's shutdown is also what ends its egress watches, which would
+/// (flushing their outputs, at most `ServerConfig::shutdown_timeout`): a pipeline's shutdown is also what ends its egress watches, which would
 /// otherwise hold the server open for ever. Connections still open [`CONNECTION_GRACE`] after that are closed.
 pub async fn run(
     listener: TcpListener,

@@ -36,7 +36,22 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 fn sigterm_with_open_egress_watches_ends_them_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &dir.path().join("server.log"));
+    let port = common::free_port();
+    let mut cmd = common::sluice();
+    cmd.args([
+        "serve",
+        "--port",
+        &port.to_string(),
+        "--shutdown-timeout-secs",
+        "20",
+        "--data-dir",
+    ])
+    .arg(dir.path().join("data"))
+    .env("SLUICE_LOG", "debug")
+    .env_remove("SLUICE_DATABASE_URL")
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap());
+    let server = Server::spawn(cmd, port);
     for name in ["a", "b"] {
         let (status, body) = server.call(
             "PUT",
@@ -100,8 +115,8 @@ fn sigterm_with_open_egress_watches_ends_them_and_exits() {
         .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
-    // The pipelines have nothing to flush: the server's own bound (60 s for the pipelines, 5 s more for
-    // connections) is far above what this takes; 90 s only tells an exit from a hang.
+    // The pipelines have nothing to flush: the server's own bound (20 s for the pipelines, as configured, and 5 s
+    // more for connections) is far above what this takes; 90 s only tells an exit from a hang.
     wait_for(
         "sluice serve exits on SIGTERM with watches open",
         Duration::from_secs(90),

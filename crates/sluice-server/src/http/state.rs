@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub file_output_dir: std::path::PathBuf,
     /// The directory durable pipelines keep their journal and checkpoints under, one directory per pipeline id.
     pub state_dir: std::path::PathBuf,
+    /// How long stopping a pipeline waits for its outputs' acknowledgements; the server's own stop takes at most
+    /// this plus a few seconds, whatever clients hold open.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +45,7 @@ impl Default for ServerConfig {
             metrics_need_key: false,
             file_output_dir: std::env::temp_dir().join("sluice-files"),
             state_dir: std::env::temp_dir().join("sluice-state"),
+            shutdown_timeout: crate::runner::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -73,7 +77,8 @@ impl AppState {
             config.secrets.clone(),
             config.file_output_dir.clone(),
             config.state_dir.clone(),
-        );
+        )
+        .with_shutdown_timeout(config.shutdown_timeout);
         AppState {
             inner: Arc::new(Inner {
                 db,

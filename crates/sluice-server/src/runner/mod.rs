@@ -42,7 +42,9 @@ use crate::store::pipelines as db;
 use crate::store::{Db, StoreError};
 
 /// How long a shutdown waits for the output connectors' acknowledgements.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a pipeline's shutdown waits for its outputs' acknowledgements, unless the server is told otherwise
+/// ([`Runner::with_shutdown_timeout`]).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the monitor looks for a failure.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -91,6 +93,8 @@ struct Inner {
     secrets: Secrets,
     file_output_dir: PathBuf,
     state_dir: PathBuf,
+    /// How long a pipeline's shutdown waits for its outputs' acknowledgements.
+    shutdown_timeout: Duration,
     live: RwLock<HashMap<String, Arc<Pipeline>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -105,10 +109,25 @@ impl Runner {
                 secrets,
                 file_output_dir,
                 state_dir,
+                shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 live: RwLock::default(),
                 locks: Mutex::default(),
             }),
         }
+    }
+
+    /// This runner with pipelines' shutdowns waiting at most `timeout` for their outputs (set before any pipeline
+    /// runs: the runner is not shared yet).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Runner {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.shutdown_timeout = timeout;
+        }
+        self
+    }
+
+    /// How long a pipeline's shutdown waits for its outputs' acknowledgements.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.inner.shutdown_timeout
     }
 
     /// The running pipeline with id `id`.
@@ -177,7 +196,7 @@ impl Runner {
         let Some(p) = db::get_by_id(database, id).await? else {
             // Deleted: nothing may keep running under its id.
             if let Some(live) = runner.remove(id) {
-                shut_down(live).await;
+                shut_down(live, self.inner.shutdown_timeout).await;
             }
             return Ok(());
         };
@@ -187,7 +206,7 @@ impl Runner {
             (PipelineStatus::Shutdown, Some(live)) => {
                 db::set_current(database, id, PipelineStatus::ShuttingDown, None).await?;
                 runner.remove(id);
-                let errors = shut_down(live).await;
+                let errors = shut_down(live, self.inner.shutdown_timeout).await;
                 // The pipeline is down either way; what was not delivered is kept as the error to read.
                 let error = (!errors.is_empty())
                     .then(|| runtime_error("ShutdownIncomplete", errors.join("; ")));
@@ -264,7 +283,7 @@ impl Runner {
         // All at once: one after the other, N pipelines with stuck outputs would take N times the timeout.
         let stopping: Vec<_> = all
             .into_iter()
-            .map(|(_, p)| tokio::spawn(shut_down(p)))
+            .map(|(_, p)| tokio::spawn(shut_down(p, self.inner.shutdown_timeout)))
             .collect();
         for s in stopping {
             let _ = s.await;
@@ -282,8 +301,8 @@ fn runtime_error(code: &str, message: String) -> ErrorResponse {
 }
 
 /// Shuts `live` down on a blocking thread; the errors say what was not delivered.
-async fn shut_down(live: Arc<Pipeline>) -> Vec<String> {
-    tokio::task::spawn_blocking(move || live.shutdown(SHUTDOWN_TIMEOUT).err().unwrap_or_default())
+async fn shut_down(live: Arc<Pipeline>, timeout: Duration) -> Vec<String> {
+    tokio::task::spawn_blocking(move || live.shutdown(timeout).err().unwrap_or_default())
         .await
         .unwrap_or_else(|e| vec![format!("shutdown panicked: {e}")])
 }

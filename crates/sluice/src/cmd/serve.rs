@@ -96,6 +96,10 @@ pub struct Args {
     /// change everything); logged as a warning.
     #[arg(long, env = "SLUICE_ALLOW_UNAUTHENTICATED_PUBLIC_BIND")]
     pub allow_unauthenticated_public_bind: bool,
+    /// How long stopping a pipeline (and the server, on SIGTERM or Ctrl-C) waits for output connectors to deliver
+    /// what they hold, in seconds; the server exits at most a few seconds after that, whatever clients hold open.
+    #[arg(long, env = "SLUICE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 60)]
+    pub shutdown_timeout_secs: u64,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "SLUICE_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -228,6 +232,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let config = ServerConfig {
             auth,
             max_body_bytes: args.max_body_bytes,
+            shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout_secs),
             secrets,
             browser,
             metrics_need_key: args.metrics_need_key,
