@@ -459,6 +459,12 @@ impl Engine {
             .collect()
     }
 
+    /// Late changes dropped so far per table, in program order (0 for a table without `LATENESS`): what a caller
+    /// reads after every step, without names.
+    pub fn late_counts(&self) -> &[u64] {
+        self.waterlines.late_records()
+    }
+
     /// The waterline in force for `column` of `table` (in the column's unit: microseconds for a TIMESTAMP, days for
     /// a DATE), once a row has set it.
     pub fn waterline(&self, table: &str, column: &str) -> Option<i64> {

@@ -407,10 +407,8 @@ pub(super) fn step(
     // Counted only now, so that a client that sees its records processed also sees their changes handed to
     // every output connector and watcher (a watch opened afterwards starts with the next step).
     // Late records first, so that whoever sees the records processed sees them counted.
-    for (table, late) in engine.late_records() {
-        if let Some(t) = program.tables.iter().position(|t| t.relation.name == table) {
-            shared.tables[t].late_records.store(late, Relaxed);
-        }
+    for (counters, late) in shared.tables.iter().zip(engine.late_counts()) {
+        counters.late_records.store(*late, Relaxed);
     }
     for (n, counters) in pushed.into_iter().zip(&shared.tables) {
         counters.processed_records.fetch_add(n, Relaxed);

@@ -77,8 +77,8 @@ impl AppState {
             config.secrets.clone(),
             config.file_output_dir.clone(),
             config.state_dir.clone(),
-        )
-        .with_shutdown_timeout(config.shutdown_timeout);
+            config.shutdown_timeout,
+        );
         AppState {
             inner: Arc::new(Inner {
                 db,

@@ -43,7 +43,7 @@ use crate::store::{Db, StoreError};
 
 /// How long a shutdown waits for the output connectors' acknowledgements.
 /// How long a pipeline's shutdown waits for its outputs' acknowledgements, unless the server is told otherwise
-/// ([`Runner::with_shutdown_timeout`]).
+/// (`ServerConfig::shutdown_timeout`).
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often the monitor looks for a failure.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(200);
@@ -101,33 +101,26 @@ struct Inner {
 
 impl Runner {
     /// A runner over `db`, resolving connector secrets with `secrets`, placing `file_output` files under
-    /// `file_output_dir` and durable pipelines' state under `state_dir`.
-    pub fn new(db: Db, secrets: Secrets, file_output_dir: PathBuf, state_dir: PathBuf) -> Runner {
+    /// `file_output_dir` and durable pipelines' state under `state_dir`; stopping a pipeline waits at most
+    /// `shutdown_timeout` for its outputs.
+    pub fn new(
+        db: Db,
+        secrets: Secrets,
+        file_output_dir: PathBuf,
+        state_dir: PathBuf,
+        shutdown_timeout: Duration,
+    ) -> Runner {
         Runner {
             inner: Arc::new(Inner {
                 db,
                 secrets,
                 file_output_dir,
                 state_dir,
-                shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+                shutdown_timeout,
                 live: RwLock::default(),
                 locks: Mutex::default(),
             }),
         }
-    }
-
-    /// This runner with pipelines' shutdowns waiting at most `timeout` for their outputs (set before any pipeline
-    /// runs: the runner is not shared yet).
-    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Runner {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.shutdown_timeout = timeout;
-        }
-        self
-    }
-
-    /// How long a pipeline's shutdown waits for its outputs' acknowledgements.
-    pub fn shutdown_timeout(&self) -> Duration {
-        self.inner.shutdown_timeout
     }
 
     /// The running pipeline with id `id`.
