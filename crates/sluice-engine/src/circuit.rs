@@ -50,8 +50,8 @@ pub struct CircuitHandles {
     /// programs with a materialized view have it, so that other circuits keep the shape they always had (and their
     /// checkpoints).
     pub snapshot_guard: Option<InputHandle<bool>>,
-    /// The waterlines in force, set before every step (see `lateness.rs`); dbsp resets it after each step, and an
-    /// unset (empty) value trims nothing. Only programs with a `LATENESS` have it.
+    /// The waterlines in force, set before every step (see `lateness.rs`); dbsp resets it after each step, and the
+    /// circuit then keeps the last ones set. Only programs with a `LATENESS` have it.
     pub waterlines: Option<InputHandle<DRow>>,
 }
 
@@ -72,7 +72,18 @@ pub fn build(circuit: &mut RootCircuit, program: &Program) -> CircuitHandles {
     }
     let waterlines = (!program.waterlines().is_empty()).then(|| {
         let (stream, handle) = circuit.add_input_stream::<DRow>();
-        let bound: BoundStream = stream.apply(|w: &DRow| TypedBox::new(w.clone()));
+        // dbsp resets the input to an empty row after each step, and a transaction runs more steps than the one the
+        // waterlines were set for. The retention policy in force when a step ends is the one dbsp's background
+        // merges filter with until the next step, so it must keep the last waterlines set: with an empty row it
+        // would keep everything, and the merges that happened to start then (most of them, measured) would trim
+        // nothing. Waterlines only rise, so the last set are the tightest known.
+        let last = std::cell::RefCell::new(DRow::default());
+        let bound: BoundStream = stream.apply(move |w: &DRow| {
+            if !w.values().is_empty() {
+                *last.borrow_mut() = w.clone();
+            }
+            TypedBox::new(last.borrow().clone())
+        });
         (bound, handle)
     });
     let mut builder = Builder {

@@ -21,6 +21,7 @@ use sluice_data::Delta;
 use sluice_sql::Program;
 
 use crate::circuit::{build, CircuitHandles};
+use crate::compaction::CompactionPolicy;
 use crate::error::EngineError;
 use crate::row::{Changes, DRow};
 
@@ -133,11 +134,8 @@ fn init(
         .map_err(|e| EngineError::Dbsp(e.to_string()))
 }
 
-/// With waterlines, how many steps between two requests to compact the state (see `run`).
-const COMPACT_EVERY_STEPS: u64 = 32;
-
 fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
-    let mut steps_since_compaction = 0u64;
+    let mut compaction = CompactionPolicy::default();
     while let Ok(cmd) = rx.recv() {
         match cmd {
             Command::Step {
@@ -148,17 +146,14 @@ fn run(mut dbsp: DBSPHandle, handles: CircuitHandles, rx: Receiver<Command>) {
             } => {
                 if let (Some(handle), Some(w)) = (&handles.waterlines, waterlines) {
                     handle.set_for_all(w);
-                    // dbsp drops what a retention policy rejects only when it merges a trace's batches, and a large
-                    // old batch may wait for a merge for ever: the state below the waterlines would stay. A
-                    // compaction merges every trace whole, in the background, on the merger threads; with the
-                    // state bounded, its cost is bounded too.
-                    // Requested while one still runs, the two sweeps merge into one (dbsp's spine): no need to wait.
-                    // Waiting for each sweep was measured too, and kept less (docs/benchmarks.md).
-                    steps_since_compaction += 1;
-                    if steps_since_compaction >= COMPACT_EVERY_STEPS {
-                        steps_since_compaction = 0;
-                        // It fails only when the circuit is gone, which the step right after reports.
+                    // dbsp merges many trace batches only now and then, and the rows below the waterlines stay
+                    // until a merge: a compaction, asked for now and then, brings the state back to its live rows.
+                    if compaction.step(inputs.iter().map(Vec::len).sum()) {
+                        // Measured first: the size sets how long the next request waits (compaction.rs). Both fail
+                        // only when the circuit is gone, which the step right after reports.
+                        let state = state_records(&mut dbsp).unwrap_or(0);
                         let _ = dbsp.start_compaction();
+                        compaction.requested(state);
                     }
                 }
                 let _ = reply.send(step(&mut dbsp, &handles, inputs, push_unit));

@@ -18,6 +18,7 @@
 
 mod chain;
 mod circuit;
+mod compaction;
 mod controller;
 mod emit_final;
 mod error;
