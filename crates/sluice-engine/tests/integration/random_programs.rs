@@ -3,7 +3,7 @@
 //! and RANGE frames, value functions, CTEs, subqueries, tables with a primary key), each checked against DataFusion
 //! over random insert/delete/upsert sequences.
 
-use crate::common::run_random_views;
+use crate::common::{run_random_views, run_random_views_within};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -256,7 +256,8 @@ fn random_programs_match_datafusion() {
 /// Random programs over windows of a table whose time column has a `LATENESS`, on 1 and 2 workers: late changes
 /// are dropped (the harness keeps its own model of the waterline and mirrors only what is on time), the state of
 /// windows behind the waterline is trimmed, and every view still equals DataFusion over the changes that got in.
-/// The times span about 4.6 days and the lateness is 1 day, so most steps drop some changes, and windows of 6 to 24
+/// Some views grouped by window start are `emit_final`: what they output must be in DataFusion's view (a row out is
+/// final), never retracted, and complete for windows a day behind the waterline. The times span about 4.6 days and the lateness is 1 day, so most steps drop some changes, and windows of 6 to 24
 /// hours close while the program runs.
 #[test]
 fn random_programs_with_lateness_match_datafusion() {
@@ -277,18 +278,34 @@ fn random_programs_with_lateness_match_datafusion() {
         "SELECT a.id, CAST(a.ts - a.window_start AS BIGINT) AS into_window, EXTRACT(EPOCH FROM a.window_end - a.ts) AS left_s FROM {from}",
     ];
     let mut rng = StdRng::seed_from_u64(2020);
+    let mut finals = 0;
     for program in 0..6 {
         let views: String = (0..3)
             .map(|v| {
                 let from = pick(&mut rng, &windows);
                 let query = pick(&mut rng, &queries).replace("{from}", from);
-                format!("CREATE VIEW v{v} AS {query};\n")
+                // A view grouped by its window start, half the time emitting each row once, when final.
+                let with = if query.contains("GROUP BY")
+                    && query.contains("a.window_start")
+                    && rng.random_bool(0.6)
+                {
+                    "WITH ('emit_final' = 'window_start') "
+                } else {
+                    ""
+                };
+                format!("CREATE VIEW v{v} {with}AS {query};\n")
             })
             .collect();
         let sql = format!("{tables}{views}");
+        finals += sql.matches("emit_final").count();
         for workers in [1, 2] {
-            let empty = run_random_views(&sql, 900 + program, 10, workers);
+            // No window is longer than a day: a row a day behind the waterline must be out.
+            let empty = run_random_views_within(&sql, 900 + program, 10, workers, Some(DAY));
             assert!(empty.len() < 3, "every view stayed empty: {sql}");
         }
     }
+    assert!(finals >= 2, "the generator made {finals} emit_final views");
 }
+
+/// A day in microseconds (TIMESTAMP's unit).
+const DAY: i64 = 86_400_000_000;

@@ -37,6 +37,9 @@ pub struct Harness {
     /// The test's own model of `LATENESS`: per (table, column, lateness), the largest time admitted and the
     /// waterline in force. Only admitted changes reach the mirror, so DataFusion sees what the engine keeps.
     lateness: Vec<LatenessModel>,
+    /// For `emit_final` views: a row whose column value is this far behind every waterline must have come out
+    /// (the test's own bound on how long a window can stay open; `None` checks only what came out).
+    pub final_within: Option<i64>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -96,6 +99,7 @@ impl Harness {
             tables,
             views,
             lateness,
+            final_within: None,
             rt,
         }
     }
@@ -172,6 +176,14 @@ impl Harness {
                 );
             }
         }
+        for v in self.program.views.iter().filter(|v| v.emit_final.is_some()) {
+            let name = &v.relation.name;
+            assert!(
+                deltas[name].iter().all(|(_, w)| *w > 0),
+                "emit_final view {name} retracted a row: {:?}",
+                deltas[name]
+            );
+        }
         for (name, d) in &deltas {
             apply(self.views.get_mut(name).expect("view"), d);
         }
@@ -191,6 +203,10 @@ impl Harness {
             let name = &v.relation.name;
             let got = &self.views[name];
             let want = &expected[name];
+            if let Some(spec) = &v.emit_final {
+                self.check_final(name, spec.column, got, want, context);
+                continue;
+            }
             // Every row must obey the schema the view reports: encoders reject a NULL in a NOT NULL column.
             for row in got.keys() {
                 for (f, value) in v.relation.fields.iter().zip(row.values()) {
@@ -206,6 +222,31 @@ impl Harness {
                 "view {name} differs from DataFusion ({context})\nsql: {}",
                 v.sql
             );
+        }
+    }
+
+    /// An `emit_final` view: every row out is in DataFusion's view with the same count (a row comes out only once
+    /// it can no longer change, so it must stay), and with [`Harness::final_within`], every row of DataFusion's view
+    /// whose column is that far behind every waterline has come out.
+    fn check_final(&self, name: &str, column: usize, got: &Bag, want: &Bag, context: &str) {
+        for (row, n) in got {
+            assert_eq!(
+                want.get(row),
+                Some(n),
+                "emit_final view {name} output {row} x{n} before it was final ({context})"
+            );
+        }
+        let waterline = self.lateness.iter().map(|m| m.waterline).min().flatten();
+        if let (Some(within), Some(w)) = (self.final_within, waterline) {
+            for (row, n) in want {
+                if time_of(&row.0[column]).is_some_and(|v| v + within < w) {
+                    assert_eq!(
+                        got.get(row),
+                        Some(n),
+                        "emit_final view {name} holds back {row}, {within} behind waterline {w} ({context})"
+                    );
+                }
+            }
         }
     }
 
@@ -229,6 +270,13 @@ impl Harness {
                     .sql
                     .replacen("MATERIALIZED ", "", 1)
                     .replacen("materialized ", "", 1);
+                // DataFusion has no view options (`emit_final`): the view's rows are the same without them.
+                let ddl = match (ddl.find(" WITH ('"), ddl.find(") AS ")) {
+                    (Some(from), Some(to)) if from < to => {
+                        format!("{}{}", &ddl[..from], &ddl[to + 1..])
+                    }
+                    _ => ddl,
+                };
                 ctx.sql(&ddl)
                     .await
                     .unwrap_or_else(|e| panic!("oracle: {e}\n{ddl}"));
@@ -315,7 +363,19 @@ pub fn run_random(sql: &str, seed: u64, steps: usize, workers: usize) {
 /// Runs `steps` random steps of inserts and deletes (of rows present) on every table without a primary key and
 /// upserts/deletes on keyed tables, checking all views after each step. Returns the views that never held rows.
 pub fn run_random_views(sql: &str, seed: u64, steps: usize, workers: usize) -> Vec<String> {
+    run_random_views_within(sql, seed, steps, workers, None)
+}
+
+/// [`run_random_views`] with [`Harness::final_within`] set for `emit_final` views.
+pub fn run_random_views_within(
+    sql: &str,
+    seed: u64,
+    steps: usize,
+    workers: usize,
+    final_within: Option<i64>,
+) -> Vec<String> {
     let mut h = Harness::new(sql, workers);
+    h.final_within = final_within;
     let mut rng = StdRng::seed_from_u64(seed);
     // Guards against vacuous passes: every view must hold rows at some step.
     let mut seen_rows: HashMap<String, bool> = HashMap::new();
