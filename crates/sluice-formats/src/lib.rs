@@ -73,7 +73,7 @@ use sluice_data::Relation;
 use sluice_types::{ConfigError, FormatConfig};
 
 pub use avro::SchemaLookup;
-pub use decode::{build_avro_parser, build_parser, ParseError, Parser};
+pub use decode::{build_avro_parser, build_parser, ParseError, Parser, Pieces, Position};
 pub use encoder::{BatchInfo, EncodedMessage, Encoder, MessageHeader, MessageLimits};
 pub use error::{EncodeError, SinkError, StepRefused, MAX_PREVIEW_CHARS, MAX_WEIGHT};
 

@@ -14,7 +14,7 @@ use sluice_data::{Relation, Row, Value};
 use sluice_types::CsvEncoderConfig;
 
 use super::json_value::parse_text;
-use super::parser::{ParseError, Parser};
+use super::parser::{ParseError, Parser, Position};
 use super::table::Table;
 use super::text::{describe, expected, parse_i64, quoted};
 
@@ -211,9 +211,51 @@ impl CsvParser {
 
 impl Parser for CsvParser {
     fn parse(&mut self, bytes: &[u8], out: &mut Vec<(Row, i64)>) -> Vec<ParseError> {
+        self.parse_from(bytes, Position::START, out).0
+    }
+
+    /// Records end at a line break outside quotes: the cut is after the last one. A quote opens only at the start
+    /// of a field, as in [`CsvParser::read_record`]; a quote still open at the end of `bytes`, or closed on its
+    /// last byte (a `""` may follow), leaves its record for the next piece.
+    fn whole_records(&self, bytes: &[u8]) -> Option<usize> {
+        let (mut pos, mut field_start, mut whole) = (0, true, 0);
+        while pos < bytes.len() {
+            let b = bytes[pos];
+            if field_start && b == b'"' {
+                pos += 1;
+                loop {
+                    let Some(n) = bytes[pos..].iter().position(|&c| c == b'"') else {
+                        return Some(whole);
+                    };
+                    pos += n + 1;
+                    match bytes.get(pos) {
+                        Some(b'"') => pos += 1,
+                        Some(_) => break,
+                        None => return Some(whole),
+                    }
+                }
+                field_start = false;
+                continue;
+            }
+            if b == b'\n' {
+                whole = pos + 1;
+            }
+            field_start = b == b'\n' || b == self.delimiter;
+            pos += 1;
+        }
+        Some(whole)
+    }
+
+    /// Only the start of the input has the header (with `header: true`).
+    fn parse_from(
+        &mut self,
+        bytes: &[u8],
+        at: Position,
+        out: &mut Vec<(Row, i64)>,
+    ) -> (Vec<ParseError>, Position) {
         let mut errors = Vec::new();
-        let (mut pos, mut line, mut index) = (0, 1, 0);
-        let mut header = self.header;
+        let (mut pos, mut line, mut index) = (0, at.lines + 1, at.records);
+        let mut header = self.header && at == Position::START;
         while pos < bytes.len() {
             let start_line = line;
             let extent = self.read_record(bytes, pos);
@@ -232,6 +274,10 @@ impl Parser for CsvParser {
             }
             index += 1;
         }
-        errors
+        let next = Position {
+            records: index,
+            lines: line - 1,
+        };
+        (errors, next)
     }
 }

@@ -19,7 +19,7 @@ use sluice_data::{Relation, Row};
 use sluice_types::{JsonEncoderConfig, JsonUpdateFormat};
 
 use super::json_value::members;
-use super::parser::{ParseError, Parser};
+use super::parser::{ParseError, Parser, Position};
 use super::table::Table;
 use super::text::{clip, expected, parse_i64};
 
@@ -129,9 +129,16 @@ impl JsonParser {
     }
 
     /// NDJSON or whitespace-separated values, resuming after malformed JSON at the next line.
-    fn parse_values(&self, bytes: &[u8], out: &mut Vec<(Row, i64)>, errors: &mut Vec<ParseError>) {
+    /// Records and lines are numbered from `at`; returns where a piece after this one starts.
+    fn parse_values(
+        &self,
+        bytes: &[u8],
+        at: Position,
+        out: &mut Vec<(Row, i64)>,
+        errors: &mut Vec<ParseError>,
+    ) -> Position {
         let mut lines = Lines::new(bytes);
-        let (mut pos, mut index) = (0, 0);
+        let (mut pos, mut index) = (0, at.records);
         loop {
             pos += bytes[pos..]
                 .iter()
@@ -140,7 +147,7 @@ impl JsonParser {
             if pos >= bytes.len() {
                 break;
             }
-            let line = lines.at(pos);
+            let line = at.lines + lines.at(pos);
             let mut values =
                 serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<&RawValue>();
             match values.next() {
@@ -164,6 +171,10 @@ impl JsonParser {
                 None => break,
             }
             index += 1;
+        }
+        Position {
+            records: index,
+            lines: at.lines + bytes.iter().filter(|&&b| b == b'\n').count(),
         }
     }
 
@@ -191,13 +202,57 @@ impl JsonParser {
 
 impl Parser for JsonParser {
     fn parse(&mut self, bytes: &[u8], out: &mut Vec<(Row, i64)>) -> Vec<ParseError> {
-        let mut errors = Vec::new();
+        self.parse_from(bytes, Position::START, out).0
+    }
+
+    /// Values are cut after the last one known whole: an object, array or string ends itself, and is followed by
+    /// whitespace; a value cut at the end of `bytes` waits for the next piece. Malformed JSON is skipped up to the
+    /// next line, as [`JsonParser::parse_values`] does, once that line has come. An array is one value: never cut.
+    fn whole_records(&self, bytes: &[u8]) -> Option<usize> {
         if self.array {
-            self.parse_array(bytes, out, &mut errors);
-        } else {
-            self.parse_values(bytes, out, &mut errors);
+            return None;
         }
-        errors
+        let (mut pos, mut whole) = (0, 0);
+        loop {
+            pos += bytes[pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+            let mut values =
+                serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<&RawValue>();
+            match values.next() {
+                Some(Ok(_)) => {
+                    let end = pos + values.byte_offset();
+                    if !bytes.get(end).is_some_and(u8::is_ascii_whitespace) {
+                        return Some(whole);
+                    }
+                    (pos, whole) = (end, end);
+                }
+                Some(Err(e)) if !e.is_eof() => {
+                    match bytes[pos..].iter().position(|&b| b == b'\n') {
+                        Some(n) => (pos, whole) = (pos + n + 1, pos + n + 1),
+                        None => return Some(whole),
+                    }
+                }
+                _ => return Some(whole),
+            }
+        }
+    }
+
+    fn parse_from(
+        &mut self,
+        bytes: &[u8],
+        at: Position,
+        out: &mut Vec<(Row, i64)>,
+    ) -> (Vec<ParseError>, Position) {
+        let mut errors = Vec::new();
+        let next = if self.array {
+            self.parse_array(bytes, out, &mut errors);
+            at
+        } else {
+            self.parse_values(bytes, at, out, &mut errors)
+        };
+        (errors, next)
     }
 }
 

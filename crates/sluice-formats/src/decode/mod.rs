@@ -3,9 +3,10 @@
 //! [`build_parser`] checks a [`FormatConfig`] for input and returns a boxed [`Parser`] for one table. Each
 //! [`Parser::parse`] call takes one chunk and appends `(row, weight)` pairs; a bad record is reported as a
 //! [`ParseError`] with its position and does not stop the records after it. Parsers keep no state between
-//! chunks, so a record never spans two chunks.
+//! chunks, so a record never spans two chunks; one long input may still be parsed as it arrives ([`Pieces`]), cut
+//! where the format says whole records end.
 //!
-//! Modules: `parser` ([`Parser`] and [`ParseError`]), `json` (chunk framing and update formats), `json_value`
+//! Modules: `parser` ([`Parser`] and [`ParseError`]), `pieces` (one input parsed piece by piece), `json` (chunk framing and update formats), `json_value`
 //! (one JSON value, or one value's text, to a SQL value), `csv` (RFC 4180 records), `text` (scalar value text
 //! shared by both formats), `temporal` (dates and times), `table` (column lookup and error wording).
 
@@ -13,11 +14,13 @@ mod csv;
 mod json;
 mod json_value;
 mod parser;
+mod pieces;
 mod table;
 mod temporal;
 mod text;
 
-pub use parser::{ParseError, Parser};
+pub use parser::{ParseError, Parser, Position};
+pub use pieces::Pieces;
 
 use sluice_data::Relation;
 use sluice_types::{AvroEncoderConfig, ConfigError, FormatConfig};

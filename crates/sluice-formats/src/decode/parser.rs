@@ -12,6 +12,41 @@ pub trait Parser: Send {
     /// Records with weight 0 (a `weighted` JSON item or a CSV line whose weight is 0) are checked but not
     /// appended: they change nothing.
     fn parse(&mut self, bytes: &[u8], out: &mut Vec<(Row, i64)>) -> Vec<ParseError>;
+
+    /// How many leading bytes of `bytes` hold whole records only, so that a long input can be parsed piece by
+    /// piece ([`Parser::parse_from`]); `None` when this format cannot be cut (the input must be parsed whole).
+    fn whole_records(&self, _bytes: &[u8]) -> Option<usize> {
+        None
+    }
+
+    /// Parses a piece of a longer input that starts `at` (records and lines before it), numbering records and
+    /// lines in errors as in the whole input; returns the errors and where the next piece starts. Only formats
+    /// that answer [`Parser::whole_records`] continue; the others parse the piece as a chunk of its own.
+    fn parse_from(
+        &mut self,
+        bytes: &[u8],
+        at: Position,
+        out: &mut Vec<(Row, i64)>,
+    ) -> (Vec<ParseError>, Position) {
+        (self.parse(bytes, out), at)
+    }
+}
+
+/// Where a piece of a longer input starts: how many records (good or bad) and line breaks came before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Records before the piece, good or bad (a CSV header does not count).
+    pub records: usize,
+    /// Line breaks before the piece.
+    pub lines: usize,
+}
+
+impl Position {
+    /// The start of an input.
+    pub const START: Position = Position {
+        records: 0,
+        lines: 0,
+    };
 }
 
 /// One record of a chunk that could not be parsed.

@@ -7,6 +7,7 @@ mod csv;
 mod decode_csv;
 mod decode_json;
 mod decode_json_values;
+mod decode_pieces;
 mod decode_roundtrip;
 mod json_errors;
 mod json_vectors;
