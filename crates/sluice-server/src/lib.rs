@@ -41,7 +41,7 @@ pub use api::route_table;
 pub use compiler::{ProgramCompiler, UnavailableCompiler};
 pub use http::auth::AuthMode;
 pub use http::browser::{validate_origin, BrowserPolicy};
-pub use http::state::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+pub use http::state::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INGRESS_BYTES};
 pub use model::api_keys::{ApiPermission, NewApiKey};
 pub use secrets::{SecretKey, Secrets};
 pub use store::api_keys::create_api_key;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -22,8 +22,9 @@ use sluice_formats::{build_encoder, build_parser, BatchInfo, MessageLimits};
 use sluice_pipeline::{Pipeline, PipelineError, PipelineState, WatchEvent};
 use sluice_types::{ConfigError, FormatConfig};
 
+use super::ingress_body::parse_body;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiBytes, ApiQuery, NamePath};
+use crate::http::extract::{ApiQuery, NamePath};
 use crate::http::state::AppState;
 use crate::model::programs::canonical_identifier;
 use crate::store::pipelines as db;
@@ -134,7 +135,8 @@ pub async fn ingress(
     NamePath(name): NamePath,
     Path((_, table)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<FormatQuery>,
-    ApiBytes(body): ApiBytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Live {
         id: pipeline_id,
@@ -150,26 +152,27 @@ pub async fn ingress(
         })?
         .clone();
     let format = query.format(false)?;
-    let mut parser = build_parser(&format, &relation).map_err(invalid_format)?;
+    let parser = build_parser(&format, &relation).map_err(invalid_format)?;
     let incarnation = live.incarnation().to_string();
+    let limit = state.config().max_ingress_bytes;
+    let parsed = parse_body(&headers, body, parser, limit).await?;
+    if !parsed.errors.is_empty() {
+        let messages: Vec<String> = parsed.errors.iter().map(|e| e.message.clone()).collect();
+        live.record_errors(&table, &messages);
+        return Err(ApiError::InvalidRecords {
+            table,
+            num_errors: parsed.num_errors,
+            first: messages[0].clone(),
+            errors: parsed
+                .errors
+                .iter()
+                .map(|e| json!({"index": e.index, "line": e.line, "message": e.message}))
+                .collect(),
+        });
+    }
     let result = tokio::task::spawn_blocking(move || {
-        let mut records = Vec::new();
-        let errors = parser.parse(&body, &mut records);
-        if !errors.is_empty() {
-            let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
-            live.record_errors(&table, &messages);
-            return Err(ApiError::InvalidRecords {
-                table,
-                num_errors: errors.len(),
-                first: messages[0].clone(),
-                errors: errors
-                    .iter()
-                    .map(|e| json!({"index": e.index, "line": e.line, "message": e.message}))
-                    .collect(),
-            });
-        }
-        let n = records.len();
-        live.ingest(&table, records, body.len() as u64, INGRESS_WAIT)
+        let n = parsed.records.len();
+        live.ingest(&table, parsed.records, parsed.bytes, INGRESS_WAIT)
             .map(|position| (n, position))
             .map_err(|e| ingest_error(&pipeline_id, &name, &table, e))
     })

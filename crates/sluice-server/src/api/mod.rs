@@ -7,6 +7,7 @@ pub mod data;
 pub mod embedded;
 pub mod embedded_stats;
 pub mod health;
+mod ingress_body;
 pub mod metrics;
 pub mod openapi;
 pub mod pipelines;

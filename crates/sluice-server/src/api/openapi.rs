@@ -109,7 +109,12 @@ impl Modify for CommonErrors {
                     continue;
                 };
                 let json = body.content.contains_key("application/json");
-                Self::add(operation, "413", "PayloadTooLarge (--max-body-bytes)");
+                let limit = if json {
+                    "PayloadTooLarge (--max-body-bytes)"
+                } else {
+                    "PayloadTooLarge (--max-ingress-bytes)"
+                };
+                Self::add(operation, "413", limit);
                 if json {
                     Self::add(
                         operation,

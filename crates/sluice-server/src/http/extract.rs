@@ -3,8 +3,8 @@
 //! [`ApiJson`] replaces axum's `Json`: a missing or non-JSON `Content-Type` is 415 `UnsupportedMediaType`, a body
 //! over the limit 413 `PayloadTooLarge`, and a body that does not deserialize 400 with one of the
 //! [`BodyErrorCode`]s, naming the field by its dotted path (`config.transport.config.topic`) through
-//! `serde_path_to_error`. [`ApiBytes`] is a body of any type with the same 413. [`ApiQuery`] and [`NamePath`] do
-//! the same for query strings and path names.
+//! `serde_path_to_error`. [`ApiQuery`] and [`NamePath`] do the same for query strings and path names. (Ingress
+//! bodies are streamed instead: `api::ingress_body`.)
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -38,22 +38,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         })
         .await?;
         parse_json(&bytes).map(ApiJson)
-    }
-}
-
-/// A request body of any content type (the records of an ingress request), read up to the body limit.
-pub struct ApiBytes(pub Bytes);
-
-impl FromRequest<AppState> for ApiBytes {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        read_body(req, state, |reason| ApiError::InvalidFormat {
-            field: "body".into(),
-            reason,
-        })
-        .await
-        .map(ApiBytes)
     }
 }
 

@@ -13,13 +13,19 @@ use crate::store::Db;
 /// The default request body limit: 2 MiB, as Feldera's server had.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// The default limit of one ingress body: 256 MiB. Bodies are parsed as they arrive, so this bounds the records
+/// one request can hold in memory, not a copy of the text.
+pub const DEFAULT_MAX_INGRESS_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Settings of the API server.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Whether `/v0` needs an API key.
     pub auth: AuthMode,
-    /// The largest request body accepted; larger ones get 413.
+    /// The largest request body accepted, except ingress bodies; larger ones get 413.
     pub max_body_bytes: usize,
+    /// The largest ingress body accepted; larger ones get 413.
+    pub max_ingress_bytes: u64,
     /// Secret storage and resolution, and which dangerous connector options are allowed.
     pub secrets: Secrets,
     /// Which requests a browser may send ([`super::browser`]).
@@ -40,6 +46,7 @@ impl Default for ServerConfig {
         ServerConfig {
             auth: AuthMode::None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_ingress_bytes: DEFAULT_MAX_INGRESS_BYTES,
             secrets: Secrets::default(),
             browser: BrowserPolicy::default(),
             metrics_need_key: false,

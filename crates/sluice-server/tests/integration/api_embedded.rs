@@ -19,7 +19,8 @@ both_backends!(
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn body(code: &str) -> Value {
+/// A current-API pipeline body named `p` with this program.
+pub(crate) fn body(code: &str) -> Value {
     json!({
         "name": "p",
         "program_code": code,
@@ -45,7 +46,7 @@ async fn status(s: &TestServer, name: &str) -> Value {
 }
 
 /// Polls `?selector=status` until `field` is `want`, as Feldera's clients do.
-async fn until(s: &TestServer, name: &str, field: &str, want: &str) -> Value {
+pub(crate) async fn until(s: &TestServer, name: &str, field: &str, want: &str) -> Value {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let p = status(s, name).await;
@@ -652,6 +653,11 @@ async fn ingest_stepped(s: &TestServer, table: &str, records: &str) {
         )
         .await;
     assert_eq!(code, 200, "{answer}");
+    completed(s, &answer).await;
+}
+
+/// Waits until the completion token of an ingress answer of pipeline `p` is complete.
+pub(crate) async fn completed(s: &TestServer, answer: &Value) {
     let token = answer["token"].as_str().unwrap().to_string();
     let deadline = Instant::now() + TIMEOUT;
     loop {

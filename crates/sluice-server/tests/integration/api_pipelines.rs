@@ -781,6 +781,10 @@ async fn data_plane_errors_of_a_running_pipeline(backend: Backend) {
         &db,
         Options {
             max_body_bytes: 4096,
+            config: sluice_server::ServerConfig {
+                max_ingress_bytes: 4096,
+                ..sluice_server::ServerConfig::default()
+            },
             ..Options::default()
         },
     )

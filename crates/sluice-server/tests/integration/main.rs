@@ -12,5 +12,6 @@ mod api_service;
 mod durability;
 mod fuzz_api;
 mod fuzz_connectors;
+mod ingress_bodies;
 mod pipeline_runtime;
 mod security;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use sluice_server::AuthMode;
 use sluice_server::{validate_origin, BrowserPolicy};
-use sluice_server::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES};
+use sluice_server::{AppState, ServerConfig, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INGRESS_BYTES};
 use sluice_server::{Db, DbLocation};
 use sluice_server::{SecretKey, Secrets};
 use sluice_types::secret::KafkaOptionPolicy;
@@ -100,9 +100,13 @@ pub struct Args {
     /// what they hold, in seconds; the server exits at most a few seconds after that, whatever clients hold open.
     #[arg(long, env = "SLUICE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 60)]
     pub shutdown_timeout_secs: u64,
-    /// Largest request body accepted, in bytes; larger bodies get 413.
+    /// Largest request body accepted, in bytes, except ingress bodies; larger bodies get 413.
     #[arg(long, env = "SLUICE_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Largest ingress body accepted, in bytes; larger bodies get 413. Bodies are parsed as they arrive: a request
+    /// holds its parsed records in memory until it is applied (all or nothing), not a copy of its text.
+    #[arg(long, env = "SLUICE_MAX_INGRESS_BYTES", default_value_t = DEFAULT_MAX_INGRESS_BYTES)]
+    pub max_ingress_bytes: u64,
     /// The key that seals secret option values in the database (64 hex digits; created, readable by the owner
     /// only, when missing). Default: `secret.key` in the data directory. Losing it makes stored secrets unreadable.
     #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
@@ -232,6 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let config = ServerConfig {
             auth,
             max_body_bytes: args.max_body_bytes,
+            max_ingress_bytes: args.max_ingress_bytes,
             shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout_secs),
             secrets,
             browser,
