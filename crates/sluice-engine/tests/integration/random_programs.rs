@@ -276,10 +276,11 @@ fn random_programs_with_lateness_match_datafusion() {
         "SELECT a.window_end, a.id, LAG(a.x) OVER (PARTITION BY a.window_end ORDER BY a.ts, a.id) AS prev FROM {from}",
         "SELECT * FROM (SELECT a.window_start, a.k, COUNT(*) AS n FROM {from} GROUP BY a.window_start, a.k) w WHERE n > 1",
         "SELECT a.id, CAST(a.ts - a.window_start AS BIGINT) AS into_window, EXTRACT(EPOCH FROM a.window_end - a.ts) AS left_s FROM {from}",
+        "SELECT a.id, CAST(a.window_end AS DATE) - CAST(a.ts AS DATE) AS days_left FROM {from}",
     ];
     let mut rng = StdRng::seed_from_u64(2020);
-    let mut finals = 0;
-    for program in 0..6 {
+    let (mut finals, mut date_differences) = (0, 0);
+    for program in 0..8 {
         let views: String = (0..3)
             .map(|v| {
                 let from = pick(&mut rng, &windows);
@@ -298,6 +299,7 @@ fn random_programs_with_lateness_match_datafusion() {
             .collect();
         let sql = format!("{tables}{views}");
         finals += sql.matches("emit_final").count();
+        date_differences += sql.matches("AS DATE) - CAST").count();
         for workers in [1, 2] {
             // No window is longer than a day: a row a day behind the waterline must be out.
             let empty = run_random_views_within(&sql, 900 + program, 10, workers, Some(DAY));
@@ -305,6 +307,10 @@ fn random_programs_with_lateness_match_datafusion() {
         }
     }
     assert!(finals >= 2, "the generator made {finals} emit_final views");
+    assert!(
+        date_differences >= 1,
+        "the generator made no DATE difference"
+    );
 }
 
 /// A day in microseconds (TIMESTAMP's unit).
