@@ -70,7 +70,12 @@ fn string_functions() {
         "CREATE VIEW v AS SELECT id, UPPER(s) AS up, LOWER(s) AS lo, SUBSTRING(s, 2, 2) AS sub,
                 SUBSTRING(s FROM 2) AS sub2, CONCAT(s, '-', k) AS cat, CHARACTER_LENGTH(s) AS len,
                 LENGTH(s) AS len2, TRIM(s) AS tr, LTRIM(s) AS ltr, RTRIM(s) AS rtr, s || '!' AS bang
-         FROM t;",
+         FROM t;
+         CREATE VIEW w AS SELECT id, REPLACE(s, 'b', 'xyz') AS r1, REPLACE(s, '', '-') AS r2,
+                REPLACE(s, s, 'whole') AS r3, SPLIT_PART(s, 'b', 1) AS p1, SPLIT_PART(s, 'b', 2) AS p2,
+                SPLIT_PART(s, 'b', 5) AS p5, SPLIT_PART(s, 'b', -1) AS pl, SPLIT_PART(s, '', 1) AS pe,
+                SPLIT_PART(CONCAT(s, '/', s), '/', k) AS pk
+         FROM t WHERE k IS NULL OR k > 0;",
     );
 }
 

@@ -15,6 +15,47 @@ pub fn map_str(v: &Value, f: fn(&str) -> String) -> Value {
     }
 }
 
+/// `REPLACE(s, from, to)`: every occurrence of `from` in `s` replaced by `to` (an empty `from` changes nothing);
+/// NULL when any argument is.
+pub fn replace(s: &Value, from: &Value, to: &Value) -> Value {
+    match (s, from, to) {
+        (Value::String(s), Value::String(from), Value::String(to)) => {
+            if from.is_empty() {
+                Value::String(s.clone())
+            } else {
+                Value::String(s.replace(from.as_str(), to))
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+/// `SPLIT_PART(s, delimiter, n)`: the `n`th piece of `s` split at `delimiter`, counted from 1 (from the end when
+/// negative); the empty string when there is no such piece, the whole string for an empty delimiter (its only
+/// piece); NULL when any argument is, and for `n` = 0 (which DataFusion refuses at run time).
+pub fn split_part(s: &Value, delimiter: &Value, n: &Value) -> Value {
+    let (Value::String(s), Value::String(delimiter), Some(n)) = (s, delimiter, as_int(n)) else {
+        return Value::Null;
+    };
+    let pieces: Vec<&str> = if delimiter.is_empty() {
+        vec![s.as_str()]
+    } else {
+        s.split(delimiter.as_str()).collect()
+    };
+    let index = match n {
+        0 => return Value::Null,
+        n if n > 0 => usize::try_from(n - 1).ok(),
+        n => usize::try_from(-n)
+            .ok()
+            .and_then(|back| pieces.len().checked_sub(back)),
+    };
+    Value::String(
+        index
+            .and_then(|i| pieces.get(i))
+            .map_or_else(String::new, |p| (*p).to_string()),
+    )
+}
+
 /// `CHARACTER_LENGTH` in characters, as the result integer type.
 pub fn char_length(v: &Value, out: &DataType) -> Value {
     match v {

@@ -34,6 +34,13 @@ pub(super) fn function(
         | "substring" | "btrim" | "ltrim" | "rtrim" | "trim" => {
             args.first().is_some_and(|a| is_string(&a.data_type))
         }
+        "replace" => args.iter().all(|a| is_string(&a.data_type)),
+        "split_part" => {
+            args.len() == 3
+                && is_string(&args[0].data_type)
+                && is_string(&args[1].data_type)
+                && is_numeric(&args[2].data_type)
+        }
         "concat" => args
             .iter()
             .all(|a| is_string(&a.data_type) || a.data_type == DataType::Null),
@@ -84,6 +91,20 @@ pub(super) fn function(
         "substr" | "substring" if arity_ok(2, 3) => Scalar::new(out, move |r| {
             let len = args.get(2).map(|l| l.eval(r));
             func::substr(&args[0].eval_ref(r), &args[1].eval_ref(r), len.as_ref())
+        }),
+        "replace" if arity_ok(3, 3) => Scalar::new(out, move |r| {
+            func::replace(
+                &args[0].eval_ref(r),
+                &args[1].eval_ref(r),
+                &args[2].eval_ref(r),
+            )
+        }),
+        "split_part" if arity_ok(3, 3) => Scalar::new(out, move |r| {
+            func::split_part(
+                &args[0].eval_ref(r),
+                &args[1].eval_ref(r),
+                &args[2].eval_ref(r),
+            )
         }),
         "concat" => Scalar::new(out, move |r| {
             func::concat(&args.iter().map(|a| a.eval(r)).collect::<Vec<_>>())
