@@ -1,0 +1,89 @@
+//! Nexmark on Sluice's engine: each query of `sluice_nexmark::QUERIES` alone over the same event stream, its view's
+//! changes consumed and dropped (a null output). Not a test: `cargo bench -p sluice-nexmark --bench nexmark`.
+//!
+//! `SLUICE_BENCH_EVENTS` events (default 2,000,000; 10 M events per second of event time, Nexmark's default rate),
+//! generated before the timer, are pushed `STEP_EVENTS` at a time and stepped; the figure is events per second of
+//! wall time from the first push to the last step, on `SLUICE_BENCH_WORKERS` dbsp workers (default 2), and per
+//! worker. `SLUICE_BENCH_QUERIES` (comma-separated names) runs a subset. The baseline in the same run is q0, the
+//! pass-through: every other query's figure is also given as a ratio to it.
+
+use std::time::Instant;
+
+use sluice_data::Row;
+use sluice_engine::{Engine, EngineConfig};
+use sluice_nexmark::{program, Config, Events, Generator, NOT_SUPPORTED, QUERIES};
+use sluice_sql::Program;
+
+/// The allocator the `sluice` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const STEP_EVENTS: usize = 10_000;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: a number")))
+        .unwrap_or(default)
+}
+
+fn ones(rows: &[Row]) -> Vec<(Row, i64)> {
+    rows.iter().map(|r| (r.clone(), 1)).collect()
+}
+
+/// Events per second for one query.
+fn run(sql: &str, steps: &[Events], workers: usize) -> f64 {
+    let compiled = Program::compile(sql).expect("the query compiles");
+    let mut engine = Engine::start(compiled, EngineConfig::with_workers(workers)).expect("engine");
+    // Rows are cloned before the timer: what is timed is the engine's work.
+    let inputs: Vec<[Vec<(Row, i64)>; 3]> = steps
+        .iter()
+        .map(|e| [ones(&e.people), ones(&e.auctions), ones(&e.bids)])
+        .collect();
+    let events: usize = steps.iter().map(Events::len).sum();
+    let started = Instant::now();
+    for [people, auctions, bids] in inputs {
+        engine.push("person", people).expect("push");
+        engine.push("auction", auctions).expect("push");
+        engine.push("bid", bids).expect("push");
+        std::hint::black_box(engine.step().expect("step"));
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let events = env_or("SLUICE_BENCH_EVENTS", 2_000_000);
+    let workers = env_or("SLUICE_BENCH_WORKERS", 2);
+    let only: Option<Vec<String>> = std::env::var("SLUICE_BENCH_QUERIES")
+        .ok()
+        .map(|q| q.split(',').map(|s| s.trim().to_string()).collect());
+    let mut generator = Generator::new(Config::default());
+    let steps: Vec<Events> = (0..events.div_ceil(STEP_EVENTS))
+        .map(|_| generator.next_events(STEP_EVENTS))
+        .collect();
+    println!("Nexmark: {events} events, steps of {STEP_EVENTS}, {workers} workers, null output");
+    println!(
+        "{:>5} {:>14} {:>18} {:>8}",
+        "query", "events/s", "events/s/worker", "vs q0"
+    );
+    let mut q0 = None;
+    for query in QUERIES {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == query.name))
+        {
+            continue;
+        }
+        let rate = run(&program(query), &steps, workers);
+        let base = *q0.get_or_insert(rate);
+        println!(
+            "{:>5} {rate:>14.0} {:>18.0} {:>8.3}",
+            query.name,
+            rate / workers as f64,
+            rate / base
+        );
+    }
+    for (name, why) in NOT_SUPPORTED {
+        println!("{name:>5}  not run: {why}");
+    }
+}
