@@ -84,8 +84,7 @@ pub async fn parse_body(
             state = blocking(state, |s| s.feed()).await?;
         }
     }
-    let state = blocking(state, |s| s.feed()).await?;
-    blocking(state, Reading::finish).await
+    blocking(state, |s| s.feed().finish()).await
 }
 
 /// Reads and drops up to [`DRAIN_BYTES`] more of a refused body, so that a client still sending it gets to read
