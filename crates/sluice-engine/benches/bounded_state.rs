@@ -8,6 +8,11 @@
 //! does not; each runs in a process of its own, so that its resident memory is its own. Every 500,000 events it
 //! prints the events so far, dbsp's state records (`state_records_count` summed over the circuit), the process's
 //! resident memory and the mean step time since the last line. Rows of the views are consumed and dropped.
+//!
+//! A third run is the baseline again with dbsp's storage on (a fresh directory under the system's temporary one,
+//! removed afterwards): trace batches of 10 MiB and more go to files, read back through dbsp's cache, so it
+//! measures what spilling costs in step time and saves in resident memory when the state outgrows memory (its lines
+//! add the bytes in the storage directory).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -76,16 +81,22 @@ fn events() -> u64 {
 }
 
 /// One variant, in this process: prints one line per `REPORT_EVERY` events and a summary line.
-fn run(lateness: bool) {
-    let mut engine =
-        Engine::start(program(lateness), EngineConfig::with_workers(2)).expect("engine starts");
+fn run(lateness: bool, storage: Option<std::path::PathBuf>) {
+    let mut config = EngineConfig::with_workers(2);
+    config.storage = storage.clone();
+    let disk = || {
+        storage
+            .as_deref()
+            .map_or(0.0, |d| dir_bytes(d) as f64 / (1024.0 * 1024.0))
+    };
+    let mut engine = Engine::start(program(lateness), config).expect("engine starts");
     let total = events();
     let mut sent = 0u64;
     let mut since = Instant::now();
     let mut steps_since = 0u32;
     println!(
-        "{:>9} {:>12} {:>9} {:>10}",
-        "events", "state recs", "RSS MiB", "ms/step"
+        "{:>9} {:>12} {:>9} {:>10} {:>9}",
+        "events", "state recs", "RSS MiB", "ms/step", "disk MiB"
     );
     while sent < total {
         let mut batch = Vec::with_capacity(STEP_EVENTS as usize);
@@ -123,7 +134,11 @@ fn run(lateness: bool) {
         if sent.is_multiple_of(report_every()) || sent == total {
             let ms = since.elapsed().as_secs_f64() * 1000.0 / f64::from(steps_since);
             let state = engine.state_records().expect("profile");
-            println!("{sent:>9} {state:>12} {:>9.0} {ms:>10.1}", rss_mib());
+            println!(
+                "{sent:>9} {state:>12} {:>9.0} {ms:>10.1} {:>9.0}",
+                rss_mib(),
+                disk()
+            );
             since = Instant::now();
             steps_since = 0;
         }
@@ -140,8 +155,16 @@ fn run(lateness: bool) {
 fn main() {
     // `cargo bench` passes `--bench`; a variant runs when the parent asks for it.
     match std::env::var("SLUICE_BENCH_VARIANT").as_deref() {
-        Ok("lateness") => return run(true),
-        Ok("none") => return run(false),
+        Ok("lateness") => return run(true, None),
+        Ok("none") => return run(false, None),
+        Ok("spill") => {
+            let dir =
+                std::env::temp_dir().join(format!("sluice-bench-spill-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a storage directory");
+            run(false, Some(dir.clone()));
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
         _ => {}
     }
     let exe = std::env::current_exe().expect("the benchmark's own path");
@@ -149,6 +172,10 @@ fn main() {
     for (variant, title) in [
         ("lateness", "with LATENESS INTERVAL '1' HOUR"),
         ("none", "without LATENESS (the baseline)"),
+        (
+            "spill",
+            "without LATENESS, dbsp storage on (spills batches of 10 MiB and more)",
+        ),
     ] {
         println!("\n== {title}: {} events, 2 workers ==", events());
         let mut child = Command::new(&exe)
@@ -170,11 +197,31 @@ fn main() {
         let status = child.wait().expect("the variant ends");
         assert!(status.success(), "variant {variant} failed: {status}");
     }
-    if let [(with_state, with_rss), (without_state, without_rss)] = finals[..] {
+    if let [(with_state, with_rss), (without_state, without_rss), (spill_state, spill_rss)] =
+        finals[..]
+    {
         println!(
             "\nat the end: state records {:.4}x of the baseline, resident memory {:.3}x",
             with_state / without_state.max(1.0),
             with_rss / without_rss.max(1.0)
         );
+        println!(
+            "with storage: state records {:.4}x of the baseline, resident memory {:.3}x",
+            spill_state / without_state.max(1.0),
+            spill_rss / without_rss.max(1.0)
+        );
     }
+}
+
+/// Bytes in the files under `dir`, recursively.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
 }

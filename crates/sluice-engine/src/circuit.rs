@@ -24,6 +24,7 @@ use crate::group::{pack, unpack, GroupFn};
 use crate::retention::{retain_keys, retention, BoundStream};
 use crate::row::DRow;
 use crate::sums::Sums;
+use crate::totals::running_totals;
 
 /// A stream of row Z-sets.
 pub type RowStream = Stream<RootCircuit, OrdZSet<DRow>>;
@@ -232,19 +233,7 @@ impl Builder<'_> {
                             share.contribute(|i| args[i].eval_ref(r.values()), &mut slots);
                             (key_of(r.values()), Sums::new(slots))
                         });
-                        let totals = match &retention {
-                            Some((bound, retain)) => {
-                                let retain = retain.clone();
-                                shares.aggregate_linear_retain_keys(
-                                    bound,
-                                    move |k: &DRow, w: &DRow| retain(k, w),
-                                    |s: &Sums| s.clone(),
-                                )
-                            }
-                            None => shares.aggregate_linear(|s: &Sums| s.clone()),
-                        };
-                        retain_keys(&totals, &retention);
-                        totals.map(move |(k, s): (&DRow, &Sums)| {
+                        running_totals(&shares, &retention, move |k: &DRow, s: &Sums| {
                             let values = read.finish(&s.slots(read.width()));
                             DRow::of(concat(k.values(), &values))
                         })

@@ -28,6 +28,7 @@ mod lateness;
 mod retention;
 pub mod row;
 mod sums;
+mod totals;
 mod validate;
 
 use std::collections::HashMap;
