@@ -48,6 +48,12 @@ use lateness::Waterlines;
 use row::{Changes, DRow};
 
 pub use error::EngineError;
+
+/// The version of the way the circuit keeps a program's state. It changes whenever the circuit built for the same
+/// program changes shape (version 2: GROUP BY running totals keep one trace, not `aggregate_linear`'s two), since a
+/// dbsp checkpoint only restores into the circuit that wrote it. Stored state records it, so that an engine of
+/// another version refuses that state instead of restoring it into operators it does not fit.
+pub const STATE_LAYOUT: u32 = 2;
 pub use keys::EngineCheckpoint;
 pub use validate::{validate as validate_row, validate_change};
 

@@ -17,7 +17,6 @@ use dbsp::typed_batch::{BatchReader as _, OrdWSet, Spine};
 use dbsp::utils::Tup2;
 use dbsp::{OrdIndexedZSet, OrdZSet, RootCircuit, Stream};
 
-use crate::circuit::RowStream;
 use crate::retention::Retention;
 use crate::row::DRow;
 use crate::sums::Sums;
@@ -32,7 +31,7 @@ pub fn running_totals(
     shares: &Stream<RootCircuit, OrdIndexedZSet<DRow, Sums>>,
     retention: &Option<Retention>,
     row_of: impl Fn(&DRow, &Sums) -> DRow + 'static,
-) -> RowStream {
+) -> Stream<RootCircuit, OrdZSet<DRow>> {
     let changes = shares
         .weigh(|_key: &DRow, share: &Sums| share.clone())
         .shard();

@@ -169,7 +169,7 @@ impl Durability {
         let committed_at_ms = now_ms();
         Manifest {
             version: 1,
-            program: self.config.program_fingerprint.clone(),
+            program: self.config.state_fingerprint(),
             step: pending.step,
             committed_at_ms,
             engine: pending.engine.clone(),

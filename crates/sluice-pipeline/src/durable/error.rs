@@ -25,11 +25,12 @@ pub enum DurableError {
     /// An earlier write or sync of the journal failed; nothing more is written to it.
     #[error("the input journal is unusable after an earlier failure: {0}")]
     Broken(String),
-    /// The stored state (journal, checkpoint) belongs to another program.
+    /// The stored state (journal, checkpoint) belongs to another program, or to an engine that kept state another
+    /// way (a Sluice upgrade that changed how views keep state).
     #[error(
-        "the pipeline's stored state (its input journal{}) was made by a different program; clear the \
-         pipeline's state to start from empty views (POST /v0/pipelines/<name>/clear, or delete the pipeline), \
-         or start it with the program it ran",
+        "the pipeline's stored state (its input journal{}) was made by a different program, or by a Sluice version \
+         whose engine keeps state another way; clear the pipeline's state to start from empty views (POST \
+         /v0/pipelines/<name>/clear, or delete the pipeline), or start it with the program and Sluice version it ran",
         checkpoint_clause(*.step)
     )]
     ProgramChanged {

@@ -42,6 +42,18 @@ pub struct DurableConfig {
     pub exactly_once: Option<ExactlyOnceConfig>,
 }
 
+impl DurableConfig {
+    /// What stored state must have been made by: this program, on an engine that keeps state the same way
+    /// ([`sluice_engine::STATE_LAYOUT`]).
+    pub(crate) fn state_fingerprint(&self) -> String {
+        format!(
+            "{} state-layout {}",
+            self.program_fingerprint,
+            sluice_engine::STATE_LAYOUT
+        )
+    }
+}
+
 /// What exactly-once output needs besides the durable state.
 #[derive(Clone, Debug)]
 pub struct ExactlyOnceConfig {
@@ -114,11 +126,11 @@ pub(crate) fn recover(config: &DurableConfig, tables: usize) -> Result<Recovered
     let step = manifest.as_ref().map_or(0, |m| m.step);
     if manifest
         .as_ref()
-        .is_some_and(|m| m.program != config.program_fingerprint)
+        .is_some_and(|m| m.program != config.state_fingerprint())
     {
         return Err(DurableError::ProgramChanged { step });
     }
-    check_program(dir, &config.program_fingerprint, step)?;
+    check_program(dir, &config.state_fingerprint(), step)?;
     let mut offsets: Offsets = BTreeMap::new();
     if let Some(m) = &manifest {
         for (connector, partitions) in &m.offsets {
@@ -278,5 +290,25 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("input journal)"), "{message}");
         assert!(message.contains("/clear"), "{message}");
+    }
+
+    /// State written by an engine that kept state another way (here: before the layout was recorded, the program's
+    /// fingerprint alone) is refused like another program's, not restored into a circuit it does not fit.
+    #[test]
+    fn state_of_another_state_layout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        recover(&config(dir.path(), "sha256:one"), 1).unwrap();
+        let stored = std::fs::read_to_string(dir.path().join(PROGRAM_FILE)).unwrap();
+        assert!(
+            stored.ends_with(&format!("state-layout {}", sluice_engine::STATE_LAYOUT)),
+            "{stored}"
+        );
+        std::fs::write(dir.path().join(PROGRAM_FILE), "sha256:one").unwrap();
+        let err = recover(&config(dir.path(), "sha256:one"), 1).err().unwrap();
+        assert!(
+            matches!(err, DurableError::ProgramChanged { step: 0 }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Sluice version"), "{err}");
     }
 }
